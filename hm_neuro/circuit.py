@@ -1,0 +1,227 @@
+"""Circuit descriptions: what a Helmholtz machine is, declared, never simulated.
+
+A circuit fixes the layer sizes (input first), the learning rate and initial
+value of every weight set and bias set, generative and recognition apart, and
+which generative weight sets are kept >= 0.  It is read from a TOML file in
+``circuits/`` (see ``circuits/bars.toml``) and is the only input the NumPy
+reference (:mod:`hm_neuro.reference`) and the Brian2 builder
+(:mod:`hm_neuro.brian2_engine`) share.
+
+Indexing, used everywhere in the package (layer 0 is the input, layer ``L``
+the top):
+
+* ``generative_weights[k]``   -- top-down weights from layer k+1 to layer k,
+  shape ``(n[k+1], n[k])`` (Hinton et al. 1995, eq. 1 with w_kj);
+* ``recognition_weights[k]``  -- bottom-up weights from layer k to layer k+1,
+  shape ``(n[k], n[k+1])``;
+* ``generative_biases[l]``    -- one per layer l = 0..L (the top layer is
+  driven by its generative biases alone);
+* ``recognition_biases[k]``   -- one per hidden layer, layer k+1, k = 0..L-1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+
+from .errors import HMError, bad
+
+#: the four parameter sets of a machine, and how many entries each has
+#: for ``L`` hidden layers.
+PARAMETER_SETS = {
+    "generative_weights": lambda L: L,
+    "recognition_weights": lambda L: L,
+    "generative_biases": lambda L: L + 1,
+    "recognition_biases": lambda L: L,
+}
+
+_TOP_KEYS = {
+    "name": str,
+    "description": str,
+    "layers": list,
+    "nonnegative_generative_weights_into": list,
+    "learning_rates": dict,
+    "initial_values": dict,
+}
+_REQUIRED = ("layers", "learning_rates")
+
+
+@dataclasses.dataclass(frozen=True)
+class Circuit:
+    """A Helmholtz machine, declared.
+
+    Parameters
+    ----------
+    layers : tuple of int
+        Units per layer, input first; at least one hidden layer.
+    learning_rates : dict
+        For each of :data:`PARAMETER_SETS`, a tuple of one rate per weight set
+        (or bias set), indexed as in the module docstring.
+    initial_values : dict
+        Same shape as ``learning_rates``: the value every entry of a set
+        starts at.
+    nonnegative_generative_weights_into : tuple of int
+        Layers whose incoming generative weights are clipped at 0 after every
+        update (Hinton et al. 1995, Fig. 1c: "the generative weights to the
+        input units were constrained to be positive" -> ``(0,)``).
+    name, description : str
+    """
+
+    layers: tuple
+    learning_rates: dict
+    initial_values: dict
+    nonnegative_generative_weights_into: tuple = ()
+    name: str = "circuit"
+    description: str = ""
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if len(layers) < 2:
+            raise bad("layers", "need an input layer and at least one hidden layer", list(layers))
+        for i, n in enumerate(layers):
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise bad(f"layers[{i}]", "must be an integer", n)
+            if n <= 0:
+                raise bad(f"layers[{i}]", "must be > 0", n)
+        object.__setattr__(self, "layers", layers)
+        L = len(layers) - 1
+        for table in ("learning_rates", "initial_values"):
+            given = dict(getattr(self, table))
+            for key in given:
+                if key not in PARAMETER_SETS:
+                    raise bad(f"{table}.{key}", f"unknown key; expected one of {sorted(PARAMETER_SETS)}")
+            full = {}
+            for key, count in PARAMETER_SETS.items():
+                if key not in given:
+                    if table == "learning_rates":
+                        raise bad(f"{table}.{key}", "missing key")
+                    given[key] = 0.0
+                full[key] = _per_set(f"{table}.{key}", given[key], count(L),
+                                     nonnegative=(table == "learning_rates"))
+            object.__setattr__(self, table, full)
+        into = self.nonnegative_generative_weights_into
+        if not isinstance(into, (list, tuple)):
+            raise bad("nonnegative_generative_weights_into", "must be a list of layer indices", into)
+        for v in into:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < L:
+                raise bad("nonnegative_generative_weights_into",
+                          f"layer {v!r} has no incoming generative weights; valid layers are 0..{L - 1}",
+                          list(into))
+        object.__setattr__(self, "nonnegative_generative_weights_into", tuple(sorted(set(into))))
+        for k in self.nonnegative_generative_weights_into:
+            if self.initial_values["generative_weights"][k] < 0:
+                raise bad("initial_values.generative_weights",
+                          f"weights into layer {k} are kept >= 0 and cannot start negative",
+                          list(self.initial_values["generative_weights"]))
+
+    @property
+    def n_hidden_layers(self) -> int:
+        return len(self.layers) - 1
+
+    @property
+    def n_input(self) -> int:
+        return self.layers[0]
+
+    @property
+    def n_hidden_units(self) -> int:
+        return sum(self.layers[1:])
+
+    def nonnegative(self, k: int) -> bool:
+        """Whether ``generative_weights[k]`` (into layer k) is kept >= 0."""
+        return k in self.nonnegative_generative_weights_into
+
+    def replace(self, **changes) -> "Circuit":
+        """A copy with some fields changed; nested rate tables are merged."""
+        for table in ("learning_rates", "initial_values"):
+            if table in changes:
+                merged = dict(getattr(self, table))
+                merged.update(changes[table])
+                changes[table] = merged
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain TOML-able representation (lists, floats, strings)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "layers": list(self.layers),
+            "nonnegative_generative_weights_into": list(self.nonnegative_generative_weights_into),
+            "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
+            "initial_values": {k: list(v) for k, v in self.initial_values.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "circuit") -> "Circuit":
+        if not isinstance(d, dict):
+            raise bad(source, "must be a table", type(d).__name__)
+        for key, value in d.items():
+            if key not in _TOP_KEYS:
+                raise bad(f"{source}: {key}", f"unknown key; expected one of {sorted(_TOP_KEYS)}")
+            if not isinstance(value, _TOP_KEYS[key]):
+                raise bad(f"{source}: {key}", f"must be a {_TOP_KEYS[key].__name__}", value)
+        for key in _REQUIRED:
+            if key not in d:
+                raise bad(f"{source}: {key}", "missing key")
+        try:
+            return cls(
+                layers=tuple(d["layers"]),
+                learning_rates=d["learning_rates"],
+                initial_values=d.get("initial_values", {}),
+                nonnegative_generative_weights_into=tuple(d.get("nonnegative_generative_weights_into", ())),
+                name=d.get("name", "circuit"),
+                description=d.get("description", ""),
+            )
+        except HMError as e:
+            raise HMError(f"{source}: {e}") from None
+
+
+def _per_set(key, value, count, nonnegative):
+    """A scalar or a list of ``count`` finite numbers -> tuple of floats."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * count
+    if len(values) != count:
+        raise bad(key, f"needs {count} entries (one per set) or one number", value)
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise bad(key, "must be a number or a list of numbers", value)
+        if not math.isfinite(v):
+            raise bad(key, "must be finite", value)
+        if nonnegative and v < 0:
+            raise bad(key, "learning rates must be >= 0", value)
+        out.append(float(v))
+    return tuple(out)
+
+
+def load_circuit(path) -> Circuit:
+    """Read and validate a circuit TOML file.
+
+    Bare names (``bars``) are looked up in the project's ``circuits/`` folder.
+    """
+    path = resolve_circuit_path(path)
+    try:
+        with open(path, "rb") as f:
+            d = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise bad(f"circuit file {path}", f"not valid TOML: {e}") from None
+    except OSError as e:
+        raise bad(f"circuit file {path}", f"cannot be read: {e.strerror}") from None
+    d.setdefault("name", path.stem)
+    return Circuit.from_dict(d, source=f"circuit file {path}")
+
+
+CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
+
+
+def resolve_circuit_path(path) -> Path:
+    p = Path(path)
+    if p.exists() or p.suffix == ".toml" or len(p.parts) > 1:
+        if not p.exists():
+            raise bad("circuit file", "does not exist", str(p))
+        return p
+    candidate = CIRCUITS_DIR / f"{p.name}.toml"
+    if candidate.exists():
+        return candidate
+    known = sorted(q.stem for q in CIRCUITS_DIR.glob("*.toml")) if CIRCUITS_DIR.is_dir() else []
+    raise bad("circuit", f"no such file or shipped circuit; shipped circuits are {known}", str(path))

@@ -1,0 +1,160 @@
+"""Model, history and result files: plain ``.npz``/JSON, written atomically.
+
+Model file keys (all loaded with ``allow_pickle=False``):
+
+=============================  ===============================================
+``generative_weights_k``       (n[k+1], n[k]) top-down weights into layer k
+``recognition_weights_k``      (n[k], n[k+1]) bottom-up weights out of layer k
+``generative_biases_l``        (n[l],) for l = 0..L
+``recognition_biases_k``       (n[k+1],) for k = 0..L-1
+``circuit``                    the circuit, as a JSON string
+``seed``, ``examples_seen``    what made the weights
+``versions``                   JSON string: hm_neuro, brian2, numpy, python
+``engine``, ``device``         which simulator trained it
+=============================  ===============================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .circuit import Circuit
+from .errors import HMError, bad
+from .reference import Parameters
+
+FORMAT = "hm_neuro-model-1"
+
+
+def versions() -> dict:
+    from . import __version__
+
+    out = {"hm_neuro": __version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        from importlib.metadata import version
+
+        out["brian2"] = version("brian2")
+    except Exception:  # pragma: no cover - brian2 is a dependency
+        out["brian2"] = "unknown"
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_npz(path, arrays: dict):
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def save_json(path, obj):
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(type(x).__name__)
+
+
+def save_model(path, params: Parameters, circuit: Circuit, seed: int, examples_seen: int,
+               engine: str = "", device: str = ""):
+    arrays = dict(params.arrays())
+    arrays.update(format=np.array(FORMAT), circuit=np.array(json.dumps(circuit.to_dict())),
+                  seed=np.array(int(seed)), examples_seen=np.array(int(examples_seen)),
+                  versions=np.array(json.dumps(versions())), engine=np.array(engine),
+                  device=np.array(device))
+    save_npz(path, arrays)
+
+
+def _open_npz(path, what):
+    p = Path(path)
+    if not p.exists():
+        raise bad(f"{what} {p}", "does not exist")
+    try:
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise bad(f"{what} {p}", "is not an .npz archive")
+        return {k: z[k] for k in z.files}
+    except HMError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise bad(f"{what} {p}", "holds pickled objects; refused (model files hold plain arrays only)") from None
+        raise bad(f"{what} {p}", f"cannot be read ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise bad(f"{what} {p}", f"is truncated or not an .npz archive ({type(e).__name__})") from None
+
+
+def load_model(path, circuit: Circuit | None = None):
+    """Read a model file -> ``(params, circuit, meta)``.
+
+    If ``circuit`` is given, the file must have been made for the same layer
+    sizes (a model of another circuit is refused).  Shapes are checked.
+    """
+    where = f"model file {path}"
+    z = _open_npz(path, "model file")
+    if "format" not in z or str(z["format"]) != FORMAT:
+        raise bad(where, f"not an hm_neuro model (format key missing or not {FORMAT!r})")
+    try:
+        stored = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"{where}: circuit")
+    except (KeyError, json.JSONDecodeError) as e:
+        raise bad(where, f"has no readable circuit ({e})") from None
+    if circuit is not None and tuple(circuit.layers) != tuple(stored.layers):
+        raise bad(where, f"was trained on layers {list(stored.layers)}, not the circuit's {list(circuit.layers)}")
+    circuit = circuit or stored
+    template = Parameters.initial(circuit).arrays()
+    for key, arr in template.items():
+        if key not in z:
+            raise bad(where, f"missing array {key!r}")
+        if z[key].shape != arr.shape:
+            raise bad(where, f"array {key!r} has shape {z[key].shape}, the circuit needs {arr.shape}")
+        if not np.all(np.isfinite(z[key])):
+            raise bad(where, f"array {key!r} holds non-finite values")
+    params = Parameters.from_arrays(z, circuit)
+    meta = {"seed": int(z["seed"]), "examples_seen": int(z["examples_seen"]),
+            "versions": json.loads(str(z["versions"])), "engine": str(z.get("engine", "")),
+            "device": str(z.get("device", ""))}
+    return params, circuit, meta
+
+
+def save_history(path, examples_seen, history: dict, circuit: Circuit, seed: int):
+    """Weight snapshots: ``examples_seen`` (S,) and, per parameter, (S, size)."""
+    arrays = {k: np.asarray(v) for k, v in history.items()}
+    arrays.update(examples_seen=np.asarray(examples_seen, dtype=np.int64),
+                  circuit=np.array(json.dumps(circuit.to_dict())), seed=np.array(int(seed)),
+                  versions=np.array(json.dumps(versions())), format=np.array("hm_neuro-history-1"))
+    save_npz(path, arrays)
+
+
+def load_history(path):
+    z = _open_npz(path, "history file")
+    if str(z.get("format", "")) != "hm_neuro-history-1":
+        raise bad(f"history file {path}", "not an hm_neuro weight history")
+    circuit = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"history file {path}: circuit")
+    seen = z["examples_seen"]
+    snaps = {k: v for k, v in z.items() if k not in ("examples_seen", "circuit", "seed", "versions", "format")}
+    return seen, snaps, circuit

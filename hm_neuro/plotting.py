@@ -1,0 +1,172 @@
+"""Figures.  Plotting never simulates: every function takes arrays or files."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path):
+    """Save a figure atomically (temporary file, then rename)."""
+    from .model_io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    _plt().close(fig)
+
+
+def image_grid(ax, images, side, cols, title=None):
+    """Binary images (rows of side*side) tiled into one picture, 1px gaps."""
+    images = np.asarray(images)
+    n = len(images)
+    rows = -(-n // cols)
+    canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), 0.5)
+    for k, img in enumerate(images):
+        r, c = divmod(k, cols)
+        canvas[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = \
+            img.reshape(side, side)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def samples_and_fantasies(training, fantasies, side, cols=8, titles=("training examples", "fantasies")):
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
+    image_grid(axes[0], training, side, cols, titles[0])
+    image_grid(axes[1], fantasies, side, cols, titles[1])
+    return fig
+
+
+def hinton(ax, matrix, max_weight=None, origin=(0.0, 0.0)):
+    """Hinton diagram: white squares positive, black negative, area ~ |w|."""
+    matrix = np.asarray(matrix, dtype=float)
+    max_weight = max_weight or max(np.abs(matrix).max(), 1e-12)
+    x0, y0 = origin
+    for (r, c), w in np.ndenumerate(matrix):
+        size = np.sqrt(min(abs(w) / max_weight, 1.0)) * 0.95
+        color = "white" if w > 0 else "black"
+        ax.add_patch(_plt().Rectangle((x0 + c - size / 2, y0 + r - size / 2), size, size,
+                                      facecolor=color, edgecolor=color))
+
+
+def bars_generative_weights(params, side=4):
+    """Hinton et al. (1995) Fig. 1c: generative weights of the first hidden layer.
+
+    One block per first-hidden unit: its weights to the input image; its
+    generative bias on the top right, its weight from the top unit on the top
+    left (both drawn on the same scale).  The last block holds the input units'
+    generative biases.
+    """
+    plt = _plt()
+    G0 = params.generative_weights[0]            # (n1, n0)
+    g1 = params.generative_biases[1]
+    top = params.generative_weights[1][0] if len(params.generative_weights) > 1 else np.zeros(len(g1))
+    g0 = params.generative_biases[0]
+    n1 = G0.shape[0]
+    mats = [G0[j].reshape(side, side) for j in range(n1)] + [g0.reshape(side, side)]
+    extras = [(top[j], g1[j]) for j in range(n1)] + [None]
+    biggest = max(np.abs(G0).max(), np.abs(g0).max(), np.abs(g1).max(), np.abs(top).max(), 1e-12)
+    fig, axes = plt.subplots(1, n1 + 1, figsize=(1.25 * (n1 + 1), 1.9))
+    for k, (ax, m, ex) in enumerate(zip(axes, mats, extras)):
+        ax.set_facecolor("0.55")
+        hinton(ax, m, biggest, origin=(0, 1.3))
+        if ex is not None:
+            hinton(ax, [[ex[0]]], biggest, origin=(0, 0))              # from the top unit: top left
+            hinton(ax, [[ex[1]]], biggest, origin=(side - 1, 0))       # bias: top right
+        ax.set_xlim(-0.6, side - 0.4)
+        ax.set_ylim(side + 0.9, -0.6)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"unit {k + 1}" if ex is not None else "input biases", fontsize=8)
+    fig.suptitle(f"generative weights (largest |w| = {biggest:.1f})", fontsize=9)
+    return fig
+
+
+def learning_curve(seen, values, ylabel="KL(data || model) [bits]", reference=None, label=None, ax=None):
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(seen, values, marker=".", label=label)
+    if reference is not None:
+        ax.axhline(reference, color="k", ls="--", lw=0.8, label=f"paper: {reference:g}")
+    ax.set_xlabel("training examples")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return fig or ax.figure
+
+
+def weight_evolution(seen, history, circuit, n_frames=6, side=None):
+    """Small multiples of the weight history: generative (top row) and
+    recognition (bottom row) weights between the input and the first hidden
+    layer, at ``n_frames`` snapshots spread over training.  Each frame shows
+    one tile per hidden unit (its weights to / from the input image)."""
+    plt = _plt()
+    seen = np.asarray(seen)
+    n0, n1 = circuit.layers[0], circuit.layers[1]
+    side = side or int(round(np.sqrt(n0)))
+    picks = np.unique(np.linspace(0, len(seen) - 1, min(n_frames, len(seen))).round().astype(int))
+    G = history["generative_weights_0"].reshape(len(seen), n1, n0)
+    R = history["recognition_weights_0"].reshape(len(seen), n0, n1).transpose(0, 2, 1)
+    fig, axes = plt.subplots(2, len(picks), figsize=(2.0 * len(picks), 4.4), squeeze=False)
+    for row, (W, name) in enumerate(((G, "generative G1"), (R, "recognition R1"))):
+        vmax = max(np.abs(W[picks]).max(), 1e-12)
+        for c, k in enumerate(picks):
+            ax = axes[row, c]
+            cols = int(np.ceil(np.sqrt(n1)))
+            rows = -(-n1 // cols)
+            canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), np.nan)
+            for j in range(n1):
+                r, cc = divmod(j, cols)
+                canvas[1 + r * (side + 1):1 + r * (side + 1) + side,
+                       1 + cc * (side + 1):1 + cc * (side + 1) + side] = W[k, j].reshape(side, side)
+            im = ax.imshow(canvas, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"{int(seen[k]):,} ex.", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=8)
+        fig.colorbar(im, ax=list(axes[row]), shrink=0.8, pad=0.01)
+    fig.suptitle("evolution of the weights between input and first hidden layer", fontsize=9)
+    return fig
+
+
+def weight_norms(seen, history, ax=None):
+    """Root-mean-square of every weight set over training."""
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+    for name in sorted(k for k in history if "weights" in k):
+        ax.plot(seen, np.sqrt(np.mean(history[name] ** 2, axis=1)), label=name.replace("_weights_", " "))
+    ax.set_xlabel("training examples")
+    ax.set_ylabel("RMS weight")
+    ax.legend(fontsize=7)
+    return fig or ax.figure
+
+
+def confusion(ax, matrix, labels):
+    matrix = np.asarray(matrix)
+    ax.imshow(matrix, cmap="Blues")
+    for (r, c), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")

@@ -1,0 +1,212 @@
+"""The NumPy reference: the stochastic Helmholtz machine and wake-sleep learning.
+
+Plain, readable and slow on purpose: this module is the yardstick the Brian2
+circuit (:mod:`hm_neuro.brian2_engine`) is held to.  Layer 0 is the input,
+layer ``L`` the top; the parameter layout is the one of :mod:`hm_neuro.circuit`.
+
+One training example (Hinton et al. 1995; Dayan, section 4):
+
+wake
+    clamp the data vector on layer 0; sample each hidden layer bottom-up with
+    the recognition weights, ``s_l = [u < q_l]``, ``q_l = sigma(r_l + s_{l-1} R_l)``
+    (eq. 1); then move the generative weights and biases by the delta rule
+    ``dG_kj = eps s_k (s_j - p_j)`` (eq. 4), where ``p_j`` is the generative
+    prediction of unit j from the layer above (eq. 1 again).
+sleep
+    sample a fantasy top-down with the generative weights (the top layer from
+    its biases alone); then move the recognition weights and biases by
+    ``dR_jk = eps s_j (s_k - q_k)`` (eq. 7).
+
+Randomness: every Bernoulli draw compares a uniform number with a probability,
+``s = int(u < p)``.  Per example the draws are consumed in a fixed order --
+``wake[l]`` for hidden layers ``l = 1..L`` and ``sleep[l]`` for ``l = 0..L`` --
+so an engine fed the same :class:`Uniforms` produces the same samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .circuit import Circuit
+
+
+def sigmoid(x):
+    """Eq. 1: the probability that a binary stochastic unit is on.
+
+    Written as ``1 / (1 + exp(-x))`` like the Brian2 code, so that both engines
+    round alike; finite for any finite input (exp overflow gives exactly 0).
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclasses.dataclass
+class Parameters:
+    """Weights and biases of one machine (layout of :mod:`hm_neuro.circuit`)."""
+
+    generative_weights: list
+    recognition_weights: list
+    generative_biases: list
+    recognition_biases: list
+
+    @classmethod
+    def initial(cls, circuit: Circuit) -> "Parameters":
+        n, iv = circuit.layers, circuit.initial_values
+        L = len(n) - 1
+        return cls(
+            generative_weights=[np.full((n[k + 1], n[k]), iv["generative_weights"][k]) for k in range(L)],
+            recognition_weights=[np.full((n[k], n[k + 1]), iv["recognition_weights"][k]) for k in range(L)],
+            generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
+            recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
+        )
+
+    def copy(self) -> "Parameters":
+        return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])
+
+    def arrays(self) -> dict:
+        """Flat ``{'generative_weights_0': array, ...}`` mapping (model-file keys)."""
+        return {f"{f.name}_{i}": a for f in dataclasses.fields(self) for i, a in enumerate(getattr(self, f.name))}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, circuit: Circuit) -> "Parameters":
+        """Inverse of :meth:`arrays`; flat arrays (weight history rows) are
+        reshaped to the circuit's shapes, so sizes must match."""
+        template = cls.initial(circuit)
+        return cls(*[[np.array(arrays[f"{f.name}_{i}"], dtype=float).reshape(a.shape)
+                      for i, a in enumerate(getattr(template, f.name))]
+                     for f in dataclasses.fields(cls)])
+
+    def max_abs_difference(self, other: "Parameters") -> float:
+        return max(float(np.max(np.abs(a - b))) for a, b in zip(self.arrays().values(), other.arrays().values()))
+
+    def all_finite(self) -> bool:
+        return all(np.all(np.isfinite(a)) for a in self.arrays().values())
+
+
+@dataclasses.dataclass
+class Uniforms:
+    """Pre-drawn uniform numbers for ``n`` training examples.
+
+    ``wake[l - 1]`` has shape ``(n, layers[l])`` for hidden layers l = 1..L;
+    ``sleep[l]`` has shape ``(n, layers[l])`` for l = 0..L.
+    """
+
+    wake: list
+    sleep: list
+
+    @classmethod
+    def draw(cls, circuit: Circuit, n: int, rng: np.random.Generator) -> "Uniforms":
+        layers = circuit.layers
+        return cls(wake=[rng.random((n, m)) for m in layers[1:]],
+                   sleep=[rng.random((n, m)) for m in layers])
+
+    def __len__(self):
+        return len(self.sleep[0])
+
+
+def generative_predictions(params: Parameters, states: list) -> list:
+    """p_l for every layer l, from the states of the layer above (eq. 1)."""
+    L = len(states) - 1
+    p = [None] * (L + 1)
+    p[L] = sigmoid(params.generative_biases[L]) * np.ones_like(states[L], dtype=float)
+    for k in range(L):
+        p[k] = sigmoid(params.generative_biases[k] + states[k + 1] @ params.generative_weights[k])
+    return p
+
+
+def recognition_predictions(params: Parameters, states: list) -> list:
+    """q_l for hidden layers l = 1..L (index l-1), from the layer below (eq. 1)."""
+    return [sigmoid(params.recognition_biases[k] + states[k] @ params.recognition_weights[k])
+            for k in range(len(states) - 1)]
+
+
+def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0) -> list:
+    """One wake phase; returns the total representation [d, s_1, ..., s_L].
+
+    Recognition sample bottom-up, then the delta rule on the generative
+    weights and biases (Hinton et al. 1995, eq. 4).
+    """
+    L = circuit.n_hidden_layers
+    s = [np.asarray(d, dtype=float)]
+    for k in range(L):
+        q = sigmoid(params.recognition_biases[k] + s[k] @ params.recognition_weights[k])
+        s.append((u_wake[k] < q).astype(float))
+    p = generative_predictions(params, s)
+    eps = circuit.learning_rates
+    for l in range(L + 1):
+        params.generative_biases[l] += eps["generative_biases"][l] * gate * (s[l] - p[l])
+    for k in range(L):
+        w = params.generative_weights[k]
+        w += eps["generative_weights"][k] * gate * np.outer(s[k + 1], s[k] - p[k])  # eq. 4
+        if circuit.nonnegative(k):
+            np.maximum(w, 0.0, out=w)
+    return s
+
+
+def sleep_phase(params: Parameters, circuit: Circuit, u_sleep, gate=1.0) -> list:
+    """One sleep phase; returns the fantasy [d*, s*_1, ..., s*_L].
+
+    Fantasy top-down from the generative model, then the delta rule on the
+    recognition weights and biases (Hinton et al. 1995, eq. 7).
+    """
+    L = circuit.n_hidden_layers
+    f = [None] * (L + 1)
+    f[L] = (u_sleep[L] < sigmoid(params.generative_biases[L])).astype(float)
+    for k in range(L - 1, -1, -1):
+        p = sigmoid(params.generative_biases[k] + f[k + 1] @ params.generative_weights[k])
+        f[k] = (u_sleep[k] < p).astype(float)
+    q = recognition_predictions(params, f)
+    eps = circuit.learning_rates
+    for k in range(L):
+        params.recognition_biases[k] += eps["recognition_biases"][k] * gate * (f[k + 1] - q[k])
+        params.recognition_weights[k] += (eps["recognition_weights"][k] * gate
+                                          * np.outer(f[k], f[k + 1] - q[k]))  # eq. 7
+    return f
+
+
+def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
+          wake_gate=None, sleep_gate=None, record_samples=False):
+    """Online wake-sleep on the rows of ``data``, one example per row, in place.
+
+    ``wake_gate`` / ``sleep_gate``: optional per-example multipliers of the
+    wake and sleep learning rates (1 = learn, 0 = sample only).  With
+    ``record_samples`` returns ``(wake_states, sleep_states)``: per layer an
+    array ``(n_examples, n_units)`` of the sampled states.
+    """
+    n = len(data)
+    L = circuit.n_hidden_layers
+    wg = np.ones(n) if wake_gate is None else wake_gate
+    sg = np.ones(n) if sleep_gate is None else sleep_gate
+    rec_w = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
+    rec_s = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
+    for t in range(n):
+        s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t])
+        f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t])
+        if record_samples:
+            for l in range(L + 1):
+                rec_w[l][t] = s[l]
+                rec_s[l][t] = f[l]
+    return (rec_w, rec_s) if record_samples else None
+
+
+def sample_recognition(params: Parameters, data, rng: np.random.Generator) -> list:
+    """One recognition sample per data row (vectorised over rows)."""
+    s = [np.asarray(data, dtype=float)]
+    for k in range(len(params.recognition_weights)):
+        q = sigmoid(params.recognition_biases[k] + s[k] @ params.recognition_weights[k])
+        s.append((rng.random(q.shape) < q).astype(float))
+    return s
+
+
+def sample_fantasies(params: Parameters, n: int, rng: np.random.Generator) -> list:
+    """``n`` independent fantasies from the generative model, [d*, ..., s*_L]."""
+    L = len(params.generative_weights)
+    f = [None] * (L + 1)
+    pt = sigmoid(params.generative_biases[L])
+    f[L] = (rng.random((n, pt.size)) < pt).astype(float)
+    for k in range(L - 1, -1, -1):
+        p = sigmoid(params.generative_biases[k] + f[k + 1] @ params.generative_weights[k])
+        f[k] = (rng.random(p.shape) < p).astype(float)
+    return f
