@@ -370,7 +370,7 @@ class Brian2Engine:
         self.record_every = record_every
         self._own_dir = build_dir is None
         self.build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="hm_neuro_build_"))
-        self.b2 = _configure_brian2(device, cache_dir=self.build_dir / "cython_cache" if device == "cython" else None)
+        self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE"))
         self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every)
         self.compile_seconds = 0.0
         b2 = self.b2

@@ -150,8 +150,9 @@ def cmd_reproduce(args):
         kwargs["seeds"] = args.seeds
     if args.engine is not None:
         kwargs["engine"] = args.engine
-    if args.device is not None:
-        kwargs["device"] = args.device
+    for key in ("device", "restarts", "reading"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
     mod.main(**kwargs)
     return 0
 
@@ -208,6 +209,9 @@ def build_parser():
     r.add_argument("--seeds", type=int, help="number of seeds (bars)")
     r.add_argument("--engine", choices=["brian2", "numpy"])
     r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
+    r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
+                                                "(default 3; 1 is the paper's protocol)")
+    r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")
     r.add_argument("--out", default="figures", help="folder for the JSON and PNG files; default figures")
     r.set_defaults(func=cmd_reproduce)
     return p

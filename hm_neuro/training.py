@@ -23,7 +23,7 @@ import numpy as np
 
 from . import reference
 from .circuit import Circuit
-from .data import sample_bars, validate_binary
+from .data import _check_bars_args, sample_bars, validate_binary
 from .errors import bad
 from .reference import Parameters, Uniforms
 
@@ -88,6 +88,7 @@ class BarsStream:
     """Fresh bars images for every example (Hinton et al. 1995: 2e6 random examples)."""
 
     def __init__(self, p_vertical=2 / 3, p_bar=0.2, size=4):
+        _check_bars_args(size, p_vertical, p_bar)
         self.kw = dict(p_vertical=p_vertical, p_bar=p_bar, size=size)
         self.description = f"bars(size={size}, p_vertical={p_vertical:.4g}, p_bar={p_bar:.4g})"
         self.n_input = size * size

@@ -1,0 +1,84 @@
+"""The command line as a user meets it: subprocesses, exit codes, files."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hm_neuro.cli import main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hm_neuro.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_train_numpy_then_evaluate_json_prints_exact_kl(tmp_path):
+    model = tmp_path / "bars.npz"
+    r = run("train", "--engine", "numpy", "--examples", "3000", "--seed", "1", "--out", str(model), "-q")
+    assert r.returncode == 0, r.stderr
+    assert model.exists()
+    r = run("evaluate", "--model", str(model), "--json", "--samples", "20")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["examples_seen"] == 3000
+    for key in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "sampled_free_energy_bits"):
+        assert np.isfinite(out[key])
+    assert out["kl_data_model_bits"] > 0
+    assert out["free_energy_bits"] >= out["neg_log2_prob_bits"]
+
+
+def test_train_records_a_weight_history(tmp_path):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--engine", "numpy", "--examples", "1000", "--record-every", "250",
+                 "--out", str(model), "-q"]) == 0
+    z = np.load(tmp_path / "m.history.npz")
+    assert z["examples_seen"].tolist() == [0, 250, 500, 750, 1000]
+    assert z["generative_weights_0"].shape == (5, 128)
+    assert np.all(z["generative_weights_0"][0] == 0) and np.any(z["generative_weights_0"][-1] != 0)
+
+
+def test_user_data_file_and_schedule(tmp_path, rng):
+    data = tmp_path / "d.csv"
+    np.savetxt(data, (rng.random((30, 64)) < 0.3).astype(int), fmt="%d", delimiter=",")
+    model = tmp_path / "m.npz"
+    assert main(["train", "--circuit", "nines", "--data", str(data), "--engine", "numpy", "--examples", "300",
+                 "--schedule", "wake-sleep:200,wake:50,frozen:50", "--out", str(model), "-q"]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--samples", "5"]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--circuit", "nope"], r"circuit: no such file or shipped circuit"),
+    (["train", "--data", "missing.npy"], r"data file missing\.npy: does not exist"),
+    (["train", "--examples", "-5"], r"--examples: .*whole number >= 0"),
+    (["train", "--examples", "0"], r"--examples: must be >= 1"),
+    (["train", "--engine", "tensorflow"], r"--engine: invalid choice"),
+    (["train", "--schedule", "nap:100"], r"epoch kind: must be one of"),
+    (["train", "--examples", "100", "--schedule", "wake-sleep:50"], r"schedule: epochs add up to 50 examples but 100"),
+    (["train", "--data", "digits:12"], r"--data: digit classes must be in 0..9"),
+    (["train", "--circuit", "bars", "--data", "digits"], r"--data digits: rows have 64 values but the circuit's input layer has 16"),
+    (["train", "--circuit", "nines", "--data", "bars", "--p-vertical", "2"], r"p_vertical: must be a probability"),
+    (["train", "--out", "model.txt"], r"--out: model files end in \.npz"),
+    (["evaluate", "--model", "none.npz"], r"model file none\.npz: does not exist"),
+    (["reproduce", "nope"], r"reproduce: unknown experiment; choose one of \[.*'bars'"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_file(tmp_path, args, message):
+    if args[0] == "train" and "--out" not in args:
+        args = args + ["--out", "out.npz"]
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
+    assert re.search(message, lines[-1]), r.stderr
+    assert not any(p.suffix in (".npz", ".tmp") for p in tmp_path.iterdir())
+
+
+def test_help_explains_every_subcommand():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("train", "evaluate", "reproduce"):
+        assert cmd in r.stdout
+    r = run("train", "--help")
+    assert "--record-every" in r.stdout and "examples:" in r.stdout

@@ -1,0 +1,227 @@
+"""The Brian2 circuit IS the wake-sleep algorithm: held to the NumPy reference.
+
+1. exact: fed the same pre-drawn uniform numbers, both engines produce the
+   same samples and (to rounding) the same weights, over wake-sleep,
+   wake-only, sleep-only and frozen epochs;
+2. in expectation: with independent random streams, the mean update of single
+   wake (sleep) phases equals the delta rule's expectation computed by
+   enumerating the hidden states, within 4.5 standard errors;
+3. learning: trained on bars, both reach the same KL distribution (slow).
+
+Run everything:  pytest -m equivalence  (CI runs the part not marked slow).
+Against your own circuit:  HM_NEURO_CIRCUIT=path/to/circuit.toml pytest -m equivalence
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import make_circuit, needs_compiler, random_parameters
+from hm_neuro import reference
+from hm_neuro.brian2_engine import Brian2Engine
+from hm_neuro.circuit import load_circuit
+from hm_neuro.measures import hidden_states
+from hm_neuro.reference import Parameters, Uniforms, sigmoid
+from hm_neuro.training import Epoch, schedule_gates
+
+pytestmark = pytest.mark.equivalence
+
+N_EXAMPLES = 2000
+SCHEDULE = [Epoch(1200, "wake-sleep"), Epoch(300, "wake"), Epoch(300, "sleep"), Epoch(200, "frozen")]
+
+
+def circuits():
+    out = {
+        "16-8-1": load_circuit("bars"),
+        "16-8-1-unconstrained": load_circuit("bars").replace(nonnegative_generative_weights_into=()),
+        "64-16-16-4": load_circuit("digits").replace(learning_rates={k: 0.05 for k in (
+            "generative_weights", "recognition_weights", "generative_biases", "recognition_biases")}),
+        "four-hidden": make_circuit([12, 8, 6, 4, 2], rate=0.05, nonneg=[0, 2]),
+    }
+    if os.environ.get("HM_NEURO_CIRCUIT"):
+        out["user"] = load_circuit(os.environ["HM_NEURO_CIRCUIT"])
+    return out
+
+
+CIRCUITS = circuits()
+
+
+def run_both(circuit, device, seed=0, n=N_EXAMPLES):
+    rng = np.random.default_rng(seed)
+    p0 = random_parameters(circuit, rng, scale=0.5)
+    data = (rng.random((n, circuit.n_input)) < 0.3).astype(float)
+    u = Uniforms.draw(circuit, n, rng)
+    wg, sg = schedule_gates(SCHEDULE, 0, n)
+    ref = p0.copy()
+    ref_wake, ref_sleep = reference.train(ref, circuit, data, u, wg, sg, record_samples=True)
+    with Brian2Engine(circuit, device=device, chunk=n, external_uniforms=True, record_spikes=True) as eng:
+        b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u)
+    return p0, ref, b2p, (ref_wake, ref_sleep), (extras["wake"], extras["sleep"])
+
+
+def assert_exact(p0, ref, b2p, ref_samples, b2_samples):
+    for phase, a, b in zip(("wake", "sleep"), ref_samples, b2_samples):
+        for l, (x, y) in enumerate(zip(a, b)):
+            mismatch = np.argwhere(x != y)
+            assert len(mismatch) == 0, f"{phase} samples of layer {l} differ first at (example, unit) {mismatch[0]}"
+    assert b2p.max_abs_difference(ref) <= 1e-12
+    assert ref.max_abs_difference(p0) > 0.1  # something was learned
+
+
+@pytest.mark.parametrize("name", list(CIRCUITS))
+def test_exact_on_brian2_numpy_target(name):
+    circuit = CIRCUITS[name]
+    p0, ref, b2p, rs, bs = run_both(circuit, "numpy")
+    assert_exact(p0, ref, b2p, rs, bs)
+    for k in circuit.nonnegative_generative_weights_into:
+        assert b2p.generative_weights[k].min() >= 0.0
+
+
+def test_frozen_epoch_changes_no_weight():
+    circuit = CIRCUITS["16-8-1"]
+    rng = np.random.default_rng(3)
+    p0 = random_parameters(circuit, rng)
+    data = (rng.random((50, 16)) < 0.3).astype(float)
+    with Brian2Engine(circuit, device="numpy", chunk=50) as eng:
+        p1, _ = eng.run(p0, data, seed=1, wake_gate=np.zeros(50), sleep_gate=np.zeros(50))
+    assert p1.max_abs_difference(p0) == 0.0
+
+
+def test_wake_only_epoch_leaves_recognition_and_sleep_only_leaves_generative():
+    circuit = CIRCUITS["16-8-1"]
+    rng = np.random.default_rng(4)
+    p0 = random_parameters(circuit, rng)
+    data = (rng.random((50, 16)) < 0.3).astype(float)
+    with Brian2Engine(circuit, device="numpy", chunk=50) as eng:
+        pw, _ = eng.run(p0, data, seed=1, wake_gate=np.ones(50), sleep_gate=np.zeros(50))
+        ps, _ = eng.run(p0, data, seed=1, wake_gate=np.zeros(50), sleep_gate=np.ones(50))
+    for a, b in zip(pw.recognition_weights + pw.recognition_biases, p0.recognition_weights + p0.recognition_biases):
+        np.testing.assert_array_equal(a, b)
+    assert any(np.any(a != b) for a, b in zip(pw.generative_weights, p0.generative_weights))
+    for a, b in zip(ps.generative_weights + ps.generative_biases, p0.generative_weights + p0.generative_biases):
+        np.testing.assert_array_equal(a, b)
+    assert any(np.any(a != b) for a, b in zip(ps.recognition_weights, p0.recognition_weights))
+
+
+@needs_compiler
+@pytest.mark.standalone
+@pytest.mark.parametrize("name", ["16-8-1", "16-8-1-unconstrained", "64-16-16-4", "four-hidden"]
+                         + (["user"] if "user" in CIRCUITS else []))
+def test_exact_on_cpp_standalone(name):
+    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cpp_standalone")
+    assert_exact(p0, ref, b2p, rs, bs)
+
+
+@needs_compiler
+@pytest.mark.parametrize("name", ["16-8-1"])
+def test_exact_on_cython(name):
+    """Cython compiles ~40 code objects on a cold cache (minutes): one circuit in CI."""
+    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cython")
+    assert_exact(p0, ref, b2p, rs, bs)
+
+
+@needs_compiler
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["16-8-1-unconstrained", "64-16-16-4", "four-hidden"])
+def test_exact_on_cython_other_circuits(name):
+    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cython")
+    assert_exact(p0, ref, b2p, rs, bs)
+
+
+@needs_compiler
+@pytest.mark.standalone
+def test_standalone_rerun_is_bit_identical_and_seeds_differ():
+    circuit = CIRCUITS["16-8-1"]
+    rng = np.random.default_rng(5)
+    p0 = random_parameters(circuit, rng, scale=0.5)
+    data = (rng.random((500, 16)) < 0.3).astype(float)
+    with Brian2Engine(circuit, device="cpp_standalone", chunk=500) as eng:
+        a, _ = eng.run(p0, data, seed=11)
+        b, _ = eng.run(p0, data, seed=11)
+        c, _ = eng.run(p0, data, seed=12)
+    assert a.max_abs_difference(b) == 0.0
+    assert a.max_abs_difference(c) > 1e-3
+
+
+# ------------------------------------------------------------- in expectation
+
+def expected_wake_update(p, circuit, d):
+    """E_Q[update] and E_Q[update^2] of eq. 4 for data d, by enumeration."""
+    hid = hidden_states(circuit.layers)
+    L = circuit.n_hidden_layers
+    states = [np.tile(d, (len(hid[0]), 1))] + hid
+    logq = np.zeros(len(hid[0]))
+    for k in range(L):
+        q = sigmoid(p.recognition_biases[k] + states[k] @ p.recognition_weights[k])
+        logq += np.sum(np.log(np.where(states[k + 1] > 0, q, 1 - q)), axis=1)
+    w = np.exp(logq)
+    pred = reference.generative_predictions(p, states)
+    upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
+    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
+
+
+def expected_sleep_update(p, circuit):
+    """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
+    full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
+    L = circuit.n_hidden_layers
+    logp = np.zeros(len(full[0]))
+    pred = reference.generative_predictions(p, full)
+    for l in range(L + 1):
+        logp += np.sum(np.log(np.where(full[l] > 0, pred[l], 1 - pred[l])), axis=1)
+    w = np.exp(logp)
+    q = reference.recognition_predictions(p, full)
+    upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
+    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
+
+
+EXPECT_CIRCUIT = make_circuit([4, 3, 2], rate=1e-9)
+M = 20_000
+
+
+def _assert_mean_update(total, eps, mean, second):
+    """total = eps * sum of M updates; tolerance from the exact variance."""
+    var = second - mean ** 2
+    se = np.sqrt(var / M)
+    err = np.abs(total / (eps * M) - mean)
+    assert np.all(err <= 4.5 * se + 1e-6), f"max error {err.max():.3g}, max 4.5 SE {4.5 * se.max():.3g}"
+
+
+@pytest.mark.parametrize("engine", ["reference", "brian2-numpy"])
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+def test_mean_update_matches_delta_rule_expectation(engine, phase):
+    """With eps = 1e-9 the weights move ~2e-5 over M examples, so every
+    example is a single update from (practically) the same weights: the
+    summed change / (eps M) is the sample mean of M independent updates."""
+    c = EXPECT_CIRCUIT
+    rng = np.random.default_rng(21)
+    p0 = random_parameters(c, rng, scale=1.0)
+    d = np.array([1.0, 0.0, 1.0, 1.0])
+    data = np.tile(d, (M, 1))
+    wg, sg = (np.ones(M), np.zeros(M)) if phase == "wake" else (np.zeros(M), np.ones(M))
+    if engine == "reference":
+        p1 = p0.copy()
+        reference.train(p1, c, data, Uniforms.draw(c, M, rng), wg, sg)
+    else:
+        with Brian2Engine(c, device="numpy", chunk=M) as eng:
+            p1, _ = eng.run(p0, data, seed=8, wake_gate=wg, sleep_gate=sg)
+    if phase == "wake":
+        mean, second = expected_wake_update(p0, c, d)
+        totals = [a - b for a, b in zip(p1.generative_weights, p0.generative_weights)]
+    else:
+        mean, second = expected_sleep_update(p0, c)
+        totals = [a - b for a, b in zip(p1.recognition_weights, p0.recognition_weights)]
+    for k in range(c.n_hidden_layers):
+        _assert_mean_update(totals[k], 1e-9, mean[k], second[k])
+
+
+def test_expectation_test_would_catch_a_wrong_rule():
+    """A rule missing its prediction term (Hebbian s_k s_j) fails the same check."""
+    c = EXPECT_CIRCUIT
+    rng = np.random.default_rng(21)
+    p0 = random_parameters(c, rng)
+    d = np.array([1.0, 0.0, 1.0, 1.0])
+    mean, second = expected_wake_update(p0, c, d)
+    hebb_total = 1e-9 * M * (mean[0] + 0.3)  # a systematic bias of 0.3 per update
+    with pytest.raises(AssertionError, match="max error"):
+        _assert_mean_update(hebb_total, 1e-9, mean[0], second[0])

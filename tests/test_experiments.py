@@ -1,0 +1,50 @@
+"""Quick modes of the paper experiments: outputs exist and are sane (not the
+papers' values: quick runs are short)."""
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from conftest import needs_compiler
+from hm_neuro.cli import load_experiment, main
+
+
+def check_png(path, min_side=100):
+    img = imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) >= min_side
+
+
+@needs_compiler
+def test_bars_quick_on_the_brian2_circuit(tmp_path):
+    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "bars_restarts2_quick.json").read_text())
+    assert res["device"] == "cpp_standalone" and res["single_runs"] == 2
+    assert sum(r["chosen"] for r in res["runs"]) == 1
+    chosen = [r for r in res["runs"] if r["chosen"]][0]
+    assert chosen["training_free_energy_bits"] == min(r["training_free_energy_bits"] for r in res["runs"])
+    for r in res["runs"]:
+        assert 0 < r["kl_data_model_bits"] < 16 and r["kl_q_p_bits"] >= 0
+    curve = res["learning_curve"]
+    assert curve["examples"][0] == 0 and curve["examples"][-1] == 20_000
+    assert curve["kl_data_model_bits"][-1] < curve["kl_data_model_bits"][0]  # it learned something
+    for fig in ("fantasies", "weights", "learning_curve", "weight_evolution"):
+        check_png(tmp_path / f"bars_restarts2_quick_{fig}.png")
+
+
+def test_nines_quick(tmp_path):
+    mod = load_experiment("nines")
+    res = mod.main(quick=True, out=tmp_path, engine="brian2", device="numpy")
+    assert np.isfinite(res["free_energy_bits"]) and res["free_energy_bits"] < res["untrained_bits"]
+    check_png(tmp_path / "nines_quick.png")
+
+
+def test_digits_quick(tmp_path):
+    mod = load_experiment("digits")
+    res = mod.main(quick=True, out=tmp_path, engine="numpy", sweeps=3)
+    for key in ("error_helmholtz", "error_nearest_neighbour", "error_backprop"):
+        assert 0.0 <= res[key] < 0.9
+    assert np.sum(res["confusion"]) == res["test_images"]
+    check_png(tmp_path / "digits_quick_fantasies.png")
+    check_png(tmp_path / "digits_quick_confusion.png")
