@@ -114,17 +114,10 @@ def test_exact_on_cpp_standalone(name):
 
 
 @needs_compiler
-@pytest.mark.parametrize("name", ["16-8-1"])
-def test_exact_on_cython(name):
-    """Cython compiles ~40 code objects on a cold cache (minutes): one circuit in CI."""
-    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cython")
-    assert_exact(p0, ref, b2p, rs, bs)
-
-
-@needs_compiler
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["16-8-1-unconstrained", "64-16-16-4", "four-hidden"])
-def test_exact_on_cython_other_circuits(name):
+@pytest.mark.parametrize("name", list(CIRCUITS))
+def test_exact_on_cython(name):
+    """Slow: Cython compiles ~40 code objects on a cold cache (5 min per circuit here)."""
     p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cython")
     assert_exact(p0, ref, b2p, rs, bs)
 
@@ -225,3 +218,30 @@ def test_expectation_test_would_catch_a_wrong_rule():
     hebb_total = 1e-9 * M * (mean[0] + 0.3)  # a systematic bias of 0.3 per update
     with pytest.raises(AssertionError, match="max error"):
         _assert_mean_update(hebb_total, 1e-9, mean[0], second[0])
+
+
+# ------------------------------------------------------------------- learning
+
+@needs_compiler
+@pytest.mark.slow
+def test_learning_on_bars_reaches_the_same_kl_distribution():
+    """Same circuit, same protocol (2e5 examples), 8 seeds each: the KL
+    distributions of the reference and the circuit overlap.  Each run ends in
+    one of two basins (~0.05-0.3 bits or ~0.6-0.8 bits), so compare the
+    sorted KLs seed rank by rank with a tolerance that allows one seed to
+    switch basins, and the medians."""
+    from hm_neuro.data import bars_distribution
+    from hm_neuro.measures import kl_data_model
+    from hm_neuro.training import BarsStream, train
+
+    circuit = load_circuit("bars")
+    patterns, probs = bars_distribution()
+    kls = {}
+    for engine in ("numpy", "brian2"):
+        kls[engine] = np.sort([kl_data_model(train(circuit, BarsStream(), 200_000, seed=s, engine=engine,
+                                                   device="cpp_standalone", progress=False).params,
+                                             patterns, probs) for s in range(8)])
+    a, b = kls["numpy"], kls["brian2"]
+    assert abs(np.median(a) - np.median(b)) < 0.3, kls
+    assert np.sum(np.abs(a - b) > 0.3) <= 2, kls
+    assert a.min() < 0.5 and b.min() < 0.5, kls  # both learn the bars on some seeds
