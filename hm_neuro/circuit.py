@@ -132,6 +132,12 @@ class Circuit:
         """Whether ``generative_weights[k]`` (into layer k) is kept >= 0."""
         return k in self.nonnegative_generative_weights_into
 
+    @classmethod
+    def uniform(cls, layers, rate: float, nonnegative_into=(), name: str = "circuit") -> "Circuit":
+        """A circuit with one learning rate everywhere and every value starting at 0."""
+        return cls(layers=tuple(layers), learning_rates={k: rate for k in PARAMETER_SETS},
+                   initial_values={}, nonnegative_generative_weights_into=tuple(nonnegative_into), name=name)
+
     def replace(self, **changes) -> "Circuit":
         """A copy with some fields changed; nested rate tables are merged."""
         for table in ("learning_rates", "initial_values"):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HMError, bad
+from .training import Interrupted
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -70,10 +71,19 @@ def cmd_train(args):
     out = Path(args.out)
     if out.suffix != ".npz":
         raise bad("--out", "model files end in .npz", str(out))
+    if args.chunk < 1:
+        raise bad("--chunk", "must be >= 1", args.chunk)
+    ckpt = out.with_name(out.stem + ".checkpoint.npz")
+    if args.resume and not ckpt.exists():
+        raise bad("--resume", "no checkpoint to resume from", str(ckpt))
     result = train(circuit, stream, args.examples, seed=args.seed, engine=args.engine,
                    device=args.device, max_chunk=args.chunk, params=params, schedule=schedule,
-                   record_every=args.record_every, progress=not args.quiet)
+                   record_every=args.record_every, progress=not args.quiet,
+                   checkpoint=ckpt if (args.checkpoint_every or args.resume) else None,
+                   checkpoint_every=args.checkpoint_every, resume=args.resume)
     save_model(out, result.params, circuit, args.seed, result.examples_seen, result.engine, result.device)
+    if ckpt.exists():
+        ckpt.unlink()  # the model file supersedes it
     msg = (f"trained {circuit.name} on {stream.description}: {result.examples_seen} examples in "
            f"{result.seconds:.1f} s ({result.engine}/{result.device}) -> {out}")
     if args.record_every:
@@ -182,6 +192,12 @@ def build_parser():
                                       "must add up to --examples")
     t.add_argument("--record-every", type=_count, default=0, metavar="N",
                    help="snapshot all weights every N examples into OUT.history.npz")
+    t.add_argument("--checkpoint-every", type=_count, default=0, metavar="N",
+                   help="save the whole training state to OUT.checkpoint.npz every N examples (at chunk "
+                        "boundaries) and on Ctrl-C")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT.checkpoint.npz (same options); ends bit-identical to an "
+                        "uninterrupted run")
     t.add_argument("--init", help="start from this model file instead of the circuit's initial values")
     t.add_argument("--p-vertical", type=float, default=2 / 3, help="bars: probability of vertical bars; default 2/3")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
@@ -230,6 +246,9 @@ def main(argv=None):
     except HMError as e:
         print(f"hm-neuro {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"hm-neuro {args.command}: {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"hm-neuro {args.command}: interrupted; nothing written", file=sys.stderr)
         return 130

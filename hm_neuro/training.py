@@ -96,6 +96,12 @@ class BarsStream:
     def take(self, n, rng):
         return sample_bars(n, rng, **self.kw)
 
+    def get_state(self):
+        return np.empty(0, dtype=np.int64)
+
+    def set_state(self, state):
+        pass
+
 
 class SweepStream:
     """Sweeps through a fixed set of rows, each sweep in a fresh random order."""
@@ -111,6 +117,13 @@ class SweepStream:
             self._order = np.concatenate([self._order, rng.permutation(len(self.rows))])
         idx, self._order = self._order[:n], self._order[n:]
         return self.rows[idx]
+
+    def get_state(self):
+        """The rest of the current sweep (the data generator holds the rest)."""
+        return self._order.copy()
+
+    def set_state(self, state):
+        self._order = np.asarray(state, dtype=int).copy()
 
 
 # --------------------------------------------------------------------- engines
@@ -186,12 +199,19 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
 def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="brian2",
           device=None, max_chunk: int = 100_000, params: Parameters | None = None,
           schedule=None, record_every: int = 0, progress: bool = True, build_dir=None,
-          callback=None) -> TrainResult:
+          callback=None, checkpoint=None, checkpoint_every: int = 0, resume: bool = False) -> TrainResult:
     """Wake-sleep training of ``circuit`` on ``stream`` for ``n_examples``.
 
     ``schedule``: list of :class:`Epoch` (default: wake-sleep throughout);
     its total must equal ``n_examples``.  ``callback(examples_seen, params)``
     is called after every chunk (used for learning curves).
+
+    ``checkpoint``: a path; with ``checkpoint_every`` > 0 the complete state
+    (weights, examples seen, data generator, weight history) is written
+    there atomically at the first chunk boundary after every
+    ``checkpoint_every`` examples, and on Ctrl-C.  ``resume`` continues from
+    it; the resumed run ends with the same weights, bit for bit, as one never
+    interrupted (same seed, engine, device and chunk length).
     """
     from tqdm.auto import tqdm
 
@@ -204,38 +224,66 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
     total = sum(e.examples for e in schedule)
     if total != n_examples:
         raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
+    if (checkpoint_every or resume) and checkpoint is None:
+        raise bad("checkpoint", "checkpoint_every and resume need a checkpoint path")
     params = (params or Parameters.initial(circuit)).copy()
     data_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0]))
-    t0 = time.perf_counter()
     own_engine = isinstance(engine, str)
+    chunk = plan_chunks(int(n_examples), max_chunk) if own_engine else getattr(engine, "chunk", max_chunk)
+    run_id = {"seed": int(seed), "examples": int(n_examples), "chunk": int(chunk),
+              "layers": list(circuit.layers), "record_every": int(record_every),
+              "engine": engine if own_engine else type(engine).__name__, "device": device}
+    hist_seen, hist = [], {}
+    done, c = 0, 0
+    if resume:
+        state = load_checkpoint(checkpoint, run_id, circuit)
+        params, done, c = state["params"], state["done"], state["chunk_index"]
+        data_rng.bit_generator.state = state["data_rng"]
+        stream.set_state(state["stream"])
+        hist_seen, hist = state["history_seen"], {k: [v] for k, v in state["history"].items()}
+    t0 = time.perf_counter()
     if own_engine:
-        chunk = plan_chunks(int(n_examples), max_chunk)
         eng = make_engine(circuit, engine, device, chunk, record_every, build_dir)
     else:  # a compiled engine re-used across runs (same circuit shape)
-        eng, chunk = engine, getattr(engine, "chunk", max_chunk)
+        eng = engine
         engine = "brian2" if hasattr(eng, "net") else "numpy"
         record_every = eng.record_every
-    hist_seen, hist = [], {}
+
+    def save_state():
+        save_checkpoint(checkpoint, run_id, circuit, params, done, c, data_rng.bit_generator.state,
+                        stream.get_state(), hist_seen, {k: np.concatenate(v) for k, v in hist.items()})
+
+    last_ckpt = done
     try:
-        with tqdm(total=int(n_examples), disable=not progress, unit="ex", unit_scale=True,
+        with tqdm(total=int(n_examples), initial=done, disable=not progress, unit="ex", unit_scale=True,
                   desc=f"{circuit.name} [{engine}{'/' + eng.device if engine == 'brian2' else ''}]") as bar:
-            done, c = 0, 0
             while done < n_examples:
                 m = min(chunk, n_examples - done)
                 rows = stream.take(m, data_rng)
                 wg, sg = schedule_gates(schedule, done, done + m)
-                params, extras = eng.run(params, rows, chunk_seed(seed, c), wg, sg, offset=done)
-                if not params.all_finite():
+                new_params, extras = eng.run(params, rows, chunk_seed(seed, c), wg, sg, offset=done)
+                if not new_params.all_finite():
                     raise bad("training", f"diverged: non-finite weights after {done + m} examples "
-                              "(lower the learning rates)")
+                              "(lower the learning rates)" + (f"; last good checkpoint: {checkpoint}"
+                                                             if checkpoint_every else ""))
+                params = new_params
                 hist_seen += extras["history_seen"]
                 for k, v in extras["history"].items():
                     hist.setdefault(k, []).append(v)
                 done += m
                 c += 1
                 bar.update(m)
+                if checkpoint_every and done - last_ckpt >= checkpoint_every and done < n_examples:
+                    save_state()
+                    last_ckpt = done
                 if callback is not None:
                     callback(done, params)
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            save_state()  # the state at the last completed chunk
+            raise Interrupted(f"interrupted after {done} examples; checkpoint saved to {checkpoint}; "
+                              "continue with --resume") from None
+        raise
     finally:
         if own_engine:
             eng.close()
@@ -248,3 +296,47 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
                        history_seen=hist_seen, history=history,
                        seconds=time.perf_counter() - t0, compile_seconds=eng.compile_seconds,
                        engine=engine, device=getattr(eng, "device", "numpy"))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint was saved."""
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state, stream_state,
+                    history_seen, history):
+    import json
+
+    from .model_io import save_npz
+
+    arrays = {f"param_{k}": v for k, v in params.arrays().items()}
+    arrays.update({f"history_{k}": v for k, v in history.items()})
+    arrays["stream_order"] = np.asarray(stream_state, dtype=np.int64)
+    arrays["meta"] = np.array(json.dumps({
+        "format": "hm_neuro-checkpoint-1", "run": run_id, "circuit": circuit.to_dict(), "done": int(done),
+        "chunk_index": int(chunk_index), "data_rng": rng_state, "history_seen": list(map(int, history_seen))}))
+    save_npz(path, arrays)
+
+
+def load_checkpoint(path, run_id, circuit):
+    import json
+
+    from .model_io import _open_npz
+
+    z = _open_npz(path, "checkpoint")
+    try:
+        meta = json.loads(str(z["meta"]))
+    except (KeyError, json.JSONDecodeError):
+        raise bad(f"checkpoint {path}", "not an hm_neuro checkpoint") from None
+    if meta.get("format") != "hm_neuro-checkpoint-1":
+        raise bad(f"checkpoint {path}", "not an hm_neuro checkpoint")
+    for key, value in run_id.items():
+        if meta["run"].get(key) != value:
+            raise bad(f"checkpoint {path}", f"was made by a run with {key}={meta['run'].get(key)!r}, "
+                      f"this run has {key}={value!r}; resume with the same options")
+    params = Parameters.from_arrays({k[6:]: v for k, v in z.items() if k.startswith("param_")}, circuit)
+    return {"params": params, "done": meta["done"], "chunk_index": meta["chunk_index"],
+            "data_rng": meta["data_rng"], "stream": z["stream_order"],
+            "history_seen": meta["history_seen"],
+            "history": {k[8:]: v for k, v in z.items() if k.startswith("history_")}}

@@ -9,16 +9,8 @@ import pytest
 from hm_neuro.circuit import Circuit
 
 
-def make_circuit(layers, rate=0.05, nonneg=(), name="test", **init):
-    L = len(layers) - 1
-    return Circuit(
-        layers=tuple(layers),
-        learning_rates={"generative_weights": [rate] * L, "recognition_weights": [rate] * L,
-                        "generative_biases": [rate] * (L + 1), "recognition_biases": [rate] * L},
-        initial_values=init or {},
-        nonnegative_generative_weights_into=tuple(nonneg),
-        name=name,
-    )
+def make_circuit(layers, rate=0.05, nonneg=(), name="test"):
+    return Circuit.uniform(layers, rate, nonnegative_into=nonneg, name=name)
 
 
 def random_parameters(circuit, rng, scale=1.0):

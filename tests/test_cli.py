@@ -82,3 +82,59 @@ def test_help_explains_every_subcommand():
         assert cmd in r.stdout
     r = run("train", "--help")
     assert "--record-every" in r.stdout and "examples:" in r.stdout
+
+
+def _read_model(path):
+    z = np.load(path)
+    return {k: z[k] for k in z.files if "weights" in k or "biases" in k}
+
+
+@pytest.mark.parametrize("engine", [["--engine", "numpy"], ["--engine", "brian2", "--device", "numpy"]])
+def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
+    """Really kill a training process mid-run, resume it, compare with a run
+    never interrupted."""
+    import signal
+    import time
+
+    base = ["train", "--circuit", "bars", "--data", "bars", "--examples", "12000", "--chunk", "500",
+            "--seed", "3", "--record-every", "1000", "-q", *engine]
+    ref = tmp_path / "ref.npz"
+    assert run(*base, "--out", str(ref)).returncode == 0
+    out = tmp_path / "m.npz"
+    ckpt = tmp_path / "m.checkpoint.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *base, "--checkpoint-every", "500",
+                             "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the run finished before it could be killed: make it longer"
+    assert ckpt.exists()
+    r = run(*base, "--checkpoint-every", "500", "--resume", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    a, b = _read_model(ref), _read_model(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    ha, hb = np.load(tmp_path / "ref.history.npz"), np.load(tmp_path / "m.history.npz")
+    np.testing.assert_array_equal(ha["examples_seen"], hb["examples_seen"])
+    np.testing.assert_array_equal(ha["generative_weights_0"], hb["generative_weights_0"])
+    assert not ckpt.exists()
+
+
+def test_resume_with_other_options_is_refused(tmp_path):
+    base = ["train", "--engine", "numpy", "--examples", "2000", "--chunk", "500", "-q", "--out", str(tmp_path / "m.npz")]
+    from hm_neuro.training import BarsStream, save_checkpoint
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.reference import Parameters
+
+    c = load_circuit("bars")
+    save_checkpoint(tmp_path / "m.checkpoint.npz", {"seed": 99}, c, Parameters.initial(c), 500, 1,
+                    np.random.default_rng(0).bit_generator.state, BarsStream().get_state(), [], {})
+    r = run(*base, "--resume")
+    assert r.returncode == 2
+    assert re.search(r"checkpoint .*m\.checkpoint\.npz: was made by a run with seed=99, this run has seed=0", r.stderr)
+    r = run(*base[:-1], str(tmp_path / "other.npz"), "--resume")
+    assert r.returncode == 2 and "--resume: no checkpoint to resume from" in r.stderr

@@ -1,0 +1,157 @@
+"""Training throughput of every engine, measured side by side in one run.
+
+For each network (16-8-1, 64-16-16-4, 784-200-200) and each engine (the NumPy
+reference; Brian2 on its numpy, cython and cpp_standalone devices) this
+trains on random binary data in a fresh subprocess and records: examples per
+second of the training loop (compile excluded), compile / set-up seconds, and
+the subprocess's peak resident memory.  Ratios are to the NumPy reference of
+the same network, measured in the same run.  No test asserts on these times.
+
+    python benchmarks/bench.py                # writes benchmarks/results.json, figures/benchmark.png
+    python benchmarks/bench.py --quick        # fewer examples, skips the slowest cells
+
+Cython compiles ~40 code objects on a cold cache (minutes): the first run of
+the cython column includes that in its set-up time, not in its throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NETWORKS = {"16-8-1": (16, 8, 1), "64-16-16-4": (64, 16, 16, 4), "784-200-200": (784, 200, 200)}
+ENGINES = ["numpy-reference", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone"]
+#: examples per cell (full, quick): enough for > ~2 s of training on this machine
+EXAMPLES = {
+    ("16-8-1", "numpy-reference"): (40_000, 5_000), ("16-8-1", "brian2-numpy"): (10_000, 2_000),
+    ("16-8-1", "brian2-cython"): (40_000, 5_000), ("16-8-1", "brian2-cpp_standalone"): (2_000_000, 200_000),
+    ("64-16-16-4", "numpy-reference"): (20_000, 3_000), ("64-16-16-4", "brian2-numpy"): (5_000, 1_000),
+    ("64-16-16-4", "brian2-cython"): (20_000, 3_000), ("64-16-16-4", "brian2-cpp_standalone"): (500_000, 50_000),
+    ("784-200-200", "numpy-reference"): (2_000, 300), ("784-200-200", "brian2-numpy"): (300, 50),
+    ("784-200-200", "brian2-cython"): (1_000, 100), ("784-200-200", "brian2-cpp_standalone"): (5_000, 500),
+}
+
+
+def cell(net: str, engine: str, n: int) -> dict:
+    """One measurement, run inside the subprocess."""
+    import numpy as np
+
+    from hm_neuro.circuit import Circuit
+    from hm_neuro.reference import Parameters
+    from hm_neuro.training import make_engine
+
+    circuit = Circuit.uniform(NETWORKS[net], rate=0.01, name=net)
+    rng = np.random.default_rng(0)
+    data = (rng.random((min(n, 100_000), circuit.n_input)) < 0.2).astype(float)
+    kind, _, device = engine.partition("-")
+    t0 = time.perf_counter()
+    eng = make_engine(circuit, "numpy" if kind == "numpy" else "brian2", device or None, chunk=len(data))
+    params = Parameters.initial(circuit)
+    if kind == "brian2" and device != "cpp_standalone":
+        params, _ = eng.run(params, data[:1], seed=0)  # runtime devices compile on their first run
+    setup = time.perf_counter() - t0
+    done, c = 0, 0
+    t0 = time.perf_counter()
+    while done < n:
+        m = min(len(data), n - done)
+        params, _ = eng.run(params, data[:m], seed=c)
+        done += m
+        c += 1
+    run = time.perf_counter() - t0
+    eng.close()
+    return {"network": net, "engine": engine, "examples": n, "run_seconds": run,
+            "examples_per_second": n / run, "setup_seconds": setup,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figure="figures/benchmark.png",
+         networks=None, engines=None):
+    rows = []
+    for net in networks or NETWORKS:
+        for engine in engines or ENGINES:
+            n = EXAMPLES[(net, engine)][1 if quick else 0]
+            print(f"{net:12s} {engine:24s} {n:>9,d} examples ...", end=" ", flush=True, file=sys.stderr)
+            r = subprocess.run([sys.executable, __file__, "--cell", net, engine, str(n)],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                rows.append({"network": net, "engine": engine, "error": r.stderr.strip().splitlines()[-1]})
+                print("failed:", rows[-1]["error"], file=sys.stderr)
+                continue
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print(f"{rows[-1]['examples_per_second']:>12,.0f} ex/s", file=sys.stderr)
+    for row in rows:
+        ref = next((r for r in rows if r["network"] == row["network"] and r["engine"] == "numpy-reference"
+                    and "error" not in r), None)
+        if ref and "error" not in row:
+            row["ratio_to_reference"] = row["examples_per_second"] / ref["examples_per_second"]
+    result = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                          "python": platform.python_version(), "platform": platform.platform()},
+              "quick": quick, "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hm_neuro.model_io import save_json
+
+    save_json(out, result)
+    plot(result, figure)
+    print(table(result))
+    return result
+
+
+def table(result) -> str:
+    lines = ["| network | engine | examples/s | ratio to NumPy reference | set-up / compile s | peak RSS MB |",
+             "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['network']} | {r['engine']} | failed: {r['error']} | | | |")
+        else:
+            lines.append(f"| {r['network']} | {r['engine']} | {r['examples_per_second']:,.0f} | "
+                         f"{r.get('ratio_to_reference', float('nan')):.2f}x | {r['setup_seconds']:.1f} | "
+                         f"{r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    nets = list(dict.fromkeys(r["network"] for r in result["rows"]))
+    engines = list(dict.fromkeys(r["engine"] for r in result["rows"]))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(engines)
+    for k, e in enumerate(engines):
+        vals = [next((r.get("examples_per_second", np.nan) for r in result["rows"]
+                      if r["network"] == n and r["engine"] == e), np.nan) for n in nets]
+        ax.bar(np.arange(len(nets)) + k * width, vals, width, label=e)
+    ax.set_xticks(np.arange(len(nets)) + width * (len(engines) - 1) / 2, nets)
+    ax.set_yscale("log")
+    ax.set_ylabel("training examples / s")
+    ax.set_title(f"wake-sleep training throughput ({result['machine']['cpus']} cores, {result['date']})",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--networks", nargs="*", choices=list(NETWORKS))
+    p.add_argument("--engines", nargs="*", choices=ENGINES)
+    p.add_argument("--cell", nargs=3, metavar=("NETWORK", "ENGINE", "N"), help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.cell:
+        import logging
+
+        logging.disable(logging.WARNING)
+        print(json.dumps(cell(a.cell[0], a.cell[1], int(a.cell[2]))))
+    else:
+        main(quick=a.quick, networks=a.networks, engines=a.engines)

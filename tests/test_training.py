@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from conftest import make_circuit
+from hm_neuro.errors import HMError
+from hm_neuro.training import (BarsStream, Epoch, SweepStream, parse_schedule, plan_chunks, schedule_gates,
+                               train)
+
+
+def test_schedule_parsing_and_gates():
+    epochs = parse_schedule("wake-sleep:3, wake:2,sleep:1,frozen:2")
+    assert [e.kind for e in epochs] == ["wake-sleep", "wake", "sleep", "frozen"]
+    wake, sleep = schedule_gates(epochs, 1, 8)
+    assert wake.tolist() == [1, 1, 1, 1, 0, 0, 0]
+    assert sleep.tolist() == [1, 1, 0, 0, 1, 0, 0]
+    with pytest.raises(HMError, match=r"--schedule: each epoch is KIND:EXAMPLES"):
+        parse_schedule("wake")
+    with pytest.raises(HMError, match=r"epoch 'wake' examples: must be an integer >= 1 \(got 0\)"):
+        parse_schedule("wake:0")
+
+
+def test_chunks_split_evenly():
+    assert plan_chunks(2_000_000, 100_000) == 100_000
+    assert plan_chunks(250_001, 100_000) == 83_334
+    assert plan_chunks(10, 100_000) == 10
+
+
+def test_sweeps_present_every_row_once_per_sweep(rng):
+    rows = np.eye(5)
+    s = SweepStream(rows)
+    got = np.concatenate([s.take(3, rng) for _ in range(5)])  # 15 rows = 3 sweeps
+    for k in range(3):
+        assert sorted(got[5 * k:5 * k + 5].argmax(1).tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    c = make_circuit([16, 4, 2])
+    a = train(c, BarsStream(), 600, seed=5, engine="numpy", max_chunk=250, progress=False).params
+    b = train(c, BarsStream(), 600, seed=5, engine="numpy", max_chunk=250, progress=False).params
+    d = train(c, BarsStream(), 600, seed=6, engine="numpy", max_chunk=250, progress=False).params
+    assert a.max_abs_difference(b) == 0.0
+    assert a.max_abs_difference(d) > 1e-3
+
+
+class DivergingEngine:
+    """Runs the reference, then poisons the weights on its second chunk."""
+
+    chunk, record_every, compile_seconds = 100, 0, 0.0
+
+    def __init__(self, circuit):
+        from hm_neuro.training import NumpyEngine
+
+        self.inner, self.calls = NumpyEngine(circuit, chunk=100), 0
+
+    def run(self, params, *args, **kw):
+        params, extras = self.inner.run(params, *args, **kw)
+        self.calls += 1
+        if self.calls == 2:
+            params.generative_weights[0][0, 0] = np.inf
+        return params, extras
+
+
+def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(tmp_path):
+    c = make_circuit([16, 4, 2])
+    ckpt = tmp_path / "c.npz"
+    with pytest.raises(HMError, match=r"training: diverged: non-finite weights after 200 examples.*"
+                                      r"last good checkpoint: .*c\.npz"):
+        train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=ckpt,
+              checkpoint_every=100)
+    z = np.load(ckpt)
+    assert np.all(np.isfinite(z["param_generative_weights_0"]))
+
+
+def test_examples_must_be_positive_and_match_the_schedule():
+    c = make_circuit([16, 2])
+    with pytest.raises(HMError, match=r"examples: must be an integer >= 1 \(got 0\)"):
+        train(c, BarsStream(), 0, engine="numpy", progress=False)
+    with pytest.raises(HMError, match=r"schedule: epochs add up to 5 examples but 10"):
+        train(c, BarsStream(), 10, engine="numpy", schedule=[Epoch(5)], progress=False)
