@@ -10,7 +10,8 @@ median, best, seeds <= 0.10 bits), ``bars_fantasies.png`` (Fig. 1b: training
 images beside fantasies), ``bars_weights.png`` (Fig. 1c: Hinton diagram of
 the generative weights), ``bars_learning_curve.png`` (exact KL during
 training), ``bars_weight_evolution.png`` (weights recorded during the Brian2
-run), and ``bars.history.npz`` (the recorded weights of the first seed).
+run), and ``bars.history.npz`` (its recorded weights).  The figures show the
+machine with the lowest free energy on training data among the seeds.
 
 Run:  hm-neuro reproduce bars [--seeds 10] [--quick]
 """
@@ -113,7 +114,11 @@ def main(seed=SEED, seeds=1, quick=False, out="figures", engine="brian2", device
             chosen_results.append(res)
     finally:
         eng.close()
-    first = chosen_results[0]
+    # the run drawn in the figures: the chosen run with the lowest training
+    # free energy (chosen on training data only, like the restarts)
+    chosen_runs = [r for r in runs if r["chosen"]]
+    shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
+    first = chosen_results[shown]
     compile_s = getattr(eng, "compile_seconds", 0.0)
 
     chosen = [r for r in runs if r["chosen"]]
@@ -141,10 +146,11 @@ def main(seed=SEED, seeds=1, quick=False, out="figures", engine="brian2", device
         name += "_quick"
     save_json(out / f"{name}.json", summary)
 
-    # ------- figures of the first seed (its weights were recorded during the run)
+    # ------- figures of the shown run (its weights were recorded during the run)
     from hm_neuro import plotting
 
-    save_model(out / f"{name}_seed{seed}.npz", first.params, circuit, first.seed, examples, first.engine,
+    summary["figures_run_seed"] = first.seed
+    save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine,
                first.device)
     save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
     rng = np.random.default_rng([seed, 99])

@@ -45,7 +45,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
               "importance_neg_log2_prob_bits": float(-np.mean(importance_log2_prob(r.params, x, 1000, rng))),
               "untrained_bits": float(circuit.n_input)}  # all-zero weights: every pixel costs 1 bit
     save_json(out / f"{name}.json", result)
-    save_model(out / f"{name}_seed{seed}.npz", r.params, circuit, seed, r.examples_seen, r.engine, r.device)
+    save_model(out / f"{name}_model.npz", r.params, circuit, seed, r.examples_seen, r.engine, r.device)
 
     from hm_neuro import plotting
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from .circuit import Circuit
 from .errors import bad
-from .reference import Parameters, Uniforms
+from .reference import NO_PERTURBATION, Parameters, Uniforms
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,9 @@ class CircuitNetwork:
                    "s_sleep : 1  # sleep (fantasy) sample",
                    "p : 1  # generative probability, eq. 1",
                    "b_gen : 1  # generative bias",
-                   "eps_b_gen : 1 (shared)  # its learning rate"]
+                   "eps_b_gen : 1 (shared)  # its learning rate",
+                   "clamped : 1 (shared)  # 1: the layer is held at clamp_state in both phases",
+                   "clamp_state : 1"]
             if l < L:
                 eqs += ["x_gen_wake : 1  # top-down input from the wake sample above",
                         "x_gen_sleep : 1  # top-down input from the fantasy above"]
@@ -156,17 +158,19 @@ class CircuitNetwork:
             ii, jj = np.divmod(np.arange(n[k] * n[k + 1]), n[k + 1])  # pre-major: (i lower, j upper)
             R = b2.Synapses(lower, upper, model="""
                     w : 1  # recognition weight R_jk
+                    mask : 1  # 0: lesioned (silent, does not learn)
                     eps : 1 (shared)
-                    x_rec_wake_post = w * s_wake_pre : 1 (summed)
-                    x_rec_sleep_post = w * s_sleep_pre : 1 (summed)
+                    x_rec_wake_post = mask * w * s_wake_pre : 1 (summed)
+                    x_rec_sleep_post = mask * w * s_sleep_pre : 1 (summed)
                     """, name=f"recognition_{k}")
             R.connect(i=ii, j=jj)
             ii, jj = np.divmod(np.arange(n[k + 1] * n[k]), n[k])  # pre-major: (i upper, j lower)
             G = b2.Synapses(upper, lower, model="""
                     w : 1  # generative weight G_kj
+                    mask : 1  # 0: lesioned (silent, does not learn)
                     eps : 1 (shared)
-                    x_gen_wake_post = w * s_wake_pre : 1 (summed)
-                    x_gen_sleep_post = w * s_sleep_pre : 1 (summed)
+                    x_gen_wake_post = mask * w * s_wake_pre : 1 (summed)
+                    x_gen_sleep_post = mask * w * s_sleep_pre : 1 (summed)
                     """, name=f"generative_{k}")
             G.connect(i=ii, j=jj)
             self.recognition.append(R)
@@ -198,7 +202,7 @@ class CircuitNetwork:
         order = iter(range(1000))
 
         def op(group, code, name):
-            group.run_regularly(code, dt=dt, when="start", order=next(order), name=f"{group.name}_{name}")
+            group.run_regularly(code, when="start", order=next(order), name=f"{group.name}_{name}")
 
         def summed(S, var):
             upd = S.summed_updaters[f"{var}_post"]
@@ -211,7 +215,8 @@ class CircuitNetwork:
         for k in range(L):
             summed(R[k], "x_rec_wake")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_wake')}\n"
-                           f"s_wake = int({U('wake', k + 1)} < q)", "recognise")
+                           f"s_wake = clamped * clamp_state + (1 - clamped) * int({U('wake', k + 1)} < q)",
+               "recognise")
         # wake learning: generative predictions, delta rule (eq. 4)
         for k in range(L):
             summed(G[k], "x_gen_wake")
@@ -220,23 +225,24 @@ class CircuitNetwork:
             op(lay[l], f"p = {sigmoid(drive)}\n"
                        f"b_gen += eps_b_gen * wake_gate(t) * (s_wake - p)", "wake_bias")
         for k in range(L):
-            dw = "eps * wake_gate(t) * s_wake_pre * (s_wake_post - p_post)"
+            dw = "eps * wake_gate(t) * mask * s_wake_pre * (s_wake_post - p_post)"
             code = f"w = clip(w + {dw}, 0, inf)" if nonneg(k) else f"w += {dw}"
-            G[k].run_regularly(code, dt=dt, when="start", order=next(order), name=f"generative_{k}_wake")
+            G[k].run_regularly(code, when="start", order=next(order), name=f"generative_{k}_wake")
         # sleep: fantasy top-down (eq. 1)
-        op(lay[L], f"p = {sigmoid('b_gen')}\ns_sleep = int({U('sleep', L)} < p)", "dream")
+        op(lay[L], f"p = {sigmoid('b_gen')}\n"
+                   f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', L)} < p)", "dream")
         for k in range(L - 1, -1, -1):
             summed(G[k], "x_gen_sleep")
             op(lay[k], f"p = {sigmoid('b_gen + x_gen_sleep')}\n"
-                       f"s_sleep = int({U('sleep', k)} < p)", "dream")
+                       f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', k)} < p)", "dream")
         # sleep learning: recognition predictions of the fantasy, delta rule (eq. 7)
         for k in range(L):
             summed(R[k], "x_rec_sleep")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_sleep')}\n"
                            f"b_rec += eps_b_rec * sleep_gate(t) * (s_sleep - q)", "sleep_bias")
         for k in range(L):
-            R[k].run_regularly("w += eps * sleep_gate(t) * s_sleep_pre * (s_sleep_post - q_post)",
-                               dt=dt, when="start", order=next(order), name=f"recognition_{k}_sleep")
+            R[k].run_regularly("w += eps * sleep_gate(t) * mask * s_sleep_pre * (s_sleep_post - q_post)",
+                               when="start", order=next(order), name=f"recognition_{k}_sleep")
 
     def parameter_objects(self):
         """(model-file name, Brian2 object, variable) for every parameter array."""
@@ -260,6 +266,21 @@ class CircuitNetwork:
             vals[self.layers[k + 1].eps_b_rec] = lr["recognition_biases"][k]
         for l in range(self.L + 1):
             vals[self.layers[l].eps_b_gen] = lr["generative_biases"][l]
+        return vals
+
+    def perturbation_values(self, pt):
+        """{VariableView: value} of every lesion mask and clamp (intact: 1s, no clamps)."""
+        n = self.circuit.layers
+        vals = {}
+        for k in range(self.L):
+            for kind, S in (("generative", self.generative[k]), ("recognition", self.recognition[k])):
+                m = pt.mask(kind, k)
+                size = n[k] * n[k + 1]
+                vals[S.mask] = np.ones(size) if isinstance(m, float) else np.asarray(m, dtype=float).ravel()
+        for l, g in enumerate(self.layers):
+            clamped = l in pt.clamps
+            vals[g.clamped] = 1.0 if clamped else 0.0
+            vals[g.clamp_state] = np.asarray(pt.clamps[l], dtype=float) if clamped else np.zeros(n[l])
         return vals
 
     def parameter_values(self, params: Parameters):
@@ -392,7 +413,7 @@ class Brian2Engine:
             self.net.network.store("initial")
 
     def run(self, params: Parameters, data, seed: int, wake_gate=None, sleep_gate=None,
-            uniforms: Uniforms | None = None, offset: int = 0):
+            uniforms: Uniforms | None = None, offset: int = 0, perturbation=NO_PERTURBATION):
         """Train on the rows of ``data`` (at most ``chunk`` of them).
 
         Returns ``(new_params, extras)`` where ``extras`` holds the recorded
@@ -406,6 +427,7 @@ class Brian2Engine:
             raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
         values = dict(self.net.rate_values())
         values.update(self.net.parameter_values(params))
+        values.update(self.net.perturbation_values(perturbation))
         values.update(self.net.chunk_inputs(data, wake_gate, sleep_gate, uniforms))
         seed = int(seed) % (2 ** 32 - 1024)
         if self.device == "cpp_standalone":

@@ -112,13 +112,15 @@ def learning_curve(seen, values, ylabel="KL(data || model) [bits]", reference=No
 def weight_evolution(seen, history, circuit, n_frames=6, side=None):
     """Small multiples of the weight history: generative (top row) and
     recognition (bottom row) weights between the input and the first hidden
-    layer, at ``n_frames`` snapshots spread over training.  Each frame shows
+    layer, at ``n_frames`` snapshots spread over training on a log scale.  Each frame shows
     one tile per hidden unit (its weights to / from the input image)."""
     plt = _plt()
     seen = np.asarray(seen)
     n0, n1 = circuit.layers[0], circuit.layers[1]
     side = side or int(round(np.sqrt(n0)))
-    picks = np.unique(np.linspace(0, len(seen) - 1, min(n_frames, len(seen))).round().astype(int))
+    # frames spaced evenly in log(examples): most of the change happens early
+    targets = np.geomspace(max(seen[1], 1), seen[-1], n_frames - 1) if len(seen) > 2 else seen
+    picks = np.unique([0] + [int(np.argmin(np.abs(seen - x))) for x in targets])
     G = history["generative_weights_0"].reshape(len(seen), n1, n0)
     R = history["recognition_weights_0"].reshape(len(seen), n0, n1).transpose(0, 2, 1)
     fig, axes = plt.subplots(2, len(picks), figsize=(2.0 * len(picks), 4.4), squeeze=False)

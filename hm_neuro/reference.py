@@ -106,72 +106,135 @@ class Uniforms:
         return len(self.sleep[0])
 
 
-def generative_predictions(params: Parameters, states: list) -> list:
+@dataclasses.dataclass
+class Perturbation:
+    """Lesions and clamps of a cortical-model experiment (both engines obey it).
+
+    ``lesions``: ``{("generative" | "recognition", k): mask}`` with ``mask`` of
+    the weight set's shape; a synapse with mask 0 carries no input and does
+    not learn (silenced).  ``clamps``: ``{layer: state}``, a 0/1 vector the
+    layer is held at in both phases (for layer 0 in the wake phase the data
+    wins).
+    """
+
+    lesions: dict = dataclasses.field(default_factory=dict)
+    clamps: dict = dataclasses.field(default_factory=dict)
+
+    def mask(self, kind: str, k: int):
+        """The 0/1 mask of a synapse set, or the scalar 1.0 if it is intact."""
+        m = self.lesions.get((kind, k))
+        return 1.0 if m is None else np.asarray(m, dtype=float)
+
+    def validate(self, circuit: Circuit):
+        from .errors import bad
+
+        L = circuit.n_hidden_layers
+        n = circuit.layers
+        for (kind, k), m in self.lesions.items():
+            if kind not in ("generative", "recognition") or not (isinstance(k, int) and 0 <= k < L):
+                raise bad("lesion", f"no synapse set {kind}_{k}; sets are generative_0..{L - 1} and "
+                          f"recognition_0..{L - 1}")
+            shape = (n[k + 1], n[k]) if kind == "generative" else (n[k], n[k + 1])
+            if np.shape(m) != shape or not np.all((np.asarray(m) == 0) | (np.asarray(m) == 1)):
+                raise bad(f"lesion {kind}_{k}", f"mask must be 0/1 of shape {shape}", np.shape(m))
+        for l, state in self.clamps.items():
+            if not (isinstance(l, int) and 0 <= l <= L):
+                raise bad("clamp", f"no layer {l}; layers are 0..{L}")
+            if np.shape(state) != (n[l],) or not np.all((np.asarray(state) == 0) | (np.asarray(state) == 1)):
+                raise bad(f"clamp of layer {l}", f"state must be {n[l]} zeros and ones", np.shape(state))
+        return self
+
+
+NO_PERTURBATION = Perturbation()
+
+
+def _masked(w, mask):
+    return w if isinstance(mask, float) else w * mask
+
+
+def generative_predictions(params: Parameters, states: list, masks=None) -> list:
     """p_l for every layer l, from the states of the layer above (eq. 1)."""
     L = len(states) - 1
     p = [None] * (L + 1)
     p[L] = sigmoid(params.generative_biases[L]) * np.ones_like(states[L], dtype=float)
     for k in range(L):
-        p[k] = sigmoid(params.generative_biases[k] + states[k + 1] @ params.generative_weights[k])
+        G = params.generative_weights[k] if masks is None else _masked(params.generative_weights[k], masks[k])
+        p[k] = sigmoid(params.generative_biases[k] + states[k + 1] @ G)
     return p
 
 
-def recognition_predictions(params: Parameters, states: list) -> list:
+def recognition_predictions(params: Parameters, states: list, masks=None) -> list:
     """q_l for hidden layers l = 1..L (index l-1), from the layer below (eq. 1)."""
-    return [sigmoid(params.recognition_biases[k] + states[k] @ params.recognition_weights[k])
+    return [sigmoid(params.recognition_biases[k]
+                    + states[k] @ (params.recognition_weights[k] if masks is None
+                                   else _masked(params.recognition_weights[k], masks[k])))
             for k in range(len(states) - 1)]
 
 
-def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0) -> list:
+def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0,
+               perturbation: Perturbation = NO_PERTURBATION) -> list:
     """One wake phase; returns the total representation [d, s_1, ..., s_L].
 
     Recognition sample bottom-up, then the delta rule on the generative
     weights and biases (Hinton et al. 1995, eq. 4).
     """
     L = circuit.n_hidden_layers
+    pt = perturbation
     s = [np.asarray(d, dtype=float)]
     for k in range(L):
-        q = sigmoid(params.recognition_biases[k] + s[k] @ params.recognition_weights[k])
-        s.append((u_wake[k] < q).astype(float))
-    p = generative_predictions(params, s)
+        R = _masked(params.recognition_weights[k], pt.mask("recognition", k))
+        q = sigmoid(params.recognition_biases[k] + s[k] @ R)
+        s.append((u_wake[k] < q).astype(float) if k + 1 not in pt.clamps else np.asarray(pt.clamps[k + 1], float))
+    masks = [pt.mask("generative", k) for k in range(L)]
+    p = generative_predictions(params, s, masks)
     eps = circuit.learning_rates
     for l in range(L + 1):
         params.generative_biases[l] += eps["generative_biases"][l] * gate * (s[l] - p[l])
     for k in range(L):
         w = params.generative_weights[k]
-        w += eps["generative_weights"][k] * gate * np.outer(s[k + 1], s[k] - p[k])  # eq. 4
+        w += eps["generative_weights"][k] * gate * masks[k] * np.outer(s[k + 1], s[k] - p[k])  # eq. 4
         if circuit.nonnegative(k):
             np.maximum(w, 0.0, out=w)
     return s
 
 
-def sleep_phase(params: Parameters, circuit: Circuit, u_sleep, gate=1.0) -> list:
+def sleep_phase(params: Parameters, circuit: Circuit, u_sleep, gate=1.0,
+                perturbation: Perturbation = NO_PERTURBATION) -> list:
     """One sleep phase; returns the fantasy [d*, s*_1, ..., s*_L].
 
     Fantasy top-down from the generative model, then the delta rule on the
     recognition weights and biases (Hinton et al. 1995, eq. 7).
     """
     L = circuit.n_hidden_layers
+    pt = perturbation
     f = [None] * (L + 1)
-    f[L] = (u_sleep[L] < sigmoid(params.generative_biases[L])).astype(float)
-    for k in range(L - 1, -1, -1):
-        p = sigmoid(params.generative_biases[k] + f[k + 1] @ params.generative_weights[k])
-        f[k] = (u_sleep[k] < p).astype(float)
-    q = recognition_predictions(params, f)
+    for l in range(L, -1, -1):
+        if l in pt.clamps:
+            f[l] = np.asarray(pt.clamps[l], dtype=float)
+            continue
+        drive = params.generative_biases[l]
+        if l < L:
+            G = _masked(params.generative_weights[l], pt.mask("generative", l))
+            drive = drive + f[l + 1] @ G
+        f[l] = (u_sleep[l] < sigmoid(drive)).astype(float)
+    masks = [pt.mask("recognition", k) for k in range(L)]
+    q = recognition_predictions(params, f, masks)
     eps = circuit.learning_rates
     for k in range(L):
         params.recognition_biases[k] += eps["recognition_biases"][k] * gate * (f[k + 1] - q[k])
-        params.recognition_weights[k] += (eps["recognition_weights"][k] * gate
+        params.recognition_weights[k] += (eps["recognition_weights"][k] * gate * masks[k]
                                           * np.outer(f[k], f[k + 1] - q[k]))  # eq. 7
     return f
 
 
 def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
-          wake_gate=None, sleep_gate=None, record_samples=False):
+          wake_gate=None, sleep_gate=None, record_samples=False,
+          perturbation: Perturbation = NO_PERTURBATION):
     """Online wake-sleep on the rows of ``data``, one example per row, in place.
 
     ``wake_gate`` / ``sleep_gate``: optional per-example multipliers of the
-    wake and sleep learning rates (1 = learn, 0 = sample only).  With
+    wake and sleep learning rates (1 = learn, 0 = sample only).
+    ``perturbation``: lesions and clamps (:class:`Perturbation`).  With
     ``record_samples`` returns ``(wake_states, sleep_states)``: per layer an
     array ``(n_examples, n_units)`` of the sampled states.
     """
@@ -182,8 +245,8 @@ def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
     rec_w = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
     rec_s = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
     for t in range(n):
-        s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t])
-        f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t])
+        s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t], perturbation)
+        f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t], perturbation)
         if record_samples:
             for l in range(L + 1):
                 rec_w[l][t] = s[l]

@@ -137,7 +137,8 @@ class NumpyEngine:
         self.record_every = record_every
         self.compile_seconds = 0.0
 
-    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0):
+    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
+            perturbation=reference.NO_PERTURBATION):
         params = params.copy()
         m = len(data)
         if uniforms is None:
@@ -156,7 +157,7 @@ class NumpyEngine:
                 for name, arr in params.arrays().items():
                     snaps.setdefault(name, []).append(arr.ravel().copy())
             sub = Uniforms([u[a:b] for u in uniforms.wake], [u[a:b] for u in uniforms.sleep])
-            reference.train(params, self.circuit, data[a:b], sub, wg[a:b], sg[a:b])
+            reference.train(params, self.circuit, data[a:b], sub, wg[a:b], sg[a:b], perturbation=perturbation)
         return params, {"history_seen": seen, "history": {k: np.array(v) for k, v in snaps.items()}}
 
     def close(self):
@@ -199,7 +200,8 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
 def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="brian2",
           device=None, max_chunk: int = 100_000, params: Parameters | None = None,
           schedule=None, record_every: int = 0, progress: bool = True, build_dir=None,
-          callback=None, checkpoint=None, checkpoint_every: int = 0, resume: bool = False) -> TrainResult:
+          callback=None, checkpoint=None, checkpoint_every: int = 0, resume: bool = False,
+          perturbation=None) -> TrainResult:
     """Wake-sleep training of ``circuit`` on ``stream`` for ``n_examples``.
 
     ``schedule``: list of :class:`Epoch` (default: wake-sleep throughout);
@@ -212,6 +214,9 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
     ``checkpoint_every`` examples, and on Ctrl-C.  ``resume`` continues from
     it; the resumed run ends with the same weights, bit for bit, as one never
     interrupted (same seed, engine, device and chunk length).
+
+    ``perturbation``: lesions and clamps held during the whole run
+    (:class:`hm_neuro.reference.Perturbation`).
     """
     from tqdm.auto import tqdm
 
@@ -224,6 +229,7 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
     total = sum(e.examples for e in schedule)
     if total != n_examples:
         raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
+    perturbation = (perturbation or reference.NO_PERTURBATION).validate(circuit)
     if (checkpoint_every or resume) and checkpoint is None:
         raise bad("checkpoint", "checkpoint_every and resume need a checkpoint path")
     params = (params or Parameters.initial(circuit)).copy()
@@ -261,7 +267,8 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
                 m = min(chunk, n_examples - done)
                 rows = stream.take(m, data_rng)
                 wg, sg = schedule_gates(schedule, done, done + m)
-                new_params, extras = eng.run(params, rows, chunk_seed(seed, c), wg, sg, offset=done)
+                new_params, extras = eng.run(params, rows, chunk_seed(seed, c), wg, sg, offset=done,
+                                             perturbation=perturbation)
                 if not new_params.all_finite():
                     raise bad("training", f"diverged: non-finite weights after {done + m} examples "
                               "(lower the learning rates)" + (f"; last good checkpoint: {checkpoint}"

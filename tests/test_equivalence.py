@@ -47,16 +47,18 @@ def circuits():
 CIRCUITS = circuits()
 
 
-def run_both(circuit, device, seed=0, n=N_EXAMPLES):
+def run_both(circuit, device, seed=0, n=N_EXAMPLES, perturbation=reference.NO_PERTURBATION):
     rng = np.random.default_rng(seed)
     p0 = random_parameters(circuit, rng, scale=0.5)
     data = (rng.random((n, circuit.n_input)) < 0.3).astype(float)
     u = Uniforms.draw(circuit, n, rng)
     wg, sg = schedule_gates(SCHEDULE, 0, n)
     ref = p0.copy()
-    ref_wake, ref_sleep = reference.train(ref, circuit, data, u, wg, sg, record_samples=True)
+    ref_wake, ref_sleep = reference.train(ref, circuit, data, u, wg, sg, record_samples=True,
+                                          perturbation=perturbation)
     with Brian2Engine(circuit, device=device, chunk=n, external_uniforms=True, record_spikes=True) as eng:
-        b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u)
+        b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u,
+                              perturbation=perturbation)
     return p0, ref, b2p, (ref_wake, ref_sleep), (extras["wake"], extras["sleep"])
 
 
@@ -76,6 +78,64 @@ def test_exact_on_brian2_numpy_target(name):
     assert_exact(p0, ref, b2p, rs, bs)
     for k in circuit.nonnegative_generative_weights_into:
         assert b2p.generative_weights[k].min() >= 0.0
+
+
+def cortical_perturbation(circuit, rng):
+    """Half of recognition_0 silenced, all top-down input to layer 1 cut, layer 3 clamped."""
+    from hm_neuro.reference import Perturbation
+
+    n = circuit.layers
+    return Perturbation(
+        lesions={("recognition", 0): (rng.random((n[0], n[1])) < 0.5).astype(float),
+                 ("generative", 1): np.zeros((n[2], n[1]))},
+        clamps={3: (np.arange(n[3]) % 2).astype(float)}).validate(circuit)
+
+
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler,
+                                                                                     pytest.mark.standalone])])
+def test_exact_with_lesions_and_clamps(device):
+    circuit = CIRCUITS["four-hidden"]
+    pt = cortical_perturbation(circuit, np.random.default_rng(9))
+    p0, ref, b2p, rs, bs = run_both(circuit, device, perturbation=pt)
+    assert_exact(p0, ref, b2p, rs, bs)
+    clamp = pt.clamps[3]
+    for phase in (0, 1):  # the clamped layer keeps its state in both phases
+        assert np.all(bs[phase][3] == clamp)
+    # lesioned synapses did not learn; the others did
+    lesioned = pt.lesions[("recognition", 0)] == 0
+    np.testing.assert_array_equal(b2p.recognition_weights[0][lesioned], p0.recognition_weights[0][lesioned])
+    np.testing.assert_array_equal(b2p.generative_weights[1], p0.generative_weights[1])
+    assert np.any(b2p.recognition_weights[0][~lesioned] != p0.recognition_weights[0][~lesioned])
+
+
+def test_a_lesioned_set_carries_no_input():
+    """With all top-down input to layer 0 cut, fantasies follow the biases alone."""
+    from hm_neuro.reference import Perturbation
+
+    circuit = make_circuit([6, 3], rate=0.0)
+    p0 = Parameters.initial(circuit)
+    p0.generative_weights[0][:] = 50.0       # would switch every pixel on
+    p0.generative_biases[0][:] = -50.0       # alone: every pixel off
+    p0.generative_biases[1][:] = 50.0        # hidden units always on
+    pt = Perturbation(lesions={("generative", 0): np.zeros((3, 6))})
+    with Brian2Engine(circuit, device="numpy", chunk=200, record_spikes=True) as eng:
+        _, intact = eng.run(p0, np.zeros((200, 6)), seed=1)
+        _, lesioned = eng.run(p0, np.zeros((200, 6)), seed=1, perturbation=pt)
+    assert intact["sleep"][0].mean() == 1.0
+    assert lesioned["sleep"][0].mean() == 0.0
+
+
+def test_bad_perturbations_are_refused():
+    from hm_neuro.errors import HMError
+    from hm_neuro.reference import Perturbation
+
+    c = CIRCUITS["16-8-1"]
+    with pytest.raises(HMError, match=r"lesion: no synapse set generative_5"):
+        Perturbation(lesions={("generative", 5): np.zeros(3)}).validate(c)
+    with pytest.raises(HMError, match=r"lesion recognition_0: mask must be 0/1 of shape \(16, 8\)"):
+        Perturbation(lesions={("recognition", 0): np.zeros((8, 16))}).validate(c)
+    with pytest.raises(HMError, match=r"clamp: no layer 7; layers are 0..2"):
+        Perturbation(clamps={7: np.zeros(1)}).validate(c)
 
 
 def test_frozen_epoch_changes_no_weight():
