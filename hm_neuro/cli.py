@@ -219,7 +219,7 @@ def build_parser():
 
     r = sub.add_parser("reproduce", help="run one of the papers' experiments (experiments/NAME.py)",
                        description="Runs experiments/NAME.py; writes NAME.json and figures into --out.")
-    r.add_argument("name", help="bars, digits or nines")
+    r.add_argument("name", help="bars, digits, nines or cortex")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars)")

@@ -49,3 +49,14 @@ def test_digits_quick(tmp_path):
     assert np.sum(res["confusion"]) == res["test_images"]
     check_png(tmp_path / "digits_quick_fantasies.png")
     check_png(tmp_path / "digits_quick_confusion.png")
+
+
+def test_cortex_quick(tmp_path):
+    mod = load_experiment("cortex")
+    res = mod.main(quick=True, out=tmp_path, engine="numpy")
+    dep = res["sleep_deprivation"]
+    assert len(dep["control"]["kl_q_p_bits"]) == len(dep["deprived"]["kl_q_p_bits"]) >= 2
+    assert np.all(np.isfinite(res["lesion_free_energy_bits"])) and np.all(np.isfinite(res["corrupted_free_energy_bits"]))
+    assert res["corrupted_free_energy_bits"][-1] > res["corrupted_free_energy_bits"][0]
+    assert -1.0 <= min(res["alignment"]["corr_R1_G1T"]) <= max(res["alignment"]["corr_R1_G1T"]) <= 1.0
+    check_png(tmp_path / "cortex_quick.png")
