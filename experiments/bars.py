@@ -18,7 +18,6 @@ Run:  hm-neuro reproduce bars [--seeds 10] [--quick]
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from pathlib import Path
@@ -183,19 +182,7 @@ def main(seed=SEED, seeds=1, quick=False, out="figures", engine="brian2", device
     return summary
 
 
-if __name__ == "__main__":
-    import argparse
+if __name__ == "__main__":  # same as: hm-neuro reproduce NAME [options]
+    from hm_neuro.cli import script_main
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--restarts", type=int, default=RESTARTS)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--reading", choices=sorted(READINGS), default="connections")
-    p.add_argument("--engine", default="brian2")
-    p.add_argument("--device", default=None)
-    p.add_argument("--out", default="figures")
-    a = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    main(seed=a.seed, seeds=a.seeds, quick=a.quick, out=a.out, engine=a.engine, device=a.device, reading=a.reading,
-         restarts=a.restarts)
+    script_main(__file__)

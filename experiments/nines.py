@@ -60,14 +60,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     return result
 
 
-if __name__ == "__main__":
-    import argparse
+if __name__ == "__main__":  # same as: hm-neuro reproduce NAME [options]
+    from hm_neuro.cli import script_main
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--engine", default="brian2")
-    p.add_argument("--device", default=None)
-    p.add_argument("--out", default="figures")
-    a = p.parse_args()
-    main(seed=a.seed, quick=a.quick, out=a.out, engine=a.engine, device=a.device)
+    script_main(__file__)

@@ -151,18 +151,29 @@ def load_experiment(name: str):
     return mod
 
 
+def script_main(path):
+    """``python experiments/NAME.py ARGS`` runs ``hm-neuro reproduce NAME ARGS``."""
+    sys.exit(main(["reproduce", Path(path).stem, *sys.argv[1:]]))
+
+
 def cmd_reproduce(args):
+    import inspect
+
     mod = load_experiment(args.name)
+    accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
-    if args.seed is not None:
-        kwargs["seed"] = args.seed
-    if args.seeds is not None:
-        kwargs["seeds"] = args.seeds
-    if args.engine is not None:
-        kwargs["engine"] = args.engine
-    for key in ("device", "restarts", "reading"):
-        if getattr(args, key) is not None:
-            kwargs[key] = getattr(args, key)
+    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure"):
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if key not in accepted:
+            raise bad(f"--{key}", f"does not apply to the {args.name} experiment", value)
+        kwargs[key] = value
+    if "reading" in kwargs and kwargs["reading"] not in getattr(mod, "READINGS", {}):
+        raise bad("--reading", f"must be one of {sorted(mod.READINGS)}", kwargs["reading"])
+    for key in ("seeds", "restarts"):
+        if key in kwargs and kwargs[key] < 1:
+            raise bad(f"--{key}", "must be >= 1", kwargs[key])
     mod.main(**kwargs)
     return 0
 
@@ -228,6 +239,9 @@ def build_parser():
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
                                                 "(default 3; 1 is the paper's protocol)")
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")
+    r.add_argument("--measure", choices=["free-energy", "expected-cost"],
+                   help="digits: description length as the free energy of eq. 5 (default) or the expected "
+                        "cost without its entropy term")
     r.add_argument("--out", default="figures", help="folder for the JSON and PNG files; default figures")
     r.set_defaults(func=cmd_reproduce)
     return p

@@ -63,6 +63,9 @@ def test_user_data_file_and_schedule(tmp_path, rng):
     (["train", "--out", "model.txt"], r"--out: model files end in \.npz"),
     (["evaluate", "--model", "none.npz"], r"model file none\.npz: does not exist"),
     (["reproduce", "nope"], r"reproduce: unknown experiment; choose one of \[.*'bars'"),
+    (["reproduce", "digits", "--restarts", "2"], r"--restarts: does not apply to the digits experiment"),
+    (["reproduce", "bars", "--reading", "all"], r"--reading: must be one of \['connections'"),
+    (["reproduce", "bars", "--seeds", "0"], r"--seeds: must be >= 1 \(got 0\)"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_file(tmp_path, args, message):
     if args[0] == "train" and "--out" not in args:
@@ -138,3 +141,19 @@ def test_resume_with_other_options_is_refused(tmp_path):
     assert re.search(r"checkpoint .*m\.checkpoint\.npz: was made by a run with seed=99, this run has seed=0", r.stderr)
     r = run(*base[:-1], str(tmp_path / "other.npz"), "--resume")
     assert r.returncode == 2 and "--resume: no checkpoint to resume from" in r.stderr
+
+
+@pytest.mark.skipif(not __import__("shutil").which("g++"), reason="no C++ compiler")
+def test_parallel_standalone_trainings_do_not_clash(tmp_path):
+    """Two compiled trainings at once, same seed: both succeed, each in its
+    own build directory, and agree bit for bit."""
+    args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "20000", "--chunk", "5000",
+            "--seed", "4", "-q"]
+    procs = [subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *args, "--out", str(tmp_path / f"{k}.npz")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in "ab"]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    a, b = _read_model(tmp_path / "a.npz"), _read_model(tmp_path / "b.npz")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
