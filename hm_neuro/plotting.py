@@ -172,3 +172,36 @@ def confusion(ax, matrix, labels):
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+
+
+def phase_raster(samples, layers, n_shown, rates=None):
+    """Raster of every layer over ``n_shown`` examples, each step split into
+    its wake half and its (shaded) sleep half; beside it, firing probability
+    per unit and phase.  ``samples``: {'wake': [per layer (steps, units)],
+    'sleep': [...]} as recorded by the Brian2 event monitors."""
+    plt = _plt()
+    fig, (ax, axr) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1]}, sharey=True)
+    offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
+    for t in range(n_shown):
+        ax.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
+    for phase, shift, color in (("wake", 0.25, "C0"), ("sleep", 0.75, "C3")):
+        for l, n in enumerate(layers):
+            steps, units = np.nonzero(samples[phase][l][:n_shown])
+            ax.scatter(steps + shift, offsets[l] + units, s=6, marker="|", color=color,
+                       label=phase if l == 0 else None)
+    for l, n in enumerate(layers):
+        ax.text(-0.5, offsets[l] + n / 2, "input" if l == 0 else f"layer {l}", ha="right", va="center",
+                fontsize=8)
+    ax.set_xlim(0, n_shown)
+    ax.set_xlabel("training example (time step): wake half | sleep half (shaded)")
+    ax.set_yticks([])
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title("on-states recorded by EventMonitor(layer, 'wake') and (layer, 'sleep')", fontsize=9)
+    if rates is not None:
+        for phase, color in (("wake", "C0"), ("sleep", "C3")):
+            for l in range(len(layers)):
+                r = np.asarray(rates[phase][l])
+                axr.plot(r, offsets[l] + np.arange(len(r)), "o", ms=3, color=color)
+        axr.set_xlabel("P(on) per unit")
+        axr.set_xlim(-0.05, 1.05)
+    return fig

@@ -60,3 +60,13 @@ def test_cortex_quick(tmp_path):
     assert res["corrupted_free_energy_bits"][-1] > res["corrupted_free_energy_bits"][0]
     assert -1.0 <= min(res["alignment"]["corr_R1_G1T"]) <= max(res["alignment"]["corr_R1_G1T"]) <= 1.0
     check_png(tmp_path / "cortex_quick.png")
+
+
+def test_rasters_quick(tmp_path):
+    mod = load_experiment("rasters")
+    res = mod.main(quick=True, out=tmp_path, engine="numpy")
+    wake, sleep = res["firing_probability"]["wake"], res["firing_probability"]["sleep"]
+    assert [len(x) for x in wake] == [len(x) for x in sleep] == [16, 8, 1]
+    assert all(0.0 <= p <= 1.0 for layer in wake + sleep for p in layer)
+    assert abs(res["input_on_fraction_wake"] - 0.2) < 0.03  # bars pixels are on ~20 % of the time
+    check_png(tmp_path / "rasters_quick.png")
