@@ -8,7 +8,8 @@ the subprocess's peak resident memory.  Ratios are to the NumPy reference of
 the same network, measured in the same run.  No test asserts on these times.
 
     python benchmarks/bench.py                # writes benchmarks/results.json, figures/benchmark.png
-    python benchmarks/bench.py --quick        # fewer examples, skips the slowest cells
+    python benchmarks/bench.py --quick        # fewer examples
+    python benchmarks/bench.py --memory       # peak RSS at 1e6 vs 1e7 bars examples -> benchmarks/memory.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -69,6 +70,33 @@ def cell(net: str, engine: str, n: int) -> dict:
     return {"network": net, "engine": engine, "examples": n, "run_seconds": run,
             "examples_per_second": n / run, "setup_seconds": setup,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def memory_cell(n: int) -> dict:
+    """Peak RSS of a full bars training of n examples (cpp_standalone, 100 weight snapshots)."""
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.training import BarsStream, train
+
+    t0 = time.perf_counter()
+    r = train(load_circuit("bars"), BarsStream(), n, seed=0, engine="brian2", device="cpp_standalone",
+              record_every=n // 100, progress=False)
+    return {"examples": n, "seconds": time.perf_counter() - t0, "compile_seconds": r.compile_seconds,
+            "snapshots": len(r.history_seen),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def memory(out=Path(__file__).resolve().parent / "memory.json"):
+    """Peak memory of bars trainings of 1e6 and 1e7 examples, each in its own process."""
+    rows = []
+    for n in (1_000_000, 10_000_000):
+        r = subprocess.run([sys.executable, __file__, "--memory-cell", str(n)], capture_output=True, text=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
+                    else {"examples": n, "error": r.stderr.strip().splitlines()[-1]})
+        print(rows[-1], file=sys.stderr)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hm_neuro.model_io import save_json
+
+    save_json(out, {"date": time.strftime("%Y-%m-%d"), "rows": rows})
 
 
 def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figure="figures/benchmark.png",
@@ -146,9 +174,18 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true")
     p.add_argument("--networks", nargs="*", choices=list(NETWORKS))
     p.add_argument("--engines", nargs="*", choices=ENGINES)
+    p.add_argument("--memory", action="store_true", help="peak memory of 1e6 vs 1e7 bars examples instead")
     p.add_argument("--cell", nargs=3, metavar=("NETWORK", "ENGINE", "N"), help=argparse.SUPPRESS)
+    p.add_argument("--memory-cell", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.cell:
+    if a.memory_cell:
+        import logging
+
+        logging.disable(logging.WARNING)
+        print(json.dumps(memory_cell(a.memory_cell)))
+    elif a.memory:
+        memory()
+    elif a.cell:
         import logging
 
         logging.disable(logging.WARNING)
