@@ -226,8 +226,10 @@ def resolve_circuit_path(path) -> Path:
         if not p.exists():
             raise bad("circuit file", "does not exist", str(p))
         return p
-    candidate = CIRCUITS_DIR / f"{p.name}.toml"
-    if candidate.exists():
-        return candidate
-    known = sorted(q.stem for q in CIRCUITS_DIR.glob("*.toml")) if CIRCUITS_DIR.is_dir() else []
+    # the project's circuits/ (editable install), else ./circuits
+    folders = [d for d in (CIRCUITS_DIR, Path.cwd() / "circuits") if d.is_dir()]
+    for d in folders:
+        if (d / f"{p.name}.toml").exists():
+            return d / f"{p.name}.toml"
+    known = sorted({q.stem for d in folders for q in d.glob("*.toml")})
     raise bad("circuit", f"no such file or shipped circuit; shipped circuits are {known}", str(path))
