@@ -56,8 +56,14 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
     nn = KNeighborsClassifier(n_neighbors=1).fit(xtr, ytr)
     grid = {"hidden_layer_sizes": [(32,), (64,)] if quick else [(16,), (32,), (64,), (128,)],
             "alpha": [1e-3, 1e-1] if quick else [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     mlp = GridSearchCV(MLPClassifier(max_iter=300 if quick else 1000, random_state=seed), grid, cv=3)
-    mlp.fit(xtr, ytr)
+    with warnings.catch_warnings():  # some grid points stop at max_iter; cross-validation judges them
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(xtr, ytr)
     return ({"nearest_neighbour": float(np.mean(nn.predict(xte) != yte)),
              "backprop": float(np.mean(mlp.predict(xte) != yte))},
             {"backprop_chosen": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mlp.best_params_.items()}})
