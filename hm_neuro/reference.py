@@ -36,10 +36,10 @@ def sigmoid(x):
     """Eq. 1: the probability that a binary stochastic unit is on.
 
     Written as ``1 / (1 + exp(-x))`` like the Brian2 code, so that both engines
-    round alike; finite for any finite input (exp overflow gives exactly 0).
+    round alike; finite for any finite input (exp overflow gives exactly 0;
+    :func:`train` silences NumPy's overflow warning once for its whole loop).
     """
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclasses.dataclass
@@ -239,12 +239,18 @@ def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
     array ``(n_examples, n_units)`` of the sampled states.
     """
     n = len(data)
-    L = circuit.n_hidden_layers
     wg = np.ones(n) if wake_gate is None else wake_gate
     sg = np.ones(n) if sleep_gate is None else sleep_gate
     rec_w = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
     rec_s = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
-    for t in range(n):
+    with np.errstate(over="ignore"):
+        return _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation)
+
+
+def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation):
+    L = circuit.n_hidden_layers
+    record_samples = rec_w is not None
+    for t in range(len(data)):
         s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t], perturbation)
         f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t], perturbation)
         if record_samples:
@@ -254,6 +260,7 @@ def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
     return (rec_w, rec_s) if record_samples else None
 
 
+@np.errstate(over="ignore")
 def sample_recognition(params: Parameters, data, rng: np.random.Generator) -> list:
     """One recognition sample per data row (vectorised over rows)."""
     s = [np.asarray(data, dtype=float)]
@@ -263,6 +270,7 @@ def sample_recognition(params: Parameters, data, rng: np.random.Generator) -> li
     return s
 
 
+@np.errstate(over="ignore")
 def sample_fantasies(params: Parameters, n: int, rng: np.random.Generator) -> list:
     """``n`` independent fantasies from the generative model, [d*, ..., s*_L]."""
     L = len(params.generative_weights)
