@@ -80,11 +80,15 @@ def _configure_brian2(device: str, cache_dir=None):
     if cache_dir is not None:
         b2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
     b2.prefs.codegen.runtime.cython.multiprocess_safe = True
+    # Brian2's device is global: start every engine from a clean one
     if device == "cpp_standalone":
         b2.device.reinit()
         b2.set_device("cpp_standalone", build_on_run=False)
     else:
-        b2.device.reinit() if b2.get_device().__class__.__name__ != "RuntimeDevice" else None
+        from brian2.devices.device import RuntimeDevice
+
+        if not isinstance(b2.get_device(), RuntimeDevice):
+            b2.device.reinit()
         b2.set_device("runtime")
         b2.prefs.codegen.target = device
     return b2
