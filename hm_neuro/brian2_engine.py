@@ -202,7 +202,6 @@ class CircuitNetwork:
     def phase_schedule(self, U):
         """The phase controller: one example per step, ordered in 'start'."""
         L = self.L
-        dt = self.dt
         order = iter(range(1000))
 
         def op(group, code, name):
@@ -331,14 +330,14 @@ class CircuitNetwork:
                 vals[ta] = padded(uniforms.sleep[l])
         return vals
 
-    def read_spikes(self, m: int, offset: int = 0):
+    def read_spikes(self, m: int):
         """Dense wake and sleep samples (per layer, (m, n_l)) from the rasters."""
         out = {"wake": [], "sleep": []}
         for phase in ("wake", "sleep"):
             for l, n_l in enumerate(self.circuit.layers):
                 mon = self.spike_monitors[(phase, l)]
                 a = np.zeros((m, n_l))
-                steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int) - offset
+                steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
                 idx = np.asarray(mon.i[:])
                 keep = (steps >= 0) & (steps < m)
                 a[steps[keep], idx[keep]] = 1.0

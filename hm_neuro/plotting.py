@@ -147,20 +147,6 @@ def weight_evolution(seen, history, circuit, n_frames=6, side=None):
     return fig
 
 
-def weight_norms(seen, history, ax=None):
-    """Root-mean-square of every weight set over training."""
-    plt = _plt()
-    fig = None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-    for name in sorted(k for k in history if "weights" in k):
-        ax.plot(seen, np.sqrt(np.mean(history[name] ** 2, axis=1)), label=name.replace("_weights_", " "))
-    ax.set_xlabel("training examples")
-    ax.set_ylabel("RMS weight")
-    ax.legend(fontsize=7)
-    return fig or ax.figure
-
-
 def confusion(ax, matrix, labels):
     matrix = np.asarray(matrix)
     ax.imshow(matrix, cmap="Blues")

@@ -102,9 +102,6 @@ class Uniforms:
         return cls(wake=[rng.random((n, m)) for m in layers[1:]],
                    sleep=[rng.random((n, m)) for m in layers])
 
-    def __len__(self):
-        return len(self.sleep[0])
-
 
 @dataclasses.dataclass
 class Perturbation:

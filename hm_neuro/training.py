@@ -200,13 +200,12 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
 def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="brian2",
           device=None, max_chunk: int = 100_000, params: Parameters | None = None,
           schedule=None, record_every: int = 0, progress: bool = True, build_dir=None,
-          callback=None, checkpoint=None, checkpoint_every: int = 0, resume: bool = False,
+          checkpoint=None, checkpoint_every: int = 0, resume: bool = False,
           perturbation=None) -> TrainResult:
     """Wake-sleep training of ``circuit`` on ``stream`` for ``n_examples``.
 
     ``schedule``: list of :class:`Epoch` (default: wake-sleep throughout);
-    its total must equal ``n_examples``.  ``callback(examples_seen, params)``
-    is called after every chunk (used for learning curves).
+    its total must equal ``n_examples``.
 
     ``checkpoint``: a path; with ``checkpoint_every`` > 0 the complete state
     (weights, examples seen, data generator, weight history) is written
@@ -283,8 +282,6 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
                 if checkpoint_every and done - last_ckpt >= checkpoint_every and done < n_examples:
                     save_state()
                     last_ckpt = done
-                if callback is not None:
-                    callback(done, params)
     except KeyboardInterrupt:
         if checkpoint is not None:
             save_state()  # the state at the last completed chunk

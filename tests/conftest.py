@@ -1,6 +1,5 @@
 """Shared fixtures: small circuits, and Brian2 device state reset per test."""
 
-import os
 import shutil
 
 import numpy as np

@@ -301,11 +301,13 @@ def compare_learning(a, b, basin=0.5, tol=0.1):
     engines must land in the good basin at rates a Fisher test cannot tell
     apart, and reach the same KL within each basin."""
     a, b = np.asarray(a), np.asarray(b)
-    assert fisher_exact_p(int(np.sum(a < basin)), len(a), int(np.sum(b < basin)), len(b)) > 0.01, (a, b)
+    p = fisher_exact_p(int(np.sum(a < basin)), len(a), int(np.sum(b < basin)), len(b))
+    assert p > 0.01, f"rates of reaching the good basin differ (Fisher p = {p:.2g}): {a} vs {b}"
     for low in (True, False):
         ia, ib = (a < basin) == low, (b < basin) == low
         if ia.any() and ib.any():
-            assert abs(np.median(a[ia]) - np.median(b[ib])) < tol, (a, b)
+            assert abs(np.median(a[ia]) - np.median(b[ib])) < tol, \
+                f"KL within the {'good' if low else 'bad'} basin differs: {a} vs {b}"
 
 
 def test_learning_comparison_logic():
@@ -314,9 +316,9 @@ def test_learning_comparison_logic():
     ref = [0.268, 0.271, 0.272, 0.272, 0.279, 0.761, 0.801, 0.933]
     b2 = [0.274, 0.275, 0.280, 0.746, 0.799, 0.800, 0.806, 0.820]
     compare_learning(ref, b2)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="KL within the good basin differs"):
         compare_learning(ref, [x + 0.15 for x in b2])          # worse within each basin
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"rates of reaching the good basin differ \(Fisher p = "):
         compare_learning([0.27] * 20, [0.8] * 20)                # never finds the good basin
 
 

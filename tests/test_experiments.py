@@ -4,7 +4,6 @@ papers' values: quick runs are short)."""
 import json
 
 import numpy as np
-import pytest
 from matplotlib.image import imread
 
 from conftest import needs_compiler
