@@ -140,6 +140,36 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_protocol(args):
+    from .circuit import load_circuit
+    from .model_io import load_model
+    from .protocol import load_protocol, run_protocol, save_recording
+
+    epochs, text = load_protocol(args.protocol)
+    circuit = load_circuit(args.circuit)
+    stream = _stream(args.data, circuit, 2 / 3)
+    params = load_model(args.init, circuit)[0] if args.init else None
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise bad("--out", "recordings end in .npz", str(out))
+
+    def measures(p):
+        return {k: v for k, v in evaluate_model(p, circuit, args.data, 20, args.seed).items()
+                if isinstance(v, float)}
+
+    for ep in epochs:  # fail on a bad lesion or clamp before compiling anything
+        ep.perturbation(circuit, np.random.default_rng(0))
+    result = run_protocol(circuit, stream, epochs, params, seed=args.seed, device=args.device,
+                          measures=measures, progress=not args.quiet)
+    save_recording(out, result, text, circuit, args.seed)
+    for i, r in enumerate(result["epochs"]):
+        m = r["measures"]
+        key = "kl_data_model_bits" if "kl_data_model_bits" in m else "sampled_free_energy_bits"
+        print(f"epoch {i + 1} ({r['epoch']['kind']}, {r['epoch']['examples']} examples): {key} = {m[key]:.4f}")
+    print(f"recording -> {out}")
+    return 0
+
+
 def load_experiment(name: str):
     path = EXPERIMENTS_DIR / f"{name}.py"
     known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.py") if not p.stem.startswith("_"))
@@ -227,6 +257,19 @@ def build_parser():
     e.add_argument("--p-vertical", type=float, default=2 / 3, help="bars: probability of vertical bars; default 2/3")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("protocol", help="run an experiment protocol (epochs, clamps, lesions, rasters)",
+                        description="Runs the epochs of a protocol TOML file on one compiled Brian2 circuit and "
+                                    "saves rasters, measures after every epoch and the protocol itself to --out.")
+    pr.add_argument("protocol", help="protocol TOML file (see protocols/)")
+    pr.add_argument("--circuit", default="bars", help="circuit file or shipped name; default bars")
+    pr.add_argument("--data", default="bars", help="as for train; default bars")
+    pr.add_argument("--init", help="start from this model file (e.g. a trained machine)")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
+    pr.add_argument("--out", required=True, help="recording file to write (.npz)")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_protocol)
 
     r = sub.add_parser("reproduce", help="run one of the papers' experiments (experiments/NAME.py)",
                        description="Runs experiments/NAME.py; writes NAME.json and figures into --out.")

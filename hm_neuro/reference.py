@@ -122,6 +122,13 @@ class Perturbation:
         m = self.lesions.get((kind, k))
         return 1.0 if m is None else np.asarray(m, dtype=float)
 
+    def lesioned(self, params: "Parameters") -> "Parameters":
+        """A copy of ``params`` with lesioned synapses at 0 (for measuring a lesioned machine)."""
+        out = params.copy()
+        for (kind, k), m in self.lesions.items():
+            getattr(out, f"{kind}_weights")[k] *= np.asarray(m, dtype=float)
+        return out
+
     def validate(self, circuit: Circuit):
         from .errors import bad
 

@@ -1,0 +1,73 @@
+"""Protocols: epochs, lesions, clamps and rasters on one compiled circuit."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_circuit
+from hm_neuro.cli import main
+from hm_neuro.errors import HMError
+from hm_neuro.protocol import ProtocolEpoch, load_protocol, run_protocol
+from hm_neuro.training import BarsStream
+
+
+def test_epochs_gates_lesions_and_clamps_on_the_circuit():
+    c = make_circuit([16, 4, 1], rate=0.05)
+    epochs = [ProtocolEpoch(300, "wake-sleep"),
+              ProtocolEpoch(200, "frozen", record_spikes=50),
+              ProtocolEpoch(200, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50)]
+    seen = []
+    res = run_protocol(c, BarsStream(), epochs, seed=1, device="numpy", progress=False,
+                       measures=lambda p: seen.append(p.copy()) or {"n": len(seen)})
+    r1, r2 = res["epochs"][1], res["epochs"][2]
+    # the frozen epoch changed no weight
+    assert seen[1].max_abs_difference(seen[0]) == 0.0
+    # the clamped top layer is on in every example of both phases
+    for phase in ("wake", "sleep"):
+        assert len(r2["spikes"][f"{phase}_2_t"]) == 50
+    # a wake-only epoch leaves the recognition pathway as it was; the generative one learns
+    for a, b in zip(res["params"].recognition_weights, seen[1].recognition_weights):
+        np.testing.assert_array_equal(a, b)
+    assert res["params"].max_abs_difference(seen[1]) > 0
+    # measures see the lesioned machine: all of recognition_0 silenced
+    assert np.all(seen[2].recognition_weights[0] == 0) and np.any(seen[1].recognition_weights[0] != 0)
+    assert r1["examples_before"] == 300 and r2["examples_before"] == 500
+
+
+def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
+    proto = tmp_path / "p.toml"
+    proto.write_text('[[epoch]]\nexamples = 300\nkind = "wake-sleep"\nrecord_spikes = 20\n'
+                     '[[epoch]]\nexamples = 100\nkind = "frozen"\nlesion = { generative_0 = 0.5 }\n')
+    out = tmp_path / "rec.npz"
+    assert main(["protocol", str(proto), "--device", "numpy", "--out", str(out), "-q"]) == 0
+    z = np.load(out)
+    assert str(z["protocol"]) == proto.read_text()
+    meta = json.loads(str(z["epochs"]))
+    assert [m["epoch"]["kind"] for m in meta] == ["wake-sleep", "frozen"]
+    assert np.isfinite(meta[1]["measures"]["kl_data_model_bits"])
+    assert "epoch0_wake_0_t" in z.files
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[epoch]]\nkind = "wake"\n', r"epoch 1: missing key 'examples'"),
+    ('[[epoch]]\nexamples = 10\nkind = "nap"\n', r"epoch 1: epoch kind: must be one of"),
+    ('[[epoch]]\nexamples = 10\nlesion = { recognition_0 = 1.5 }\n', r"lesion recognition_0: must be a fraction"),
+    ('[[epoch]]\nexamples = 10\nbogus = 1\n', r"epoch 1: unknown keys"),
+    ('title = "x"\n', r"needs one or more \[\[epoch\]\] tables"),
+    ('[[epoch]]\nexamples = 10\nrecord_spikes = 20\n', r"record_spikes: must be in 0..10"),
+])
+def test_bad_protocol_files(tmp_path, text, message):
+    p = tmp_path / "p.toml"
+    p.write_text(text)
+    with pytest.raises(HMError, match=message):
+        load_protocol(p)
+
+
+def test_lesion_of_a_missing_set_and_bad_clamp_are_refused():
+    c = make_circuit([16, 4, 1])
+    rng = np.random.default_rng(0)
+    with pytest.raises(HMError, match=r"epoch lesion: no synapse set recognition_3"):
+        ProtocolEpoch(10, lesion={"recognition_3": 0.5}).perturbation(c, rng)
+    with pytest.raises(HMError, match=r"clamp of layer 1: state must be 4 zeros and ones"):
+        ProtocolEpoch(10, clamp={"1": [1, 0]}).perturbation(c, rng)
