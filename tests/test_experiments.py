@@ -17,8 +17,8 @@ def check_png(path, min_side=100):
 
 @needs_compiler
 def test_bars_quick_on_the_brian2_circuit(tmp_path):
-    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--out", str(tmp_path)]) == 0
-    res = json.loads((tmp_path / "bars_restarts2_quick.json").read_text())
+    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "bars_restarts2_seeds1_quick.json").read_text())
     assert res["device"] == "cpp_standalone" and res["single_runs"] == 2
     assert sum(r["chosen"] for r in res["runs"]) == 1
     chosen = [r for r in res["runs"] if r["chosen"]][0]
@@ -30,7 +30,7 @@ def test_bars_quick_on_the_brian2_circuit(tmp_path):
     assert curve["examples"][0] == 0 and curve["examples"][-1] == 20_000
     assert curve["kl_data_model_bits"][-1] < curve["kl_data_model_bits"][0]  # it learned something
     for fig in ("fantasies", "weights", "learning_curve", "weight_evolution"):
-        check_png(tmp_path / f"bars_restarts2_quick_{fig}.png")
+        check_png(tmp_path / f"bars_restarts2_seeds1_quick_{fig}.png")
 
 
 def test_nines_quick(tmp_path):
