@@ -147,12 +147,16 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
         name += f"_seeds{seeds}"  # never overwrite the results of another number of seeds
     if quick:
         name += "_quick"
+    curve = [exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit),
+                           patterns, probs)["kl_data_model_bits"] for i in range(len(first.history_seen))]
+    summary["figures_run_seed"] = first.seed
+    summary["learning_curve_seed"] = first.seed
+    summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
     save_json(out / f"{name}.json", summary)
 
     # ------- figures of the shown run (its weights were recorded during the run)
     from hm_neuro import plotting
 
-    summary["figures_run_seed"] = first.seed
     save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine,
                first.device)
     save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
@@ -165,11 +169,6 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
                   titles=("training images (Fig. 1b)", f"fantasies after {examples:,} examples")),
                   out / f"{name}_fantasies.png")
     plotting.save(plotting.bars_generative_weights(first.params), out / f"{name}_weights.png")
-    curve = [exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit),
-                           patterns, probs)["kl_data_model_bits"] for i in range(len(first.history_seen))]
-    summary["learning_curve_seed"] = first.seed
-    summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
-    save_json(out / f"{name}.json", summary)
     fig = plotting.learning_curve(np.maximum(first.history_seen, 1), curve, reference=PAPER_KL,
                                   label=f"seed {first.seed} ({first.engine}/{first.device})")
     fig.axes[0].set_xscale("log")

@@ -39,6 +39,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -296,17 +297,8 @@ class CircuitNetwork:
         return out
 
     def read_parameters(self) -> Parameters:
-        arrays = {}
-        n = self.circuit.layers
-        for name, obj, var in self.parameter_objects():
-            a = np.array(getattr(obj, var)[:], dtype=float)
-            if name.startswith("generative_weights"):
-                k = int(name.rsplit("_", 1)[1])
-                a = a.reshape(n[k + 1], n[k])
-            elif name.startswith("recognition_weights"):
-                k = int(name.rsplit("_", 1)[1])
-                a = a.reshape(n[k], n[k + 1])
-            arrays[name] = a
+        """Every weight and bias (flat, pre-major; from_arrays restores the shapes)."""
+        arrays = {name: np.array(getattr(obj, var)[:], dtype=float) for name, obj, var in self.parameter_objects()}
         return Parameters.from_arrays(arrays, self.circuit)
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
@@ -399,7 +391,6 @@ class Brian2Engine:
         self.compile_seconds = 0.0
         b2 = self.b2
         if device == "cpp_standalone":
-            import time
             b2.device.insert_code(
                 "main",
                 f'if (const char* _s = std::getenv("{SEED_ENV}")) '

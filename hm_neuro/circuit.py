@@ -128,6 +128,11 @@ class Circuit:
     def n_hidden_units(self) -> int:
         return sum(self.layers[1:])
 
+    def weight_shape(self, kind: str, k: int) -> tuple:
+        """Shape of weight set k: generative (n[k+1], n[k]), recognition (n[k], n[k+1])."""
+        n = self.layers
+        return (n[k + 1], n[k]) if kind == "generative" else (n[k], n[k + 1])
+
     def nonnegative(self, k: int) -> bool:
         """Whether ``generative_weights[k]`` (into layer k) is kept >= 0."""
         return k in self.nonnegative_generative_weights_into

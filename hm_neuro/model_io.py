@@ -90,7 +90,7 @@ def save_model(path, params: Parameters, circuit: Circuit, seed: int, examples_s
     save_npz(path, arrays)
 
 
-def _open_npz(path, what):
+def open_npz(path, what):
     p = Path(path)
     if not p.exists():
         raise bad(f"{what} {p}", "does not exist")
@@ -116,7 +116,7 @@ def load_model(path, circuit: Circuit | None = None):
     sizes (a model of another circuit is refused).  Shapes are checked.
     """
     where = f"model file {path}"
-    z = _open_npz(path, "model file")
+    z = open_npz(path, "model file")
     if "format" not in z or str(z["format"]) != FORMAT:
         raise bad(where, f"not an hm_neuro model (format key missing or not {FORMAT!r})")
     try:
@@ -151,7 +151,7 @@ def save_history(path, examples_seen, history: dict, circuit: Circuit, seed: int
 
 
 def load_history(path):
-    z = _open_npz(path, "history file")
+    z = open_npz(path, "history file")
     if str(z.get("format", "")) != "hm_neuro-history-1":
         raise bad(f"history file {path}", "not an hm_neuro weight history")
     circuit = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"history file {path}: circuit")

@@ -56,7 +56,6 @@ class ProtocolEpoch:
                 raise bad(f"epoch lesion {key}", "must be a fraction in [0, 1]", frac)
 
     def perturbation(self, circuit: Circuit, rng: np.random.Generator) -> Perturbation:
-        n = circuit.layers
         lesions = {}
         for key, frac in self.lesion.items():
             kind, _, k = key.rpartition("_")
@@ -65,8 +64,7 @@ class ProtocolEpoch:
             k = int(k)
             if not 0 <= k < circuit.n_hidden_layers:
                 raise bad("epoch lesion", f"no synapse set {key}", key)
-            shape = (n[k + 1], n[k]) if kind == "generative" else (n[k], n[k + 1])
-            lesions[(kind, k)] = (rng.random(shape) >= frac).astype(float)  # frac of them silenced
+            lesions[(kind, k)] = (rng.random(circuit.weight_shape(kind, k)) >= frac).astype(float)  # frac of them silenced
         clamps = {int(l): np.asarray(v, dtype=float) for l, v in self.clamp.items()}
         return Perturbation(lesions=lesions, clamps=clamps).validate(circuit)
 

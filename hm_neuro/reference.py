@@ -56,8 +56,10 @@ class Parameters:
         n, iv = circuit.layers, circuit.initial_values
         L = len(n) - 1
         return cls(
-            generative_weights=[np.full((n[k + 1], n[k]), iv["generative_weights"][k]) for k in range(L)],
-            recognition_weights=[np.full((n[k], n[k + 1]), iv["recognition_weights"][k]) for k in range(L)],
+            generative_weights=[np.full(circuit.weight_shape("generative", k), iv["generative_weights"][k])
+                                for k in range(L)],
+            recognition_weights=[np.full(circuit.weight_shape("recognition", k), iv["recognition_weights"][k])
+                                 for k in range(L)],
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
         )
@@ -138,7 +140,7 @@ class Perturbation:
             if kind not in ("generative", "recognition") or not (isinstance(k, int) and 0 <= k < L):
                 raise bad("lesion", f"no synapse set {kind}_{k}; sets are generative_0..{L - 1} and "
                           f"recognition_0..{L - 1}")
-            shape = (n[k + 1], n[k]) if kind == "generative" else (n[k], n[k + 1])
+            shape = circuit.weight_shape(kind, k)
             if np.shape(m) != shape or not np.all((np.asarray(m) == 0) | (np.asarray(m) == 1)):
                 raise bad(f"lesion {kind}_{k}", f"mask must be 0/1 of shape {shape}", np.shape(m))
         for l, state in self.clamps.items():

@@ -326,9 +326,9 @@ def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state,
 def load_checkpoint(path, run_id, circuit):
     import json
 
-    from .model_io import _open_npz
+    from .model_io import open_npz
 
-    z = _open_npz(path, "checkpoint")
+    z = open_npz(path, "checkpoint")
     try:
         meta = json.loads(str(z["meta"]))
     except (KeyError, json.JSONDecodeError):

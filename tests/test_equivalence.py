@@ -138,21 +138,22 @@ def test_bad_perturbations_are_refused():
         Perturbation(clamps={7: np.zeros(1)}).validate(c)
 
 
-def test_frozen_epoch_changes_no_weight():
+def bars_start(seed):
+    """The 16-8-1 circuit, random non-trivial parameters and 50 random inputs."""
     circuit = CIRCUITS["16-8-1"]
-    rng = np.random.default_rng(3)
-    p0 = random_parameters(circuit, rng)
-    data = (rng.random((50, 16)) < 0.3).astype(float)
+    rng = np.random.default_rng(seed)
+    return circuit, random_parameters(circuit, rng), (rng.random((50, 16)) < 0.3).astype(float)
+
+
+def test_frozen_epoch_changes_no_weight():
+    circuit, p0, data = bars_start(3)
     with Brian2Engine(circuit, device="numpy", chunk=50) as eng:
         p1, _ = eng.run(p0, data, seed=1, wake_gate=np.zeros(50), sleep_gate=np.zeros(50))
     assert p1.max_abs_difference(p0) == 0.0
 
 
 def test_wake_only_epoch_leaves_recognition_and_sleep_only_leaves_generative():
-    circuit = CIRCUITS["16-8-1"]
-    rng = np.random.default_rng(4)
-    p0 = random_parameters(circuit, rng)
-    data = (rng.random((50, 16)) < 0.3).astype(float)
+    circuit, p0, data = bars_start(4)
     with Brian2Engine(circuit, device="numpy", chunk=50) as eng:
         pw, _ = eng.run(p0, data, seed=1, wake_gate=np.ones(50), sleep_gate=np.zeros(50))
         ps, _ = eng.run(p0, data, seed=1, wake_gate=np.zeros(50), sleep_gate=np.ones(50))
