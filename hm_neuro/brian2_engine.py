@@ -427,6 +427,7 @@ class Brian2Engine:
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
             b2.device.run(directory=str(self.build_dir / "standalone"), with_output=False, run_args=values)
+            os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
             b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
             self.net.network.restore("initial")
@@ -444,6 +445,15 @@ class Brian2Engine:
         seen, snaps = self.net.read_history(m, offset)
         extras["history_seen"], extras["history"] = seen, snaps
         return self.net.read_parameters(), extras
+
+    def retarget(self, circuit: Circuit):
+        """Train another circuit of the same compiled shape (e.g. other learning rates)."""
+        same = (circuit.layers == self.circuit.layers and
+                circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into)
+        if not same:
+            raise bad("circuit", f"this build is for layers {list(self.circuit.layers)} with constraints "
+                      f"{list(self.circuit.nonnegative_generative_weights_into)}", circuit.name)
+        self.circuit = self.net.circuit = circuit
 
     def close(self):
         """Forget Brian2's device state and delete a temporary build directory."""

@@ -11,6 +11,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,16 @@ EPILOG_TRAIN = """examples:
   hm-neuro train --circuit bars --data bars --examples 2e5 --record-every 10000 --out b.npz
   hm-neuro train --circuit bars --data bars --examples 3000 \\
                  --schedule wake-sleep:2000,wake:500,frozen:500 --out b.npz
+"""
+
+
+EPILOG_SWEEP = """examples:
+  hm-neuro sweep --seeds 10                                  # bars, 10 seeds, local cluster
+  hm-neuro sweep sweeps/bars_p_vertical.toml --workers 2
+  hm-neuro sweep --examples 2e5 --seeds 5 --grid p_vertical=0.5,0.6667
+  hm-neuro sweep --circuit digits --data digits:0 --grid data=digits:0,digits:1 --examples 4e4
+  dask scheduler --scheduler-file s.json &  dask worker --scheduler-file s.json --nworkers 2 --nthreads 1 &
+  hm-neuro sweep --seeds 10 --scheduler s.json
 """
 
 
@@ -170,6 +181,51 @@ def cmd_protocol(args):
     return 0
 
 
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def cmd_sweep(args):
+    from . import sweep
+
+    spec = sweep.load_sweep(args.spec) if args.spec else sweep.SweepSpec()
+    for key in ("circuit", "data", "examples", "restarts", "p_vertical", "engine", "device"):
+        value = getattr(args, key)
+        if value is not None:
+            setattr(spec, key, value)
+    if args.seeds is not None:
+        spec.seeds = sweep.parse_seeds(args.seeds)
+    spec.grid.update(sweep.parse_grid_option(args.grid))
+    spec.validate()
+    name = args.name or (Path(args.spec).stem if args.spec else "sweep")
+    out = Path(args.out)
+    tasks = spec.tasks()  # every circuit and data source checked before anything runs
+    where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
+             "this process" if args.workers == 1 else f"a local Dask cluster of {args.workers} workers")
+    print(f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
+          f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}", file=sys.stderr)
+    results = sweep.run_tasks(tasks, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
+                              progress=not args.quiet, desc=name)
+    rows = sweep.table(results)
+    meta = {"sweep": name, "circuit": spec.circuit, "data": spec.data, "examples": spec.examples,
+            "seeds": list(spec.seeds), "restarts": spec.restarts, "grid": spec.grid,
+            "p_vertical": spec.p_vertical, "engine": spec.engine, "device": spec.device,
+            "spec_file": args.spec, "measure": sweep.summary_measure(rows)}
+    sweep.save_table(out, name, rows, meta)
+    sweep.save_figure(out / f"{name}.png", rows, list(spec.grid), f"sweep {name}: {spec.examples:,} examples per run")
+    key = meta["measure"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    if ok:
+        vals = np.array([r[key] for r in ok], dtype=float)
+        print(f"{len(ok)}/{len(rows)} trainings done; {key}: median {np.median(vals):.4f}, "
+              f"min {vals.min():.4f}, max {vals.max():.4f}")
+    failed = [r for r in rows if r["status"] != "ok"]
+    for r in failed:
+        print(f"task {r['task']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)
+    print(f"table -> {out / (name + '.csv')}, {out / (name + '.json')}; figure -> {out / (name + '.png')}")
+    return 1 if failed else 0
+
+
 def load_experiment(name: str):
     path = EXPERIMENTS_DIR / f"{name}.py"
     known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.py") if not p.stem.startswith("_"))
@@ -271,6 +327,39 @@ def build_parser():
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_protocol)
 
+    sw = sub.add_parser(
+        "sweep", help="train a grid of machines (seeds x settings) on Dask and tabulate the results",
+        description="Every combination of the grid axes is trained for every seed (and restart), on an "
+                    "embedded Dask cluster (--workers, default 2), in this process (--workers 1) or on an "
+                    "existing Dask cluster (--scheduler).  Writes OUT/NAME.csv, OUT/NAME.json (one row per "
+                    "training: final measures in bits, seconds, status and error) and OUT/NAME.png.  Exit "
+                    "status 1 when some trainings failed (they are in the table with their error).",
+        epilog=EPILOG_SWEEP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sw.add_argument("spec", nargs="?", help="sweep TOML file (see sweeps/); options below override it")
+    sw.add_argument("--circuit", help="circuit file or shipped name; default bars")
+    sw.add_argument("--data", help="as for train; default bars")
+    sw.add_argument("--examples", type=_count, help="examples per training; default 2e6")
+    sw.add_argument("--seeds", help="10 (seeds 0..9), 3,7 (a list) or 5:10 (a range); default 0")
+    sw.add_argument("--restarts", type=int, help="trainings per seed and grid point (seed + 100000 r); default 1")
+    sw.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                    help="a grid axis (repeatable): circuit, data, examples, p_vertical or "
+                         "learning_rates.SET (lists separated by ';', e.g. "
+                         "learning_rates.generative_weights=[0.2,0.001];[0.1,0.001])")
+    sw.add_argument("--p-vertical", type=float, help="bars: probability of vertical bars; default 2/3")
+    sw.add_argument("--engine", choices=["brian2", "numpy"], help="default brian2")
+    sw.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"],
+                    help="Brian2 device; default cpp_standalone when a C++ compiler exists")
+    sw.add_argument("--workers", type=int, default=default_workers(),
+                    help="local Dask worker processes (1 = run in this process, no Dask); default %(default)s")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="use an existing Dask cluster: tcp://HOST:PORT or a scheduler JSON file")
+    sw.add_argument("--retries", type=int, default=2,
+                    help="re-runs of a task lost to a crash or a dead worker; default 2")
+    sw.add_argument("--name", help="file name stem of the results; default the spec file's, else 'sweep'")
+    sw.add_argument("--out", default="results", help="folder for the table and figure; default results")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)
+
     r = sub.add_parser("reproduce", help="run one of the papers' experiments (experiments/NAME.py)",
                        description="Runs experiments/NAME.py; writes NAME.json and figures into --out.")
     r.add_argument("name", help="bars, digits, nines or cortex")
@@ -296,7 +385,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
-        for name in ("brian2", "py.warnings"):
+        for name in ("brian2", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
         return args.func(args)

@@ -160,6 +160,11 @@ class NumpyEngine:
             reference.train(params, self.circuit, data[a:b], sub, wg[a:b], sg[a:b], perturbation=perturbation)
         return params, {"history_seen": seen, "history": {k: np.array(v) for k, v in snaps.items()}}
 
+    def retarget(self, circuit: Circuit):
+        if circuit.layers != self.circuit.layers:
+            raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
+        self.circuit = circuit
+
     def close(self):
         pass
 
