@@ -20,17 +20,17 @@ Run:  hm-neuro reproduce bars [--seeds 10] [--quick]
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from hm_neuro.circuit import load_circuit
 from hm_neuro.data import bars_distribution, sample_bars
-from hm_neuro.measures import exact_summary, sampled_free_energy
+from hm_neuro.errors import HMError
+from hm_neuro.measures import exact_summary
 from hm_neuro.model_io import save_history, save_json, save_model
 from hm_neuro.reference import Parameters, sample_fantasies
-from hm_neuro.training import BarsStream, make_engine, train
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
 EXAMPLES = 2_000_000        # "trained on 2 x 10^6 random examples"
@@ -66,64 +66,70 @@ def circuit_for(reading: str):
                                         "recognition_biases": r["recognition_biases"]})
 
 
-def training_free_energy(params, seed, n=2000):
-    """F(d) on a fresh *training* sample, 10 recognition samples each (no true KL)."""
-    rng = np.random.default_rng([seed, 7])
-    d = sample_bars(n, rng, p_vertical=P_VERTICAL)
-    return float(np.mean(sampled_free_energy(params, d, 10, rng)))
-
-
 def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", device=None,
-         reading="connections", examples=None, restarts=RESTARTS):
+         reading="connections", examples=None, restarts=RESTARTS, workers=None, scheduler=None):
     """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
 
     Each seed trains ``restarts`` machines (restart r > 0 uses seed
     ``s + 100000 r``) and keeps the one with the lowest free energy on fresh
     *training* data; the true KL is never used to choose.  ``restarts=1`` is
     the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
-    the whole pipeline: the numbers are not the paper's).
+    the whole pipeline: the numbers are not the paper's).  The trainings are
+    the tasks of a sweep (:mod:`hm_neuro.sweep`): ``workers`` local Dask
+    processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
     """
+    from hm_neuro.cli import default_workers
+    from hm_neuro.sweep import Task, run_tasks
+
     out = Path(out)
     examples = int(examples or (20_000 if quick else EXAMPLES))
     record_every = max(examples // 40, 1)
     circuit = circuit_for(reading)
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
-    stream = BarsStream(p_vertical=P_VERTICAL)
     chunk = min(examples, 100_000)
-    eng = make_engine(circuit, engine, device, chunk=chunk, record_every=record_every)
+    tasks = [Task(len_, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
+                  record_every, keep_model=True)
+             for len_, (s, r) in enumerate((s, r) for s in range(seed, seed + seeds) for r in range(restarts))]
+    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="bars")
     runs, chosen_results = [], []
-    try:
-        for s in range(seed, seed + seeds):
-            candidates = []
-            for r in range(restarts):
-                run_seed = s + 100_000 * r
-                t0 = time.perf_counter()
-                res = train(circuit, stream, examples, seed=run_seed, engine=eng, progress=True)
-                summ = exact_summary(res.params, patterns, probs)
-                run = {"seed": s, "restart": r, "run_seed": run_seed, "seconds": time.perf_counter() - t0,
-                       "kl_data_model_bits": summ["kl_data_model_bits"], "kl_q_p_bits": summ["kl_q_p_bits"],
-                       "free_energy_bits": summ["free_energy_bits"],
-                       "training_free_energy_bits": training_free_energy(res.params, run_seed),
-                       "chosen": False}
-                print(f"seed {s} restart {r}: KL(data||model) = {run['kl_data_model_bits']:.3f} bits, "
+    for s in range(seed, seed + seeds):
+        candidates = []
+        for task, res in zip(tasks, results):
+            if task.seed != s:
+                continue
+            row = res["row"]
+            run = {"seed": s, "restart": task.restart, "run_seed": task.run_seed, "seconds": row["seconds"],
+                   "status": row["status"], "chosen": False}
+            if row["status"] != "ok":
+                run["error"] = row.get("error", "")
+                print(f"seed {s} restart {task.restart}: FAILED: {run['error']}", file=sys.stderr)
+            else:
+                for key in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "training_free_energy_bits"):
+                    run[key] = row[key]
+                print(f"seed {s} restart {task.restart}: KL(data||model) = {run['kl_data_model_bits']:.3f} bits, "
                       f"KL(Q||P) = {run['kl_q_p_bits']:.3f} bits, training F = "
                       f"{run['training_free_energy_bits']:.3f} bits", file=sys.stderr)
-                runs.append(run)
-                candidates.append((run, res))
-            run, res = min(candidates, key=lambda c: c[0]["training_free_energy_bits"])
-            run["chosen"] = True
-            chosen_results.append(res)
-    finally:
-        eng.close()
+                candidates.append((run, res, row))
+            runs.append(run)
+        if not candidates:
+            continue
+        run, res, row = min(candidates, key=lambda c: c[0]["training_free_energy_bits"])
+        run["chosen"] = True
+        seen, hist = res["history"]
+        chosen_results.append(SimpleNamespace(params=Parameters.from_arrays(res["model"], circuit),
+                                              seed=run["run_seed"], history_seen=seen, history=hist,
+                                              engine=engine, device=row["device"]))
+    if not chosen_results:
+        raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
     # the run drawn in the figures: the chosen run with the lowest training
     # free energy (chosen on training data only, like the restarts)
     chosen_runs = [r for r in runs if r["chosen"]]
     shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
     first = chosen_results[shown]
-    compile_s = getattr(eng, "compile_seconds", 0.0)
+    compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
 
     chosen = [r for r in runs if r["chosen"]]
-    all_kls = np.array([r["kl_data_model_bits"] for r in runs])
+    all_kls = np.array([r["kl_data_model_bits"] for r in runs if r["status"] == "ok"])
     kls = np.array([r["kl_data_model_bits"] for r in chosen])
     pens = np.array([r["kl_q_p_bits"] for r in chosen])
     best = int(np.argmin(kls))
@@ -137,7 +143,8 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
         "best_seed": chosen[best]["seed"], "kl_q_p_bits_of_best": float(pens[best]),
         "median_kl_q_p_bits": float(np.median(pens)),
         "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)), "restarts": restarts,
-        "single_runs": len(runs), "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
+        "single_runs": len(runs), "failed_runs": sum(r["status"] != "ok" for r in runs),
+        "seeds_without_a_result": seeds - len(chosen), "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
         "single_run_median_kl_data_model_bits": float(np.median(all_kls)), "runs": runs,
     }
     name = "bars" if reading == "connections" else f"bars_{reading}"

@@ -30,10 +30,10 @@ import numpy as np
 
 from hm_neuro.circuit import load_circuit
 from hm_neuro.data import load_digits
+from hm_neuro.errors import HMError
 from hm_neuro.measures import sampled_free_energy
 from hm_neuro.model_io import save_json
-from hm_neuro.reference import sample_fantasies
-from hm_neuro.training import SweepStream, make_engine, train
+from hm_neuro.reference import Parameters, sample_fantasies
 
 SWEEPS = 500            # "500 sweeps through the 700 examples"
 N_DL_SAMPLES = 10       # "each net was run 10 times"
@@ -69,7 +69,14 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
             {"backprop_chosen": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mlp.best_params_.items()}})
 
 
-def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sweeps=None, measure="free-energy"):
+def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sweeps=None, measure="free-energy",
+         workers=None, scheduler=None):
+    """One machine per digit class, trained as the tasks of a sweep
+    (:mod:`hm_neuro.sweep`): ``workers`` local Dask processes (default 2;
+    1 = in this process) or the Dask cluster at ``scheduler``."""
+    from hm_neuro.cli import default_workers
+    from hm_neuro.sweep import Task, run_tasks
+
     out = Path(out)
     sweeps = sweeps or (20 if quick else SWEEPS)
     circuit = load_circuit("digits")
@@ -77,17 +84,16 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
     xtr, xte, ytr, yte = split(x, y, seed)
     classes = list(range(10))
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
-    chunk = min(max(n_per.values()) * sweeps, 100_000)
-    eng = make_engine(circuit, engine, device, chunk=chunk)
-    models = {}
-    try:
-        for c in classes:
-            stream = SweepStream(xtr[ytr == c], f"digit {c}")
-            r = train(circuit, stream, n_per[c] * sweeps, seed=seed * 100 + c, engine=eng, progress=True)
-            models[c] = r.params
-            print(f"digit {c}: {n_per[c]} training images x {sweeps} sweeps", file=sys.stderr)
-    finally:
-        eng.close()
+    chunk = min(max(n_per.values()) * sweeps, 100_000)  # one compiled build serves every class
+    tasks = [Task(c, circuit.to_dict(), xtr[ytr == c], n_per[c] * sweeps, seed * 100 + c, point=(("digit", c),),
+                  engine=engine, device=device, chunk=chunk, keep_model=True) for c in classes]
+    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits")
+    failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
+    if failed:
+        raise HMError(f"digits: the machine of digit {failed[0]['digit']} failed: {failed[0]['error']}")
+    models = {c: Parameters.from_arrays(r["model"], circuit) for c, r in zip(classes, results)}
+    for c in classes:
+        print(f"digit {c}: {n_per[c]} training images x {sweeps} sweeps", file=sys.stderr)
     rng = np.random.default_rng([seed, 5])
     dl = np.stack([sampled_free_energy(models[c], xte, N_DL_SAMPLES, rng,
                                        include_entropy=(measure == "free-energy")) for c in classes], axis=1)

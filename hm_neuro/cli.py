@@ -248,7 +248,7 @@ def cmd_reproduce(args):
     mod = load_experiment(args.name)
     accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
-    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure"):
+    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler"):
         value = getattr(args, key)
         if value is None:
             continue
@@ -257,7 +257,7 @@ def cmd_reproduce(args):
         kwargs[key] = value
     if "reading" in kwargs and kwargs["reading"] not in getattr(mod, "READINGS", {}):
         raise bad("--reading", f"must be one of {sorted(mod.READINGS)}", kwargs["reading"])
-    for key in ("seeds", "restarts"):
+    for key in ("seeds", "restarts", "workers"):
         if key in kwargs and kwargs[key] < 1:
             raise bad(f"--{key}", "must be >= 1", kwargs[key])
     mod.main(**kwargs)
@@ -374,6 +374,10 @@ def build_parser():
     r.add_argument("--measure", choices=["free-energy", "expected-cost"],
                    help="digits: description length as the free energy of eq. 5 (default) or the expected "
                         "cost without its entropy term")
+    r.add_argument("--workers", type=int, help="bars, digits: local Dask worker processes for the trainings "
+                                               "(1 = in this process); default 2")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="bars, digits: train on this Dask cluster instead "
+                                                          "(tcp://HOST:PORT or a scheduler JSON file)")
     r.add_argument("--out", default="figures", help="folder for the JSON and PNG files; default figures")
     r.set_defaults(func=cmd_reproduce)
     return p

@@ -34,6 +34,7 @@ from __future__ import annotations
 import atexit
 import csv
 import dataclasses
+import importlib
 import io
 import itertools
 import json
@@ -178,7 +179,7 @@ def _import_brian2_in_worker_thread():
     original = signal.signal
     signal.signal = lambda *args, **kwargs: None
     try:
-        import brian2  # noqa: F401
+        importlib.import_module("brian2")
     finally:
         signal.signal = original
 

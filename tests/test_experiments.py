@@ -17,7 +17,7 @@ def check_png(path, min_side=100):
 
 @needs_compiler
 def test_bars_quick_on_the_brian2_circuit(tmp_path):
-    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--workers", "1", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "bars_restarts2_seeds1_quick.json").read_text())
     assert res["device"] == "cpp_standalone" and res["single_runs"] == 2
     assert sum(r["chosen"] for r in res["runs"]) == 1
@@ -42,7 +42,7 @@ def test_nines_quick(tmp_path):
 
 def test_digits_quick(tmp_path):
     mod = load_experiment("digits")
-    res = mod.main(quick=True, out=tmp_path, engine="numpy", sweeps=3)
+    res = mod.main(quick=True, out=tmp_path, engine="numpy", sweeps=3, workers=1)
     for key in ("error_helmholtz", "error_nearest_neighbour", "error_backprop"):
         assert 0.0 <= res[key] < 0.9
     assert np.sum(res["confusion"]) == res["test_images"]
