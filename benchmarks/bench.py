@@ -10,6 +10,7 @@ the same network, measured in the same run.  No test asserts on these times.
     python benchmarks/bench.py                # writes benchmarks/results.json, figures/benchmark.png
     python benchmarks/bench.py --quick        # fewer examples
     python benchmarks/bench.py --memory       # peak RSS at 1e6 vs 1e7 bars examples -> benchmarks/memory.json
+    python benchmarks/bench.py --protocol     # the bars protocol end to end -> benchmarks/protocol.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -27,8 +28,13 @@ import sys
 import time
 from pathlib import Path
 
-NETWORKS = {"16-8-1": (16, 8, 1), "64-16-16-4": (64, 16, 16, 4), "784-200-200": (784, 200, 200)}
-ENGINES = ["numpy-reference", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone"]
+NETWORKS = {"16-8-1": (16, 8, 1), "64-16-16-4": (64, 16, 16, 4), "784-200-200": (784, 200, 200),
+            "784-200-200-sparse": (784, 200, 200)}
+#: '-sparse': ~10 % of the units on (biases -2.2, 10 % of pixels on, weights frozen at 0) instead of
+#: the ~50 % of an untrained machine: what event-driven propagation is for
+ENGINES = ["numpy-reference", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone",
+           "brian2-cpp_standalone-event"]
+NOT_MEASURED = {("784-200-200-sparse", "brian2-numpy"), ("784-200-200-sparse", "brian2-cython")}
 #: examples per cell (full, quick): enough for > ~2 s of training on this machine
 EXAMPLES = {
     ("16-8-1", "numpy-reference"): (40_000, 5_000), ("16-8-1", "brian2-numpy"): (10_000, 2_000),
@@ -37,7 +43,15 @@ EXAMPLES = {
     ("64-16-16-4", "brian2-cython"): (20_000, 3_000), ("64-16-16-4", "brian2-cpp_standalone"): (500_000, 50_000),
     ("784-200-200", "numpy-reference"): (2_000, 300), ("784-200-200", "brian2-numpy"): (300, 50),
     ("784-200-200", "brian2-cython"): (1_000, 100), ("784-200-200", "brian2-cpp_standalone"): (5_000, 500),
+    ("16-8-1", "brian2-cpp_standalone-event"): (2_000_000, 200_000),
+    ("64-16-16-4", "brian2-cpp_standalone-event"): (500_000, 50_000),
+    ("784-200-200", "brian2-cpp_standalone-event"): (5_000, 500),
+    ("784-200-200-sparse", "numpy-reference"): (2_000, 300),
+    ("784-200-200-sparse", "brian2-cpp_standalone"): (5_000, 500),
+    ("784-200-200-sparse", "brian2-cpp_standalone-event"): (10_000, 1_000),
 }
+PROTOCOL_EXAMPLES = 2_000_000  # the paper's bars protocol
+REFERENCE_PROTOCOL_EXAMPLES = 200_000  # the per-example NumPy loop is timed on this many and scaled
 
 
 def cell(net: str, engine: str, n: int) -> dict:
@@ -48,13 +62,19 @@ def cell(net: str, engine: str, n: int) -> dict:
     from hm_neuro.reference import Parameters
     from hm_neuro.training import make_engine
 
-    circuit = Circuit.uniform(NETWORKS[net], rate=0.01, name=net)
+    sparse = net.endswith("-sparse")
+    circuit = Circuit.uniform(NETWORKS[net], rate=0.0 if sparse else 0.01, name=net)
     rng = np.random.default_rng(0)
-    data = (rng.random((min(n, 100_000), circuit.n_input)) < 0.2).astype(float)
+    data = (rng.random((min(n, 100_000), circuit.n_input)) < (0.1 if sparse else 0.2)).astype(float)
     kind, _, device = engine.partition("-")
+    device, _, propagation = device.partition("-")
     t0 = time.perf_counter()
-    eng = make_engine(circuit, "numpy" if kind == "numpy" else "brian2", device or None, chunk=len(data))
+    eng = make_engine(circuit, "numpy" if kind == "numpy" else "brian2", device or None, chunk=len(data),
+                      propagation=propagation or "summed")
     params = Parameters.initial(circuit)
+    if sparse:
+        for b in params.generative_biases + params.recognition_biases:
+            b[:] = -2.2  # sigmoid(-2.2) ~ 0.1
     if kind == "brian2" and device != "cpp_standalone":
         params, _ = eng.run(params, data[:1], seed=0)  # runtime devices compile on their first run
     setup = time.perf_counter() - t0
@@ -85,6 +105,52 @@ def memory_cell(n: int) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def protocol_cell(kind: str) -> dict:
+    """The paper's bars protocol (2e6 examples, circuits/bars.toml): 'reference'
+    times the per-example NumPy loop on 2e5 examples and scales; 'brian2'
+    times a clean build (fresh directory) plus the whole training, then the
+    same training again on the compiled build."""
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.training import BarsStream, make_engine, train
+
+    circuit = load_circuit("bars")
+    if kind == "reference":
+        n = REFERENCE_PROTOCOL_EXAMPLES
+        t0 = time.perf_counter()
+        train(circuit, BarsStream(), n, seed=0, engine="numpy", progress=False)
+        s = time.perf_counter() - t0
+        return {"kind": kind, "examples_timed": n, "seconds": s * PROTOCOL_EXAMPLES / n}
+    t0 = time.perf_counter()
+    eng = make_engine(circuit, "brian2", "cpp_standalone", chunk=100_000)
+    train(circuit, BarsStream(), PROTOCOL_EXAMPLES, seed=0, engine=eng, progress=False)
+    clean = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train(circuit, BarsStream(), PROTOCOL_EXAMPLES, seed=1, engine=eng, progress=False)
+    cached = time.perf_counter() - t0
+    compile_s = eng.compile_seconds
+    eng.close()
+    return {"kind": kind, "examples_timed": PROTOCOL_EXAMPLES, "seconds": clean, "compile_seconds": compile_s,
+            "cached_seconds": cached}
+
+
+def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
+    """End to end: the bars protocol on the compiled circuit vs the NumPy loop."""
+    rows = {}
+    for kind in ("reference", "brian2"):
+        r = subprocess.run([sys.executable, __file__, "--protocol-cell", kind], capture_output=True, text=True)
+        rows[kind] = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
+                      else {"kind": kind, "error": r.stderr.strip().splitlines()[-1]})
+        print(rows[kind], file=sys.stderr)
+    if "error" not in rows["reference"] and "error" not in rows["brian2"]:
+        rows["speedup_clean_build"] = rows["reference"]["seconds"] / rows["brian2"]["seconds"]
+        rows["speedup_cached_build"] = rows["reference"]["seconds"] / rows["brian2"]["cached_seconds"]
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hm_neuro.model_io import save_json
+
+    save_json(out, {"date": time.strftime("%Y-%m-%d"), "examples": PROTOCOL_EXAMPLES, "cpus": os.cpu_count(), **rows})
+    return rows
+
+
 def memory(out=Path(__file__).resolve().parent / "memory.json"):
     """Peak memory of bars trainings of 1e6 and 1e7 examples, each in its own process."""
     rows = []
@@ -104,6 +170,8 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
     rows = []
     for net in networks or NETWORKS:
         for engine in engines or ENGINES:
+            if (net, engine) in NOT_MEASURED:
+                continue
             n = EXAMPLES[(net, engine)][1 if quick else 0]
             print(f"{net:12s} {engine:24s} {n:>9,d} examples ...", end=" ", flush=True, file=sys.stderr)
             r = subprocess.run([sys.executable, __file__, "--cell", net, engine, str(n)],
@@ -177,8 +245,19 @@ if __name__ == "__main__":
     p.add_argument("--memory", action="store_true", help="peak memory of 1e6 vs 1e7 bars examples instead")
     p.add_argument("--cell", nargs=3, metavar=("NETWORK", "ENGINE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--memory-cell", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--protocol", action="store_true",
+                   help="the bars protocol end to end (clean build, cached build) vs the NumPy loop -> "
+                        "benchmarks/protocol.json")
+    p.add_argument("--protocol-cell", choices=["reference", "brian2"], help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.memory_cell:
+    if a.protocol_cell:
+        import logging
+
+        logging.disable(logging.WARNING)
+        print(json.dumps(protocol_cell(a.protocol_cell)))
+    elif a.protocol:
+        print(json.dumps(protocol(), indent=1))
+    elif a.memory_cell:
         import logging
 
         logging.disable(logging.WARNING)

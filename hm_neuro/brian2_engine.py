@@ -51,6 +51,9 @@ from .reference import NO_PERTURBATION, Parameters, Uniforms
 logger = logging.getLogger(__name__)
 
 DEVICES = ("numpy", "cython", "cpp_standalone")
+#: how a layer's input is computed: summed variables over every synapse, or
+#: on_pre code triggered by the units that are on (see CircuitNetwork)
+PROPAGATIONS = ("summed", "event")
 #: environment variable through which a compiled binary receives its seed
 SEED_ENV = "HM_NEURO_SEED"
 
@@ -70,6 +73,19 @@ def default_device() -> str:
         return "cpp_standalone"
     logger.warning("no C++ compiler found: using Brian2's numpy target (slow)")
     return "numpy"
+
+
+#: event-driven propagation pays off from this many synapses per example
+#: (benchmarks/bench.py: at 16-8-1 and 64-16-16-4 the extra event detectors
+#: cost more than they save; at 784-200-200 events are several times faster)
+EVENT_DRIVEN_FROM_SYNAPSES = 20_000
+
+
+def choose_propagation(circuit: Circuit) -> str:
+    """'event' for large circuits, 'summed' for small ones (see the benchmark)."""
+    n = circuit.layers
+    synapses = sum(n[k] * n[k + 1] for k in range(len(n) - 1))
+    return "event" if synapses >= EVENT_DRIVEN_FROM_SYNAPSES else "summed"
 
 
 def _configure_brian2(device: str, cache_dir=None):
@@ -105,9 +121,13 @@ class CircuitNetwork:
     """
 
     def __init__(self, circuit: Circuit, chunk: int, external_uniforms: bool,
-                 record_spikes: bool = False, record_every: int = 0):
+                 record_spikes: bool = False, record_every: int = 0, propagation: str = "summed"):
         import brian2 as b2
 
+        if propagation not in PROPAGATIONS:
+            raise bad("propagation", f"must be one of {list(PROPAGATIONS)}", propagation)
+        self.propagation = propagation
+        event = propagation == "event"
         self.circuit = circuit
         self.chunk = int(chunk)
         n = circuit.layers
@@ -151,32 +171,28 @@ class CircuitNetwork:
                         "eps_b_rec : 1 (shared)  # its learning rate",
                         "x_rec_wake : 1  # bottom-up input from the wake sample below",
                         "x_rec_sleep : 1  # bottom-up input from the fantasy below"]
-            events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if record_spikes else None
+            events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
             g = b2.NeuronGroup(n[l], "\n".join(eqs), events=events, name=f"layer_{l}")
             g.state_updater.active = False
             self.layers.append(g)
             objects.append(g)
 
+        # the delta rules (eq. 4 wake, eq. 7 sleep); the factor s_pre is the
+        # event itself in event-driven propagation, explicit when summed
+        self.learn_code = {}
         self.recognition, self.generative = [], []
         for k in range(L):
             lower, upper = self.layers[k], self.layers[k + 1]
+            self.learn_code[("recognition", k)] = "w += eps * sleep_gate(t) * mask * s_sleep_pre * (s_sleep_post - q_post)"
+            dw = "eps * wake_gate(t) * mask * s_wake_pre * (s_wake_post - p_post)"
+            self.learn_code[("generative", k)] = f"w = clip(w + {dw}, 0, inf)" if circuit.nonnegative(k) else f"w += {dw}"
             ii, jj = np.divmod(np.arange(n[k] * n[k + 1]), n[k + 1])  # pre-major: (i lower, j upper)
-            R = b2.Synapses(lower, upper, model="""
-                    w : 1  # recognition weight R_jk
-                    mask : 1  # 0: lesioned (silent, does not learn)
-                    eps : 1 (shared)
-                    x_rec_wake_post = mask * w * s_wake_pre : 1 (summed)
-                    x_rec_sleep_post = mask * w * s_sleep_pre : 1 (summed)
-                    """, name=f"recognition_{k}")
+            R = b2.Synapses(lower, upper, name=f"recognition_{k}",
+                            **self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event))
             R.connect(i=ii, j=jj)
             ii, jj = np.divmod(np.arange(n[k + 1] * n[k]), n[k])  # pre-major: (i upper, j lower)
-            G = b2.Synapses(upper, lower, model="""
-                    w : 1  # generative weight G_kj
-                    mask : 1  # 0: lesioned (silent, does not learn)
-                    eps : 1 (shared)
-                    x_gen_wake_post = mask * w * s_wake_pre : 1 (summed)
-                    x_gen_sleep_post = mask * w * s_sleep_pre : 1 (summed)
-                    """, name=f"generative_{k}")
+            G = b2.Synapses(upper, lower, name=f"generative_{k}",
+                            **self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event))
             G.connect(i=ii, j=jj)
             self.recognition.append(R)
             self.generative.append(G)
@@ -199,54 +215,113 @@ class CircuitNetwork:
                 self.history_monitors[name] = m
                 self.network.add(m)
 
+    @staticmethod
+    def _synapse_args(pathway: str, weight: str, learn: str, event: bool) -> dict:
+        """Synapses arguments of a recognition ('rec') or generative ('gen') set.
+
+        summed: the inputs are summed variables over every synapse and
+        learning a ``run_regularly`` over every synapse.  event: a unit that
+        is on emits a ``wake`` or ``sleep`` event, and ``on_pre`` code adds
+        its weights to its targets' inputs and applies the delta rule, so only
+        the synapses of active presynaptic units are touched.
+        """
+        import brian2 as b2
+
+        model = (f"w : 1  # {'recognition' if pathway == 'rec' else 'generative'} weight {weight}\n"
+                 "mask : 1  # 0: lesioned (silent, does not learn)\n"
+                 "eps : 1 (shared)\n")
+        if not event:
+            return {"model": model + f"x_{pathway}_wake_post = mask * w * s_wake_pre : 1 (summed)\n"
+                                     f"x_{pathway}_sleep_post = mask * w * s_sleep_pre : 1 (summed)\n"}
+        phase = "sleep" if pathway == "rec" else "wake"
+        on_pre = {"wake_input": f"x_{pathway}_wake_post += mask * w",
+                  "sleep_input": f"x_{pathway}_sleep_post += mask * w",
+                  "learn": learn.replace(f"s_{phase}_pre * ", "")}
+        on_event = {"wake_input": "wake", "sleep_input": "sleep", "learn": phase}
+        return {"model": model, "on_pre": on_pre, "on_event": on_event,
+                "delay": {key: 0 * b2.second for key in on_pre}}
+
     # ------------------------------------------------------------------
     def phase_schedule(self, U):
-        """The phase controller: one example per step, ordered in 'start'."""
+        """The phase controller: one example per step, ordered in 'start'.
+
+        With summed propagation an input is a summed variable, recomputed
+        when needed; with event-driven propagation the units that are on emit
+        an event right after they are sampled, the synapses of those units add
+        to the targets' inputs, and the layer that reads an input resets it to
+        0 for the next example.
+        """
         L = self.L
+        event = self.propagation == "event"
         order = iter(range(1000))
 
         def op(group, code, name):
             group.run_regularly(code, when="start", order=next(order), name=f"{group.name}_{name}")
 
-        def summed(S, var):
-            upd = S.summed_updaters[f"{var}_post"]
-            upd.when, upd.order = "start", next(order)
+        def emit(layer, phase):
+            """event-driven: the units of ``layer`` that are on in ``phase`` emit."""
+            if event:
+                th = layer.thresholder[phase]
+                th.when, th.order = "start", next(order)
+
+        def propagate(S, var, phase):
+            """S's input ``var`` to its targets, from the ``phase`` sample of its sources."""
+            if event:
+                pw = next(p for p in S._pathways if p.name == f"{S.name}_{phase}_input")
+                pw.when, pw.order = "start", next(order)
+            else:
+                upd = S.summed_updaters[f"{var}_post"]
+                upd.when, upd.order = "start", next(order)
+
+        def learn(S, kind, k):
+            if event:
+                pw = next(p for p in S._pathways if p.name == f"{S.name}_learn")
+                pw.when, pw.order = "start", next(order)
+            else:
+                S.run_regularly(self.learn_code[(kind, k)], when="start", order=next(order),
+                                name=f"{S.name}_{'wake' if kind == 'generative' else 'sleep'}")
+
+        def consumed(var):
+            return f"\n{var} = 0" if event else ""
 
         lay, R, G = self.layers, self.recognition, self.generative
-        nonneg = self.circuit.nonnegative
         # wake: clamp the data vector, then recognise bottom-up (eq. 1)
         op(lay[0], "s_wake = data(t, i)", "clamp")
+        emit(lay[0], "wake")
         for k in range(L):
-            summed(R[k], "x_rec_wake")
+            propagate(R[k], "x_rec_wake", "wake")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_wake')}\n"
-                           f"s_wake = clamped * clamp_state + (1 - clamped) * int({U('wake', k + 1)} < q)",
-               "recognise")
+                           f"s_wake = clamped * clamp_state + (1 - clamped) * int({U('wake', k + 1)} < q)"
+                           + consumed("x_rec_wake"), "recognise")
+            emit(lay[k + 1], "wake")
         # wake learning: generative predictions, delta rule (eq. 4)
         for k in range(L):
-            summed(G[k], "x_gen_wake")
+            propagate(G[k], "x_gen_wake", "wake")
         for l in range(L + 1):
             drive = "b_gen" if l == L else "b_gen + x_gen_wake"
             op(lay[l], f"p = {sigmoid(drive)}\n"
-                       f"b_gen += eps_b_gen * wake_gate(t) * (s_wake - p)", "wake_bias")
+                       f"b_gen += eps_b_gen * wake_gate(t) * (s_wake - p)" + (consumed("x_gen_wake") if l < L else ""),
+               "wake_bias")
         for k in range(L):
-            dw = "eps * wake_gate(t) * mask * s_wake_pre * (s_wake_post - p_post)"
-            code = f"w = clip(w + {dw}, 0, inf)" if nonneg(k) else f"w += {dw}"
-            G[k].run_regularly(code, when="start", order=next(order), name=f"generative_{k}_wake")
+            learn(G[k], "generative", k)
         # sleep: fantasy top-down (eq. 1)
         op(lay[L], f"p = {sigmoid('b_gen')}\n"
                    f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', L)} < p)", "dream")
+        emit(lay[L], "sleep")
         for k in range(L - 1, -1, -1):
-            summed(G[k], "x_gen_sleep")
+            propagate(G[k], "x_gen_sleep", "sleep")
             op(lay[k], f"p = {sigmoid('b_gen + x_gen_sleep')}\n"
-                       f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', k)} < p)", "dream")
+                       f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', k)} < p)"
+                       + consumed("x_gen_sleep"), "dream")
+            emit(lay[k], "sleep")
         # sleep learning: recognition predictions of the fantasy, delta rule (eq. 7)
         for k in range(L):
-            summed(R[k], "x_rec_sleep")
+            propagate(R[k], "x_rec_sleep", "sleep")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_sleep')}\n"
-                           f"b_rec += eps_b_rec * sleep_gate(t) * (s_sleep - q)", "sleep_bias")
+                           f"b_rec += eps_b_rec * sleep_gate(t) * (s_sleep - q)" + consumed("x_rec_sleep"),
+               "sleep_bias")
         for k in range(L):
-            R[k].run_regularly("w += eps * sleep_gate(t) * mask * s_sleep_pre * (s_sleep_post - q_post)",
-                               when="start", order=next(order), name=f"recognition_{k}_sleep")
+            learn(R[k], "recognition", k)
 
     def parameter_objects(self):
         """(model-file name, Brian2 object, variable) for every parameter array."""
@@ -367,11 +442,15 @@ class Brian2Engine:
     build_dir : path, optional
         Standalone build directory; a fresh temporary one by default, so that
         parallel processes never share one.
+    propagation : {'auto', 'summed', 'event'}
+        How layer inputs and weight updates reach the synapses
+        (:class:`CircuitNetwork`); 'auto' chooses by size
+        (:func:`choose_propagation`).
     """
 
     def __init__(self, circuit: Circuit, device: str = "cython", chunk: int = 100_000,
                  external_uniforms: bool = False, record_spikes: bool = False,
-                 record_every: int = 0, build_dir=None):
+                 record_every: int = 0, build_dir=None, propagation: str = "auto"):
         if device not in DEVICES:
             raise bad("device", f"must be one of {list(DEVICES)}", device)
         if chunk < 1:
@@ -387,7 +466,10 @@ class Brian2Engine:
         self._own_dir = build_dir is None
         self.build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="hm_neuro_build_"))
         self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE"))
-        self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every)
+        if propagation == "auto":
+            propagation = choose_propagation(circuit)
+        self.propagation = propagation
+        self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation)
         self.compile_seconds = 0.0
         b2 = self.b2
         if device == "cpp_standalone":
@@ -417,6 +499,12 @@ class Brian2Engine:
         """
         b2 = self.b2
         m = len(data)
+        if self.propagation == "event":
+            for k in self.circuit.nonnegative_generative_weights_into:
+                if np.min(params.generative_weights[k]) < 0:
+                    raise bad(f"generative_weights_{k}", "event-driven propagation clips only the synapses it "
+                              "updates, so weights kept >= 0 must start >= 0 (use propagation='summed')",
+                              float(np.min(params.generative_weights[k])))
         if m > self.chunk:
             raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
         values = dict(self.net.rate_values())

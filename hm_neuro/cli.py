@@ -91,7 +91,7 @@ def cmd_train(args):
                    device=args.device, max_chunk=args.chunk, params=params, schedule=schedule,
                    record_every=args.record_every, progress=not args.quiet,
                    checkpoint=ckpt if (args.checkpoint_every or args.resume) else None,
-                   checkpoint_every=args.checkpoint_every, resume=args.resume)
+                   checkpoint_every=args.checkpoint_every, resume=args.resume, propagation=args.propagation)
     save_model(out, result.params, circuit, args.seed, result.examples_seen, result.engine, result.device)
     if ckpt.exists():
         ckpt.unlink()  # the model file supersedes it
@@ -285,6 +285,10 @@ def build_parser():
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
+    t.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto",
+                   help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
+                        "(on_pre code for the units that are on); default auto: event-driven from "
+                        "20,000 synapses")
     t.add_argument("--schedule", help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; "
                                       "must add up to --examples")
     t.add_argument("--record-every", type=_count, default=0, metavar="N",

@@ -170,14 +170,14 @@ class NumpyEngine:
 
 
 def make_engine(circuit: Circuit, engine: str = "brian2", device: str | None = None,
-                chunk: int = 100_000, record_every: int = 0, build_dir=None):
+                chunk: int = 100_000, record_every: int = 0, build_dir=None, propagation: str = "auto"):
     if engine == "numpy":
         return NumpyEngine(circuit, record_every=record_every, chunk=chunk)
     if engine == "brian2":
         from .brian2_engine import Brian2Engine, default_device
 
         return Brian2Engine(circuit, device=device or default_device(), chunk=chunk,
-                            record_every=record_every, build_dir=build_dir)
+                            record_every=record_every, build_dir=build_dir, propagation=propagation)
     raise bad("engine", f"must be one of {list(ENGINES)}", engine)
 
 
@@ -206,7 +206,7 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
           device=None, max_chunk: int = 100_000, params: Parameters | None = None,
           schedule=None, record_every: int = 0, progress: bool = True, build_dir=None,
           checkpoint=None, checkpoint_every: int = 0, resume: bool = False,
-          perturbation=None) -> TrainResult:
+          perturbation=None, propagation: str = "auto") -> TrainResult:
     """Wake-sleep training of ``circuit`` on ``stream`` for ``n_examples``.
 
     ``schedule``: list of :class:`Epoch` (default: wake-sleep throughout);
@@ -221,6 +221,9 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
 
     ``perturbation``: lesions and clamps held during the whole run
     (:class:`hm_neuro.reference.Perturbation`).
+
+    ``propagation``: Brian2 only: 'summed', 'event' or 'auto'
+    (:func:`hm_neuro.brian2_engine.choose_propagation`).
     """
     from tqdm.auto import tqdm
 
@@ -253,7 +256,7 @@ def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="bria
         hist_seen, hist = state["history_seen"], {k: [v] for k, v in state["history"].items()}
     t0 = time.perf_counter()
     if own_engine:
-        eng = make_engine(circuit, engine, device, chunk, record_every, build_dir)
+        eng = make_engine(circuit, engine, device, chunk, record_every, build_dir, propagation)
     else:  # a compiled engine re-used across runs (same circuit shape)
         eng = engine
         engine = "brian2" if hasattr(eng, "net") else "numpy"

@@ -47,7 +47,7 @@ def circuits():
 CIRCUITS = circuits()
 
 
-def run_both(circuit, device, seed=0, n=N_EXAMPLES, perturbation=reference.NO_PERTURBATION):
+def run_both(circuit, device, seed=0, n=N_EXAMPLES, perturbation=reference.NO_PERTURBATION, propagation="summed"):
     rng = np.random.default_rng(seed)
     p0 = random_parameters(circuit, rng, scale=0.5)
     data = (rng.random((n, circuit.n_input)) < 0.3).astype(float)
@@ -56,7 +56,8 @@ def run_both(circuit, device, seed=0, n=N_EXAMPLES, perturbation=reference.NO_PE
     ref = p0.copy()
     ref_wake, ref_sleep = reference.train(ref, circuit, data, u, wg, sg, record_samples=True,
                                           perturbation=perturbation)
-    with Brian2Engine(circuit, device=device, chunk=n, external_uniforms=True, record_spikes=True) as eng:
+    with Brian2Engine(circuit, device=device, chunk=n, external_uniforms=True, record_spikes=True,
+                      propagation=propagation) as eng:
         b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u,
                               perturbation=perturbation)
     return p0, ref, b2p, (ref_wake, ref_sleep), (extras["wake"], extras["sleep"])
@@ -71,10 +72,11 @@ def assert_exact(p0, ref, b2p, ref_samples, b2_samples):
     assert ref.max_abs_difference(p0) > 0.1  # something was learned
 
 
+@pytest.mark.parametrize("propagation", ["summed", "event"])
 @pytest.mark.parametrize("name", list(CIRCUITS))
-def test_exact_on_brian2_numpy_target(name):
+def test_exact_on_brian2_numpy_target(name, propagation):
     circuit = CIRCUITS[name]
-    p0, ref, b2p, rs, bs = run_both(circuit, "numpy")
+    p0, ref, b2p, rs, bs = run_both(circuit, "numpy", propagation=propagation)
     assert_exact(p0, ref, b2p, rs, bs)
     for k in circuit.nonnegative_generative_weights_into:
         assert b2p.generative_weights[k].min() >= 0.0
@@ -91,12 +93,17 @@ def cortical_perturbation(circuit, rng):
         clamps={3: (np.arange(n[3]) % 2).astype(float)}).validate(circuit)
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler,
-                                                                                     pytest.mark.standalone])])
-def test_exact_with_lesions_and_clamps(device):
+STANDALONE = [needs_compiler, pytest.mark.standalone]
+
+
+@pytest.mark.parametrize("device,propagation", [
+    ("numpy", "summed"), ("numpy", "event"),
+    pytest.param("cpp_standalone", "summed", marks=STANDALONE),
+    pytest.param("cpp_standalone", "event", marks=STANDALONE + [pytest.mark.slow])])  # 2 min compile
+def test_exact_with_lesions_and_clamps(device, propagation):
     circuit = CIRCUITS["four-hidden"]
     pt = cortical_perturbation(circuit, np.random.default_rng(9))
-    p0, ref, b2p, rs, bs = run_both(circuit, device, perturbation=pt)
+    p0, ref, b2p, rs, bs = run_both(circuit, device, perturbation=pt, propagation=propagation)
     assert_exact(p0, ref, b2p, rs, bs)
     clamp = pt.clamps[3]
     for phase in (0, 1):  # the clamped layer keeps its state in both phases
@@ -172,6 +179,34 @@ def test_wake_only_epoch_leaves_recognition_and_sleep_only_leaves_generative():
 def test_exact_on_cpp_standalone(name):
     p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cpp_standalone")
     assert_exact(p0, ref, b2p, rs, bs)
+
+
+@needs_compiler
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["16-8-1", "64-16-16-4"])
+def test_exact_on_cpp_standalone_event_driven(name):
+    """Slow: an event-driven build compiles in ~1 min (the four-hidden
+    circuit with lesions and clamps runs in CI)."""
+    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cpp_standalone", propagation="event")
+    assert_exact(p0, ref, b2p, rs, bs)
+
+
+def test_event_driven_propagation_refuses_negative_constrained_weights():
+    from hm_neuro.errors import HMError
+
+    circuit, p0, data = bars_start(6)
+    p0.generative_weights[0][0, 0] = -0.5
+    with Brian2Engine(circuit, device="numpy", chunk=50, propagation="event") as eng:
+        with pytest.raises(HMError, match=r"generative_weights_0: event-driven propagation clips only .*\(got -0.5\)"):
+            eng.run(p0, data, seed=1)
+
+
+def test_automatic_propagation_is_chosen_by_size():
+    from hm_neuro.brian2_engine import choose_propagation
+
+    assert choose_propagation(CIRCUITS["16-8-1"]) == "summed"
+    assert choose_propagation(CIRCUITS["64-16-16-4"]) == "summed"
+    assert choose_propagation(make_circuit([784, 200, 200])) == "event"
 
 
 @needs_compiler
