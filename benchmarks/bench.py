@@ -9,6 +9,7 @@ the same network, measured in the same run.  No test asserts on these times.
 
     python benchmarks/bench.py                # writes benchmarks/results.json, figures/benchmark.png
     python benchmarks/bench.py --quick        # fewer examples
+    python benchmarks/bench.py --networks 784-200-200 --update   # re-measure one network, keep the rest
     python benchmarks/bench.py --memory       # peak RSS at 1e6 vs 1e7 bars examples -> benchmarks/memory.json
     python benchmarks/bench.py --protocol     # the bars protocol end to end -> benchmarks/protocol.json
 
@@ -166,7 +167,9 @@ def memory(out=Path(__file__).resolve().parent / "memory.json"):
 
 
 def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figure="figures/benchmark.png",
-         networks=None, engines=None):
+         networks=None, engines=None, update=False):
+    """``update``: re-measure only ``networks`` (every engine of a network in
+    this one run) and keep the other networks' rows of ``out``."""
     rows = []
     for net in networks or NETWORKS:
         for engine in engines or ENGINES:
@@ -187,6 +190,12 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
                     and "error" not in r), None)
         if ref and "error" not in row:
             row["ratio_to_reference"] = row["examples_per_second"] / ref["examples_per_second"]
+    for row in rows:
+        row["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    if update and Path(out).exists():
+        kept = [r for r in json.loads(Path(out).read_text())["rows"] if r["network"] not in {x["network"] for x in rows}]
+        order = list(NETWORKS)
+        rows = sorted(kept + rows, key=lambda r: (order.index(r["network"]), ENGINES.index(r["engine"])))
     result = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                           "python": platform.python_version(), "platform": platform.platform()},
               "quick": quick, "date": time.strftime("%Y-%m-%d"), "rows": rows}
@@ -242,6 +251,8 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true")
     p.add_argument("--networks", nargs="*", choices=list(NETWORKS))
     p.add_argument("--engines", nargs="*", choices=ENGINES)
+    p.add_argument("--update", action="store_true",
+                   help="re-measure only --networks and keep the other rows of results.json")
     p.add_argument("--memory", action="store_true", help="peak memory of 1e6 vs 1e7 bars examples instead")
     p.add_argument("--cell", nargs=3, metavar=("NETWORK", "ENGINE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--memory-cell", type=int, help=argparse.SUPPRESS)
@@ -270,4 +281,4 @@ if __name__ == "__main__":
         logging.disable(logging.WARNING)
         print(json.dumps(cell(a.cell[0], a.cell[1], int(a.cell[2]))))
     else:
-        main(quick=a.quick, networks=a.networks, engines=a.engines)
+        main(quick=a.quick, networks=a.networks, engines=a.engines, update=a.update)

@@ -172,12 +172,17 @@ def cmd_protocol(args):
         ep.perturbation(circuit, np.random.default_rng(0))
     result = run_protocol(circuit, stream, epochs, params, seed=args.seed, device=args.device,
                           measures=measures, progress=not args.quiet)
+    from . import plotting
+
+    fig_path = out.with_suffix(".png")
     save_recording(out, result, text, circuit, args.seed)
+    plotting.save(plotting.protocol_figure(result, list(circuit.layers), f"{args.protocol} on {circuit.name}"),
+                  fig_path)
     for i, r in enumerate(result["epochs"]):
         m = r["measures"]
         key = "kl_data_model_bits" if "kl_data_model_bits" in m else "sampled_free_energy_bits"
         print(f"epoch {i + 1} ({r['epoch']['kind']}, {r['epoch']['examples']} examples): {key} = {m[key]:.4f}")
-    print(f"recording -> {out}")
+    print(f"recording -> {out}; figure -> {fig_path}")
     return 0
 
 
@@ -320,7 +325,9 @@ def build_parser():
 
     pr = sub.add_parser("protocol", help="run an experiment protocol (epochs, clamps, lesions, rasters)",
                         description="Runs the epochs of a protocol TOML file on one compiled Brian2 circuit and "
-                                    "saves rasters, measures after every epoch and the protocol itself to --out.")
+                                    "saves rasters, firing probabilities, measures (before the first epoch, every "
+                                    "measure_every examples and after every epoch) and the protocol itself to "
+                                    "--out, and a figure of them beside it (OUT.png).")
     pr.add_argument("protocol", help="protocol TOML file (see protocols/)")
     pr.add_argument("--circuit", default="bars", help="circuit file or shipped name; default bars")
     pr.add_argument("--data", default="bars", help="as for train; default bars")

@@ -191,3 +191,65 @@ def phase_raster(samples, layers, n_shown, rates=None):
         axr.set_xlabel("P(on) per unit")
         axr.set_xlim(-0.05, 1.05)
     return fig
+
+
+def protocol_figure(result: dict, layers, title: str = ""):
+    """One protocol recording: measures over time (epochs shaded and named)
+    above the rasters of the epochs that recorded them (sleep halves shaded),
+    with the mean firing probability per layer and phase in their titles."""
+    plt = _plt()
+    recorded = [r for r in result["epochs"] if r["spikes"]][:4]
+    keys = [k for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "sampled_free_energy_bits")
+            if k in result.get("initial_measures", {}) or any(k in r["measures"] for r in result["epochs"])][:3]
+    ncol = max(len(recorded), 1)
+    fig = plt.figure(figsize=(max(8, 3.6 * ncol), 7 if recorded else 3.6))
+    gs = fig.add_gridspec(2 if recorded else 1, ncol, height_ratios=[1, 1.3] if recorded else [1])
+    ax = fig.add_subplot(gs[0, :])
+    for j, r in enumerate(result["epochs"]):
+        a, b = r["examples_before"], r["examples_before"] + r["epoch"]["examples"]
+        ax.axvspan(a, b, color=f"C{j % 10}", alpha=0.08, lw=0)
+        label = r["epoch"]["name"] or f"epoch {j + 1}"
+        ax.text((a + b) / 2, 1.0, f"{label}\n({r['epoch']['kind']})", transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize=7)
+    for c, key in enumerate(keys):
+        xs, ys = [], []
+        if key in result.get("initial_measures", {}):
+            xs.append(0)
+            ys.append(result["initial_measures"][key])
+        for r in result["epochs"]:
+            for point in r["trace"]:
+                if key in point:
+                    xs.append(point["examples"])
+                    ys.append(point[key])
+        ax.plot(xs, ys, "o-", ms=3, color=f"C{c}", label=key.replace("_bits", " [bits]").replace("_", " "))
+    ax.set_xlabel("examples since the protocol's start")
+    ax.set_ylabel("bits")
+    if keys:
+        ax.legend(fontsize=7, loc="best")
+    for j, r in enumerate(recorded):
+        axr = fig.add_subplot(gs[1, j])
+        n = r["epoch"]["record_spikes"]
+        shown = min(n, 50)
+        offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
+        for t in range(shown):
+            axr.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
+        for phase, shift, color in (("wake", 0.25, "C0"), ("sleep", 0.75, "C3")):
+            for l in range(len(layers)):
+                t = np.asarray(r["spikes"][f"{phase}_{l}_t"])
+                i = np.asarray(r["spikes"][f"{phase}_{l}_i"])
+                keep = t < shown
+                axr.scatter(t[keep] + shift, offsets[l] + i[keep], s=5, marker="|", color=color,
+                            label=phase if l == 0 and j == 0 else None)
+        rates = "; ".join(f"L{l} {np.mean(r['rates']['wake'][l]):.2f}/{np.mean(r['rates']['sleep'][l]):.2f}"
+                          for l in range(len(layers)))
+        axr.set_title(f"{r['epoch']['name'] or r['epoch']['kind']}: P(on) wake/sleep\n{rates}", fontsize=7)
+        axr.set_xlim(0, shown)
+        axr.set_yticks([offsets[l] + layers[l] / 2 for l in range(len(layers))],
+                       ["input"] + [f"layer {l}" for l in range(1, len(layers))], fontsize=7)
+        axr.set_xlabel("example: wake | sleep (shaded)", fontsize=7)
+        if j == 0:
+            axr.legend(fontsize=6, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=9, y=1.02)
+    fig.tight_layout()
+    return fig

@@ -10,6 +10,7 @@ TOML (``protocols/sleep_deprivation.toml``) or built in Python::
     examples = 20000
     kind = "wake-sleep"
     record_spikes = 200            # rasters of the epoch's first 200 examples
+    measure_every = 5000           # measures every 5000 examples within the epoch (default: at its end)
 
     [[epoch]]
     examples = 20000
@@ -35,7 +36,7 @@ from .errors import bad
 from .reference import Parameters, Perturbation
 from .training import EPOCH_KINDS, Epoch, train
 
-_EPOCH_KEYS = {"examples", "kind", "clamp", "lesion", "record_spikes", "name"}
+_EPOCH_KEYS = {"examples", "kind", "clamp", "lesion", "record_spikes", "measure_every", "name"}
 
 
 @dataclasses.dataclass
@@ -45,15 +46,24 @@ class ProtocolEpoch:
     clamp: dict = dataclasses.field(default_factory=dict)      # {layer: [0/1, ...]}
     lesion: dict = dataclasses.field(default_factory=dict)     # {"generative_k" | "recognition_k": fraction}
     record_spikes: int = 0
+    measure_every: int = 0   # 0: measures at the epoch's end only
     name: str = ""
 
     def __post_init__(self):
         Epoch(self.examples, self.kind)  # validates length and kind
         if not 0 <= self.record_spikes <= self.examples:
             raise bad("epoch record_spikes", f"must be in 0..{self.examples}", self.record_spikes)
+        if isinstance(self.measure_every, bool) or not isinstance(self.measure_every, int) or \
+                not 0 <= self.measure_every <= self.examples:
+            raise bad("epoch measure_every", f"must be an integer in 0..{self.examples}", self.measure_every)
         for key, frac in self.lesion.items():
             if not (isinstance(frac, (int, float)) and 0.0 <= frac <= 1.0):
                 raise bad(f"epoch lesion {key}", "must be a fraction in [0, 1]", frac)
+
+    def segments(self) -> list:
+        """Lengths of the stretches between measurements (the last may be shorter)."""
+        step = self.measure_every or self.examples
+        return [min(step, self.examples - a) for a in range(0, self.examples, step)]
 
     def perturbation(self, circuit: Circuit, rng: np.random.Generator) -> Perturbation:
         lesions = {}
@@ -101,37 +111,51 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
                  device: str | None = None, measures=None, progress: bool = True) -> dict:
     """Run the epochs one after another on ONE Brian2 build.
 
-    ``measures(params) -> dict`` is evaluated after every epoch on the machine
-    as the epoch left it, its lesions applied (e.g. the exact bars measures).  Returns ``{"params", "epochs": [per-epoch record]}``
-    where each record holds the epoch, its measures and, if asked for, its
-    wake and sleep rasters (spike times as example indices and unit indices).
+    ``measures(params) -> dict`` is evaluated before the first epoch, after
+    every ``measure_every`` examples of an epoch and at its end, on the
+    machine as it is then, the epoch's lesions applied (e.g. the exact bars
+    measures).  Returns ``{"params", "initial_measures", "epochs": [...]}``
+    where each epoch record holds the epoch, its measures at the end, the
+    ``trace`` of measures within it (``examples`` counted from the protocol's
+    start), and, if asked for, its wake and sleep rasters (example and unit
+    indices) and the firing probability of every unit per phase.
     """
     from .brian2_engine import Brian2Engine, default_device
 
     params = (params or Parameters.initial(circuit)).copy()
-    chunk = max(e.examples for e in epochs)
+    chunk = max(max(ep.segments()) for ep in epochs)
     rng = np.random.default_rng([seed, 11])
     records = []
+    initial = measures(params) if measures else {}
+    done = 0
     with Brian2Engine(circuit, device=device or default_device(), chunk=min(chunk, 100_000),
                       record_spikes=any(e.record_spikes for e in epochs)) as eng:
         for i, ep in enumerate(epochs):
             pt = ep.perturbation(circuit, rng)
-            spikes = {}
+            spikes, rates = {}, {}
             if ep.record_spikes:  # the first record_spikes examples, frozen copy: rasters without learning drift
                 rows = stream.take(ep.record_spikes, rng)
                 gates = EPOCH_KINDS[ep.kind]
                 _, rec = eng.run(params, rows, seed * 1000 + i, np.full(len(rows), gates[0]),
                                  np.full(len(rows), gates[1]), perturbation=pt)
                 for phase in ("wake", "sleep"):
+                    rates[phase] = [a.mean(axis=0).tolist() for a in rec[phase]]
                     for l, a in enumerate(rec[phase]):
                         t, u = np.nonzero(a)
                         spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
-            r = train(circuit, stream, ep.examples, seed=seed * 1000 + i, engine=eng, params=params,
-                      schedule=[Epoch(ep.examples, ep.kind)], progress=progress, perturbation=pt)
-            params = r.params
-            records.append({"epoch": dataclasses.asdict(ep), "examples_before": sum(e.examples for e in epochs[:i]),
-                            "measures": measures(pt.lesioned(params)) if measures else {}, "spikes": spikes})
-    return {"params": params, "epochs": records}
+            trace = []
+            for j, n in enumerate(ep.segments()):
+                # segment 0 keeps the seed an unsegmented epoch would have
+                r = train(circuit, stream, n, seed=seed * 1000 + i + 1_000_000 * j, engine=eng, params=params,
+                          schedule=[Epoch(n, ep.kind)], progress=progress, perturbation=pt)
+                params = r.params
+                done += n
+                if measures:
+                    trace.append({"examples": done, **measures(pt.lesioned(params))})
+            records.append({"epoch": dataclasses.asdict(ep), "examples_before": done - ep.examples,
+                            "measures": {k: v for k, v in trace[-1].items() if k != "examples"} if trace else {},
+                            "trace": trace, "rates": rates, "spikes": spikes})
+    return {"params": params, "initial_measures": initial, "epochs": records}
 
 
 def save_recording(path, result: dict, protocol_text: str, circuit: Circuit, seed: int):
@@ -141,6 +165,7 @@ def save_recording(path, result: dict, protocol_text: str, circuit: Circuit, see
     arrays = {f"epoch{i}_{k}": v for i, r in enumerate(result["epochs"]) for k, v in r["spikes"].items()}
     arrays.update({f"final_{k}": v for k, v in result["params"].arrays().items()})
     meta = [{k: v for k, v in r.items() if k != "spikes"} for r in result["epochs"]]
+    arrays["initial_measures"] = np.array(json.dumps(result.get("initial_measures", {})))
     arrays.update(protocol=np.array(protocol_text), circuit=np.array(json.dumps(circuit.to_dict())),
                   epochs=np.array(json.dumps(meta)), seed=np.array(int(seed)),
                   versions=np.array(json.dumps(versions())), format=np.array("hm_neuro-recording-1"))

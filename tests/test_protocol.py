@@ -21,18 +21,37 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit():
     res = run_protocol(c, BarsStream(), epochs, seed=1, device="numpy", progress=False,
                        measures=lambda p: seen.append(p.copy()) or {"n": len(seen)})
     r1, r2 = res["epochs"][1], res["epochs"][2]
+    initial, after = seen[0], seen[1:]   # measured before the first epoch, then after each epoch
+    assert res["params"].max_abs_difference(initial) > 0
     # the frozen epoch changed no weight
-    assert seen[1].max_abs_difference(seen[0]) == 0.0
+    assert after[1].max_abs_difference(after[0]) == 0.0
     # the clamped top layer is on in every example of both phases
     for phase in ("wake", "sleep"):
         assert len(r2["spikes"][f"{phase}_2_t"]) == 50
+        assert r2["rates"][phase][2] == [1.0]
     # a wake-only epoch leaves the recognition pathway as it was; the generative one learns
-    for a, b in zip(res["params"].recognition_weights, seen[1].recognition_weights):
+    for a, b in zip(res["params"].recognition_weights, after[1].recognition_weights):
         np.testing.assert_array_equal(a, b)
-    assert res["params"].max_abs_difference(seen[1]) > 0
+    assert res["params"].max_abs_difference(after[1]) > 0
     # measures see the lesioned machine: all of recognition_0 silenced
-    assert np.all(seen[2].recognition_weights[0] == 0) and np.any(seen[1].recognition_weights[0] != 0)
+    assert np.all(after[2].recognition_weights[0] == 0) and np.any(after[1].recognition_weights[0] != 0)
     assert r1["examples_before"] == 300 and r2["examples_before"] == 500
+    # recorded firing probabilities are the rasters' means
+    t = np.asarray(r1["spikes"]["wake_1_t"])
+    assert sum(r1["rates"]["wake"][1]) * 50 == pytest.approx(len(t))
+
+
+def test_measures_within_an_epoch():
+    c = make_circuit([16, 4, 1], rate=0.05)
+    epochs = [ProtocolEpoch(250, "wake-sleep", measure_every=100), ProtocolEpoch(100, "wake")]
+    res = run_protocol(c, BarsStream(), epochs, seed=2, device="numpy", progress=False,
+                       measures=lambda p: {"w": float(np.sum(p.generative_weights[0]))})
+    trace = res["epochs"][0]["trace"]
+    assert [point["examples"] for point in trace] == [100, 200, 250]
+    assert len({point["w"] for point in trace}) == 3  # the machine changed between measurements
+    assert res["epochs"][0]["measures"] == {"w": trace[-1]["w"]}
+    assert [point["examples"] for point in res["epochs"][1]["trace"]] == [350]
+    assert "w" in res["initial_measures"]
 
 
 def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
@@ -47,6 +66,10 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
     assert [m["epoch"]["kind"] for m in meta] == ["wake-sleep", "frozen"]
     assert np.isfinite(meta[1]["measures"]["kl_data_model_bits"])
     assert "epoch0_wake_0_t" in z.files
+    assert json.loads(str(z["initial_measures"]))["kl_data_model_bits"] > meta[0]["measures"]["kl_data_model_bits"]
+    from matplotlib.image import imread
+
+    assert imread(tmp_path / "rec.png").shape[1] > 500  # the recording's figure
 
 
 @pytest.mark.parametrize("text, message", [
@@ -56,6 +79,7 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
     ('[[epoch]]\nexamples = 10\nbogus = 1\n', r"epoch 1: unknown keys"),
     ('title = "x"\n', r"needs one or more \[\[epoch\]\] tables"),
     ('[[epoch]]\nexamples = 10\nrecord_spikes = 20\n', r"record_spikes: must be in 0..10"),
+    ('[[epoch]]\nexamples = 10\nmeasure_every = 2.5\n', r"measure_every: must be an integer in 0..10 \(got 2.5\)"),
 ])
 def test_bad_protocol_files(tmp_path, text, message):
     p = tmp_path / "p.toml"

@@ -158,3 +158,11 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     assert code == 2
     assert "--scheduler: cannot reach a Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_shipped_sweep_files_are_valid():
+    files = sorted((Path(__file__).resolve().parent.parent / "sweeps").glob("*.toml"))
+    assert files
+    for f in files:
+        spec = sweep.load_sweep(f)
+        assert len(spec.tasks()) == len(list(spec.points())) * len(spec.seeds) * spec.restarts
