@@ -258,25 +258,25 @@ class CircuitNetwork:
         def op(group, code, name):
             group.run_regularly(code, when="start", order=next(order), name=f"{group.name}_{name}")
 
+        def place(obj):
+            """Schedule an existing Brian2 object next in the 'start' slot."""
+            obj.when, obj.order = "start", next(order)
+
+        def pathway(S, key):
+            return next(p for p in S._pathways if p.name == f"{S.name}_{key}")
+
         def emit(layer, phase):
             """event-driven: the units of ``layer`` that are on in ``phase`` emit."""
             if event:
-                th = layer.thresholder[phase]
-                th.when, th.order = "start", next(order)
+                place(layer.thresholder[phase])
 
         def propagate(S, var, phase):
             """S's input ``var`` to its targets, from the ``phase`` sample of its sources."""
-            if event:
-                pw = next(p for p in S._pathways if p.name == f"{S.name}_{phase}_input")
-                pw.when, pw.order = "start", next(order)
-            else:
-                upd = S.summed_updaters[f"{var}_post"]
-                upd.when, upd.order = "start", next(order)
+            place(pathway(S, f"{phase}_input") if event else S.summed_updaters[f"{var}_post"])
 
         def learn(S, kind, k):
             if event:
-                pw = next(p for p in S._pathways if p.name == f"{S.name}_learn")
-                pw.when, pw.order = "start", next(order)
+                place(pathway(S, "learn"))
             else:
                 S.run_regularly(self.learn_code[(kind, k)], when="start", order=next(order),
                                 name=f"{S.name}_{'wake' if kind == 'generative' else 'sleep'}")

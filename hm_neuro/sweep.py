@@ -290,8 +290,9 @@ def run_tasks(tasks, workers: int = 2, scheduler=None, retries: int = 2, progres
                 results[i] = fut.result()
             except Exception as e:  # noqa: BLE001 - still failing after the retries
                 results[i] = _failed(tasks[i], e)
+            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results),
+                            refresh=False)
             bar.update(1)
-            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results))
     finally:
         bar.close()
         client.close()
