@@ -87,9 +87,9 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
     circuit = circuit_for(reading)
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     chunk = min(examples, 100_000)
-    tasks = [Task(len_, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
-                  record_every, keep_model=True)
-             for len_, (s, r) in enumerate((s, r) for s in range(seed, seed + seeds) for r in range(restarts))]
+    runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
+    tasks = [Task(i, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
+                  record_every, keep_model=True) for i, (s, r) in enumerate(runs_wanted)]
     results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="bars")
     runs, chosen_results = [], []
     for s in range(seed, seed + seeds):

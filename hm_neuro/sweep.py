@@ -339,6 +339,8 @@ class SweepSpec:
     def tasks(self, record_every: int = 0, keep_model: bool = False):
         """The tasks of this sweep (every grid point x seed x restart); checks
         every circuit and data source here, before anything runs."""
+        from .training import plan_chunks
+
         out = []
         for point in self.points():
             p = dict(point)
@@ -357,8 +359,6 @@ class SweepSpec:
             if stream.n_input != circuit.n_input:
                 raise bad("data", f"rows have {stream.n_input} values but circuit '{circuit.name}' has "
                           f"{circuit.n_input} inputs", data)
-            from .training import plan_chunks
-
             for s in self.seeds:
                 for r in range(self.restarts):
                     out.append(Task(len(out), circuit.to_dict(), data, examples, int(s), r,
