@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HMError, bad
-from .training import Interrupted
+from .training import Interrupted, stream_for
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -52,27 +52,13 @@ def _count(text: str) -> int:
     return int(v)
 
 
-def _stream(spec: str, circuit, p_vertical: float):
-    from .data import resolve_data
-    from .training import BarsStream, SweepStream
-
-    if spec == "bars":
-        side = int(round(circuit.n_input ** 0.5))
-        if side * side != circuit.n_input:
-            raise bad("--data bars", f"needs a square input layer; circuit '{circuit.name}' has "
-                      f"{circuit.n_input} inputs")
-        return BarsStream(p_vertical=p_vertical, size=side)
-    rows, desc = resolve_data(spec, circuit.n_input)
-    return SweepStream(rows, desc)
-
-
 def cmd_train(args):
     from .circuit import load_circuit
     from .model_io import load_model, save_history, save_model
     from .training import parse_schedule, train
 
     circuit = load_circuit(args.circuit)
-    stream = _stream(args.data, circuit, args.p_vertical)
+    stream = stream_for(args.data, circuit, args.p_vertical)
     params = None
     if args.init:
         params, _, _ = load_model(args.init, circuit)
@@ -158,7 +144,7 @@ def cmd_protocol(args):
 
     epochs, text = load_protocol(args.protocol)
     circuit = load_circuit(args.circuit)
-    stream = _stream(args.data, circuit, 2 / 3)
+    stream = stream_for(args.data, circuit, 2 / 3)
     params = load_model(args.init, circuit)[0] if args.init else None
     out = Path(args.out)
     if out.suffix != ".npz":

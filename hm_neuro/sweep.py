@@ -129,17 +129,10 @@ def _engine_for(circuit: Circuit, task: Task):
 
 
 def _stream_for(task: Task, circuit: Circuit):
-    from .data import resolve_data
-    from .training import BarsStream, SweepStream
+    from .training import SweepStream, stream_for
 
-    if isinstance(task.data, str) and task.data == "bars":
-        side = int(round(circuit.n_input ** 0.5))
-        if side * side != circuit.n_input:
-            raise bad("data bars", f"needs a square input layer; circuit '{circuit.name}' has {circuit.n_input}")
-        return BarsStream(p_vertical=task.p_vertical, size=side)
     if isinstance(task.data, str):
-        rows, desc = resolve_data(task.data, circuit.n_input)
-        return SweepStream(rows, desc)
+        return stream_for(task.data, circuit, task.p_vertical)
     return SweepStream(np.asarray(task.data), f"task {task.index} data")
 
 

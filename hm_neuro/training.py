@@ -126,6 +126,22 @@ class SweepStream:
         self._order = np.asarray(state, dtype=int).copy()
 
 
+def stream_for(spec: str, circuit: Circuit, p_vertical: float = 2 / 3):
+    """A data source named on the command line -> a stream for ``circuit``:
+    ``bars`` (fresh samples, square input layers only), ``digits[:K]`` or a
+    data file (sweeps)."""
+    from .data import resolve_data
+
+    if spec == "bars":
+        side = int(round(circuit.n_input ** 0.5))
+        if side * side != circuit.n_input:
+            raise bad("--data bars", f"needs a square input layer; circuit '{circuit.name}' has "
+                      f"{circuit.n_input} inputs")
+        return BarsStream(p_vertical=p_vertical, size=side)
+    rows, desc = resolve_data(spec, circuit.n_input)
+    return SweepStream(rows, desc)
+
+
 # --------------------------------------------------------------------- engines
 
 class NumpyEngine:
