@@ -60,8 +60,8 @@ def cell(net: str, engine: str, n: int) -> dict:
     import numpy as np
 
     from hm_neuro.circuit import Circuit
-    from hm_neuro.reference import Parameters
-    from hm_neuro.training import make_engine
+    from hm_neuro.model import Parameters
+    from hm_neuro.engines import make_engine
 
     sparse = net.endswith("-sparse")
     circuit = Circuit.uniform(NETWORKS[net], rate=0.0 if sparse else 0.01, name=net)
@@ -112,7 +112,8 @@ def protocol_cell(kind: str) -> dict:
     times a clean build (fresh directory) plus the whole training, then the
     same training again on the compiled build."""
     from hm_neuro.circuit import load_circuit
-    from hm_neuro.training import BarsStream, make_engine, train
+    from hm_neuro.engines import make_engine
+    from hm_neuro.training import BarsStream, train
 
     circuit = load_circuit("bars")
     if kind == "reference":

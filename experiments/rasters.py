@@ -1,59 +1,9 @@
-"""Spike rasters of the bars circuit awake and asleep (Brian2 event monitors).
+"""``python experiments/rasters.py [options]`` is ``hm-neuro reproduce rasters [options]``
+(the experiment itself: :mod:`hm_neuro.experiments.rasters`)."""
 
-A bars machine is trained with the protocol of Hinton et al. (1995), note
-[15]; then the Brian2 circuit runs with learning frozen while
-``EventMonitor(layer, 'wake')`` and ``EventMonitor(layer, 'sleep')`` record
-every unit that is on in each phase.  Each example is drawn as one time step
-split in two: the wake phase (bottom-up, data clamped on the input) and the
-sleep phase (top-down fantasy, shaded).  Firing rates per unit and phase are
-written to ``rasters.json``; the figure is ``rasters.png``.
+import sys
 
-Run:  hm-neuro reproduce rasters [--quick]
-"""
+from hm_neuro.cli import main
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import numpy as np
-
-from hm_neuro.brian2_engine import Brian2Engine
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import sample_bars
-from hm_neuro.model_io import save_json
-from hm_neuro.training import BarsStream, train
-
-TRAIN = 2_000_000
-SHOWN = 40          # examples drawn in the raster
-RATE_EXAMPLES = 5000  # examples used for the firing rates
-SEED = 9
-
-
-def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
-    out = Path(out)
-    circuit = load_circuit("bars")
-    r = train(circuit, BarsStream(), 20_000 if quick else TRAIN, seed=seed, engine=engine, device=device)
-    n = RATE_EXAMPLES
-    data = sample_bars(n, np.random.default_rng([seed, 2]))
-    dev = r.device if r.engine == "brian2" else "numpy"
-    with Brian2Engine(circuit, device=dev, chunk=n, record_spikes=True) as eng:
-        _, rec = eng.run(r.params, data, seed, np.zeros(n), np.zeros(n))   # frozen: sampling only
-    rates = {phase: [a.mean(0).tolist() for a in rec[phase]] for phase in ("wake", "sleep")}
-    result = {"experiment": "rasters", "seed": seed, "train_examples": r.examples_seen, "quick": quick,
-              "device": dev, "examples": n, "firing_probability": rates,
-              "input_on_fraction_wake": float(rec["wake"][0].mean()),
-              "input_on_fraction_sleep": float(rec["sleep"][0].mean())}
-    name = "rasters_quick" if quick else "rasters"
-    save_json(out / f"{name}.json", result)
-    from hm_neuro import plotting
-
-    plotting.save(plotting.phase_raster(rec, circuit.layers, SHOWN, rates), out / f"{name}.png")
-    print(f"rasters: input on-fraction awake {result['input_on_fraction_wake']:.3f}, dreaming "
-          f"{result['input_on_fraction_sleep']:.3f} -> {out / (name + '.png')}")
-    return result
-
-
-if __name__ == "__main__":  # same as: hm-neuro reproduce NAME [options]
-    from hm_neuro.cli import script_main
-
-    script_main(__file__)
+if __name__ == "__main__":
+    sys.exit(main(["reproduce", "rasters", *sys.argv[1:]]))

@@ -46,21 +46,17 @@ import numpy as np
 
 from .circuit import Circuit
 from .errors import bad
-from .reference import NO_PERTURBATION, Parameters, Uniforms
+from .model import NO_PERTURBATION, SIGMOID_CODE, Parameters, Uniforms
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("numpy", "cython", "cpp_standalone")
-#: how a layer's input is computed: summed variables over every synapse, or
-#: on_pre code triggered by the units that are on (see CircuitNetwork)
-PROPAGATIONS = ("summed", "event")
 #: environment variable through which a compiled binary receives its seed
 SEED_ENV = "HM_NEURO_SEED"
 
 
 def sigmoid(x: str) -> str:
-    """Eq. 1 as Brian2 code."""
-    return f"1.0 / (1.0 + exp(-({x})))"
+    """Eq. 1 as Brian2 code (:data:`hm_neuro.model.SIGMOID_CODE`)."""
+    return SIGMOID_CODE.format(x=x)
 
 
 def compiler_available() -> bool:
@@ -97,6 +93,7 @@ def _configure_brian2(device: str, cache_dir=None):
     if cache_dir is not None:
         b2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
     b2.prefs.codegen.runtime.cython.multiprocess_safe = True
+    _restore_default_sigint()
     # Brian2's device is global: start every engine from a clean one
     if device == "cpp_standalone":
         b2.device.reinit()
@@ -111,8 +108,30 @@ def _configure_brian2(device: str, cache_dir=None):
     return b2
 
 
+def _restore_default_sigint():
+    """Brian2 installs a SIGINT handler on import that turns Ctrl-C into "stop
+    the current run() early" and lets Python carry on, which would save a
+    half-trained model.  Put Python's own handler back (main thread only):
+    Ctrl-C then raises KeyboardInterrupt, which training turns into a
+    checkpoint at the last complete chunk."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class CircuitNetwork:
-    """The Brian2 objects of one machine, with ``chunk`` examples per run.
+    """The Brian2 objects of a population of ``n_machines`` machines of one
+    shape, with ``chunk`` examples per run.
+
+    Layer ``l`` is ONE ``NeuronGroup`` of ``n_machines * n[l]`` units (machine
+    ``m`` owns units ``m*n[l] .. (m+1)*n[l]-1``; its index is the constant
+    ``machine``); recognition and generative ``Synapses`` connect units of
+    the same machine only.  Everything a machine owns is a per-unit or
+    per-synapse variable -- learning rates, gates (2-D ``TimedArray``s
+    indexed by machine), lesion masks, clamps, data columns -- so every code
+    object of the phase controller does the work of all machines at once.
 
     Attributes ``layers`` (list of NeuronGroups), ``recognition`` and
     ``generative`` (lists of Synapses, index k joins layers k and k+1) and
@@ -121,31 +140,33 @@ class CircuitNetwork:
     """
 
     def __init__(self, circuit: Circuit, chunk: int, external_uniforms: bool,
-                 record_spikes: bool = False, record_every: int = 0, propagation: str = "summed"):
+                 record_spikes: bool = False, record_every: int = 0, propagation: str = "summed",
+                 n_machines: int = 1):
         import brian2 as b2
 
-        if propagation not in PROPAGATIONS:
-            raise bad("propagation", f"must be one of {list(PROPAGATIONS)}", propagation)
+        if propagation not in ("summed", "event"):
+            raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.propagation = propagation
         event = propagation == "event"
         self.circuit = circuit
         self.chunk = int(chunk)
+        self.n_machines = N = int(n_machines)
         n = circuit.layers
         L = len(n) - 1
         self.L = L
         dt = b2.defaultclock.dt
         self.dt = dt
         # --- inputs of the phase controller, replaced chunk by chunk
-        self.data = b2.TimedArray(np.zeros((chunk, n[0])), dt=dt, name="data")
-        self.wake_gate = b2.TimedArray(np.ones(chunk), dt=dt, name="wake_gate")
-        self.sleep_gate = b2.TimedArray(np.ones(chunk), dt=dt, name="sleep_gate")
+        self.data = b2.TimedArray(np.zeros((chunk, N * n[0])), dt=dt, name="data")
+        self.wake_gate = b2.TimedArray(np.ones((chunk, N)), dt=dt, name="wake_gate")
+        self.sleep_gate = b2.TimedArray(np.ones((chunk, N)), dt=dt, name="sleep_gate")
         self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate]
         self.u_wake, self.u_sleep = {}, {}
         if external_uniforms:
             for l in range(L + 1):
-                self.u_sleep[l] = b2.TimedArray(np.zeros((chunk, n[l])), dt=dt, name=f"u_sleep_{l}")
+                self.u_sleep[l] = b2.TimedArray(np.zeros((chunk, N * n[l])), dt=dt, name=f"u_sleep_{l}")
                 if l > 0:
-                    self.u_wake[l] = b2.TimedArray(np.zeros((chunk, n[l])), dt=dt, name=f"u_wake_{l}")
+                    self.u_wake[l] = b2.TimedArray(np.zeros((chunk, N * n[l])), dt=dt, name=f"u_wake_{l}")
             self.timed_arrays += list(self.u_wake.values()) + list(self.u_sleep.values())
 
         def U(phase, l):
@@ -155,24 +176,30 @@ class CircuitNetwork:
         objects = []
         self.layers = []
         for l in range(L + 1):
-            eqs = ["s_wake : 1  # wake (recognition) sample",
+            eqs = ["machine : integer (constant)  # which machine of the population the unit belongs to",
+                   "s_wake : 1  # wake (recognition) sample",
                    "s_sleep : 1  # sleep (fantasy) sample",
                    "p : 1  # generative probability, eq. 1",
                    "b_gen : 1  # generative bias",
-                   "eps_b_gen : 1 (shared)  # its learning rate",
-                   "clamped : 1 (shared)  # 1: the layer is held at clamp_state in both phases",
+                   "eps_b_gen : 1  # its learning rate",
+                   "clamped : 1  # 1: the unit is held at clamp_state in both phases",
                    "clamp_state : 1"]
             if l < L:
                 eqs += ["x_gen_wake : 1  # top-down input from the wake sample above",
-                        "x_gen_sleep : 1  # top-down input from the fantasy above"]
+                        "x_gen_sleep : 1  # top-down input from the fantasy above",
+                        "eps_gen : 1  # learning rate of the generative weights into the unit",
+                        "eta_gen : 1  # eps_gen, gated for this example (wake learning)"]
             if l > 0:
                 eqs += ["q : 1  # recognition probability, eq. 1",
                         "b_rec : 1  # recognition bias",
-                        "eps_b_rec : 1 (shared)  # its learning rate",
+                        "eps_b_rec : 1  # its learning rate",
                         "x_rec_wake : 1  # bottom-up input from the wake sample below",
-                        "x_rec_sleep : 1  # bottom-up input from the fantasy below"]
+                        "x_rec_sleep : 1  # bottom-up input from the fantasy below",
+                        "eps_rec : 1  # learning rate of the recognition weights into the unit",
+                        "eta_rec : 1  # eps_rec, gated for this example (sleep learning)"]
             events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
-            g = b2.NeuronGroup(n[l], "\n".join(eqs), events=events, name=f"layer_{l}")
+            g = b2.NeuronGroup(N * n[l], "\n".join(eqs), events=events, name=f"layer_{l}")
+            g.machine = np.repeat(np.arange(N), n[l])
             g.state_updater.active = False
             self.layers.append(g)
             objects.append(g)
@@ -183,16 +210,16 @@ class CircuitNetwork:
         self.recognition, self.generative = [], []
         for k in range(L):
             lower, upper = self.layers[k], self.layers[k + 1]
-            self.learn_code[("recognition", k)] = "w += eps * sleep_gate(t) * mask * s_sleep_pre * (s_sleep_post - q_post)"
-            dw = "eps * wake_gate(t) * mask * s_wake_pre * (s_wake_post - p_post)"
+            self.learn_code[("recognition", k)] = "w += eta_rec_post * mask * s_sleep_pre * (s_sleep_post - q_post)"
+            dw = "eta_gen_post * mask * s_wake_pre * (s_wake_post - p_post)"
             self.learn_code[("generative", k)] = f"w = clip(w + {dw}, 0, inf)" if circuit.nonnegative(k) else f"w += {dw}"
-            ii, jj = np.divmod(np.arange(n[k] * n[k + 1]), n[k + 1])  # pre-major: (i lower, j upper)
             R = b2.Synapses(lower, upper, name=f"recognition_{k}",
                             **self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event))
+            ii, jj = self.pairs(n[k], n[k + 1])
             R.connect(i=ii, j=jj)
-            ii, jj = np.divmod(np.arange(n[k + 1] * n[k]), n[k])  # pre-major: (i upper, j lower)
             G = b2.Synapses(upper, lower, name=f"generative_{k}",
                             **self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event))
+            ii, jj = self.pairs(n[k + 1], n[k])
             G.connect(i=ii, j=jj)
             self.recognition.append(R)
             self.generative.append(G)
@@ -215,6 +242,14 @@ class CircuitNetwork:
                 self.history_monitors[name] = m
                 self.network.add(m)
 
+    def pairs(self, n_pre: int, n_post: int):
+        """(i, j) of every synapse from a layer of n_pre to one of n_post
+        units, within each machine: machine-major, then pre-major, so that
+        machine m's weights are ``w[m*n_pre*n_post:(m+1)*n_pre*n_post]``
+        reshaped to (n_pre, n_post)."""
+        m, a, b = np.unravel_index(np.arange(self.n_machines * n_pre * n_post), (self.n_machines, n_pre, n_post))
+        return m * n_pre + a, m * n_post + b
+
     @staticmethod
     def _synapse_args(pathway: str, weight: str, learn: str, event: bool) -> dict:
         """Synapses arguments of a recognition ('rec') or generative ('gen') set.
@@ -228,8 +263,7 @@ class CircuitNetwork:
         import brian2 as b2
 
         model = (f"w : 1  # {'recognition' if pathway == 'rec' else 'generative'} weight {weight}\n"
-                 "mask : 1  # 0: lesioned (silent, does not learn)\n"
-                 "eps : 1 (shared)\n")
+                 "mask : 1  # 0: lesioned (silent, does not learn)\n")
         if not event:
             return {"model": model + f"x_{pathway}_wake_post = mask * w * s_wake_pre : 1 (summed)\n"
                                      f"x_{pathway}_sleep_post = mask * w * s_sleep_pre : 1 (summed)\n"}
@@ -249,7 +283,8 @@ class CircuitNetwork:
         when needed; with event-driven propagation the units that are on emit
         an event right after they are sampled, the synapses of those units add
         to the targets' inputs, and the layer that reads an input resets it to
-        0 for the next example.
+        0 for the next example.  The learning rate of a weight set is gated
+        once per unit (``eta = eps * gate(t, machine)``), not per synapse.
         """
         L = self.L
         event = self.propagation == "event"
@@ -284,6 +319,9 @@ class CircuitNetwork:
         def consumed(var):
             return f"\n{var} = 0" if event else ""
 
+        def sampled(u):
+            return f"clamped * clamp_state + (1 - clamped) * int({u} < "
+
         lay, R, G = self.layers, self.recognition, self.generative
         # wake: clamp the data vector, then recognise bottom-up (eq. 1)
         op(lay[0], "s_wake = data(t, i)", "clamp")
@@ -291,34 +329,34 @@ class CircuitNetwork:
         for k in range(L):
             propagate(R[k], "x_rec_wake", "wake")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_wake')}\n"
-                           f"s_wake = clamped * clamp_state + (1 - clamped) * int({U('wake', k + 1)} < q)"
-                           + consumed("x_rec_wake"), "recognise")
+                           f"s_wake = {sampled(U('wake', k + 1))}q)" + consumed("x_rec_wake"), "recognise")
             emit(lay[k + 1], "wake")
         # wake learning: generative predictions, delta rule (eq. 4)
         for k in range(L):
             propagate(G[k], "x_gen_wake", "wake")
         for l in range(L + 1):
             drive = "b_gen" if l == L else "b_gen + x_gen_wake"
+            gated = "" if l == L else "\neta_gen = eps_gen * wake_gate(t, machine)"
             op(lay[l], f"p = {sigmoid(drive)}\n"
-                       f"b_gen += eps_b_gen * wake_gate(t) * (s_wake - p)" + (consumed("x_gen_wake") if l < L else ""),
-               "wake_bias")
+                       f"b_gen += eps_b_gen * wake_gate(t, machine) * (s_wake - p)" + gated
+               + (consumed("x_gen_wake") if l < L else ""), "wake_bias")
         for k in range(L):
             learn(G[k], "generative", k)
         # sleep: fantasy top-down (eq. 1)
         op(lay[L], f"p = {sigmoid('b_gen')}\n"
-                   f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', L)} < p)", "dream")
+                   f"s_sleep = {sampled(U('sleep', L))}p)", "dream")
         emit(lay[L], "sleep")
         for k in range(L - 1, -1, -1):
             propagate(G[k], "x_gen_sleep", "sleep")
             op(lay[k], f"p = {sigmoid('b_gen + x_gen_sleep')}\n"
-                       f"s_sleep = clamped * clamp_state + (1 - clamped) * int({U('sleep', k)} < p)"
-                       + consumed("x_gen_sleep"), "dream")
+                       f"s_sleep = {sampled(U('sleep', k))}p)" + consumed("x_gen_sleep"), "dream")
             emit(lay[k], "sleep")
         # sleep learning: recognition predictions of the fantasy, delta rule (eq. 7)
         for k in range(L):
             propagate(R[k], "x_rec_sleep", "sleep")
             op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_sleep')}\n"
-                           f"b_rec += eps_b_rec * sleep_gate(t) * (s_sleep - q)" + consumed("x_rec_sleep"),
+                           f"b_rec += eps_b_rec * sleep_gate(t, machine) * (s_sleep - q)\n"
+                           f"eta_rec = eps_rec * sleep_gate(t, machine)" + consumed("x_rec_sleep"),
                "sleep_bias")
         for k in range(L):
             learn(R[k], "recognition", k)
@@ -335,141 +373,243 @@ class CircuitNetwork:
             out.append((f"recognition_biases_{k}", self.layers[k + 1], "b_rec"))
         return out
 
-    def rate_values(self):
-        """{VariableView: value} of every learning rate of the circuit."""
-        lr = self.circuit.learning_rates
+    def rate_values(self, circuits):
+        """{VariableView: per-unit array} of every learning rate, one circuit per machine."""
+        n = self.circuit.layers
+
+        def per_unit(l, key, idx):
+            return np.repeat([c.learning_rates[key][idx] for c in circuits], n[l])
+
         vals = {}
-        for k in range(self.L):
-            vals[self.generative[k].eps] = lr["generative_weights"][k]
-            vals[self.recognition[k].eps] = lr["recognition_weights"][k]
-            vals[self.layers[k + 1].eps_b_rec] = lr["recognition_biases"][k]
         for l in range(self.L + 1):
-            vals[self.layers[l].eps_b_gen] = lr["generative_biases"][l]
+            vals[self.layers[l].eps_b_gen] = per_unit(l, "generative_biases", l)
+            if l < self.L:
+                vals[self.layers[l].eps_gen] = per_unit(l, "generative_weights", l)
+            if l > 0:
+                vals[self.layers[l].eps_b_rec] = per_unit(l, "recognition_biases", l - 1)
+                vals[self.layers[l].eps_rec] = per_unit(l, "recognition_weights", l - 1)
         return vals
 
-    def perturbation_values(self, pt):
-        """{VariableView: value} of every lesion mask and clamp (intact: 1s, no clamps)."""
+    def perturbation_values(self, perturbations):
+        """{VariableView: array} of every lesion mask and clamp, one perturbation per machine."""
         n = self.circuit.layers
         vals = {}
         for k in range(self.L):
             for kind, S in (("generative", self.generative[k]), ("recognition", self.recognition[k])):
-                m = pt.mask(kind, k)
                 size = n[k] * n[k + 1]
-                vals[S.mask] = np.ones(size) if isinstance(m, float) else np.asarray(m, dtype=float).ravel()
+                vals[S.mask] = np.concatenate([np.ones(size) if isinstance(m, float) else
+                                               np.asarray(m, dtype=float).ravel()
+                                               for m in (pt.mask(kind, k) for pt in perturbations)])
         for l, g in enumerate(self.layers):
-            clamped = l in pt.clamps
-            vals[g.clamped] = 1.0 if clamped else 0.0
-            vals[g.clamp_state] = np.asarray(pt.clamps[l], dtype=float) if clamped else np.zeros(n[l])
+            vals[g.clamped] = np.concatenate([np.full(n[l], 1.0 if l in pt.clamps else 0.0) for pt in perturbations])
+            vals[g.clamp_state] = np.concatenate([np.asarray(pt.clamps[l], dtype=float) if l in pt.clamps
+                                                  else np.zeros(n[l]) for pt in perturbations])
         return vals
 
-    def parameter_values(self, params: Parameters):
-        """{VariableView: flat array} setting every weight and bias."""
-        arrays = params.arrays()
-        out = {}
-        for name, obj, var in self.parameter_objects():
-            a = np.asarray(arrays[name], dtype=float)
-            out[getattr(obj, var)] = a.ravel()  # weights are (pre, post): pre-major, as connected
-        return out
+    def parameter_values(self, params_list):
+        """{VariableView: flat array} setting every weight and bias of every machine."""
+        per_machine = [p.arrays() for p in params_list]
+        return {getattr(obj, var): np.concatenate([np.asarray(a[name], dtype=float).ravel() for a in per_machine])
+                for name, obj, var in self.parameter_objects()}  # weights (pre, post): pre-major, as connected
 
-    def read_parameters(self) -> Parameters:
-        """Every weight and bias (flat, pre-major; from_arrays restores the shapes)."""
-        arrays = {name: np.array(getattr(obj, var)[:], dtype=float) for name, obj, var in self.parameter_objects()}
-        return Parameters.from_arrays(arrays, self.circuit)
+    def read_parameters(self) -> list:
+        """Every machine's weights and biases (one Parameters per machine)."""
+        N = self.n_machines
+        flat = {name: np.array(getattr(obj, var)[:], dtype=float).reshape(N, -1)
+                for name, obj, var in self.parameter_objects()}
+        return [Parameters.from_arrays({k: v[m] for k, v in flat.items()}, self.circuit) for m in range(N)]
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
-        """{TimedArray: values} for one chunk, padded to the chunk length."""
-        m = len(data)
+        """{TimedArray: values} for one chunk, padded to the chunk length.
+
+        Per machine: ``data[m]`` (rows, n0), gates ``(rows,)`` or None,
+        ``uniforms[m]`` or None."""
+        N = self.n_machines
+        m = len(data[0])
         pad = self.chunk - m
 
         def padded(a):
             a = np.asarray(a, dtype=float)
             return np.concatenate([a, np.zeros((pad,) + a.shape[1:])]) if pad else a
 
-        vals = {self.data: padded(data),
-                self.wake_gate: padded(np.ones(m) if wake_gate is None else wake_gate),
-                self.sleep_gate: padded(np.ones(m) if sleep_gate is None else sleep_gate)}
+        def gates(g):
+            return np.stack([np.ones(m) if x is None else np.asarray(x, dtype=float) for x in g], axis=1)
+
+        vals = {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
+                self.wake_gate: padded(gates(wake_gate)),
+                self.sleep_gate: padded(gates(sleep_gate))}
         if self.u_wake:
-            if uniforms is None:
+            if uniforms is None or any(u is None for u in uniforms):
                 raise bad("uniforms", "this circuit was built for external uniform numbers; pass them")
             for l, ta in self.u_wake.items():
-                vals[ta] = padded(uniforms.wake[l - 1])
+                vals[ta] = padded(np.concatenate([u.wake[l - 1] for u in uniforms], axis=1))
             for l, ta in self.u_sleep.items():
-                vals[ta] = padded(uniforms.sleep[l])
+                vals[ta] = padded(np.concatenate([u.sleep[l] for u in uniforms], axis=1))
         return vals
 
-    def read_spikes(self, m: int):
-        """Dense wake and sleep samples (per layer, (m, n_l)) from the rasters."""
-        out = {"wake": [], "sleep": []}
+    def read_spikes(self, m: int) -> list:
+        """Per machine: dense wake and sleep samples (per layer, (m, n_l)) from the rasters."""
+        out = [{"wake": [], "sleep": []} for _ in range(self.n_machines)]
         for phase in ("wake", "sleep"):
             for l, n_l in enumerate(self.circuit.layers):
                 mon = self.spike_monitors[(phase, l)]
-                a = np.zeros((m, n_l))
+                a = np.zeros((m, self.n_machines * n_l))
                 steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
                 idx = np.asarray(mon.i[:])
                 keep = (steps >= 0) & (steps < m)
                 a[steps[keep], idx[keep]] = 1.0
-                out[phase].append(a)
+                for k in range(self.n_machines):
+                    out[k][phase].append(a[:, k * n_l:(k + 1) * n_l])
         return out
 
     def read_history(self, m: int, offset: int):
-        """Snapshots recorded in this chunk: (examples_seen, {name: array})."""
+        """Snapshots recorded in this chunk: (examples_seen, per machine {name: array})."""
         if not self.history_monitors:
-            return [], {}
+            return [], [{} for _ in range(self.n_machines)]
         any_mon = next(iter(self.history_monitors.values()))
         steps = np.round(np.asarray(any_mon.t_[:]) / float(self.dt)).astype(int)
         keep = steps < m
         seen = (offset + steps[keep]).tolist()
-        snaps = {}
+        snaps = [{} for _ in range(self.n_machines)]
         for name, obj, var in self.parameter_objects():
-            vals = np.asarray(getattr(self.history_monitors[name], var))  # (n_elements, n_times)
-            snaps[name] = vals[:, keep].T.copy()
+            vals = np.asarray(getattr(self.history_monitors[name], var))[:, keep].T  # (n_times, N * size)
+            for k, part in enumerate(np.split(vals, self.n_machines, axis=1)):
+                snaps[k][name] = part.copy()
         return seen, snaps
 
 
+# ------------------------------------------------------------ build cache
+
+def cache_root() -> Path:
+    """Where compiled builds are kept: ``$HM_NEURO_CACHE_DIR``, else the
+    user's cache folder (``$XDG_CACHE_HOME/hm_neuro`` or ``~/.cache/hm_neuro``)."""
+    if os.environ.get("HM_NEURO_CACHE_DIR"):
+        return Path(os.environ["HM_NEURO_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hm_neuro"
+
+
+def _compiler_version() -> str:
+    import subprocess
+
+    cxx = os.environ.get("CXX", "g++")
+    try:
+        return subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def build_key(**shape) -> str:
+    """Hash of everything that decides the generated code of a build (and of
+    the Brian2, NumPy, Python and compiler versions that turn it into a binary)."""
+    import hashlib
+    import json
+    import platform
+
+    import brian2
+
+    ident = dict(shape, brian2=brian2.__version__, numpy=np.__version__, python=platform.python_version(),
+                 compiler=_compiler_version(), format=2)
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class _FileLock:
+    """An exclusive lock held on a file (fcntl; released if the process dies)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, "a")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def cache_entries() -> list:
+    """(path, bytes) of every cached build."""
+    builds = cache_root() / "builds"
+    out = []
+    if builds.is_dir():
+        for d in sorted(p for p in builds.iterdir() if p.is_dir()):
+            out.append((d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())))
+    return out
+
+
+def clear_cache() -> int:
+    """Delete every cached build (under each entry's lock); returns how many."""
+    entries = cache_entries()
+    for d, _ in entries:
+        with _FileLock(d.with_suffix(".lock")):
+            shutil.rmtree(d, ignore_errors=True)
+    return len(entries)
+
+
 class Brian2Engine:
-    """Train a circuit on Brian2, chunk by chunk, one ``run()`` per chunk.
+    """Train circuits on Brian2, chunk by chunk, one ``run()`` per chunk.
 
     Parameters
     ----------
     circuit : Circuit
+        The shape (and, for one machine, the learning rates).
     device : {'numpy', 'cython', 'cpp_standalone'}
     chunk : int
         Examples per ``run()`` (a compiled standalone binary is built for this
         many steps and re-run for every chunk).
+    n_machines : int
+        Machines of this shape trained side by side in the one circuit (a
+        population, :class:`CircuitNetwork`); see :meth:`run_population`.
     external_uniforms : bool
         Read every uniform number from ``TimedArray``s (for the exact
         equivalence tests) instead of Brian2's ``rand()``.
     build_dir : path, optional
-        Standalone build directory; a fresh temporary one by default, so that
-        parallel processes never share one.
+        cpp_standalone: build here instead of the persistent cache
+        (:func:`cache_root`).  A cached build is keyed by :func:`build_key`,
+        built under a lock, and each engine runs a private copy of its binary,
+        so concurrent processes never share a results or data folder.
     propagation : {'auto', 'summed', 'event'}
         How layer inputs and weight updates reach the synapses
         (:class:`CircuitNetwork`); 'auto' chooses by size
         (:func:`choose_propagation`).
     """
 
+    name = "brian2"
+
     def __init__(self, circuit: Circuit, device: str = "cython", chunk: int = 100_000,
                  external_uniforms: bool = False, record_spikes: bool = False,
-                 record_every: int = 0, build_dir=None, propagation: str = "auto"):
-        if device not in DEVICES:
-            raise bad("device", f"must be one of {list(DEVICES)}", device)
+                 record_every: int = 0, build_dir=None, propagation: str = "auto", n_machines: int = 1):
+        if device not in ("numpy", "cython", "cpp_standalone"):
+            raise bad("device", "must be one of ['numpy', 'cython', 'cpp_standalone']", device)
         if chunk < 1:
             raise bad("chunk", "must be >= 1", chunk)
         if record_every < 0:
             raise bad("record_every", "must be >= 0", record_every)
+        if n_machines < 1:
+            raise bad("n_machines", "must be >= 1", n_machines)
         if device == "cpp_standalone" and not compiler_available():
             raise bad("device", "cpp_standalone needs a C++ compiler (g++); none found", device)
         self.circuit = circuit
         self.device = device
         self.chunk = chunk
         self.record_every = record_every
-        self._own_dir = build_dir is None
-        self.build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="hm_neuro_build_"))
-        self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE"))
+        self.n_machines = n_machines
+        self.cached_build = False
+        self.run_dir = None
+        self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE",
+                                                                     cache_root() / "cython"))
         if propagation == "auto":
             propagation = choose_propagation(circuit)
         self.propagation = propagation
-        self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation)
+        self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation,
+                                  n_machines)
         self.compile_seconds = 0.0
         b2 = self.b2
         if device == "cpp_standalone":
@@ -481,42 +621,97 @@ class Brian2Engine:
             b2.device.apply_run_args()
             self.net.network.run(chunk * self.net.dt,
                                  namespace={ta.name: ta for ta in self.net.timed_arrays})
+            if build_dir is None:
+                key = build_key(layers=list(circuit.layers), nonnegative=list(circuit.nonnegative_generative_weights_into),
+                                chunk=int(chunk), propagation=propagation, record_spikes=bool(record_spikes),
+                                record_every=int(record_every), external_uniforms=bool(external_uniforms),
+                                n_machines=int(n_machines))
+                entry = cache_root() / "builds" / key
+            else:
+                entry = Path(build_dir) / "standalone"
+            self.build_entry = entry
             t0 = time.perf_counter()
-            b2.device.build(directory=str(self.build_dir / "standalone"), compile=True, run=False,
-                            with_output=False)
+            with _FileLock(entry.with_suffix(".lock")):
+                self.cached_build = (entry / "main").is_file()
+                # unchanged sources are left untouched by Brian2: make recompiles nothing
+                b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
+                # a private copy of the binary and its data: runs never share a folder
+                self.run_dir = Path(tempfile.mkdtemp(prefix="hm_neuro_run_"))
+                shutil.copy2(entry / "main", self.run_dir / "main")
+                shutil.copytree(entry / "static_arrays", self.run_dir / "static_arrays")
             self.compile_seconds = time.perf_counter() - t0
+            b2.get_device().project_dir = str(self.run_dir)  # run_args arrays go to the private copy
+            logger.info("%s build for %s (%s): %s in %.1f s", "cached" if self.cached_build else "new",
+                        list(circuit.layers), f"{n_machines} machine(s)", entry, self.compile_seconds)
         else:
             self.net.network.store("initial")
 
     def run(self, params: Parameters, data, seed: int, wake_gate=None, sleep_gate=None,
             uniforms: Uniforms | None = None, offset: int = 0, perturbation=NO_PERTURBATION):
-        """Train on the rows of ``data`` (at most ``chunk`` of them).
+        """One machine (a population of one): see :class:`hm_neuro.engines.Engine`."""
+        if self.n_machines != 1:
+            raise bad("run", f"this engine trains {self.n_machines} machines; use run_population")
+        out, extras = self.run_population([params], [data], [seed], [wake_gate], [sleep_gate],
+                                          None if uniforms is None else [uniforms], offset, [perturbation])
+        return out[0], extras[0]
 
-        Returns ``(new_params, extras)`` where ``extras`` holds the recorded
-        samples (``'wake'``/``'sleep'`` if built with ``record_spikes``) and
-        weight history (``'history_seen'``, ``'history'``).  ``offset`` is the
-        number of examples seen before this chunk (for the history labels).
+    def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None,
+                       offset: int = 0, perturbation=None, circuits=None):
+        """Train every machine of the population on its own rows (at most ``chunk``).
+
+        Per machine (lists of length ``n_machines``): ``params``, ``data``
+        (rows, n0; every machine the same number of rows), ``wake_gate`` and
+        ``sleep_gate`` (rows,) or None, ``uniforms``, ``perturbation``, and
+        ``circuits`` (same shape, each with its own learning rates; default
+        the engine's circuit), ``seeds``.  Brian2 has one random generator
+        for the whole circuit, seeded from all the machines' seeds (from the
+        one seed for a single machine): without external uniforms a
+        machine's samples depend on the population it is trained in.
+
+        Returns ``(params_list, extras_list)``.
         """
         b2 = self.b2
-        m = len(data)
-        if self.propagation == "event":
-            for k in self.circuit.nonnegative_generative_weights_into:
-                if np.min(params.generative_weights[k]) < 0:
-                    raise bad(f"generative_weights_{k}", "event-driven propagation clips only the synapses it "
-                              "updates, so weights kept >= 0 must start >= 0 (use propagation='summed')",
-                              float(np.min(params.generative_weights[k])))
+        N = self.n_machines
+        lists = {"params": params, "data": data}
+        for key, value in (("wake_gate", wake_gate), ("sleep_gate", sleep_gate), ("perturbation", perturbation),
+                           ("circuits", circuits), ("uniforms", uniforms)):
+            lists[key] = [None] * N if value is None else value
+        for key, value in lists.items():
+            if len(value) != N:
+                raise bad(key, f"needs one entry per machine ({N})", len(value))
+        rows = {len(d) for d in lists["data"]}
+        if len(rows) != 1:
+            raise bad("data", "every machine of a population trains on the same number of rows", sorted(rows))
+        m = rows.pop()
         if m > self.chunk:
             raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
-        values = dict(self.net.rate_values())
-        values.update(self.net.parameter_values(params))
-        values.update(self.net.perturbation_values(perturbation))
-        values.update(self.net.chunk_inputs(data, wake_gate, sleep_gate, uniforms))
-        seed = int(seed) % (2 ** 32 - 1024)
+        circuits = [c or self.circuit for c in lists["circuits"]]
+        for c in circuits:
+            self._check_shape(c)
+        perturbations = [pt or NO_PERTURBATION for pt in lists["perturbation"]]
+        if self.propagation == "event":
+            for p in lists["params"]:
+                for k in self.circuit.nonnegative_generative_weights_into:
+                    if np.min(p.generative_weights[k]) < 0:
+                        raise bad(f"generative_weights_{k}", "event-driven propagation clips only the synapses it "
+                                  "updates, so weights kept >= 0 must start >= 0 (use propagation='summed')",
+                                  float(np.min(p.generative_weights[k])))
+        values = dict(self.net.rate_values(circuits))
+        values.update(self.net.parameter_values(lists["params"]))
+        values.update(self.net.perturbation_values(perturbations))
+        values.update(self.net.chunk_inputs(lists["data"], lists["wake_gate"], lists["sleep_gate"],
+                                            None if uniforms is None else lists["uniforms"]))
+        if len(seeds) != N:
+            raise bad("seeds", f"needs one entry per machine ({N})", len(seeds))
+        seed = int(seeds[0]) if N == 1 else int(np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0])
+        seed %= 2 ** 32 - 1024
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
-            b2.device.run(directory=str(self.build_dir / "standalone"), with_output=False, run_args=values)
-            os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
-            b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+            try:
+                b2.device.run(directory=str(self.run_dir), with_output=False, run_args=values)
+            finally:
+                os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
+                b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
             self.net.network.restore("initial")
             namespace = {}
@@ -527,29 +722,35 @@ class Brian2Engine:
                     key[:] = v
             b2.seed(seed)
             self.net.network.run(m * self.net.dt, namespace=namespace)
-        extras = {}
+        extras = [{} for _ in range(N)]
         if self.net.spike_monitors:
-            extras.update(self.net.read_spikes(m))
+            for e, s in zip(extras, self.net.read_spikes(m)):
+                e.update(s)
         seen, snaps = self.net.read_history(m, offset)
-        extras["history_seen"], extras["history"] = seen, snaps
+        for e, s in zip(extras, snaps):
+            e["history_seen"], e["history"] = list(seen), s
         return self.net.read_parameters(), extras
 
-    def retarget(self, circuit: Circuit):
-        """Train another circuit of the same compiled shape (e.g. other learning rates)."""
+    def _check_shape(self, circuit: Circuit):
         same = (circuit.layers == self.circuit.layers and
                 circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into)
         if not same:
             raise bad("circuit", f"this build is for layers {list(self.circuit.layers)} with constraints "
                       f"{list(self.circuit.nonnegative_generative_weights_into)}", circuit.name)
+
+    def retarget(self, circuit: Circuit):
+        """Train another circuit of the same compiled shape (e.g. other learning rates)."""
+        self._check_shape(circuit)
         self.circuit = self.net.circuit = circuit
 
     def close(self):
-        """Forget Brian2's device state and delete a temporary build directory."""
+        """Forget Brian2's device state and delete this engine's private run folder."""
         if self.device == "cpp_standalone":
             self.b2.device.reinit()
             self.b2.set_device("runtime")
-        if self._own_dir:
-            shutil.rmtree(self.build_dir, ignore_errors=True)
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
 
     def __enter__(self):
         return self

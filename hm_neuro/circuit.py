@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
-from pathlib import Path
 
 from .errors import HMError, bad
 
@@ -46,6 +44,10 @@ _TOP_KEYS = {
     "initial_values": dict,
 }
 _REQUIRED = ("layers", "learning_rates")
+#: the largest layer and the most weights a circuit may have: 8 bytes per
+#: weight, two weight sets, and the engines' working copies must fit in memory
+MAX_UNITS_PER_LAYER = 100_000
+MAX_WEIGHTS = 50_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +85,12 @@ class Circuit:
         for i, n in enumerate(layers):
             if isinstance(n, bool) or not isinstance(n, int):
                 raise bad(f"layers[{i}]", "must be an integer", n)
-            if n <= 0:
-                raise bad(f"layers[{i}]", "must be > 0", n)
+            if not 0 < n <= MAX_UNITS_PER_LAYER:
+                raise bad(f"layers[{i}]", f"must be in 1..{MAX_UNITS_PER_LAYER} units", n)
+        weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
+        if weights > MAX_WEIGHTS:
+            raise bad("layers", f"{weights:.3g} weights per pathway is more than the limit of {MAX_WEIGHTS:.0e} "
+                      f"(each needs 8 bytes in two pathways and the engines' copies)", list(layers))
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
         for table in ("learning_rates", "initial_values"):
@@ -205,36 +211,12 @@ def _per_set(key, value, count, nonnegative):
     return tuple(out)
 
 
-def load_circuit(path) -> Circuit:
-    """Read and validate a circuit TOML file.
+def load_circuit(spec) -> Circuit:
+    """Read and validate a circuit TOML file or a shipped/local circuit by name
+    (:func:`hm_neuro.resources.find`: ``./circuits/NAME.toml``, then the
+    package's own)."""
+    from .resources import read_toml
 
-    Bare names (``bars``) are looked up in the project's ``circuits/`` folder.
-    """
-    path = resolve_circuit_path(path)
-    try:
-        with open(path, "rb") as f:
-            d = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise bad(f"circuit file {path}", f"not valid TOML: {e}") from None
-    except OSError as e:
-        raise bad(f"circuit file {path}", f"cannot be read: {e.strerror}") from None
-    d.setdefault("name", path.stem)
-    return Circuit.from_dict(d, source=f"circuit file {path}")
-
-
-CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
-
-
-def resolve_circuit_path(path) -> Path:
-    p = Path(path)
-    if p.exists() or p.suffix == ".toml" or len(p.parts) > 1:
-        if not p.exists():
-            raise bad("circuit file", "does not exist", str(p))
-        return p
-    # the project's circuits/ (editable install), else ./circuits
-    folders = [d for d in (CIRCUITS_DIR, Path.cwd() / "circuits") if d.is_dir()]
-    for d in folders:
-        if (d / f"{p.name}.toml").exists():
-            return d / f"{p.name}.toml"
-    known = sorted({q.stem for d in folders for q in d.glob("*.toml")})
-    raise bad("circuit", f"no such file or shipped circuit; shipped circuits are {known}", str(path))
+    d, source, stem, _ = read_toml("circuits", spec)
+    d.setdefault("name", stem)
+    return Circuit.from_dict(d, source=source)

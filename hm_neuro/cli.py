@@ -8,19 +8,19 @@ atomically, at the end).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import logging
-import os
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .errors import HMError, bad
+from .outputs import check_outputs, input_paths
+from .runner import default_workers
 from .training import Interrupted, stream_for
-
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 
 EPILOG_TRAIN = """examples:
   hm-neuro train --circuit bars --data bars --examples 2e6 --out bars.npz
@@ -33,7 +33,7 @@ EPILOG_TRAIN = """examples:
 
 EPILOG_SWEEP = """examples:
   hm-neuro sweep --seeds 10                                  # bars, 10 seeds, local cluster
-  hm-neuro sweep sweeps/bars_p_vertical.toml --workers 2
+  hm-neuro sweep bars_p_vertical --workers 2                 # a shipped grid, by name
   hm-neuro sweep --examples 2e5 --seeds 5 --grid p_vertical=0.5,0.6667
   hm-neuro sweep --circuit digits --data digits:0 --grid data=digits:0,digits:1 --examples 4e4
   dask scheduler --scheduler-file s.json &  dask worker --scheduler-file s.json --nworkers 2 --nthreads 1 &
@@ -47,74 +47,107 @@ def _count(text: str) -> int:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v != int(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0: {text!r}")
+    if not math.isfinite(v) or v != int(v) or not 0 <= v <= 1e12:
+        raise argparse.ArgumentTypeError(f"must be a whole number in 0..1e12: {text!r}")
     return int(v)
 
 
 def cmd_train(args):
     from .circuit import load_circuit
     from .model_io import load_model, save_history, save_model
-    from .training import parse_schedule, train
+    from .seeds import check_seed
+    from .training import array_digest, checkpoint_progress, parse_schedule, train, train_population
 
     circuit = load_circuit(args.circuit)
     stream = stream_for(args.data, circuit, args.p_vertical)
-    params = None
-    if args.init:
-        params, _, _ = load_model(args.init, circuit)
+    params = load_model(args.init, circuit)[0] if args.init else None
     schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
+    if args.chunk < 1:
+        raise bad("--chunk", "must be >= 1", args.chunk)
     out = Path(args.out)
     if out.suffix != ".npz":
         raise bad("--out", "model files end in .npz", str(out))
-    if args.chunk < 1:
-        raise bad("--chunk", "must be >= 1", args.chunk)
+    if args.seeds is not None:
+        from .sweep import parse_seeds
+
+        seeds = parse_seeds(args.seeds)
+        if args.checkpoint_every or args.resume:
+            raise bad("--seeds", "trains a population; checkpoints are for one machine (use --seed)", args.seeds)
+        outs = [out.with_name(f"{out.stem}_seed{s}.npz") for s in seeds]
+    else:
+        seeds = (check_seed(args.seed),)
+        outs = [out]
+    hists = [o.with_name(o.stem + ".history.npz") for o in outs] if args.record_every else []
     ckpt = out.with_name(out.stem + ".checkpoint.npz")
+    use_ckpt = bool(args.checkpoint_every or args.resume)
+    check_outputs(outs + hists + ([ckpt] if use_ckpt else []),
+                  input_paths(args.data, args.init, args.circuit), existing_ok=[ckpt] if args.resume else [])
     if args.resume and not ckpt.exists():
         raise bad("--resume", "no checkpoint to resume from", str(ckpt))
-    result = train(circuit, stream, args.examples, seed=args.seed, engine=args.engine,
-                   device=args.device, max_chunk=args.chunk, params=params, schedule=schedule,
-                   record_every=args.record_every, progress=not args.quiet,
-                   checkpoint=ckpt if (args.checkpoint_every or args.resume) else None,
-                   checkpoint_every=args.checkpoint_every, resume=args.resume, propagation=args.propagation)
-    save_model(out, result.params, circuit, args.seed, result.examples_seen, result.engine, result.device)
-    if ckpt.exists():
+    if use_ckpt and not args.resume and ckpt.exists():
+        held = checkpoint_progress(ckpt)
+        raise bad("--out", f"{ckpt} already holds a checkpoint ({held if held is not None else 'unknown'} examples "
+                  "of progress); continue it with --resume, or delete it to start over", str(out))
+    if args.checkpoint_every and args.checkpoint_every < min(args.chunk, args.examples) and args.checkpoint_every:
+        print(f"hm-neuro train: note: checkpoints are written at chunk boundaries, every "
+              f"{min(args.chunk, args.examples)} examples (--chunk)", file=sys.stderr)
+    fingerprint = {"init": array_digest(params.arrays()) if params is not None else None,
+                   "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None}
+    if len(seeds) == 1:
+        results = [train(circuit, stream, args.examples, seed=seeds[0], engine=args.engine, device=args.device,
+                         max_chunk=args.chunk, params=params, schedule=schedule, record_every=args.record_every,
+                         progress=not args.quiet, checkpoint=ckpt if use_ckpt else None,
+                         checkpoint_every=args.checkpoint_every, resume=args.resume,
+                         propagation=args.propagation, fingerprint=fingerprint)]
+    else:
+        streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
+        results = train_population(circuit, streams, args.examples, list(seeds), engine=args.engine,
+                                   device=args.device, max_chunk=args.chunk, params=[params] * len(seeds),
+                                   schedule=schedule, record_every=args.record_every, progress=not args.quiet,
+                                   propagation=args.propagation)
+    for i, (result, o) in enumerate(zip(results, outs)):
+        save_model(o, result.params, circuit, result.seed, result.examples_seen, result.engine, result.device)
+        if args.record_every:
+            save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
+    if use_ckpt and ckpt.exists():
         ckpt.unlink()  # the model file supersedes it
-    msg = (f"trained {circuit.name} on {stream.description}: {result.examples_seen} examples in "
-           f"{result.seconds:.1f} s ({result.engine}/{result.device}) -> {out}")
+    r = results[0]
+    what = f"{len(results)} machines (seeds {seeds[0]}..{seeds[-1]}) in one population" if len(results) > 1 else circuit.name
+    print(f"trained {what} on {stream.description}: {r.examples_seen} examples in {r.seconds:.1f} s "
+          f"({r.engine}/{r.device}) -> {outs[0]}" + (f" ... {outs[-1]}" if len(outs) > 1 else ""))
     if args.record_every:
-        hist_path = out.with_name(out.stem + ".history.npz")
-        save_history(hist_path, result.history_seen, result.history, circuit, args.seed)
-        msg += f"\nweight history ({len(result.history_seen)} snapshots) -> {hist_path}"
-    print(msg)
+        print(f"weight history ({len(r.history_seen)} snapshots) -> {hists[0]}" + (" ..." if len(hists) > 1 else ""))
     return 0
 
 
 def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3):
-    """The measures of a model on a data source, as a dict (bits)."""
+    """The measures of a model on a data source, as a dict (bits): the exact
+    ones of :func:`hm_neuro.measures.machine_summary` where the hidden states
+    can be enumerated, and the sampled F and importance-sampled -log2 P(d)."""
     from . import measures
     from .data import bars_distribution, resolve_data
+    from .seeds import tree
 
-    rng = np.random.default_rng(seed)
     out = {"circuit": circuit.name, "layers": list(circuit.layers)}
     if data_spec == "bars":
         side = int(round(circuit.n_input ** 0.5))
-        patterns, probs = bars_distribution(size=side, p_vertical=p_vertical)
+        if side * side != circuit.n_input:
+            raise bad("data", f"bars needs a square input layer; the model has {circuit.n_input} inputs")
+        rows, weights = bars_distribution(size=side, p_vertical=p_vertical)
         out["data"] = "bars (exact distribution)"
-        out.update(measures.exact_summary(params, patterns, probs))
-        rows = patterns
-        weights = probs
     else:
         rows, out["data"] = resolve_data(data_spec, circuit.n_input)
         weights = np.full(len(rows), 1.0 / len(rows))
-        if circuit.n_hidden_units <= measures.MAX_ENUMERATED_HIDDEN:
-            fe = measures.exact_free_energy(params, rows)
-            out["free_energy_bits"] = float(np.mean(fe["free_energy"]))
-            out["neg_log2_prob_bits"] = float(np.mean(fe["neg_log2_prob"]))
-            out["kl_q_p_bits"] = float(np.mean(fe["kl_q_p"]))
-    out["sampled_free_energy_bits"] = float(np.sum(weights * measures.sampled_free_energy(params, rows, n_samples, rng)))
-    out["importance_neg_log2_prob_bits"] = float(-np.sum(weights * measures.importance_log2_prob(params, rows, n_samples, rng)))
+    if len(rows) * n_samples > measures.MAX_SAMPLED_ROWS:
+        raise bad("samples", f"{len(rows)} data rows x {n_samples} samples is more than "
+                  f"{measures.MAX_SAMPLED_ROWS:.0e} sampled states", n_samples)
+    with np.errstate(all="ignore"):
+        out.update(measures.machine_summary(params, circuit, data_spec, rows=rows, p_vertical=p_vertical))
+        rng = tree(seed).child("evaluation").rng()
+        out["sampled_free_energy_bits"] = float(np.sum(weights * measures.sampled_free_energy(params, rows, n_samples, rng)))
+        out["importance_neg_log2_prob_bits"] = float(-np.sum(weights * measures.importance_log2_prob(params, rows, n_samples, rng)))
     out["n_samples"] = n_samples
     return out
 
@@ -123,14 +156,17 @@ def cmd_evaluate(args):
     from .circuit import load_circuit
     from .model_io import load_model
 
+    from .seeds import check_seed
+
     circuit = load_circuit(args.circuit) if args.circuit else None
     params, circuit, meta = load_model(args.model, circuit)
     if args.samples < 1:
         raise bad("--samples", "must be >= 1", args.samples)
-    out = evaluate_model(params, circuit, args.data, args.samples, args.seed, args.p_vertical)
+    out = evaluate_model(params, circuit, args.data, args.samples, check_seed(args.seed), args.p_vertical)
     out["examples_seen"] = meta["examples_seen"]
-    if args.json:
-        print(json.dumps(out, sort_keys=True))
+    if args.json:  # always valid JSON: undefined values are null
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                          for k, v in out.items()}, sort_keys=True, allow_nan=False))
     else:
         for k, v in out.items():
             print(f"{k:32s} {v:.4f}" if isinstance(v, float) else f"{k:32s} {v}")
@@ -141,27 +177,27 @@ def cmd_protocol(args):
     from .circuit import load_circuit
     from .model_io import load_model
     from .protocol import load_protocol, run_protocol, save_recording
+    from .seeds import check_seed
 
     epochs, text = load_protocol(args.protocol)
     circuit = load_circuit(args.circuit)
     stream = stream_for(args.data, circuit, 2 / 3)
     params = load_model(args.init, circuit)[0] if args.init else None
+    seed = check_seed(args.seed)
     out = Path(args.out)
     if out.suffix != ".npz":
         raise bad("--out", "recordings end in .npz", str(out))
+    fig_path = out.with_suffix(".png")
+    check_outputs([out, fig_path], input_paths(args.data, args.init, args.circuit, args.protocol))
 
     def measures(p):
-        return {k: v for k, v in evaluate_model(p, circuit, args.data, 20, args.seed).items()
-                if isinstance(v, float)}
+        return {k: v for k, v in evaluate_model(p, circuit, args.data, 20, seed).items() if isinstance(v, float)}
 
-    for ep in epochs:  # fail on a bad lesion or clamp before compiling anything
-        ep.perturbation(circuit, np.random.default_rng(0))
-    result = run_protocol(circuit, stream, epochs, params, seed=args.seed, device=args.device,
-                          measures=measures, progress=not args.quiet)
+    result = run_protocol(circuit, stream, epochs, params, seed=seed, engine=args.engine, device=args.device,
+                          propagation=args.propagation, measures=measures, progress=not args.quiet)
     from . import plotting
 
-    fig_path = out.with_suffix(".png")
-    save_recording(out, result, text, circuit, args.seed)
+    save_recording(out, result, text, circuit, seed)
     plotting.save(plotting.protocol_figure(result, list(circuit.layers), f"{args.protocol} on {circuit.name}"),
                   fig_path)
     for i, r in enumerate(result["epochs"]):
@@ -172,13 +208,12 @@ def cmd_protocol(args):
     return 0
 
 
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def cmd_sweep(args):
-    from . import sweep
+    from . import plotting, sweep
+    from .outputs import check_name
+    from .runner import check_workers, run_tasks
 
+    check_workers(args.workers, args.retries)
     spec = sweep.load_sweep(args.spec) if args.spec else sweep.SweepSpec()
     for key in ("circuit", "data", "examples", "restarts", "p_vertical", "engine", "device"):
         value = getattr(args, key)
@@ -188,23 +223,27 @@ def cmd_sweep(args):
         spec.seeds = sweep.parse_seeds(args.seeds)
     spec.grid.update(sweep.parse_grid_option(args.grid))
     spec.validate()
-    name = args.name or (Path(args.spec).stem if args.spec else "sweep")
+    name = check_name(args.name or (Path(args.spec).stem if args.spec else "sweep"), "--name")
     out = Path(args.out)
+    files = [out / f"{name}.csv", out / f"{name}.json", out / f"{name}.png"]
     tasks = spec.tasks()  # every circuit and data source checked before anything runs
+    check_outputs(files, input_paths(args.spec, spec.data, spec.circuit,
+                                     *[v for vals in spec.grid.values() for v in vals if isinstance(v, str)]))
     where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
              "this process" if args.workers == 1 else f"a local Dask cluster of {args.workers} workers")
     print(f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
           f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}", file=sys.stderr)
-    results = sweep.run_tasks(tasks, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
-                              progress=not args.quiet, desc=name)
+    results = run_tasks(tasks, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
+                        progress=not args.quiet, desc=name)
     rows = sweep.table(results)
+    key = sweep.summary_measure(rows)
     meta = {"sweep": name, "circuit": spec.circuit, "data": spec.data, "examples": spec.examples,
             "seeds": list(spec.seeds), "restarts": spec.restarts, "grid": spec.grid,
             "p_vertical": spec.p_vertical, "engine": spec.engine, "device": spec.device,
-            "spec_file": args.spec, "measure": sweep.summary_measure(rows)}
+            "spec_file": args.spec, "measure": key}
     sweep.save_table(out, name, rows, meta)
-    sweep.save_figure(out / f"{name}.png", rows, list(spec.grid), f"sweep {name}: {spec.examples:,} examples per run")
-    key = meta["measure"]
+    plotting.save(plotting.sweep_figure(rows, list(spec.grid), f"sweep {name}: {spec.examples:,} examples per run",
+                                        key), files[2])
     ok = [r for r in rows if r["status"] == "ok"]
     if ok:
         vals = np.array([r[key] for r in ok], dtype=float)
@@ -213,24 +252,16 @@ def cmd_sweep(args):
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
         print(f"task {r['task']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)
-    print(f"table -> {out / (name + '.csv')}, {out / (name + '.json')}; figure -> {out / (name + '.png')}")
+    print(f"table -> {files[0]}, {files[1]}; figure -> {files[2]}")
     return 1 if failed else 0
 
 
 def load_experiment(name: str):
-    path = EXPERIMENTS_DIR / f"{name}.py"
-    known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.py") if not p.stem.startswith("_"))
-    if not path.exists():
-        raise bad("reproduce", f"unknown experiment; choose one of {known}", name)
-    spec = importlib.util.spec_from_file_location(f"hm_neuro_experiment_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from .experiments import NAMES
 
-
-def script_main(path):
-    """``python experiments/NAME.py ARGS`` runs ``hm-neuro reproduce NAME ARGS``."""
-    sys.exit(main(["reproduce", Path(path).stem, *sys.argv[1:]]))
+    if name not in NAMES:
+        raise bad("reproduce", f"unknown experiment; choose one of {list(NAMES)}", name)
+    return importlib.import_module(f"hm_neuro.experiments.{name}")
 
 
 def cmd_reproduce(args):
@@ -249,9 +280,46 @@ def cmd_reproduce(args):
     if "reading" in kwargs and kwargs["reading"] not in getattr(mod, "READINGS", {}):
         raise bad("--reading", f"must be one of {sorted(mod.READINGS)}", kwargs["reading"])
     for key in ("seeds", "restarts", "workers"):
-        if key in kwargs and kwargs[key] < 1:
-            raise bad(f"--{key}", "must be >= 1", kwargs[key])
+        if key in kwargs and not 1 <= kwargs[key] <= 10_000:
+            raise bad(f"--{key}", "must be in 1..10000", kwargs[key])
+    if "seed" in kwargs:
+        from .seeds import check_seed
+
+        check_seed(kwargs["seed"], "--seed")
+    outputs = getattr(mod, "outputs", None)
+    if outputs is not None:
+        check_outputs(outputs(**{k: v for k, v in kwargs.items() if k in inspect.signature(outputs).parameters}))
     mod.main(**kwargs)
+    return 0
+
+
+def cmd_animate(args):
+    from .model_io import load_history
+    from .plotting import weight_animation
+
+    seen, snaps, circuit = load_history(args.history)
+    out = Path(args.out) if args.out else Path(args.history).with_suffix("").with_suffix(".gif")
+    if out.suffix != ".gif":
+        raise bad("--out", "animations end in .gif", str(out))
+    check_outputs([out], input_paths(args.history))
+    if len(seen) < 2:
+        raise bad(f"history file {args.history}", "needs at least two snapshots to animate", len(seen))
+    weight_animation(seen, snaps, circuit, out, frames=args.frames, fps=args.fps)
+    print(f"{len(seen)} snapshots ({int(seen[0]):,}..{int(seen[-1]):,} examples) -> {out}")
+    return 0
+
+
+def cmd_cache(args):
+    from .brian2_engine import cache_entries, cache_root, clear_cache
+
+    if args.action == "clear":
+        print(f"removed {clear_cache()} cached build(s) from {cache_root() / 'builds'}")
+        return 0
+    entries = cache_entries()
+    print(f"build cache: {cache_root() / 'builds'} (HM_NEURO_CACHE_DIR overrides)")
+    print(f"{len(entries)} build(s), {sum(b for _, b in entries) / 1e6:.1f} MB")
+    for d, b in entries:
+        print(f"  {d.name}  {b / 1e6:.1f} MB")
     return 0
 
 
@@ -271,6 +339,8 @@ def build_parser():
                    help="bars (fresh samples every example), digits, digits:9 (one class), or a .npy/.npz/.csv file of 0/1 rows; default bars")
     t.add_argument("--examples", type=_count, default=2_000_000, help="training examples (2e6 is fine); default 2e6")
     t.add_argument("--seed", type=int, default=0, help="seed of every random draw; default 0")
+    t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
+                                   "circuit; writes OUT_seedK.npz per machine")
     t.add_argument("--engine", choices=["brian2", "numpy"], default="brian2",
                    help="brian2 (the circuit) or numpy (the reference); default brian2")
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
@@ -314,12 +384,15 @@ def build_parser():
                                     "saves rasters, firing probabilities, measures (before the first epoch, every "
                                     "measure_every examples and after every epoch) and the protocol itself to "
                                     "--out, and a figure of them beside it (OUT.png).")
-    pr.add_argument("protocol", help="protocol TOML file (see protocols/)")
+    pr.add_argument("protocol", help="protocol TOML file, or a shipped protocol by name "
+                                     "(sleep_deprivation, lesion_imagery)")
     pr.add_argument("--circuit", default="bars", help="circuit file or shipped name; default bars")
     pr.add_argument("--data", default="bars", help="as for train; default bars")
     pr.add_argument("--init", help="start from this model file (e.g. a trained machine)")
     pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--engine", choices=["brian2", "numpy"], default="brian2", help="default brian2")
     pr.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
+    pr.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto")
     pr.add_argument("--out", required=True, help="recording file to write (.npz)")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_protocol)
@@ -332,7 +405,8 @@ def build_parser():
                     "training: final measures in bits, seconds, status and error) and OUT/NAME.png.  Exit "
                     "status 1 when some trainings failed (they are in the table with their error).",
         epilog=EPILOG_SWEEP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sw.add_argument("spec", nargs="?", help="sweep TOML file (see sweeps/); options below override it")
+    sw.add_argument("spec", nargs="?", help="sweep TOML file or shipped grid by name (bars_p_vertical); "
+                                            "options below override it")
     sw.add_argument("--circuit", help="circuit file or shipped name; default bars")
     sw.add_argument("--data", help="as for train; default bars")
     sw.add_argument("--examples", type=_count, help="examples per training; default 2e6")
@@ -357,8 +431,9 @@ def build_parser():
     sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
 
-    r = sub.add_parser("reproduce", help="run one of the papers' experiments (experiments/NAME.py)",
-                       description="Runs experiments/NAME.py; writes NAME.json and figures into --out.")
+    r = sub.add_parser("reproduce", help="run one of the papers' experiments (hm_neuro.experiments.NAME)",
+                       description="Runs the experiment hm_neuro.experiments.NAME; writes NAME.json and figures "
+                                   "into --out.")
     r.add_argument("name", help="bars, digits, nines or cortex")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
@@ -377,6 +452,22 @@ def build_parser():
                                                           "(tcp://HOST:PORT or a scheduler JSON file)")
     r.add_argument("--out", default="figures", help="folder for the JSON and PNG files; default figures")
     r.set_defaults(func=cmd_reproduce)
+
+    a = sub.add_parser("animate", help="the weight history of a training as an animated GIF",
+                       description="Reads OUT.history.npz (train --record-every N, or a reproduce run) and writes "
+                                   "a GIF of the generative and recognition weights between the input and the first "
+                                   "hidden layer, one frame per snapshot, labelled with the examples seen.")
+    a.add_argument("history", help="weight history file (.history.npz)")
+    a.add_argument("--out", help="GIF to write; default HISTORY.gif beside the history")
+    a.add_argument("--frames", type=int, default=60, help="at most this many frames (log-spaced); default 60")
+    a.add_argument("--fps", type=int, default=8, help="frames per second; default 8")
+    a.set_defaults(func=cmd_animate)
+
+    c = sub.add_parser("cache", help="show or clear the cache of compiled Brian2 builds",
+                       description="Compiled cpp_standalone builds are kept per circuit shape in the user's cache "
+                                   "folder (HM_NEURO_CACHE_DIR overrides it), so a second run compiles nothing.")
+    c.add_argument("action", choices=["info", "clear"], help="info: list the builds; clear: delete them")
+    c.set_defaults(func=cmd_cache)
     return p
 
 
@@ -391,7 +482,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except HMError as e:
-        print(f"hm-neuro {args.command}: error: {e}", file=sys.stderr)
+        print(f"hm-neuro {args.command}: error: {_as_flag(str(e), args)}", file=sys.stderr)
         return 2
     except Interrupted as e:
         print(f"hm-neuro {args.command}: {e}", file=sys.stderr)
@@ -399,6 +490,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"hm-neuro {args.command}: interrupted; nothing written", file=sys.stderr)
         return 130
+
+
+def _as_flag(message: str, args) -> str:
+    """Library errors name parameters (``schedule: ...``); on the command
+    line, name the option that set it (``--schedule: ...``)."""
+    head, sep, rest = message.partition(":")
+    key = head.strip()
+    if sep and key.isidentifier() and hasattr(args, key) and key not in ("command", "func"):
+        return f"--{key.replace('_', '-')}:{rest}"
+    return message
 
 
 if __name__ == "__main__":

@@ -166,15 +166,15 @@ def resolve_data(spec: str, n_input=None) -> tuple:
     ``bars`` (the sampler is used instead, see training), ``digits``,
     ``digits:9`` (one class) or a file path.
     """
-    if spec.startswith("digits"):
+    if spec == "digits" or spec.startswith("digits:"):
         classes = None
         if ":" in spec:
             try:
                 classes = [int(c) for c in spec.split(":", 1)[1].split(",")]
             except ValueError:
-                raise bad("--data", "digit classes must be integers, e.g. digits:9 or digits:3,5", spec) from None
+                raise bad("data", "digit classes must be integers, e.g. digits:9 or digits:3,5", spec) from None
             if not all(0 <= c <= 9 for c in classes):
-                raise bad("--data", "digit classes must be in 0..9", spec)
+                raise bad("data", "digit classes must be in 0..9", spec)
         x, _ = load_digits(digits=classes)
-        return validate_binary(x, n_input, source=f"--data {spec}"), spec
+        return validate_binary(x, n_input, source=f"data {spec}"), spec
     return load_data_file(spec, n_input), str(spec)

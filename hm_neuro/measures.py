@@ -21,38 +21,14 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import bad
-from .reference import Parameters
+from .model import (Parameters, generative_logits, log_bernoulli, log_bernoulli_pairs, log_joint, log_recognition,
+                    recognition_logits, sample_recognition)
 
 LOG2E = 1.0 / np.log(2.0)
 #: largest number of hidden units whose 2**H states are enumerated exactly
 MAX_ENUMERATED_HIDDEN = 20
-
-
-def _log_sigmoid(x):
-    """log sigma(x), natural log, stable for large |x|."""
-    return -np.logaddexp(0.0, -x)
-
-
-def _log_bernoulli(s, logits):
-    """Sum over the last axis of log P(s) for units on with prob sigma(logits)."""
-    return np.sum(s * _log_sigmoid(logits) + (1.0 - s) * _log_sigmoid(-logits), axis=-1)
-
-
-def log_joint(params: Parameters, states) -> np.ndarray:
-    """ln P(alpha, d) for rows of states ``[d, s_1, ..., s_L]`` (natural log)."""
-    L = len(states) - 1
-    out = _log_bernoulli(states[L], np.broadcast_to(params.generative_biases[L], states[L].shape))
-    for k in range(L):
-        out = out + _log_bernoulli(states[k], params.generative_biases[k] + states[k + 1] @ params.generative_weights[k])
-    return out
-
-
-def log_recognition(params: Parameters, states) -> np.ndarray:
-    """ln Q(alpha | d) for rows of states ``[d, s_1, ..., s_L]`` (natural log)."""
-    out = 0.0
-    for k in range(len(states) - 1):
-        out = out + _log_bernoulli(states[k + 1], params.recognition_biases[k] + states[k] @ params.recognition_weights[k])
-    return out
+#: most (row, sample) pairs a sampled measure draws at once (memory)
+MAX_SAMPLED_ROWS = 10_000_000
 
 
 def description_length(params: Parameters, states) -> np.ndarray:
@@ -81,17 +57,15 @@ def _exact_tables(params: Parameters, data):
     layers = [params.generative_biases[0].size] + [b.size for b in params.generative_biases[1:]]
     hid = hidden_states(layers)
     d = np.atleast_2d(np.asarray(data, dtype=float))
+    alpha = [None] + hid  # hidden layers 1..L; the input varies along the other axis
     L = len(hid)
-    # prior over alpha: layers 1..L (independent of d)
-    log_prior = _log_bernoulli(hid[L - 1], np.broadcast_to(params.generative_biases[L], hid[L - 1].shape))
+    # eqs. 2-3: the prior of alpha (layers 1..L) does not depend on d ...
+    log_prior = sum(log_bernoulli(alpha[l], generative_logits(params, alpha, l)) for l in range(1, L + 1))
+    # ... the input factor and Q's first layer pair every d with every alpha
+    log_lik = log_bernoulli_pairs(d, generative_logits(params, alpha, 0))                     # (N, A)
+    log_q = log_bernoulli_pairs(hid[0], recognition_logits(params, [d], 0)).T                 # (N, A)
     for k in range(1, L):
-        log_prior = log_prior + _log_bernoulli(hid[k - 1], params.generative_biases[k] + hid[k] @ params.generative_weights[k])
-    x = params.generative_biases[0] + hid[0] @ params.generative_weights[0]          # (A, n0)
-    log_lik = d @ _log_sigmoid(x).T + (1.0 - d) @ _log_sigmoid(-x).T                   # (N, A)
-    r = params.recognition_biases[0] + d @ params.recognition_weights[0]            # (N, n1)
-    log_q = _log_sigmoid(r) @ hid[0].T + _log_sigmoid(-r) @ (1.0 - hid[0]).T        # (N, A)
-    for k in range(1, L):
-        log_q = log_q + _log_bernoulli(hid[k], params.recognition_biases[k] + hid[k - 1] @ params.recognition_weights[k])
+        log_q = log_q + log_bernoulli(alpha[k + 1], recognition_logits(params, alpha, k))
     return log_prior[None, :] + log_lik, log_q
 
 
@@ -148,12 +122,7 @@ def exact_summary(params: Parameters, patterns, probabilities) -> dict:
 
 def _recognition_samples(params: Parameters, data, n_samples, rng):
     """Rows ``data`` repeated n_samples times, each with one recognition sample."""
-    d = np.repeat(np.atleast_2d(np.asarray(data, dtype=float)), n_samples, axis=0)
-    states = [d]
-    for k in range(len(params.recognition_weights)):
-        logits = params.recognition_biases[k] + states[k] @ params.recognition_weights[k]
-        states.append((rng.random(logits.shape) < 1.0 / (1.0 + np.exp(-np.clip(logits, -700, 700)))).astype(float))
-    return states
+    return sample_recognition(params, np.repeat(np.atleast_2d(np.asarray(data, dtype=float)), n_samples, axis=0), rng)
 
 
 def sampled_free_energy(params: Parameters, data, n_samples: int, rng: np.random.Generator,
@@ -185,3 +154,50 @@ def importance_log2_prob(params: Parameters, data, n_samples: int, rng: np.rando
     states = _recognition_samples(params, data, n_samples, rng)
     w = (log_joint(params, states) - log_recognition(params, states)).reshape(n, n_samples)
     return (_logsumexp(w, axis=1) - np.log(n_samples)) * LOG2E
+
+
+# ------------------------------------------------------------------ summary
+
+def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0, p_vertical: float = 2 / 3,
+                    n_samples: int = 10, rows=None) -> dict:
+    """The papers' measures of a trained machine, in bits, as one dict.
+
+    * ``data_spec == "bars"`` (square input, enumerable hidden states): the
+      exact KL(data || model), KL(Q || P), F and -log2 P(d) of the bars
+      distribution (note [15]);
+    * fixed ``rows`` (or a stream holding them), enumerable: exact mean F,
+      -log2 P(d) and KL(Q || P) over them;
+    * always, if a ``stream`` is given: ``training_free_energy_bits``, the
+      sampled F of 2000 fresh training examples (``n_samples`` recognition
+      samples each; what restarts are chosen by -- never the true KL).
+
+    Randomness: the ``selection`` and ``evaluation`` children of ``seed``'s
+    tree (:mod:`hm_neuro.seeds`).
+    """
+    from .data import bars_distribution
+    from .seeds import tree
+
+    out = {}
+    enumerable = circuit.n_hidden_units <= MAX_ENUMERATED_HIDDEN
+    if rows is None and stream is not None and hasattr(stream, "rows"):
+        rows = stream.rows
+    with np.errstate(all="ignore"):
+        if data_spec == "bars" and enumerable:
+            side = int(round(circuit.n_input ** 0.5))
+            patterns, probs = bars_distribution(size=side, p_vertical=p_vertical)
+            out.update(exact_summary(params, patterns, probs))
+        elif rows is not None and enumerable:
+            fe = exact_free_energy(params, rows)
+            out["free_energy_bits"] = float(np.mean(fe["free_energy"]))
+            out["neg_log2_prob_bits"] = float(np.mean(fe["neg_log2_prob"]))
+            out["kl_q_p_bits"] = float(np.mean(fe["kl_q_p"]))
+        if stream is not None:
+            node = tree(seed).child("selection")
+            rng = node.rng()
+            d = stream.take(2000, rng)
+            out["training_free_energy_bits"] = float(np.mean(sampled_free_energy(params, d, n_samples, rng)))
+    bad_keys = [k for k, v in out.items() if not np.isfinite(v)]
+    if bad_keys:
+        raise bad("training", f"diverged: {bad_keys[0]} is not finite (largest |weight| "
+                  f"{params.largest_magnitude():.3g}); lower the learning rates")
+    return out

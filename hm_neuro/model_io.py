@@ -28,7 +28,7 @@ import numpy as np
 
 from .circuit import Circuit
 from .errors import HMError, bad
-from .reference import Parameters
+from .model import Parameters
 
 FORMAT = "hm_neuro-model-1"
 
@@ -53,12 +53,19 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_npz(path, arrays: dict):
@@ -80,11 +87,17 @@ def _jsonable(x):
     raise TypeError(type(x).__name__)
 
 
-def save_model(path, params: Parameters, circuit: Circuit, seed: int, examples_seen: int,
+def save_model(path, params: Parameters, circuit: Circuit, seed, examples_seen: int,
                engine: str = "", device: str = ""):
+    """A model file (keys in the module docstring); ``seed`` an int or a
+    :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``)."""
+    from .seeds import tree
+
+    node = tree(seed)
     arrays = dict(params.arrays())
     arrays.update(format=np.array(FORMAT), circuit=np.array(json.dumps(circuit.to_dict())),
-                  seed=np.array(int(seed)), examples_seen=np.array(int(examples_seen)),
+                  seed=np.array(node.seed), seed_path=np.array(node.label()),
+                  examples_seen=np.array(int(examples_seen)),
                   versions=np.array(json.dumps(versions())), engine=np.array(engine),
                   device=np.array(device))
     save_npz(path, arrays)
@@ -94,7 +107,13 @@ def open_npz(path, what):
     p = Path(path)
     if not p.exists():
         raise bad(f"{what} {p}", "does not exist")
+    if p.is_dir():
+        raise bad(f"{what} {p}", "is a directory, not a file")
     try:
+        with open(p, "rb") as f:
+            magic = f.read(4)
+        if magic != b"PK\x03\x04":
+            raise bad(f"{what} {p}", "is not an .npz archive (no zip header)")
         z = np.load(p, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise bad(f"{what} {p}", "is not an .npz archive")
@@ -109,35 +128,61 @@ def open_npz(path, what):
         raise bad(f"{what} {p}", f"is truncated or not an .npz archive ({type(e).__name__})") from None
 
 
+def parameters_from(arrays: dict, circuit: Circuit, where: str) -> Parameters:
+    """Checked :class:`Parameters` from named arrays: every key present, real
+    numbers, the circuit's shapes, finite."""
+    template = Parameters.initial(circuit).arrays()
+    for key, arr in template.items():
+        if key not in arrays:
+            raise bad(where, f"missing array {key!r}")
+        a = np.asarray(arrays[key])
+        if a.dtype.kind not in "fiub":
+            raise bad(where, f"array {key!r} must hold real numbers", str(a.dtype))
+        if a.shape != arr.shape:
+            raise bad(where, f"array {key!r} has shape {a.shape}, the circuit needs {arr.shape}")
+        if not np.all(np.isfinite(a)):
+            raise bad(where, f"array {key!r} holds non-finite values")
+    return Parameters.from_arrays(arrays, circuit)
+
+
+def _scalar(z, key, kind, where, low=None):
+    if key not in z:
+        raise bad(where, f"missing {key!r}")
+    a = np.asarray(z[key])
+    if a.shape != () or a.dtype.kind not in kind:
+        raise bad(where, f"{key!r} must be a single {'integer' if kind == 'iu' else 'text'}", str(a.dtype))
+    v = a.item()
+    if low is not None and v < low:
+        raise bad(where, f"{key!r} must be >= {low}", v)
+    return v
+
+
 def load_model(path, circuit: Circuit | None = None):
     """Read a model file -> ``(params, circuit, meta)``.
 
     If ``circuit`` is given, the file must have been made for the same layer
-    sizes (a model of another circuit is refused).  Shapes are checked.
+    sizes (a model of another circuit is refused).  Every key is checked for
+    presence, type, shape and range.
     """
     where = f"model file {path}"
     z = open_npz(path, "model file")
     if "format" not in z or str(z["format"]) != FORMAT:
         raise bad(where, f"not an hm_neuro model (format key missing or not {FORMAT!r})")
     try:
-        stored = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"{where}: circuit")
-    except (KeyError, json.JSONDecodeError) as e:
+        stored = Circuit.from_dict(json.loads(_scalar(z, "circuit", "U", where)), source=f"{where}: circuit")
+    except json.JSONDecodeError as e:
         raise bad(where, f"has no readable circuit ({e})") from None
     if circuit is not None and tuple(circuit.layers) != tuple(stored.layers):
         raise bad(where, f"was trained on layers {list(stored.layers)}, not the circuit's {list(circuit.layers)}")
     circuit = circuit or stored
-    template = Parameters.initial(circuit).arrays()
-    for key, arr in template.items():
-        if key not in z:
-            raise bad(where, f"missing array {key!r}")
-        if z[key].shape != arr.shape:
-            raise bad(where, f"array {key!r} has shape {z[key].shape}, the circuit needs {arr.shape}")
-        if not np.all(np.isfinite(z[key])):
-            raise bad(where, f"array {key!r} holds non-finite values")
-    params = Parameters.from_arrays(z, circuit)
-    meta = {"seed": int(z["seed"]), "examples_seen": int(z["examples_seen"]),
-            "versions": json.loads(str(z["versions"])), "engine": str(z.get("engine", "")),
-            "device": str(z.get("device", ""))}
+    params = parameters_from(z, circuit, where)
+    try:
+        vers = json.loads(_scalar(z, "versions", "U", where))
+    except json.JSONDecodeError:
+        raise bad(where, "'versions' is not JSON") from None
+    meta = {"seed": _scalar(z, "seed", "iu", where, 0), "examples_seen": _scalar(z, "examples_seen", "iu", where, 0),
+            "versions": vers, "engine": str(z.get("engine", "")), "device": str(z.get("device", "")),
+            "seed_path": str(z.get("seed_path", ""))}
     return params, circuit, meta
 
 

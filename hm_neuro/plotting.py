@@ -253,3 +253,98 @@ def protocol_figure(result: dict, layers, title: str = ""):
         fig.suptitle(title, fontsize=9, y=1.02)
     fig.tight_layout()
     return fig
+
+
+def _tiles(W, n1, side):
+    """One weight matrix (n1, side*side) tiled as images with 1px gaps."""
+    cols = int(np.ceil(np.sqrt(n1)))
+    rows = -(-n1 // cols)
+    canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), np.nan)
+    for j in range(n1):
+        r, c = divmod(j, cols)
+        canvas[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = \
+            W[j].reshape(side, side)
+    return canvas
+
+
+def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 8):
+    """The weight history as an animated GIF: generative G1 and recognition
+    R1 (one tile per first-hidden unit), a frame per snapshot (at most
+    ``frames``, spread on a log scale), labelled with the examples seen.
+    Written atomically with matplotlib's Pillow writer."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    from .model_io import atomic_path
+
+    plt = _plt()
+    seen = np.asarray(seen)
+    n0, n1 = circuit.layers[0], circuit.layers[1]
+    side = int(round(np.sqrt(n0)))
+    if side * side != n0:
+        side = n0  # not square: one row per unit
+    G = history["generative_weights_0"].reshape(len(seen), n1, n0)
+    R = history["recognition_weights_0"].reshape(len(seen), n0, n1).transpose(0, 2, 1)
+    if len(seen) > frames:
+        targets = np.geomspace(max(seen[1], 1), seen[-1], frames - 1)
+        picks = np.unique([0] + [int(np.argmin(np.abs(seen - x))) for x in targets])
+    else:
+        picks = np.arange(len(seen))
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
+    ims = []
+    for ax, W, name in ((axes[0], G, "generative G1"), (axes[1], R, "recognition R1")):
+        vmax = max(np.abs(W).max(), 1e-12)
+        ims.append(ax.imshow(_tiles(W[0], n1, side) if side != n0 else W[0], cmap="RdBu_r", vmin=-vmax,
+                             vmax=vmax, interpolation="nearest"))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    label = fig.suptitle("", fontsize=9)
+
+    def draw(i):
+        k = picks[i]
+        for im, W in zip(ims, (G, R)):
+            im.set_data(_tiles(W[k], n1, side) if side != n0 else W[k])
+        label.set_text(f"{circuit.name}: {int(seen[k]):,} examples seen")
+        return ims + [label]
+
+    anim = FuncAnimation(fig, draw, frames=len(picks), blit=False)
+    with atomic_path(path) as tmp:
+        anim.save(str(tmp), writer=PillowWriter(fps=fps), savefig_kwargs={"format": "gif"})
+    plt.close(fig)
+
+
+def sweep_figure(rows: list, grid_keys, title: str, key: str):
+    """A sweep's final measure ``key`` per seed, one column per grid point;
+    failed tasks as red crosses."""
+    plt = _plt()
+    labels = []
+    for r in rows:
+        lab = ", ".join(f"{k}={r[k]}" for k in grid_keys) or "all"
+        if lab not in labels:
+            labels.append(lab)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.6 * len(labels) + 2), 3.6))
+    for x, lab in enumerate(labels):
+        pts = [r for r in rows if (", ".join(f"{k}={r[k]}" for k in grid_keys) or "all") == lab]
+        ok = [r for r in pts if r["status"] == "ok" and r.get(key) not in ("", None)]
+        jitter = np.linspace(-0.15, 0.15, max(len(ok), 1))
+        ax.scatter(x + jitter[:len(ok)], [r[key] for r in ok], s=18, color="k", zorder=3)
+        for j, r in enumerate(ok):
+            ax.annotate(str(r["seed"]), (x + jitter[j], r[key]), fontsize=6, xytext=(3, 0),
+                        textcoords="offset points")
+        if ok:
+            ax.hlines(np.median([r[key] for r in ok]), x - 0.25, x + 0.25, color="C0", label="median" if x == 0 else None)
+        failed = [r for r in pts if r["status"] != "ok"]
+        if failed:
+            y0 = ax.get_ylim()[0] if ok else 0.0
+            ax.scatter([x] * len(failed), [y0] * len(failed), marker="x", color="red", s=40,
+                       label="failed" if not any(h.get_label() == "failed" for h in ax.collections) else None)
+    if key == "kl_data_model_bits":
+        ax.axhline(0.10, color="0.6", ls="--", lw=0.8, label="paper: 0.10 bits")
+        ax.set_yscale("log")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=7, rotation=15 if len(labels) > 3 else 0)
+    ax.set_ylabel(key.replace("_bits", " [bits]").replace("_", " "))
+    ax.set_title(title, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return fig

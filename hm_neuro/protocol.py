@@ -4,7 +4,7 @@ An epoch has a length in examples, learning gates (``wake-sleep``, ``wake``,
 ``sleep``, ``frozen``), clamps (a 0/1 state per clamped layer, held in both
 phases), lesions (a synapse set silenced whole or a random fraction of it)
 and what to record (phase rasters, measures at the epoch's end).  Written in
-TOML (``protocols/sleep_deprivation.toml``) or built in Python::
+TOML (the shipped ``sleep_deprivation`` protocol, ``hm_neuro/protocols/``) or built in Python::
 
     [[epoch]]
     examples = 20000
@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
-from pathlib import Path
 
 import numpy as np
 
 from .circuit import Circuit
-from .errors import bad
-from .reference import Parameters, Perturbation
+from .errors import HMError, bad
+from .model import Parameters, Perturbation
 from .training import EPOCH_KINDS, Epoch, train
 
+#: bounds of a protocol epoch (rasters are held in memory)
+MAX_PROTOCOL_EXAMPLES = 10 ** 9
+MAX_RECORDED = 100_000
 _EPOCH_KEYS = {"examples", "kind", "clamp", "lesion", "record_spikes", "measure_every", "name"}
 
 
@@ -59,6 +60,10 @@ class ProtocolEpoch:
         for key, frac in self.lesion.items():
             if not (isinstance(frac, (int, float)) and 0.0 <= frac <= 1.0):
                 raise bad(f"epoch lesion {key}", "must be a fraction in [0, 1]", frac)
+        if self.examples > MAX_PROTOCOL_EXAMPLES:
+            raise bad("epoch examples", f"at most {MAX_PROTOCOL_EXAMPLES:.0e} per epoch", self.examples)
+        if self.record_spikes > MAX_RECORDED:
+            raise bad("epoch record_spikes", f"at most {MAX_RECORDED} examples can be recorded", self.record_spikes)
 
     def segments(self) -> list:
         """Lengths of the stretches between measurements (the last may be shorter)."""
@@ -79,37 +84,60 @@ class ProtocolEpoch:
         return Perturbation(lesions=lesions, clamps=clamps).validate(circuit)
 
 
-def load_protocol(path) -> tuple:
-    """A protocol TOML file -> (list of ProtocolEpoch, text)."""
-    p = Path(path)
-    if not p.exists():
-        raise bad("protocol file", "does not exist", str(p))
-    text = p.read_text()
-    try:
-        d = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise bad(f"protocol file {p}", f"not valid TOML: {e}") from None
+def load_protocol(spec) -> tuple:
+    """A protocol TOML file or shipped name -> (list of ProtocolEpoch, text).
+
+    Every malformed protocol gets a message in protocol terms (which epoch,
+    which key, what is expected)."""
+    from .resources import read_toml
+
+    d, source, _, text = read_toml("protocols", spec)
     if set(d) - {"epoch"} or not isinstance(d.get("epoch"), list) or not d["epoch"]:
-        raise bad(f"protocol file {p}", "needs one or more [[epoch]] tables and nothing else", sorted(d))
+        raise bad(source, "needs one or more [[epoch]] tables and nothing else", sorted(d))
     epochs = []
     for i, e in enumerate(d["epoch"]):
+        where = f"{source}: epoch {i + 1}"
+        if not isinstance(e, dict):
+            raise bad(where, "must be an [[epoch]] table with examples = N", e)
         unknown = set(e) - _EPOCH_KEYS
         if unknown:
-            raise bad(f"protocol file {p}: epoch {i + 1}", f"unknown keys; expected some of {sorted(_EPOCH_KEYS)}",
-                      sorted(unknown))
+            raise bad(where, f"unknown keys; expected some of {sorted(_EPOCH_KEYS)}", sorted(unknown))
         if "examples" not in e:
-            raise bad(f"protocol file {p}: epoch {i + 1}", "missing key 'examples'")
+            raise bad(where, "missing key 'examples'")
+        for key in ("clamp", "lesion"):
+            if key in e and not isinstance(e[key], dict):
+                raise bad(f"{where}: {key}", "must be a table, e.g. clamp = { 2 = [1] } or "
+                          "lesion = { recognition_0 = 0.5 }", e[key])
+        clamp = {}
+        for layer, state in e.get("clamp", {}).items():
+            if not str(layer).isdigit():
+                raise bad(f"{where}: clamp", "keys are layer numbers (0 = input)", layer)
+            if not isinstance(state, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1) for v in state):
+                raise bad(f"{where}: clamp {layer}", "must be a list of 0s and 1s, one per unit", state)
+            clamp[int(layer)] = state
+        for key, value in e.items():
+            if key in ("examples", "record_spikes", "measure_every") and (
+                    isinstance(value, bool) or not isinstance(value, int)):
+                raise bad(f"{where}: {key}", "must be a whole number", value)
+            if key in ("kind", "name") and not isinstance(value, str):
+                raise bad(f"{where}: {key}", "must be text", value)
+        lesion = {}
+        for key, frac in e.get("lesion", {}).items():
+            if isinstance(frac, bool) or not isinstance(frac, (int, float)):
+                raise bad(f"{where}: lesion {key}", "must be a fraction in [0, 1]", frac)
+            lesion[str(key)] = frac
         try:
-            epochs.append(ProtocolEpoch(**{k: ({str(a): b for a, b in v.items()} if k in ("clamp", "lesion") else v)
-                                           for k, v in e.items()}))
-        except Exception as err:
-            raise bad(f"protocol file {p}: epoch {i + 1}", str(err)) from None
+            epochs.append(ProtocolEpoch(**{**e, "clamp": clamp, "lesion": lesion}))
+        except HMError as err:
+            raise HMError(f"{where}: {err}") from None
     return epochs, text
 
 
-def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = None, seed: int = 0,
-                 device: str | None = None, measures=None, progress: bool = True) -> dict:
-    """Run the epochs one after another on ONE Brian2 build.
+def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = None, seed=0,
+                 engine: str = "brian2", device: str | None = None, propagation: str = "auto",
+                 measures=None, progress: bool = True) -> dict:
+    """Run the epochs one after another on ONE engine (one compiled build).
 
     ``measures(params) -> dict`` is evaluated before the first epoch, after
     every ``measure_every`` examples of an epoch and at its end, on the
@@ -119,24 +147,32 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     ``trace`` of measures within it (``examples`` counted from the protocol's
     start), and, if asked for, its wake and sleep rasters (example and unit
     indices) and the firing probability of every unit per phase.
-    """
-    from .brian2_engine import Brian2Engine, default_device
 
+    Seeds: epoch ``i`` uses the ``epoch, i`` child of the seed tree; its
+    lesions the ``lesion`` child of that, its rasters the ``data`` child, and
+    measurement segment ``j`` the ``segment, j`` child (:mod:`hm_neuro.seeds`).
+    """
+    from .engines import make_engine
+    from .seeds import tree
+
+    root = tree(seed)
     params = (params or Parameters.initial(circuit)).copy()
     chunk = max(max(ep.segments()) for ep in epochs)
-    rng = np.random.default_rng([seed, 11])
+    for ep in epochs:  # fail on a bad lesion or clamp before building anything
+        ep.perturbation(circuit, np.random.default_rng(0))
     records = []
     initial = measures(params) if measures else {}
     done = 0
-    with Brian2Engine(circuit, device=device or default_device(), chunk=min(chunk, 100_000),
-                      record_spikes=any(e.record_spikes for e in epochs)) as eng:
+    with make_engine(circuit, engine, device=device, chunk=min(chunk, 100_000), propagation=propagation,
+                     record_spikes=any(e.record_spikes for e in epochs)) as eng:
         for i, ep in enumerate(epochs):
-            pt = ep.perturbation(circuit, rng)
+            node = root.child("epoch", i)
+            pt = ep.perturbation(circuit, node.child("lesion").rng())
             spikes, rates = {}, {}
             if ep.record_spikes:  # the first record_spikes examples, frozen copy: rasters without learning drift
-                rows = stream.take(ep.record_spikes, rng)
+                rows = stream.take(ep.record_spikes, node.child("data").rng())
                 gates = EPOCH_KINDS[ep.kind]
-                _, rec = eng.run(params, rows, seed * 1000 + i, np.full(len(rows), gates[0]),
+                _, rec = eng.run(params, rows, node.child("chunk").integer(), np.full(len(rows), gates[0]),
                                  np.full(len(rows), gates[1]), perturbation=pt)
                 for phase in ("wake", "sleep"):
                     rates[phase] = [a.mean(axis=0).tolist() for a in rec[phase]]
@@ -145,8 +181,7 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
                         spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
             trace = []
             for j, n in enumerate(ep.segments()):
-                # segment 0 keeps the seed an unsegmented epoch would have
-                r = train(circuit, stream, n, seed=seed * 1000 + i + 1_000_000 * j, engine=eng, params=params,
+                r = train(circuit, stream, n, seed=node.child("segment", j), engine=eng, params=params,
                           schedule=[Epoch(n, ep.kind)], progress=progress, perturbation=pt)
                 params = r.params
                 done += n

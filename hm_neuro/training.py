@@ -1,43 +1,50 @@
-"""Training: data streams, learning schedules, engines, chunks, history.
+"""Training: data streams, learning schedules, chunks, populations, checkpoints.
 
-Both engines share one interface, ``engine.run(params, rows, seed, wake_gate,
-sleep_gate, uniforms=None, offset=0) -> (params, extras)``, and :func:`train`
-drives either of them chunk by chunk with a progress bar.
+Engines come from :func:`hm_neuro.engines.make_engine` and share one
+interface; :func:`train` drives one machine and :func:`train_population`
+several machines of one shape in one engine, chunk by chunk, with a progress
+bar.
 
-Randomness (every use, and how to reproduce it): one integer ``seed`` makes a
-``numpy.random.SeedSequence``; its first child draws the training examples
-(the bars sampler, or the shuffling of a data set into sweeps); chunk ``c``
-of the wake-sleep sampling is seeded by ``chunk_seed(seed, c)`` -- a NumPy
-generator for the reference, Brian2's ``seed()`` or the compiled binary's
-generator for the circuit.  Same circuit, data, seed, engine, device and
-chunk length: bit-identical weights.
+Randomness (every use, and how to reproduce it): a machine is seeded by one
+integer (or a :class:`hm_neuro.seeds.SeedTree` node, e.g. a restart); its
+``data`` child draws the training examples (the bars sampler, or the
+shuffling of a data set into sweeps) and its ``chunk, c`` child seeds the
+wake-sleep sampling of chunk ``c`` -- a NumPy generator for the reference,
+Brian2's ``seed()`` or the compiled binary's generator for the circuit.
+Same circuit, data, seed, engine, device and chunk length: bit-identical
+weights.  In a Brian2 population the machines share the circuit's one
+generator (seeded from all their chunk seeds), so a machine's weights depend
+on the whole population (its seeds in order), not on its own seed alone; the
+data each machine sees depends on its own seed only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 
 import numpy as np
 
-from . import reference
 from .circuit import Circuit
 from .data import _check_bars_args, sample_bars, validate_binary
+from .engines import make_engine
 from .errors import bad
-from .reference import Parameters, Uniforms
+from .model import NO_PERTURBATION, Parameters, diverged
+from .seeds import tree
 
 logger = logging.getLogger(__name__)
 
 #: learning gates (wake, sleep) of each kind of epoch
 EPOCH_KINDS = {"wake-sleep": (1.0, 1.0), "wake": (1.0, 0.0), "sleep": (0.0, 1.0), "frozen": (0.0, 0.0)}
-ENGINES = ("numpy", "brian2")
+#: the most examples one training may ask for (a bound on schedules and counts)
+MAX_EXAMPLES = 10 ** 12
 
 
-def chunk_seed(seed: int, chunk_index: int) -> int:
-    """The seed of chunk ``chunk_index`` of a run seeded with ``seed``."""
-    ss = np.random.SeedSequence([int(seed), 1, int(chunk_index)])
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
+def chunk_seed(seed, chunk_index: int) -> int:
+    """The seed of chunk ``chunk_index`` of a run seeded with ``seed`` (its ``chunk`` child)."""
+    return tree(seed).child("chunk", chunk_index).integer()
 
 
 # ------------------------------------------------------------------ schedules
@@ -50,8 +57,9 @@ class Epoch:
     def __post_init__(self):
         if self.kind not in EPOCH_KINDS:
             raise bad("epoch kind", f"must be one of {list(EPOCH_KINDS)}", self.kind)
-        if isinstance(self.examples, bool) or not isinstance(self.examples, (int, np.integer)) or self.examples < 1:
-            raise bad(f"epoch '{self.kind}' examples", "must be an integer >= 1", self.examples)
+        if isinstance(self.examples, bool) or not isinstance(self.examples, (int, np.integer)) or \
+                not 1 <= self.examples <= MAX_EXAMPLES:
+            raise bad(f"epoch '{self.kind}' examples", f"must be an integer in 1..{MAX_EXAMPLES:.0e}", self.examples)
 
 
 def parse_schedule(text: str) -> list:
@@ -60,11 +68,14 @@ def parse_schedule(text: str) -> list:
     for part in text.split(","):
         kind, sep, count = part.strip().rpartition(":")
         if not sep:
-            raise bad("--schedule", "each epoch is KIND:EXAMPLES, e.g. wake-sleep:1000,wake:500", text)
+            raise bad("schedule", "each epoch is KIND:EXAMPLES, e.g. wake-sleep:1000,wake:500", text)
         try:
-            n = int(float(count))
+            v = float(count)
         except ValueError:
-            raise bad("--schedule", f"epoch length {count!r} is not a number", text) from None
+            raise bad("schedule", f"epoch length {count!r} is not a number", text) from None
+        if not (np.isfinite(v) and v == int(v) and 1 <= v <= MAX_EXAMPLES):
+            raise bad("schedule", f"epoch length {count!r} must be a whole number in 1..{MAX_EXAMPLES:.0e}", text)
+        n = int(v)
         epochs.append(Epoch(n, kind))
     return epochs
 
@@ -135,66 +146,11 @@ def stream_for(spec: str, circuit: Circuit, p_vertical: float = 2 / 3):
     if spec == "bars":
         side = int(round(circuit.n_input ** 0.5))
         if side * side != circuit.n_input:
-            raise bad("--data bars", f"needs a square input layer; circuit '{circuit.name}' has "
+            raise bad("data", f"bars needs a square input layer; circuit '{circuit.name}' has "
                       f"{circuit.n_input} inputs")
         return BarsStream(p_vertical=p_vertical, size=side)
     rows, desc = resolve_data(spec, circuit.n_input)
     return SweepStream(rows, desc)
-
-
-# --------------------------------------------------------------------- engines
-
-class NumpyEngine:
-    """The reference engine (:mod:`hm_neuro.reference`) behind the engine interface."""
-
-    def __init__(self, circuit: Circuit, record_every: int = 0, chunk: int = 100_000):
-        self.circuit = circuit
-        self.chunk = chunk
-        self.record_every = record_every
-        self.compile_seconds = 0.0
-
-    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
-            perturbation=reference.NO_PERTURBATION):
-        params = params.copy()
-        m = len(data)
-        if uniforms is None:
-            uniforms = Uniforms.draw(self.circuit, m, np.random.default_rng(seed))
-        wg = np.ones(m) if wake_gate is None else wake_gate
-        sg = np.ones(m) if sleep_gate is None else sleep_gate
-        seen, snaps = [], {}
-        # cut the chunk at the snapshot points (offset + t multiple of record_every)
-        cuts = [0, m]
-        if self.record_every:
-            first = (-offset) % self.record_every
-            cuts = sorted(set([0, m] + list(range(first, m, self.record_every))))
-        for a, b in zip(cuts[:-1], cuts[1:]):
-            if self.record_every and (offset + a) % self.record_every == 0:
-                seen.append(offset + a)
-                for name, arr in params.arrays().items():
-                    snaps.setdefault(name, []).append(arr.ravel().copy())
-            sub = Uniforms([u[a:b] for u in uniforms.wake], [u[a:b] for u in uniforms.sleep])
-            reference.train(params, self.circuit, data[a:b], sub, wg[a:b], sg[a:b], perturbation=perturbation)
-        return params, {"history_seen": seen, "history": {k: np.array(v) for k, v in snaps.items()}}
-
-    def retarget(self, circuit: Circuit):
-        if circuit.layers != self.circuit.layers:
-            raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
-        self.circuit = circuit
-
-    def close(self):
-        pass
-
-
-def make_engine(circuit: Circuit, engine: str = "brian2", device: str | None = None,
-                chunk: int = 100_000, record_every: int = 0, build_dir=None, propagation: str = "auto"):
-    if engine == "numpy":
-        return NumpyEngine(circuit, record_every=record_every, chunk=chunk)
-    if engine == "brian2":
-        from .brian2_engine import Brian2Engine, default_device
-
-        return Brian2Engine(circuit, device=device or default_device(), chunk=chunk,
-                            record_every=record_every, build_dir=build_dir, propagation=propagation)
-    raise bad("engine", f"must be one of {list(ENGINES)}", engine)
 
 
 # ------------------------------------------------------------------- training
@@ -203,7 +159,7 @@ def make_engine(circuit: Circuit, engine: str = "brian2", device: str | None = N
 class TrainResult:
     params: Parameters
     examples_seen: int
-    seed: int
+    seed: object
     history_seen: list
     history: dict
     seconds: float
@@ -218,153 +174,280 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
     return -(-n_examples // n_chunks)
 
 
-def train(circuit: Circuit, stream, n_examples: int, seed: int = 0, engine="brian2",
-          device=None, max_chunk: int = 100_000, params: Parameters | None = None,
-          schedule=None, record_every: int = 0, progress: bool = True, build_dir=None,
-          checkpoint=None, checkpoint_every: int = 0, resume: bool = False,
-          perturbation=None, propagation: str = "auto") -> TrainResult:
-    """Wake-sleep training of ``circuit`` on ``stream`` for ``n_examples``.
+def _check_count(name, value, low=1, high=MAX_EXAMPLES):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise bad(name, f"must be an integer in {low}..{high:.0e}" if high >= 1e6 else
+                  f"must be an integer in {low}..{high}", value)
+    return int(value)
 
+
+def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", device=None,
+          max_chunk: int = 100_000, params: Parameters | None = None, schedule=None, record_every: int = 0,
+          progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
+          resume: bool = False, perturbation=None, propagation: str = "auto", fingerprint=None) -> TrainResult:
+    """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
+
+    ``engine``: 'numpy', 'brian2' or an engine from
+    :func:`hm_neuro.engines.make_engine` (re-used across runs of one shape).
     ``schedule``: list of :class:`Epoch` (default: wake-sleep throughout);
     its total must equal ``n_examples``.
 
     ``checkpoint``: a path; with ``checkpoint_every`` > 0 the complete state
     (weights, examples seen, data generator, weight history) is written
     there atomically at the first chunk boundary after every
-    ``checkpoint_every`` examples, and on Ctrl-C.  ``resume`` continues from
-    it; the resumed run ends with the same weights, bit for bit, as one never
-    interrupted (same seed, engine, device and chunk length).
+    ``checkpoint_every`` examples, and on Ctrl-C (the state at the last
+    complete chunk).  ``resume`` continues from it; the resumed run ends with
+    the same weights, bit for bit, as one never interrupted.  ``fingerprint``
+    (a dict of everything else that changes the result: data, initial
+    weights, ...) is stored in the checkpoint, and a resume whose
+    fingerprint or options differ is refused, naming the difference.
 
     ``perturbation``: lesions and clamps held during the whole run
-    (:class:`hm_neuro.reference.Perturbation`).
+    (:class:`hm_neuro.model.Perturbation`).
+    """
+    return train_population([circuit], [stream], n_examples, [seed], engine=engine, device=device,
+                            max_chunk=max_chunk, params=[params], schedule=schedule, record_every=record_every,
+                            progress=progress, build_dir=build_dir, checkpoint=checkpoint,
+                            checkpoint_every=checkpoint_every, resume=resume, perturbation=[perturbation],
+                            propagation=propagation, fingerprint=fingerprint)[0]
 
-    ``propagation``: Brian2 only: 'summed', 'event' or 'auto'
-    (:func:`hm_neuro.brian2_engine.choose_propagation`).
+
+def train_population(circuits, streams, n_examples: int, seeds, engine="brian2", device=None,
+                     max_chunk: int = 100_000, params=None, schedule=None, record_every: int = 0,
+                     progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
+                     resume: bool = False, perturbation=None, propagation: str = "auto",
+                     fingerprint=None, desc: str | None = None) -> list:
+    """Train N machines of one shape side by side; one :class:`TrainResult` each.
+
+    ``circuits``: one per machine (same layers and constraints; learning
+    rates and initial values may differ) or a single circuit for all;
+    ``streams``, ``seeds``, ``params`` and ``perturbation``: one per machine;
+    ``schedule``: one for all, or one per machine (e.g. a machine that is
+    done early ends in a ``frozen`` epoch).
+    On the Brian2 engine the machines are one population circuit
+    (:class:`hm_neuro.brian2_engine.CircuitNetwork`); on the reference they
+    run in turn.  Checkpoints (see :func:`train`) are for one machine.
     """
     from tqdm.auto import tqdm
 
-    if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
-        raise bad("examples", "must be an integer >= 1", n_examples)
-    if stream.n_input != circuit.n_input:
-        raise bad("data", f"rows have {stream.n_input} values but circuit '{circuit.name}' has "
-                  f"{circuit.n_input} input units")
-    schedule = schedule or [Epoch(int(n_examples))]
-    total = sum(e.examples for e in schedule)
-    if total != n_examples:
-        raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
-    perturbation = (perturbation or reference.NO_PERTURBATION).validate(circuit)
+    if isinstance(circuits, Circuit):
+        circuits = [circuits] * len(streams)
+    N = len(circuits)
+    if N < 1 or len(streams) != N or len(seeds) != N:
+        raise bad("machines", "need one circuit, stream and seed per machine",
+                  (len(circuits), len(streams), len(seeds)))
+    n_examples = _check_count("examples", n_examples)
+    max_chunk = _check_count("chunk", max_chunk, 1, 10 ** 7)
+    record_every = _check_count("record_every", record_every, 0)
+    shape = circuits[0]
+    for c, s in zip(circuits, streams):
+        if (c.layers, c.nonnegative_generative_weights_into) != (shape.layers, shape.nonnegative_generative_weights_into):
+            raise bad("circuit", f"every machine of a population has the shape of '{shape.name}' "
+                      f"(layers {list(shape.layers)})", c.name)
+        if s.n_input != c.n_input:
+            raise bad("data", f"rows have {s.n_input} values but circuit '{c.name}' has {c.n_input} input units")
+    schedule = schedule or [Epoch(n_examples)]
+    schedules = schedule if isinstance(schedule[0], (list, tuple)) else [schedule] * N  # one per machine
+    if len(schedules) != N:
+        raise bad("schedule", f"needs one schedule per machine ({N})", len(schedules))
+    for sch in schedules:
+        total = sum(e.examples for e in sch)
+        if total != n_examples:
+            raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
+    perturbation = list(perturbation) if perturbation is not None else [None] * N
+    perturbation = [(pt or NO_PERTURBATION).validate(c) for pt, c in zip(perturbation, circuits)]
     if (checkpoint_every or resume) and checkpoint is None:
         raise bad("checkpoint", "checkpoint_every and resume need a checkpoint path")
-    params = (params or Parameters.initial(circuit)).copy()
-    data_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0]))
+    if checkpoint is not None and N != 1:
+        raise bad("checkpoint", "checkpoints are for one machine; train populations without them")
+    checkpoint_every = _check_count("checkpoint_every", checkpoint_every, 0)
+    trees = [tree(s) for s in seeds]
+    params = list(params) if params is not None else [None] * N
+    params = [(p or Parameters.initial(c)).copy() for p, c in zip(params, circuits)]
+    data_rngs = [t.child("data").rng() for t in trees]
     own_engine = isinstance(engine, str)
-    chunk = plan_chunks(int(n_examples), max_chunk) if own_engine else getattr(engine, "chunk", max_chunk)
-    run_id = {"seed": int(seed), "examples": int(n_examples), "chunk": int(chunk),
-              "layers": list(circuit.layers), "record_every": int(record_every),
-              "engine": engine if own_engine else type(engine).__name__, "device": device}
-    hist_seen, hist = [], {}
+    chunk = plan_chunks(n_examples, max_chunk) if own_engine else engine.chunk
+    hist_seen, hist = [], [{} for _ in range(N)]
     done, c = 0, 0
+    run_id = None
+    if checkpoint is not None:
+        run_id = {"seed": trees[0].label(), "examples": n_examples, "chunk": int(chunk),
+                  "circuit": circuits[0].to_dict(), "schedule": [[e.kind, int(e.examples)] for e in schedules[0]],
+                  "record_every": record_every, "engine": engine if own_engine else engine.name,
+                  "device": device if own_engine else engine.device, "propagation": propagation,
+                  "data": streams[0].description, "perturbation": _perturbation_digest(perturbation[0]),
+                  **(fingerprint or {})}
     if resume:
-        state = load_checkpoint(checkpoint, run_id, circuit)
-        params, done, c = state["params"], state["done"], state["chunk_index"]
-        data_rng.bit_generator.state = state["data_rng"]
-        stream.set_state(state["stream"])
-        hist_seen, hist = state["history_seen"], {k: [v] for k, v in state["history"].items()}
+        state = load_checkpoint(checkpoint, run_id, circuits[0])
+        params, done, c = [state["params"]], state["done"], state["chunk_index"]
+        data_rngs[0].bit_generator.state = state["data_rng"]
+        streams[0].set_state(state["stream"])
+        hist_seen, hist = state["history_seen"], [{k: [v] for k, v in state["history"].items()}]
     t0 = time.perf_counter()
     if own_engine:
-        eng = make_engine(circuit, engine, device, chunk, record_every, build_dir, propagation)
+        eng = make_engine(shape, engine, device=device, chunk=chunk, record_every=record_every,
+                          build_dir=build_dir, propagation=propagation, n_machines=N)
     else:  # a compiled engine re-used across runs (same circuit shape)
         eng = engine
-        engine = "brian2" if hasattr(eng, "net") else "numpy"
         record_every = eng.record_every
+        if getattr(eng, "n_machines", 1) != N:
+            raise bad("engine", f"was built for {eng.n_machines} machine(s), not {N}")
+
+    # the state at the last complete chunk: what a checkpoint holds
+    saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state()}
 
     def save_state():
-        save_checkpoint(checkpoint, run_id, circuit, params, done, c, data_rng.bit_generator.state,
-                        stream.get_state(), hist_seen, {k: np.concatenate(v) for k, v in hist.items()})
+        save_checkpoint(checkpoint, run_id, circuits[0], params[0], done, c, saved["rng"], saved["stream"],
+                        hist_seen, {k: np.concatenate(v) for k, v in hist[0].items()})
 
     last_ckpt = done
+    label = desc or (f"{shape.name} x{N}" if N > 1 else shape.name)
     try:
-        with tqdm(total=int(n_examples), initial=done, disable=not progress, unit="ex", unit_scale=True,
-                  desc=f"{circuit.name} [{engine}{'/' + eng.device if engine == 'brian2' else ''}]") as bar:
+        with tqdm(total=n_examples * N, initial=done * N, disable=not progress, unit="ex", unit_scale=True,
+                  desc=f"{label} [{eng.name}{'/' + eng.device if eng.name == 'brian2' else ''}]") as bar:
             while done < n_examples:
                 m = min(chunk, n_examples - done)
-                rows = stream.take(m, data_rng)
-                wg, sg = schedule_gates(schedule, done, done + m)
-                new_params, extras = eng.run(params, rows, chunk_seed(seed, c), wg, sg, offset=done,
-                                             perturbation=perturbation)
-                if not new_params.all_finite():
-                    raise bad("training", f"diverged: non-finite weights after {done + m} examples "
-                              "(lower the learning rates)" + (f"; last good checkpoint: {checkpoint}"
-                                                             if checkpoint_every else ""))
+                rows = [s.take(m, r) for s, r in zip(streams, data_rngs)]
+                gates = [schedule_gates(sch, done, done + m) for sch in schedules]
+                new_params, extras = eng.run_population(
+                    params, rows, [t.child("chunk", c).integer() for t in trees], [g[0] for g in gates],
+                    [g[1] for g in gates],
+                    offset=done, perturbation=perturbation, circuits=circuits)
+                for k, p in enumerate(new_params):
+                    if diverged(p):
+                        raise bad("training", f"diverged: weights not finite or beyond "
+                                  f"{p.largest_magnitude():.3g} after {done + m} examples"
+                                  + (f" (machine {k})" if N > 1 else "") + "; lower the learning rates"
+                                  + (f"; last good checkpoint: {checkpoint}" if checkpoint_every else ""))
                 params = new_params
-                hist_seen += extras["history_seen"]
-                for k, v in extras["history"].items():
-                    hist.setdefault(k, []).append(v)
+                hist_seen += extras[0]["history_seen"]
+                for h, e in zip(hist, extras):
+                    for k, v in e["history"].items():
+                        h.setdefault(k, []).append(v)
                 done += m
                 c += 1
-                bar.update(m)
+                saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state()}
+                bar.update(m * N)
                 if checkpoint_every and done - last_ckpt >= checkpoint_every and done < n_examples:
                     save_state()
                     last_ckpt = done
     except KeyboardInterrupt:
-        if checkpoint is not None:
-            save_state()  # the state at the last completed chunk
+        if checkpoint is not None and done > 0:
+            save_state()
             raise Interrupted(f"interrupted after {done} examples; checkpoint saved to {checkpoint}; "
                               "continue with --resume") from None
         raise
     finally:
         if own_engine:
             eng.close()
-    if record_every:
-        hist_seen.append(int(n_examples))
-        for k, a in params.arrays().items():
-            hist.setdefault(k, []).append(a.ravel()[None, :])
-    history = {k: np.concatenate(v) for k, v in hist.items()}
-    return TrainResult(params=params, examples_seen=int(n_examples), seed=int(seed),
-                       history_seen=hist_seen, history=history,
-                       seconds=time.perf_counter() - t0, compile_seconds=eng.compile_seconds,
-                       engine=engine, device=getattr(eng, "device", "numpy"))
+    seconds = time.perf_counter() - t0
+    results = []
+    for k in range(N):
+        seen = list(hist_seen)
+        if record_every:
+            seen.append(n_examples)
+            for name, a in params[k].arrays().items():
+                hist[k].setdefault(name, []).append(a.ravel()[None, :])
+        results.append(TrainResult(params=params[k], examples_seen=n_examples, seed=seeds[k], history_seen=seen,
+                                   history={name: np.concatenate(v) for name, v in hist[k].items()},
+                                   seconds=seconds, compile_seconds=eng.compile_seconds,
+                                   engine=eng.name, device=eng.device))
+    return results
 
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training, after the checkpoint was saved."""
 
 
+def _perturbation_digest(pt) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(pt.lesions):
+        h.update(repr(key).encode())
+        h.update(np.asarray(pt.lesions[key], dtype=float).tobytes())
+    for key in sorted(pt.clamps):
+        h.update(repr(key).encode())
+        h.update(np.asarray(pt.clamps[key], dtype=float).tobytes())
+    return h.hexdigest()[:16]
+
+
+def array_digest(arrays: dict) -> str:
+    """A short hash of named arrays (initial weights, data rows) for checkpoint fingerprints."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key], dtype=float).tobytes())
+    return h.hexdigest()[:16]
+
+
 # ---------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "hm_neuro-checkpoint-2"
+
 
 def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state, stream_state,
                     history_seen, history):
-    import json
-
     from .model_io import save_npz
 
     arrays = {f"param_{k}": v for k, v in params.arrays().items()}
     arrays.update({f"history_{k}": v for k, v in history.items()})
     arrays["stream_order"] = np.asarray(stream_state, dtype=np.int64)
     arrays["meta"] = np.array(json.dumps({
-        "format": "hm_neuro-checkpoint-1", "run": run_id, "circuit": circuit.to_dict(), "done": int(done),
+        "format": CHECKPOINT_FORMAT, "run": run_id, "done": int(done),
         "chunk_index": int(chunk_index), "data_rng": rng_state, "history_seen": list(map(int, history_seen))}))
     save_npz(path, arrays)
 
 
-def load_checkpoint(path, run_id, circuit):
-    import json
+def checkpoint_progress(path) -> int | None:
+    """Examples of progress held by a checkpoint file, or None if it is not one."""
+    from .model_io import open_npz
 
+    try:
+        z = open_npz(path, "checkpoint")
+        meta = json.loads(str(z["meta"]))
+        return int(meta["done"])
+    except Exception:  # noqa: BLE001 - anything unreadable is "not a checkpoint"
+        return None
+
+
+def load_checkpoint(path, run_id, circuit):
     from .model_io import open_npz
 
     z = open_npz(path, "checkpoint")
+    where = f"checkpoint {path}"
     try:
         meta = json.loads(str(z["meta"]))
-    except (KeyError, json.JSONDecodeError):
-        raise bad(f"checkpoint {path}", "not an hm_neuro checkpoint") from None
-    if meta.get("format") != "hm_neuro-checkpoint-1":
-        raise bad(f"checkpoint {path}", "not an hm_neuro checkpoint")
+    except (KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        raise bad(where, "not an hm_neuro checkpoint (no readable 'meta')") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise bad(where, f"not an hm_neuro checkpoint of format {CHECKPOINT_FORMAT}")
+    for key in ("run", "done", "chunk_index", "data_rng", "history_seen"):
+        if key not in meta:
+            raise bad(where, f"missing '{key}'")
+    stored = meta["run"] if isinstance(meta["run"], dict) else {}
     for key, value in run_id.items():
-        if meta["run"].get(key) != value:
-            raise bad(f"checkpoint {path}", f"was made by a run with {key}={meta['run'].get(key)!r}, "
-                      f"this run has {key}={value!r}; resume with the same options")
-    params = Parameters.from_arrays({k[6:]: v for k, v in z.items() if k.startswith("param_")}, circuit)
-    return {"params": params, "done": meta["done"], "chunk_index": meta["chunk_index"],
-            "data_rng": meta["data_rng"], "stream": z["stream_order"],
-            "history_seen": meta["history_seen"],
+        if stored.get(key) != json.loads(json.dumps(value)):
+            raise bad(where, f"was made with a different {key} ({_short(stored.get(key))}; this run: "
+                      f"{_short(value)}); resume with the same options")
+    done, c = meta["done"], meta["chunk_index"]
+    if not (isinstance(done, int) and 0 < done < run_id["examples"] and isinstance(c, int) and c >= 1):
+        raise bad(where, f"progress must be in 1..{run_id['examples'] - 1} examples", done)
+    rng_state = meta["data_rng"]
+    if not (isinstance(rng_state, dict) and "bit_generator" in rng_state and "state" in rng_state):
+        raise bad(where, "has no data-generator state")
+    if "stream_order" not in z:
+        raise bad(where, "missing 'stream_order'")
+    from .model_io import parameters_from
+
+    params = parameters_from({k[6:]: v for k, v in z.items() if k.startswith("param_")}, circuit, where)
+    return {"params": params, "done": done, "chunk_index": c, "data_rng": rng_state,
+            "stream": z["stream_order"], "history_seen": meta["history_seen"],
             "history": {k[8:]: v for k, v in z.items() if k.startswith("history_")}}
+
+
+def _short(v) -> str:
+    text = json.dumps(v) if not isinstance(v, str) else repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."

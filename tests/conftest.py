@@ -14,7 +14,7 @@ def make_circuit(layers, rate=0.05, nonneg=(), name="test"):
 
 def random_parameters(circuit, rng, scale=1.0):
     """Non-trivial parameters; constrained sets made >= 0."""
-    from hm_neuro.reference import Parameters
+    from hm_neuro.model import Parameters
 
     p = Parameters.initial(circuit)
     for arrs in (p.generative_weights, p.recognition_weights, p.generative_biases, p.recognition_biases):

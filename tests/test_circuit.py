@@ -56,8 +56,8 @@ def test_round_trip_through_dict(tmp_path):
     (lambda t: t.replace("recognition_weights = 0.1", "recognition_weights = 0.1\nbogus = 2"),
      r"learning_rates.bogus: unknown key"),
     (lambda t: t.replace("recognition_biases = [0.2, 0.001]\n", "", 1), r"learning_rates.recognition_biases: missing key"),
-    (lambda t: t.replace("[4, 3, 2]", "[4, 0, 2]"), r"layers\[1\]: must be > 0 \(got 0\)"),
-    (lambda t: t.replace("[4, 3, 2]", "[4, -3, 2]"), r"layers\[1\]: must be > 0 \(got -3\)"),
+    (lambda t: t.replace("[4, 3, 2]", "[4, 0, 2]"), r"layers\[1\]: must be in 1..100000 units \(got 0\)"),
+    (lambda t: t.replace("[4, 3, 2]", "[4, -3, 2]"), r"layers\[1\]: must be in 1..100000 units \(got -3\)"),
     (lambda t: t.replace("[4, 3, 2]", "[4]"), r"layers: need an input layer and at least one hidden layer"),
     (lambda t: t.replace("[4, 3, 2]", "[4, 3.5, 2]"), r"layers\[1\]: must be an integer"),
     (lambda t: t.replace("[4, 3, 2]", '"4-3-2"'), r"layers: must be a list"),
@@ -80,10 +80,14 @@ def test_bad_circuit_files_name_the_key(tmp_path, edit, message):
 
 
 def test_missing_circuit_file_and_unknown_name(tmp_path):
-    with pytest.raises(HMError, match=r"circuit file: does not exist"):
+    with pytest.raises(HMError, match=r"circuit file .*nope.toml: does not exist"):
         load_circuit(tmp_path / "nope.toml")
-    with pytest.raises(HMError, match=r"no such file or shipped circuit; shipped circuits are \[.*'bars'"):
+    with pytest.raises(HMError, match=r"circuit: no such circuit; names are \[.*'bars'"):
         load_circuit("nope")
+    with pytest.raises(HMError, match=r"circuit file .*: is a directory"):
+        load_circuit(str(tmp_path) + "/")
+    with pytest.raises(HMError, match=r"layers: 1e\+10 weights per pathway is more than the limit"):
+        Circuit.uniform([100_000, 100_000], 0.1)
 
 
 def test_constrained_set_cannot_start_negative():

@@ -131,7 +131,7 @@ def test_resume_with_other_options_is_refused(tmp_path):
     base = ["train", "--engine", "numpy", "--examples", "2000", "--chunk", "500", "-q", "--out", str(tmp_path / "m.npz")]
     from hm_neuro.training import BarsStream, save_checkpoint
     from hm_neuro.circuit import load_circuit
-    from hm_neuro.reference import Parameters
+    from hm_neuro.model import Parameters
 
     c = load_circuit("bars")
     save_checkpoint(tmp_path / "m.checkpoint.npz", {"seed": 99}, c, Parameters.initial(c), 500, 1,

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from conftest import make_circuit, needs_compiler, random_parameters
-from hm_neuro import reference
+from hm_neuro import model, reference
 from hm_neuro.brian2_engine import Brian2Engine
 from hm_neuro.circuit import load_circuit
 from hm_neuro.measures import hidden_states
-from hm_neuro.reference import Parameters, Uniforms, sigmoid
+from hm_neuro.model import Parameters, Uniforms, sigmoid
 from hm_neuro.training import Epoch, schedule_gates
 
 pytestmark = pytest.mark.equivalence
@@ -84,7 +84,7 @@ def test_exact_on_brian2_numpy_target(name, propagation):
 
 def cortical_perturbation(circuit, rng):
     """Half of recognition_0 silenced, all top-down input to layer 1 cut, layer 3 clamped."""
-    from hm_neuro.reference import Perturbation
+    from hm_neuro.model import Perturbation
 
     n = circuit.layers
     return Perturbation(
@@ -117,7 +117,7 @@ def test_exact_with_lesions_and_clamps(device, propagation):
 
 def test_a_lesioned_set_carries_no_input():
     """With all top-down input to layer 0 cut, fantasies follow the biases alone."""
-    from hm_neuro.reference import Perturbation
+    from hm_neuro.model import Perturbation
 
     circuit = make_circuit([6, 3], rate=0.0)
     p0 = Parameters.initial(circuit)
@@ -134,7 +134,7 @@ def test_a_lesioned_set_carries_no_input():
 
 def test_bad_perturbations_are_refused():
     from hm_neuro.errors import HMError
-    from hm_neuro.reference import Perturbation
+    from hm_neuro.model import Perturbation
 
     c = CIRCUITS["16-8-1"]
     with pytest.raises(HMError, match=r"lesion: no synapse set generative_5"):
@@ -240,12 +240,8 @@ def expected_wake_update(p, circuit, d):
     hid = hidden_states(circuit.layers)
     L = circuit.n_hidden_layers
     states = [np.tile(d, (len(hid[0]), 1))] + hid
-    logq = np.zeros(len(hid[0]))
-    for k in range(L):
-        q = sigmoid(p.recognition_biases[k] + states[k] @ p.recognition_weights[k])
-        logq += np.sum(np.log(np.where(states[k + 1] > 0, q, 1 - q)), axis=1)
-    w = np.exp(logq)
-    pred = reference.generative_predictions(p, states)
+    w = np.exp(model.log_recognition(p, states))  # Q(alpha | d) of every alpha
+    pred = [sigmoid(model.generative_logits(p, states, k)) for k in range(L)]
     upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
     return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
 
@@ -254,12 +250,8 @@ def expected_sleep_update(p, circuit):
     """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
     full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
     L = circuit.n_hidden_layers
-    logp = np.zeros(len(full[0]))
-    pred = reference.generative_predictions(p, full)
-    for l in range(L + 1):
-        logp += np.sum(np.log(np.where(full[l] > 0, pred[l], 1 - pred[l])), axis=1)
-    w = np.exp(logp)
-    q = reference.recognition_predictions(p, full)
+    w = np.exp(model.log_joint(p, full))  # P(alpha, d) of every fantasy
+    q = [sigmoid(model.recognition_logits(p, full, k)) for k in range(L)]
     upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
     return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
 
@@ -365,7 +357,8 @@ def test_learning_on_bars_reaches_the_same_kl_distribution():
     reference and the Brian2 circuit reach the same KL distribution."""
     from hm_neuro.data import bars_distribution
     from hm_neuro.measures import kl_data_model
-    from hm_neuro.training import BarsStream, make_engine, train
+    from hm_neuro.engines import make_engine
+    from hm_neuro.training import BarsStream, train
 
     circuit = load_circuit("bars")
     patterns, probs = bars_distribution()

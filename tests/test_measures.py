@@ -8,7 +8,7 @@ from hm_neuro import measures
 from hm_neuro.circuit import load_circuit
 from hm_neuro.data import bars_distribution
 from hm_neuro.errors import HMError
-from hm_neuro.reference import Parameters, sigmoid
+from hm_neuro.model import Parameters, sigmoid
 
 
 def all_inputs(n):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import make_circuit, random_parameters
-from hm_neuro import reference
-from hm_neuro.reference import Parameters, Uniforms, sigmoid
+from hm_neuro import model, reference
+from hm_neuro.model import Parameters, Uniforms, sigmoid
 
 
 def test_sigmoid_is_finite_for_huge_inputs():
@@ -23,7 +23,7 @@ def test_recognition_sample_frequencies_match_sigmoid(rng):
     p = random_parameters(c, rng)
     d = np.array([1.0, 0.0, 1.0])
     n = 40_000
-    s = reference.sample_recognition(p, np.tile(d, (n, 1)), rng)[1]
+    s = model.sample_recognition(p, np.tile(d, (n, 1)), rng)[1]
     q = sigmoid(p.recognition_biases[0] + d @ p.recognition_weights[0])
     se = np.sqrt(q * (1 - q) / n)
     assert np.all(np.abs(s.mean(0) - q) < 4.5 * se)
@@ -33,7 +33,7 @@ def test_fantasy_frequencies_match_generative_marginals(rng):
     c = make_circuit([2, 1])
     p = random_parameters(c, rng)
     n = 40_000
-    f = reference.sample_fantasies(p, n, rng)
+    f = model.sample_fantasies(p, n, rng)
     ph = sigmoid(p.generative_biases[1][0])
     p_d_given = [sigmoid(p.generative_biases[0] + h * p.generative_weights[0][0]) for h in (0.0, 1.0)]
     marginal = (1 - ph) * p_d_given[0] + ph * p_d_given[1]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_compiler
-from hm_neuro import sweep
+from hm_neuro import runner, sweep
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
 
@@ -49,7 +49,7 @@ def test_grid_makes_every_combination_for_every_seed_and_restart():
     rates = {tuple(t.circuit["learning_rates"]["generative_weights"]) for t in tasks}
     assert rates == {(0.1, 0.001), (0.3, 0.001)}
     assert {t.p_vertical for t in tasks} == {0.5, 0.75}
-    assert {t.run_seed for t in tasks} == {0, 1, sweep.RESTART_STRIDE, sweep.RESTART_STRIDE + 1}
+    assert {t.run_seed for t in tasks} == {"0", "1", "0/restart=1", "1/restart=1"}
 
 
 def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
@@ -99,11 +99,11 @@ def test_embedded_cluster_reuses_compiled_builds_and_matches_this_process(tmp_pa
     spec = sweep.SweepSpec(examples=3000, seeds=(0, 1, 2), engine="brian2", device="cpp_standalone",
                            grid={"learning_rates.generative_weights": [[0.2, 0.001], [0.1, 0.001]]}).validate()
     tasks = spec.tasks()
-    on_cluster = sweep.table(sweep.run_tasks(tasks, workers=2, progress=False))
+    on_cluster = sweep.table(runner.run_tasks(tasks, workers=2, progress=False))
     assert all(r["status"] == "ok" for r in on_cluster), on_cluster
     assert len({r["worker"] for r in on_cluster}) == 2
     assert sum(r["compile_seconds"] == 0.0 for r in on_cluster) >= len(tasks) - 2  # builds re-used
-    here = sweep.table(sweep.run_tasks(tasks, workers=1, progress=False))
+    here = sweep.table(runner.run_tasks(tasks, workers=1, progress=False))
     for a, b in zip(on_cluster, here):
         assert {k: a[k] for k in COLUMNS_COMPARED} == {k: b[k] for k in COLUMNS_COMPARED}
     # the learning rates reached the compiled builds: same seed, other rate, other result

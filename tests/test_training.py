@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from hm_neuro.engines import NumpyEngine
+
 from conftest import make_circuit
 from hm_neuro.errors import HMError
 from hm_neuro.training import (BarsStream, Epoch, SweepStream, parse_schedule, plan_chunks, schedule_gates,
@@ -13,9 +15,9 @@ def test_schedule_parsing_and_gates():
     wake, sleep = schedule_gates(epochs, 1, 8)
     assert wake.tolist() == [1, 1, 1, 1, 0, 0, 0]
     assert sleep.tolist() == [1, 1, 0, 0, 1, 0, 0]
-    with pytest.raises(HMError, match=r"--schedule: each epoch is KIND:EXAMPLES"):
+    with pytest.raises(HMError, match=r"schedule: each epoch is KIND:EXAMPLES"):
         parse_schedule("wake")
-    with pytest.raises(HMError, match=r"epoch 'wake' examples: must be an integer >= 1 \(got 0\)"):
+    with pytest.raises(HMError, match=r"schedule: epoch length '0' must be a whole number in 1..1e\+12"):
         parse_schedule("wake:0")
 
 
@@ -42,28 +44,25 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert a.max_abs_difference(d) > 1e-3
 
 
-class DivergingEngine:
+class DivergingEngine(NumpyEngine):
     """Runs the reference, then poisons the weights on its second chunk."""
 
-    chunk, record_every, compile_seconds = 100, 0, 0.0
-
-    def __init__(self, circuit):
-        from hm_neuro.training import NumpyEngine
-
-        self.inner, self.calls = NumpyEngine(circuit, chunk=100), 0
+    def __init__(self, circuit, poison=np.inf):
+        super().__init__(circuit, chunk=100)
+        self.calls, self.poison = 0, poison
 
     def run(self, params, *args, **kw):
-        params, extras = self.inner.run(params, *args, **kw)
+        params, extras = super().run(params, *args, **kw)
         self.calls += 1
         if self.calls == 2:
-            params.generative_weights[0][0, 0] = np.inf
+            params.generative_weights[0][0, 0] = self.poison
         return params, extras
 
 
 def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(tmp_path):
     c = make_circuit([16, 4, 2])
     ckpt = tmp_path / "c.npz"
-    with pytest.raises(HMError, match=r"training: diverged: non-finite weights after 200 examples.*"
+    with pytest.raises(HMError, match=r"training: diverged: weights not finite or beyond inf after 200 examples.*"
                                       r"last good checkpoint: .*c\.npz"):
         train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=ckpt,
               checkpoint_every=100)
@@ -71,9 +70,15 @@ def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(t
     assert np.all(np.isfinite(z["param_generative_weights_0"]))
 
 
+def test_finite_but_huge_weights_are_divergence_too():
+    c = make_circuit([16, 4, 2])
+    with pytest.raises(HMError, match=r"training: diverged: weights not finite or beyond 1e\+299 after 200"):
+        train(c, BarsStream(), 300, engine=DivergingEngine(c, poison=1e299), progress=False)
+
+
 def test_examples_must_be_positive_and_match_the_schedule():
     c = make_circuit([16, 2])
-    with pytest.raises(HMError, match=r"examples: must be an integer >= 1 \(got 0\)"):
+    with pytest.raises(HMError, match=r"examples: must be an integer in 1..1e\+12 \(got 0\)"):
         train(c, BarsStream(), 0, engine="numpy", progress=False)
     with pytest.raises(HMError, match=r"schedule: epochs add up to 5 examples but 10"):
         train(c, BarsStream(), 10, engine="numpy", schedule=[Epoch(5)], progress=False)

@@ -1,0 +1,253 @@
+"""The Helmholtz machine itself: its parameters and the papers' conditionals,
+each written once.
+
+Every engine (:mod:`hm_neuro.reference`, :mod:`hm_neuro.brian2_engine`) and
+every measure (:mod:`hm_neuro.measures`) uses this module; nothing here
+simulates learning.  Layout of the parameters (layer 0 is the input, layer
+``L`` the top; see :mod:`hm_neuro.circuit`):
+
+* ``generative_weights[k]``  (n[k+1], n[k]) -- top-down, layer k+1 -> k;
+* ``recognition_weights[k]`` (n[k], n[k+1]) -- bottom-up, layer k -> k+1;
+* ``generative_biases[l]``   l = 0..L (the top layer has only its biases);
+* ``recognition_biases[k]``  for hidden layer k+1.
+
+Numerical convention (one for the whole package): the probability of eq. 1
+is ``1 / (1 + exp(-x))`` with no clipping -- the same expression the Brian2
+code evaluates, so that both engines round alike (exp overflow gives exactly
+0 or 1, NumPy's overflow warning is silenced); log-probabilities (eqs. 2-3)
+are computed from the logits with ``logaddexp``, finite for any finite
+weight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .circuit import Circuit
+from .errors import bad
+
+#: the code of eq. 1 for the Brian2 engine (the same expression as sigmoid)
+SIGMOID_CODE = "1.0 / (1.0 + exp(-({x})))"
+
+
+# ------------------------------------------------------------------ eq. 1
+
+def sigmoid(x):
+    """Eq. 1: the probability that a binary stochastic unit is on,
+    ``sigma(x) = 1 / (1 + exp(-x))`` for total input ``x`` (bias + weighted input).
+
+    Overflow of exp gives exactly 0; callers in loops silence NumPy's warning
+    once (``np.errstate(over="ignore")``), not per call, which costs time.
+    """
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def sample(probabilities, uniforms):
+    """Eq. 1, sampled: a unit is on when its uniform number is below its probability."""
+    return (uniforms < probabilities).astype(float)
+
+
+def generative_logits(params: "Parameters", states: list, k: int, masks=None):
+    """Total top-down input of layer ``k`` from the states of layer ``k + 1``
+    (the top layer: its biases alone)."""
+    if k == len(params.generative_biases) - 1:
+        b = params.generative_biases[k]
+        return b if states[k] is None else np.broadcast_to(b, np.shape(states[k]))
+    G = params.generative_weights[k] if masks is None else params.generative_weights[k] * masks[k]
+    return params.generative_biases[k] + states[k + 1] @ G
+
+
+def recognition_logits(params: "Parameters", states: list, k: int, masks=None):
+    """Total bottom-up input of hidden layer ``k + 1`` from the states of layer ``k``."""
+    R = params.recognition_weights[k] if masks is None else params.recognition_weights[k] * masks[k]
+    return params.recognition_biases[k] + states[k] @ R
+
+
+# ------------------------------------------------------------- eqs. 2-3
+
+def log_sigmoid(x):
+    """ln sigma(x) (eq. 1), finite for any finite x."""
+    return -np.logaddexp(0.0, -x)
+
+
+def log_bernoulli(states, logits):
+    """ln of the probability of binary ``states`` under eq. 1 with ``logits``,
+    summed over the last axis (the factor of one layer in eqs. 2-3)."""
+    return np.sum(states * log_sigmoid(logits) + (1.0 - states) * log_sigmoid(-logits), axis=-1)
+
+
+def log_bernoulli_pairs(states, logits):
+    """:func:`log_bernoulli` for every pair of a row of ``states`` (N, n) and
+    a row of ``logits`` (A, n): an (N, A) table, without an (N, A, n) array."""
+    return states @ log_sigmoid(logits).T + (1.0 - states) @ log_sigmoid(-logits).T
+
+
+def log_joint(params: "Parameters", states: list):
+    """ln P(alpha, d), eqs. 2-3: the generative probability of the total
+    representation ``[d, s_1, ..., s_L]`` (rows), natural log."""
+    return sum(log_bernoulli(states[l], generative_logits(params, states, l)) for l in range(len(states)))
+
+
+def log_recognition(params: "Parameters", states: list):
+    """ln Q(alpha | d): the recognition probability of ``[s_1, ..., s_L]`` given ``d`` (rows)."""
+    return sum(log_bernoulli(states[k + 1], recognition_logits(params, states, k))
+               for k in range(len(states) - 1))
+
+
+# ------------------------------------------------------------- sampling
+
+@np.errstate(over="ignore")
+def sample_recognition(params: "Parameters", data, rng: np.random.Generator) -> list:
+    """One recognition sample per data row, bottom-up: ``[d, s_1, ..., s_L]``."""
+    s = [np.asarray(data, dtype=float)]
+    for k in range(len(params.recognition_weights)):
+        q = sigmoid(recognition_logits(params, s, k))
+        s.append(sample(q, rng.random(q.shape)))
+    return s
+
+
+@np.errstate(over="ignore")
+def sample_fantasies(params: "Parameters", n: int, rng: np.random.Generator) -> list:
+    """``n`` independent fantasies of the generative model, top-down: ``[d*, ..., s*_L]``."""
+    L = len(params.generative_weights)
+    f = [None] * (L + 1)
+    f[L] = np.zeros((n, params.generative_biases[L].size))
+    for l in range(L, -1, -1):
+        p = sigmoid(generative_logits(params, f, l))
+        f[l] = sample(p, rng.random(p.shape))
+    return f
+
+
+# ------------------------------------------------------------ parameters
+
+@dataclasses.dataclass
+class Parameters:
+    """Weights and biases of one machine (layout in the module docstring)."""
+
+    generative_weights: list
+    recognition_weights: list
+    generative_biases: list
+    recognition_biases: list
+
+    @classmethod
+    def initial(cls, circuit: Circuit) -> "Parameters":
+        n, iv = circuit.layers, circuit.initial_values
+        L = len(n) - 1
+        return cls(
+            generative_weights=[np.full(circuit.weight_shape("generative", k), iv["generative_weights"][k])
+                                for k in range(L)],
+            recognition_weights=[np.full(circuit.weight_shape("recognition", k), iv["recognition_weights"][k])
+                                 for k in range(L)],
+            generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
+            recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
+        )
+
+    def copy(self) -> "Parameters":
+        return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])
+
+    def arrays(self) -> dict:
+        """Flat ``{'generative_weights_0': array, ...}`` mapping (model-file keys)."""
+        return {f"{f.name}_{i}": a for f in dataclasses.fields(self) for i, a in enumerate(getattr(self, f.name))}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, circuit: Circuit) -> "Parameters":
+        """Inverse of :meth:`arrays`; flat arrays (weight history rows) are
+        reshaped to the circuit's shapes, so sizes must match."""
+        template = cls.initial(circuit)
+        return cls(*[[np.array(arrays[f"{f.name}_{i}"], dtype=float).reshape(a.shape)
+                      for i, a in enumerate(getattr(template, f.name))]
+                     for f in dataclasses.fields(cls)])
+
+    def max_abs_difference(self, other: "Parameters") -> float:
+        return max(float(np.max(np.abs(a - b))) for a, b in zip(self.arrays().values(), other.arrays().values()))
+
+    def largest_magnitude(self) -> float:
+        """max |entry| over every weight and bias (nan if any is not finite)."""
+        return max(float(np.max(np.abs(a))) if a.size else 0.0 for a in self.arrays().values())
+
+
+#: weights or biases beyond this magnitude count as divergence: sigma() is 0
+#: or 1 to machine precision long before, and 1e300-sized weights overflow
+#: every measure
+DIVERGENCE_BOUND = 1e6
+
+
+def diverged(params: Parameters) -> bool:
+    """True if any weight or bias is not finite or beyond :data:`DIVERGENCE_BOUND`."""
+    m = params.largest_magnitude()
+    return not (m <= DIVERGENCE_BOUND)
+
+
+@dataclasses.dataclass
+class Uniforms:
+    """Pre-drawn uniform numbers for ``n`` training examples.
+
+    ``wake[l - 1]`` has shape ``(n, layers[l])`` for hidden layers l = 1..L;
+    ``sleep[l]`` has shape ``(n, layers[l])`` for l = 0..L.  Per example the
+    draws are used in this order: wake layers 1..L, sleep layers L..0.
+    """
+
+    wake: list
+    sleep: list
+
+    @classmethod
+    def draw(cls, circuit: Circuit, n: int, rng: np.random.Generator) -> "Uniforms":
+        layers = circuit.layers
+        return cls(wake=[rng.random((n, m)) for m in layers[1:]],
+                   sleep=[rng.random((n, m)) for m in layers])
+
+    def rows(self, a: int, b: int) -> "Uniforms":
+        """The numbers of examples a..b-1."""
+        return Uniforms([u[a:b] for u in self.wake], [u[a:b] for u in self.sleep])
+
+
+@dataclasses.dataclass
+class Perturbation:
+    """Lesions and clamps of a cortical-model experiment (every engine obeys it).
+
+    ``lesions``: ``{("generative" | "recognition", k): mask}`` with ``mask`` of
+    the weight set's shape; a synapse with mask 0 carries no input and does
+    not learn (silenced).  ``clamps``: ``{layer: state}``, a 0/1 vector the
+    layer is held at in both phases (for layer 0 in the wake phase the data
+    wins).
+    """
+
+    lesions: dict = dataclasses.field(default_factory=dict)
+    clamps: dict = dataclasses.field(default_factory=dict)
+
+    def mask(self, kind: str, k: int):
+        """The 0/1 mask of a synapse set, or the scalar 1.0 if it is intact."""
+        m = self.lesions.get((kind, k))
+        return 1.0 if m is None else np.asarray(m, dtype=float)
+
+    def masks(self, kind: str, L: int) -> list:
+        return [self.mask(kind, k) for k in range(L)]
+
+    def lesioned(self, params: Parameters) -> Parameters:
+        """A copy of ``params`` with lesioned synapses at 0 (for measuring a lesioned machine)."""
+        out = params.copy()
+        for (kind, k), m in self.lesions.items():
+            getattr(out, f"{kind}_weights")[k] *= np.asarray(m, dtype=float)
+        return out
+
+    def validate(self, circuit: Circuit) -> "Perturbation":
+        L = circuit.n_hidden_layers
+        n = circuit.layers
+        for (kind, k), m in self.lesions.items():
+            if kind not in ("generative", "recognition") or not (isinstance(k, int) and 0 <= k < L):
+                raise bad("lesion", f"no synapse set {kind}_{k}; sets are generative_0..{L - 1} and "
+                          f"recognition_0..{L - 1}")
+            shape = circuit.weight_shape(kind, k)
+            if np.shape(m) != shape or not np.all((np.asarray(m) == 0) | (np.asarray(m) == 1)):
+                raise bad(f"lesion {kind}_{k}", f"mask must be 0/1 of shape {shape}", np.shape(m))
+        for l, state in self.clamps.items():
+            if not (isinstance(l, int) and 0 <= l <= L):
+                raise bad("clamp", f"no layer {l}; layers are 0..{L}")
+            if np.shape(state) != (n[l],) or not np.all((np.asarray(state) == 0) | (np.asarray(state) == 1)):
+                raise bad(f"clamp of layer {l}", f"state must be {n[l]} zeros and ones", np.shape(state))
+        return self
+
+
+NO_PERTURBATION = Perturbation()

@@ -1,0 +1,315 @@
+"""Running many trainings: tasks, populations, workers, Dask, retries.
+
+A :class:`Task` is one training (a circuit, a data source, a length, a seed
+and a restart).  :func:`run_tasks` groups tasks of the same shape into
+*populations* -- N machines in one circuit (:func:`hm_neuro.training.train_population`)
+-- and runs the groups in this process (``workers=1``), on an embedded
+``dask.distributed.LocalCluster`` or on an existing Dask cluster
+(``scheduler``: an address or a scheduler file).  Every worker keeps one
+engine: a group of the same compiled shape re-uses it; the build itself is
+shared through the persistent build cache (:mod:`hm_neuro.brian2_engine`).
+
+A group that raises :class:`hm_neuro.errors.HMError` (bad input, divergence)
+fails at once; any other error (a worker lost, a compiler crash) is retried
+``retries`` times.  A failed task is a row with ``status = "failed"`` and its
+error: nothing is lost.
+
+Seeds: task (seed s, restart r) trains with the node ``SeedTree(s).restart(r)``
+of :mod:`hm_neuro.seeds`.  In a Brian2 population the machines share one
+random generator, so a task's result depends on the group it ran in; groups
+are formed deterministically from the task list and the number of workers
+(:func:`groups`), so the same command gives the same table.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import importlib
+import logging
+import os
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .circuit import Circuit
+from .errors import HMError, bad
+from .seeds import SeedTree
+
+logger = logging.getLogger(__name__)
+
+MAX_CHUNK = 100_000
+#: most machines in one population (a group of tasks)
+MAX_POPULATION = 32
+
+
+def default_workers() -> int:
+    """Worker processes used by default: the cores of this machine, at most 2."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One training: a circuit, a data source, a length and a seed.
+
+    ``data`` is a data spec (``"bars"``, ``"digits:9"``, a file path) or an
+    array of 0/1 rows.  ``chunk``: examples per Brian2 run.  ``schedule``:
+    optional ``((kind, examples), ...)`` (default wake-sleep throughout).
+    ``keep_model`` returns the trained parameters (and weight history if
+    ``record_every``) with the row.
+    """
+
+    index: int
+    circuit: dict
+    data: object
+    examples: int
+    seed: int
+    restart: int = 0
+    point: tuple = ()
+    p_vertical: float = 2 / 3
+    engine: str = "brian2"
+    device: str | None = None
+    chunk: int = 0
+    record_every: int = 0
+    keep_model: bool = False
+    schedule: tuple = ()
+
+    @property
+    def seed_tree(self) -> SeedTree:
+        return SeedTree(self.seed).restart(self.restart)
+
+    @property
+    def run_seed(self) -> str:
+        """The task's seed-tree node, as text (``7`` or ``7/restart=2``)."""
+        return self.seed_tree.label()
+
+    def shape(self) -> tuple:
+        """Tasks with equal shapes can share one population circuit."""
+        c = self.circuit
+        return (self.engine, self.device, tuple(c["layers"]), tuple(c.get("nonnegative_generative_weights_into", ())),
+                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every)
+
+    def row(self) -> dict:
+        return {"task": self.index, "seed": self.seed, "restart": self.restart, "run_seed": self.run_seed,
+                **dict(self.point), "examples": self.examples}
+
+
+def groups(tasks, workers: int, max_population: int = MAX_POPULATION) -> list:
+    """Tasks of one shape split into populations: enough groups to keep
+    ``workers`` busy, none larger than ``max_population``; order kept."""
+    by_shape = {}
+    for t in tasks:
+        by_shape.setdefault(t.shape(), []).append(t)
+    out = []
+    for same in by_shape.values():
+        n = max(min(workers, len(same)), -(-len(same) // max_population))
+        size = -(-len(same) // n)
+        out += [tuple(same[i:i + size]) for i in range(0, len(same), size)]
+    return out
+
+
+# ----------------------------------------------------------------- on a worker
+
+_ENGINE = {"key": None, "engine": None}
+
+
+def _close_cached_engine():
+    if _ENGINE["engine"] is not None:
+        _ENGINE["engine"].close()
+    _ENGINE.update(key=None, engine=None)
+
+
+atexit.register(_close_cached_engine)
+
+
+def _engine_for(circuit: Circuit, task: Task, n: int):
+    """This process's engine for a group of ``n`` tasks like ``task``: re-used if the shape matches."""
+    from .engines import make_engine
+
+    key = task.shape() + (n,)
+    if _ENGINE["key"] != key:
+        _close_cached_engine()  # resets Brian2's device and deletes the old private run folder
+        _ENGINE["engine"] = make_engine(circuit, task.engine, device=task.device,
+                                        chunk=task.chunk or min(task.examples, MAX_CHUNK),
+                                        record_every=task.record_every, n_machines=n)
+        _ENGINE["key"] = key
+        _ENGINE["compile_seconds"] = _ENGINE["engine"].compile_seconds
+        fresh = True
+    else:
+        fresh = False
+    return _ENGINE["engine"], (_ENGINE["compile_seconds"] if fresh else 0.0)
+
+
+def stream_for_task(task: Task, circuit: Circuit):
+    from .training import SweepStream, stream_for
+
+    if isinstance(task.data, str):
+        return stream_for(task.data, circuit, task.p_vertical)
+    return SweepStream(np.asarray(task.data), f"task {task.index} data")
+
+
+def _import_brian2_in_worker_thread():
+    """Brian2 installs a SIGINT handler on import, which only the main thread
+    may do; Dask runs tasks in worker threads.  Import it without the handler
+    (a worker is stopped by its nanny, not by Ctrl-C)."""
+    import signal
+    import sys
+    import threading
+
+    if "brian2" in sys.modules or threading.current_thread() is threading.main_thread():
+        return
+    original = signal.signal
+    signal.signal = lambda *args, **kwargs: None
+    try:
+        importlib.import_module("brian2")
+    finally:
+        signal.signal = original
+
+
+def run_group(group) -> list:
+    """Train a group of same-shape tasks as one population; one result per task.
+
+    A result is ``{"row": {...}, "model": arrays or None, "history": ...}``.
+    HMError (bad input, divergence) makes every task of the group a failed
+    row without retry.
+    """
+    from .measures import machine_summary
+    from .training import Epoch, train_population
+
+    group = list(group)
+    rows = []
+    for t in group:
+        r = t.row()
+        r["worker"] = os.getpid()
+        rows.append(r)
+    t0 = time.perf_counter()
+    if group[0].engine == "brian2":
+        _import_brian2_in_worker_thread()
+    try:
+        circuits = [Circuit.from_dict(t.circuit, source=f"task {t.index} circuit") for t in group]
+        streams = [stream_for_task(t, c) for t, c in zip(group, circuits)]
+        eng, compile_s = _engine_for(circuits[0], group[0], len(group))
+        schedules = [[Epoch(int(n), k) for k, n in t.schedule] or [Epoch(t.examples)] for t in group]
+        results = train_population(circuits, streams, group[0].examples, [t.seed_tree for t in group],
+                                   engine=eng, schedule=schedules, progress=False)
+        out = []
+        for t, c, s, res, row in zip(group, circuits, streams, results, rows):
+            values = machine_summary(res.params, c, t.data if isinstance(t.data, str) else None, s,
+                                     t.seed_tree, p_vertical=t.p_vertical)
+            row.update({k: values[k] for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits",
+                                                "training_free_energy_bits") if k in values})
+            row.update(status="ok", device=res.device, compile_seconds=compile_s, population=len(group))
+            out.append({"row": row, "model": res.params.arrays() if t.keep_model else None,
+                        "history": (res.history_seen, res.history) if t.keep_model and t.record_every else None})
+    except HMError as e:
+        out = []
+        for row in rows:
+            row.update(status="failed", error=str(e), population=len(group))
+            out.append({"row": row, "model": None, "history": None})
+    seconds = time.perf_counter() - t0
+    for r in out:
+        r["row"]["seconds"] = seconds / len(group)  # per machine: the group's time shared
+    return out
+
+
+def run_task(task: Task) -> dict:
+    """One task alone (a population of one)."""
+    return run_group([task])[0]
+
+
+# ------------------------------------------------------------------ the driver
+
+def _failed(task: Task, exc: BaseException) -> dict:
+    row = task.row()
+    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    row.update(status="failed", error=msg)
+    return {"row": row, "model": None, "history": None}
+
+
+def _client(workers: int, scheduler):
+    from dask.distributed import Client, LocalCluster
+
+    if not logger.isEnabledFor(logging.INFO):  # distributed sets its own levels on import
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler:
+        if str(scheduler).endswith(".json") or Path(str(scheduler)).is_file():
+            if not Path(scheduler).is_file():
+                raise bad("scheduler", "scheduler file not found", str(scheduler))
+            return Client(scheduler_file=str(scheduler), timeout="10s"), None
+        try:
+            return Client(str(scheduler), timeout="10s"), None
+        except (OSError, TimeoutError) as e:
+            raise bad("scheduler", f"cannot reach a Dask scheduler there ({e.__class__.__name__})",
+                      str(scheduler)) from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def check_workers(workers, retries=0):
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
+        raise bad("workers", "must be an integer in 1..1024", workers)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
+        raise bad("retries", "must be an integer in 0..100", retries)
+
+
+def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 2, progress: bool = True,
+              desc: str = "sweep", max_population: int = MAX_POPULATION) -> list:
+    """Run every task; results in task order (failed tasks as rows with their error).
+
+    Tasks of one shape run as populations (:func:`groups`).  ``workers=1``
+    and no ``scheduler``: in this process, no Dask.  Otherwise an embedded
+    LocalCluster of ``workers`` single-threaded processes, or the cluster at
+    ``scheduler`` (an address or a scheduler file).
+    """
+    from tqdm.auto import tqdm
+
+    workers = default_workers() if workers is None else workers
+    check_workers(workers, retries)
+    tasks = list(tasks)
+    position = {t.index: i for i, t in enumerate(tasks)}
+    results = [None] * len(tasks)
+    grouped = groups(tasks, 1 if (workers == 1 and not scheduler) else max(workers, 2), max_population)
+    bar = tqdm(total=len(tasks), disable=not progress, unit="machine", desc=desc)
+
+    def store(group, res):
+        for t, r in zip(group, res):
+            results[position[t.index]] = r
+        bar.update(len(group))
+
+    if workers == 1 and not scheduler:
+        try:
+            for g in grouped:
+                try:
+                    res = run_group(g)
+                except Exception as e:  # noqa: BLE001 - reported in the table, not lost
+                    res = [_failed(t, e) for t in g]
+                store(g, res)
+        finally:
+            _close_cached_engine()
+            bar.close()
+        return results
+    from dask.distributed import as_completed
+
+    client, cluster = _client(workers, scheduler)
+    try:
+        futures = {client.submit(run_group, g, retries=retries, pure=False,
+                                 key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}"): g
+                   for g in grouped}
+        for fut in as_completed(futures):
+            g = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as e:  # noqa: BLE001 - still failing after the retries
+                res = [_failed(t, e) for t in g]
+            store(g, res)
+            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results),
+                            refresh=False)
+    finally:
+        bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
