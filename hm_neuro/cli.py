@@ -234,7 +234,7 @@ def cmd_sweep(args):
     print(f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
           f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}", file=sys.stderr)
     results = run_tasks(tasks, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
-                        progress=not args.quiet, desc=name)
+                        progress=not args.quiet, desc=name, population=args.population)
     rows = sweep.table(results)
     key = sweep.summary_measure(rows)
     meta = {"sweep": name, "circuit": spec.circuit, "data": spec.data, "examples": spec.examples,
@@ -323,13 +323,20 @@ def cmd_cache(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad options: one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hm-neuro",
         description="Helmholtz machines trained by wake-sleep learning (Hinton, Dayan, Frey & Neal 1995) "
                     "as Brian2 circuits, with a NumPy reference.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a machine and save it to a model file",
                        description="Online wake-sleep training: one wake and one sleep phase per example.",
@@ -424,6 +431,9 @@ def build_parser():
                     help="local Dask worker processes (1 = run in this process, no Dask); default %(default)s")
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="use an existing Dask cluster: tcp://HOST:PORT or a scheduler JSON file")
+    sw.add_argument("--population", type=int, default=8,
+                    help="machines of one shape trained together in one circuit; default 8 (results depend "
+                         "on it, not on the workers)")
     sw.add_argument("--retries", type=int, default=2,
                     help="re-runs of a task lost to a crash or a dead worker; default 2")
     sw.add_argument("--name", help="file name stem of the results; default the spec file's, else 'sweep'")

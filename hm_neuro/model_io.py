@@ -186,11 +186,14 @@ def load_model(path, circuit: Circuit | None = None):
     return params, circuit, meta
 
 
-def save_history(path, examples_seen, history: dict, circuit: Circuit, seed: int):
+def save_history(path, examples_seen, history: dict, circuit: Circuit, seed):
     """Weight snapshots: ``examples_seen`` (S,) and, per parameter, (S, size)."""
+    from .seeds import tree
+
     arrays = {k: np.asarray(v) for k, v in history.items()}
     arrays.update(examples_seen=np.asarray(examples_seen, dtype=np.int64),
-                  circuit=np.array(json.dumps(circuit.to_dict())), seed=np.array(int(seed)),
+                  circuit=np.array(json.dumps(circuit.to_dict())), seed=np.array(tree(seed).seed),
+                  seed_path=np.array(tree(seed).label()),
                   versions=np.array(json.dumps(versions())), format=np.array("hm_neuro-history-1"))
     save_npz(path, arrays)
 
@@ -201,5 +204,6 @@ def load_history(path):
         raise bad(f"history file {path}", "not an hm_neuro weight history")
     circuit = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"history file {path}: circuit")
     seen = z["examples_seen"]
-    snaps = {k: v for k, v in z.items() if k not in ("examples_seen", "circuit", "seed", "versions", "format")}
+    snaps = {k: v for k, v in z.items()
+             if k not in ("examples_seen", "circuit", "seed", "seed_path", "versions", "format")}
     return seen, snaps, circuit

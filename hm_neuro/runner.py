@@ -18,7 +18,8 @@ Seeds: task (seed s, restart r) trains with the node ``SeedTree(s).restart(r)``
 of :mod:`hm_neuro.seeds`.  In a Brian2 population the machines share one
 random generator, so a task's result depends on the group it ran in; groups
 are formed deterministically from the task list and the number of workers
-(:func:`groups`), so the same command gives the same table.
+(:func:`groups`: at most ``population`` machines, independent of the
+workers), so the same command gives the same table wherever it runs.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from .seeds import SeedTree
 logger = logging.getLogger(__name__)
 
 MAX_CHUNK = 100_000
-#: most machines in one population (a group of tasks)
-MAX_POPULATION = 32
+#: machines per population (a group of same-shape tasks) unless told otherwise
+POPULATION = 8
 
 
 def default_workers() -> int:
@@ -96,18 +97,17 @@ class Task:
                 **dict(self.point), "examples": self.examples}
 
 
-def groups(tasks, workers: int, max_population: int = MAX_POPULATION) -> list:
-    """Tasks of one shape split into populations: enough groups to keep
-    ``workers`` busy, none larger than ``max_population``; order kept."""
+def groups(tasks, population: int = POPULATION) -> list:
+    """Tasks of one shape, in order, cut into populations of at most
+    ``population`` machines.  The groups depend on the task list and
+    ``population`` only -- not on the workers or the cluster -- so a sweep's
+    table is the same wherever it runs."""
+    if isinstance(population, bool) or not isinstance(population, int) or not 1 <= population <= 1024:
+        raise bad("population", "must be an integer in 1..1024", population)
     by_shape = {}
     for t in tasks:
         by_shape.setdefault(t.shape(), []).append(t)
-    out = []
-    for same in by_shape.values():
-        n = max(min(workers, len(same)), -(-len(same) // max_population))
-        size = -(-len(same) // n)
-        out += [tuple(same[i:i + size]) for i in range(0, len(same), size)]
-    return out
+    return [tuple(same[i:i + population]) for same in by_shape.values() for i in range(0, len(same), population)]
 
 
 # ----------------------------------------------------------------- on a worker
@@ -196,8 +196,17 @@ def run_group(group) -> list:
                                    engine=eng, schedule=schedules, progress=False)
         out = []
         for t, c, s, res, row in zip(group, circuits, streams, results, rows):
-            values = machine_summary(res.params, c, t.data if isinstance(t.data, str) else None, s,
-                                     t.seed_tree, p_vertical=t.p_vertical)
+            if res.error:
+                row.update(status="failed", error=res.error, population=len(group))
+                out.append({"row": row, "model": None, "history": None})
+                continue
+            try:
+                values = machine_summary(res.params, c, t.data if isinstance(t.data, str) else None, s,
+                                         t.seed_tree, p_vertical=t.p_vertical)
+            except HMError as e:  # non-finite measures: this machine diverged
+                row.update(status="failed", error=str(e), population=len(group))
+                out.append({"row": row, "model": None, "history": None})
+                continue
             row.update({k: values[k] for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits",
                                                 "training_free_energy_bits") if k in values})
             row.update(status="ok", device=res.device, compile_seconds=compile_s, population=len(group))
@@ -256,7 +265,7 @@ def check_workers(workers, retries=0):
 
 
 def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 2, progress: bool = True,
-              desc: str = "sweep", max_population: int = MAX_POPULATION) -> list:
+              desc: str = "sweep", population: int = POPULATION) -> list:
     """Run every task; results in task order (failed tasks as rows with their error).
 
     Tasks of one shape run as populations (:func:`groups`).  ``workers=1``
@@ -271,7 +280,7 @@ def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 
     tasks = list(tasks)
     position = {t.index: i for i, t in enumerate(tasks)}
     results = [None] * len(tasks)
-    grouped = groups(tasks, 1 if (workers == 1 and not scheduler) else max(workers, 2), max_population)
+    grouped = groups(tasks, population)
     bar = tqdm(total=len(tasks), disable=not progress, unit="machine", desc=desc)
 
     def store(group, res):

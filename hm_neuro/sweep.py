@@ -25,6 +25,7 @@ import itertools
 import json
 import logging
 import math
+from pathlib import Path
 
 from .circuit import PARAMETER_SETS, load_circuit
 from .errors import HMError, bad

@@ -166,6 +166,8 @@ class TrainResult:
     compile_seconds: float
     engine: str
     device: str
+    #: set when this machine of a population diverged (it was then frozen at its last good weights)
+    error: str | None = None
 
 
 def plan_chunks(n_examples: int, max_chunk: int) -> int:
@@ -268,6 +270,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     own_engine = isinstance(engine, str)
     chunk = plan_chunks(n_examples, max_chunk) if own_engine else engine.chunk
     hist_seen, hist = [], [{} for _ in range(N)]
+    errors = [None] * N
     done, c = 0, 0
     run_id = None
     if checkpoint is not None:
@@ -309,16 +312,23 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
                 m = min(chunk, n_examples - done)
                 rows = [s.take(m, r) for s, r in zip(streams, data_rngs)]
                 gates = [schedule_gates(sch, done, done + m) for sch in schedules]
+                for k in range(N):
+                    if errors[k]:  # a diverged machine of a population stays frozen
+                        gates[k] = (np.zeros(m), np.zeros(m))
                 new_params, extras = eng.run_population(
                     params, rows, [t.child("chunk", c).integer() for t in trees], [g[0] for g in gates],
                     [g[1] for g in gates],
                     offset=done, perturbation=perturbation, circuits=circuits)
                 for k, p in enumerate(new_params):
-                    if diverged(p):
-                        raise bad("training", f"diverged: weights not finite or beyond "
-                                  f"{p.largest_magnitude():.3g} after {done + m} examples"
-                                  + (f" (machine {k})" if N > 1 else "") + "; lower the learning rates"
+                    if errors[k] or not diverged(p):
+                        continue
+                    msg = (f"training: diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
+                           f"{done + m} examples; lower the learning rates")
+                    if N == 1:
+                        raise bad("training", msg.split(": ", 1)[1]
                                   + (f"; last good checkpoint: {checkpoint}" if checkpoint_every else ""))
+                    errors[k] = msg  # the others go on; this one keeps its last good weights
+                    new_params[k] = params[k]
                 params = new_params
                 hist_seen += extras[0]["history_seen"]
                 for h, e in zip(hist, extras):
@@ -351,7 +361,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
         results.append(TrainResult(params=params[k], examples_seen=n_examples, seed=seeds[k], history_seen=seen,
                                    history={name: np.concatenate(v) for name, v in hist[k].items()},
                                    seconds=seconds, compile_seconds=eng.compile_seconds,
-                                   engine=eng.name, device=eng.device))
+                                   engine=eng.name, device=eng.device, error=errors[k]))
     return results
 
 

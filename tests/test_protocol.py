@@ -79,7 +79,7 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
     ('[[epoch]]\nexamples = 10\nbogus = 1\n', r"epoch 1: unknown keys"),
     ('title = "x"\n', r"needs one or more \[\[epoch\]\] tables"),
     ('[[epoch]]\nexamples = 10\nrecord_spikes = 20\n', r"record_spikes: must be in 0..10"),
-    ('[[epoch]]\nexamples = 10\nmeasure_every = 2.5\n', r"measure_every: must be an integer in 0..10 \(got 2.5\)"),
+    ('[[epoch]]\nexamples = 10\nmeasure_every = 2.5\n', r"epoch 1: measure_every: must be a whole number \(got 2.5\)"),
 ])
 def test_bad_protocol_files(tmp_path, text, message):
     p = tmp_path / "p.toml"

@@ -32,9 +32,9 @@ def test_seeds_are_parsed_as_count_list_or_range():
     assert sweep.parse_seeds("3,7") == (3, 7)
     assert sweep.parse_seeds("5:8") == (5, 6, 7)
     assert sweep.parse_seeds([4]) == (4,)
-    with pytest.raises(HMError, match=r"--seeds: must be a count .*'x'"):
+    with pytest.raises(HMError, match=r"seeds: must be a count .*'x'"):
         sweep.parse_seeds("x")
-    with pytest.raises(HMError, match=r"seeds: must be >= 1 \(got 0\)"):
+    with pytest.raises(HMError, match=r"seeds: a count must be in 1..100000 \(got 0\)"):
         sweep.parse_seeds(0)
 
 
@@ -57,14 +57,14 @@ def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
         sweep.SweepSpec(grid={"colour": [1]}).validate()
     with pytest.raises(HMError, match=r"grid: p_vertical: must be a non-empty list"):
         sweep.SweepSpec(grid={"p_vertical": 0.5}).validate()
-    with pytest.raises(HMError, match=r"--data: digit classes must be in 0..9 \(got .digits:12.\)"):
+    with pytest.raises(HMError, match=r"data: digit classes must be in 0..9 \(got .digits:12.\)"):
         sweep.SweepSpec(circuit="digits", data="digits:12", examples=10).validate().tasks()
     f = tmp_path / "s.toml"
     f.write_text('circuit = "bars"\nseed = 3\n')
     with pytest.raises(HMError, match=r"s.toml: seed: unknown key"):
         sweep.load_sweep(f)
     f.write_text('examples = -5\n')
-    with pytest.raises(HMError, match=r"s.toml: examples: must be a whole number >= 1 \(got -5\)"):
+    with pytest.raises(HMError, match=r"s.toml: examples: must be a whole number in 1..1e12 \(got -5\)"):
         sweep.load_sweep(f)
     out = tmp_path / "out"
     assert main(["sweep", "--grid", "speed=1,2", "--out", str(out), "-q"]) == 2
@@ -99,11 +99,11 @@ def test_embedded_cluster_reuses_compiled_builds_and_matches_this_process(tmp_pa
     spec = sweep.SweepSpec(examples=3000, seeds=(0, 1, 2), engine="brian2", device="cpp_standalone",
                            grid={"learning_rates.generative_weights": [[0.2, 0.001], [0.1, 0.001]]}).validate()
     tasks = spec.tasks()
-    on_cluster = sweep.table(runner.run_tasks(tasks, workers=2, progress=False))
+    on_cluster = sweep.table(runner.run_tasks(tasks, workers=2, progress=False, population=3))
     assert all(r["status"] == "ok" for r in on_cluster), on_cluster
-    assert len({r["worker"] for r in on_cluster}) == 2
-    assert sum(r["compile_seconds"] == 0.0 for r in on_cluster) >= len(tasks) - 2  # builds re-used
-    here = sweep.table(runner.run_tasks(tasks, workers=1, progress=False))
+    assert len({r["worker"] for r in on_cluster}) == 2  # two populations of three machines, one per worker
+    assert {r["population"] for r in on_cluster} == {3}
+    here = sweep.table(runner.run_tasks(tasks, workers=1, progress=False, population=3))
     for a, b in zip(on_cluster, here):
         assert {k: a[k] for k in COLUMNS_COMPARED} == {k: b[k] for k in COLUMNS_COMPARED}
     # the learning rates reached the compiled builds: same seed, other rate, other result
@@ -128,7 +128,7 @@ def test_a_separately_started_dask_scheduler_gives_the_same_table(tmp_path):
             time.sleep(0.1)
         procs.append(_start(dask_cli + ["worker", "--scheduler-file", str(sched_file), "--nworkers", "2",
                                         "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], log))
-        common = ["sweep", "--engine", "numpy", "--examples", "2000", "--seeds", "4", "-q",
+        common = ["sweep", "--engine", "numpy", "--examples", "2000", "--seeds", "4", "-q", "--population", "2",
                   "--grid", "p_vertical=0.5,0.6667", "--out", str(tmp_path)]
         assert main(common + ["--scheduler", str(sched_file), "--name", "remote"]) == 0
         address = json.loads(sched_file.read_text())["address"]
@@ -140,7 +140,7 @@ def test_a_separately_started_dask_scheduler_gives_the_same_table(tmp_path):
             p.wait(timeout=30)
         log.close()
     assert main(["sweep", "--engine", "numpy", "--examples", "2000", "--seeds", "4", "-q", "--workers", "1",
-                 "--grid", "p_vertical=0.5,0.6667", "--out", str(tmp_path), "--name", "local"]) == 0
+                 "--grid", "p_vertical=0.5,0.6667", "--out", str(tmp_path), "--name", "local", "--population", "2"]) == 0
     local = read_csv(tmp_path / "local.csv")
     assert len(local) == 8 and all(r["status"] == "ok" for r in local)
     for name in ("remote", "by_address"):
@@ -161,8 +161,10 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
 
 
 def test_shipped_sweep_files_are_valid():
-    files = sorted((Path(__file__).resolve().parent.parent / "sweeps").glob("*.toml"))
-    assert files
-    for f in files:
+    from hm_neuro.resources import shipped
+
+    names = sorted(shipped("sweeps"))
+    assert names == ["bars_p_vertical"]
+    for f in names:
         spec = sweep.load_sweep(f)
         assert len(spec.tasks()) == len(list(spec.points())) * len(spec.seeds) * spec.restarts
