@@ -298,7 +298,8 @@ def cmd_animate(args):
     from .plotting import weight_animation
 
     seen, snaps, circuit = load_history(args.history)
-    out = Path(args.out) if args.out else Path(args.history).with_suffix("").with_suffix(".gif")
+    h = Path(args.history)
+    out = Path(args.out) if args.out else h.with_name(h.name.removesuffix(".npz") + ".gif")
     if out.suffix != ".gif":
         raise bad("--out", "animations end in .gif", str(out))
     check_outputs([out], input_paths(args.history))

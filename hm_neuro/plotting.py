@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -309,7 +311,13 @@ def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 
 
     anim = FuncAnimation(fig, draw, frames=len(picks), blit=False)
     with atomic_path(path) as tmp:
-        anim.save(str(tmp), writer=PillowWriter(fps=fps), savefig_kwargs={"format": "gif"})
+        gif = tmp.with_name(tmp.name + ".gif")  # Pillow picks the format by the suffix
+        try:
+            anim.save(str(gif), writer=PillowWriter(fps=fps))
+            os.replace(gif, tmp)
+        finally:
+            if gif.exists():
+                gif.unlink()
     plt.close(fig)
 
 

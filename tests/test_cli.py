@@ -157,3 +157,18 @@ def test_parallel_standalone_trainings_do_not_clash(tmp_path):
     a, b = _read_model(tmp_path / "a.npz"), _read_model(tmp_path / "b.npz")
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_animate_writes_a_gif_of_the_weight_history(tmp_path):
+    from hm_neuro.cli import main
+
+    m = tmp_path / "h.npz"
+    assert main(["train", "--engine", "numpy", "--examples", "2000", "--record-every", "500", "--out", str(m),
+                 "-q"]) == 0
+    hist = tmp_path / "h.history.npz"
+    assert main(["animate", str(hist)]) == 0
+    gif = tmp_path / "h.history.gif"
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    before = hist.read_bytes()
+    assert main(["animate", str(hist), "--out", str(hist)]) == 2  # never over its input
+    assert hist.read_bytes() == before
