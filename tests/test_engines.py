@@ -112,7 +112,7 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
         return inner_run(*a, **k)
 
     eng.run_population = interrupted
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=ckpt, checkpoint_every=10_000)
     other = c.replace(learning_rates={"generative_weights": [0.2, 0.05]})
     with pytest.raises(HMError, match=r"checkpoint .*c\.npz: was made with a different circuit"):
