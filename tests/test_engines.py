@@ -74,24 +74,26 @@ def test_a_lesioned_synapse_neither_carries_input_nor_learns_and_a_clamp_holds(e
         assert np.all(rec[phase][2] == [1.0, 0.0])
 
 
+def interrupted_at(eng, call: int):
+    """``eng`` with Ctrl-C arriving during its ``call``-th chunk."""
+    inner_run, calls = eng.run_population, []
+
+    def run_population(*a, **k):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return inner_run(*a, **k)
+
+    eng.run_population = run_population
+    return eng
+
+
 def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
     c = make_circuit([4, 3, 1], rate=0.05)
     ckpt = tmp_path / "c.npz"
 
-    class Stop(Exception):
-        pass
-
     whole = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False).params
-    eng = engine(c, chunk=200)
-    inner_run, calls = eng.run_population, []
-
-    def interrupted(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return inner_run(*a, **k)
-
-    eng.run_population = interrupted
+    eng = interrupted_at(engine(c, chunk=200), 3)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 600, seed=4, engine=eng, progress=False, checkpoint=ckpt, checkpoint_every=10_000)
     resumed = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False,
@@ -102,16 +104,7 @@ def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
 def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
     c = make_circuit([4, 3, 1], rate=0.05)
     ckpt = tmp_path / "c.npz"
-    eng = engine(c, chunk=100)
-    inner_run, calls = eng.run_population, []
-
-    def interrupted(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return inner_run(*a, **k)
-
-    eng.run_population = interrupted
+    eng = interrupted_at(engine(c, chunk=100), 2)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=ckpt, checkpoint_every=10_000)
     other = c.replace(learning_rates={"generative_weights": [0.2, 0.05]})
