@@ -424,7 +424,6 @@ class CircuitNetwork:
 
         Per machine: ``data[m]`` (rows, n0), gates ``(rows,)`` or None,
         ``uniforms[m]`` or None."""
-        N = self.n_machines
         m = len(data[0])
         pad = self.chunk - m
 

@@ -9,7 +9,7 @@ from conftest import make_circuit, needs_compiler, random_parameters
 from hm_neuro import reference
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
-from hm_neuro.model import Parameters, Perturbation, Uniforms
+from hm_neuro.model import Perturbation, Uniforms
 from hm_neuro.training import BarsStream, train
 
 ENGINES = [("numpy", None), ("brian2", "numpy")]
