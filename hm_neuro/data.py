@@ -95,6 +95,8 @@ def load_digits(threshold: int = DIGITS_THRESHOLD, digits=None):
 
 def validate_binary(x, n_input=None, source="data") -> np.ndarray:
     """A checked float64 copy of a 2-D 0/1 array."""
+    if np.iscomplexobj(x):
+        raise bad(source, "holds complex numbers; values must be 0 or 1")
     try:
         a = np.array(x, dtype=float)  # copy: the caller's array is never touched
     except (TypeError, ValueError) as e:
@@ -125,11 +127,15 @@ def load_data_file(path, n_input=None) -> np.ndarray:
     suffix = p.suffix.lower()
     try:
         if suffix == ".npy":
+            with open(p, "rb") as f:
+                _check_npy_size(f, p.stat().st_size, src)
             raw = np.load(p, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(p, allow_pickle=False) as z:
                 if not z.files:
                     raise bad(src, "holds no arrays")
+                with z.zip.open(z.files[0] + ".npy") as f:
+                    _check_npy_size(f, z.zip.getinfo(z.files[0] + ".npy").file_size, src)
                 raw = z[z.files[0]]
         elif suffix in (".csv", ".txt"):
             raw = _read_csv(p, src)
@@ -140,6 +146,28 @@ def load_data_file(path, n_input=None) -> np.ndarray:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise bad(src, f"cannot be read ({type(e).__name__}: {e})") from None
     return validate_binary(raw, n_input, source=src)
+
+
+#: largest data array read from a file, in bytes (as stored)
+MAX_DATA_BYTES = 2 ** 31
+
+
+def _check_npy_size(f, stored_bytes: int, src: str):
+    """Refuse, from the header alone, an array larger than :data:`MAX_DATA_BYTES`
+    or than the bytes actually stored (a header can claim anything)."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(f)
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    if version not in readers:
+        raise bad(src, f"is an .npy file of version {version[0]}.{version[1]}; save it with numpy.save")
+    shape, _, dtype = readers[version](f)
+    n = int(np.prod(shape, dtype=object))
+    size = n * dtype.itemsize
+    if size > MAX_DATA_BYTES:
+        raise bad(src, f"holds an array of shape {shape} ({size:.3g} bytes); the limit is {MAX_DATA_BYTES:.3g}")
+    if size > stored_bytes:
+        raise bad(src, f"is truncated: its header claims shape {shape} but the file holds {stored_bytes} bytes")
 
 
 def _read_csv(p: Path, src: str):

@@ -27,6 +27,10 @@ from .model import (Parameters, generative_logits, log_bernoulli, log_bernoulli_
 LOG2E = 1.0 / np.log(2.0)
 #: largest number of hidden units whose 2**H states are enumerated exactly
 MAX_ENUMERATED_HIDDEN = 20
+#: most (data row, hidden state) pairs a summary enumerates; beyond this the
+#: exact measures are left out (and sampled ones given), as they would take
+#: minutes (510 8x8 bars images x 2**20 states: ~9 minutes)
+MAX_ENUMERATED_PAIRS = 2 ** 24
 #: most (row, sample) pairs a sampled measure draws at once (memory)
 MAX_SAMPLED_ROWS = 10_000_000
 
@@ -74,14 +78,31 @@ def _logsumexp(a, axis):
     return np.squeeze(m, axis) + np.log(np.sum(np.exp(a - m), axis=axis))
 
 
+#: most (row, hidden state) entries of one enumerated table: rows are taken
+#: in blocks of at most this many entries, so memory stays bounded
+MAX_TABLE_ENTRIES = 2 ** 22
+
+
+def _row_blocks(params: Parameters, data):
+    d = np.atleast_2d(np.asarray(data, dtype=float))
+    n_states = 2 ** sum(b.size for b in params.generative_biases[1:])
+    step = max(1, MAX_TABLE_ENTRIES // n_states)
+    return [d[i:i + step] for i in range(0, len(d), step)]
+
+
 def exact_log2_prob(params: Parameters, data) -> np.ndarray:
     """log2 P(d) under the generative model, by enumeration (eq. 4 of Dayan)."""
-    log_pj, _ = _exact_tables(params, data)
-    return _logsumexp(log_pj, axis=1) * LOG2E
+    return np.concatenate([_logsumexp(_exact_tables(params, d)[0], axis=1) * LOG2E
+                           for d in _row_blocks(params, data)])
 
 
 def exact_free_energy(params: Parameters, data) -> dict:
     """Exact F(d), -log2 P(d) and KL(Q||P) per data row, in bits (eqs. 5, 8)."""
+    blocks = [_exact_free_energy(params, d) for d in _row_blocks(params, data)]
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def _exact_free_energy(params: Parameters, data) -> dict:
     log_pj, log_q = _exact_tables(params, data)
     q = np.exp(log_q)
     with np.errstate(invalid="ignore"):
@@ -178,15 +199,20 @@ def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0,
     from .seeds import tree
 
     out = {}
-    enumerable = circuit.n_hidden_units <= MAX_ENUMERATED_HIDDEN
+    def enumerable(n_rows):
+        H = circuit.n_hidden_units
+        return H <= MAX_ENUMERATED_HIDDEN and n_rows * 2 ** H <= MAX_ENUMERATED_PAIRS
+
     if rows is None and stream is not None and hasattr(stream, "rows"):
         rows = stream.rows
     with np.errstate(all="ignore"):
-        if data_spec == "bars" and enumerable:
+        patterns = None
+        if data_spec == "bars":
             side = int(round(circuit.n_input ** 0.5))
             patterns, probs = bars_distribution(size=side, p_vertical=p_vertical)
+        if patterns is not None and enumerable(len(patterns)):
             out.update(exact_summary(params, patterns, probs))
-        elif rows is not None and enumerable:
+        elif patterns is None and rows is not None and enumerable(len(rows)):
             fe = exact_free_energy(params, rows)
             out["free_energy_bits"] = float(np.mean(fe["free_energy"]))
             out["neg_log2_prob_bits"] = float(np.mean(fe["neg_log2_prob"]))
