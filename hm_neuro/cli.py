@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HMError, bad
-from .outputs import check_outputs, input_paths
+from .outputs import check_folder, check_outputs, input_paths
 from .runner import default_workers
 from .training import Interrupted, stream_for
 
@@ -286,9 +286,7 @@ def cmd_reproduce(args):
         from .seeds import check_seed
 
         check_seed(kwargs["seed"], "--seed")
-    outputs = getattr(mod, "outputs", None)
-    if outputs is not None:
-        check_outputs(outputs(**{k: v for k, v in kwargs.items() if k in inspect.signature(outputs).parameters}))
+    check_folder(args.out, "out")
     mod.main(**kwargs)
     return 0
 

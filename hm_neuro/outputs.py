@@ -82,6 +82,19 @@ def check_outputs(outputs, inputs=(), existing_ok=()):
             raise bad("output", f"its folder {out.parent} cannot be created or written", str(out))
 
 
+def check_folder(folder, what: str = "out"):
+    """Refuse an output folder that is a file, a device, or cannot be created or written."""
+    f = Path(folder)
+    r = f.resolve()
+    if str(r).startswith("/dev/") or str(r) == "/dev":
+        raise bad(what, "is a device, not a folder", str(f))
+    if r.exists() and not r.is_dir():
+        raise bad(what, "is a file; give a folder for the results", str(f))
+    if not _writable_folder(r):
+        raise bad(what, "cannot be created or written", str(f))
+    return f
+
+
 def check_name(name: str, what: str = "name") -> str:
     """A file-name stem: no folders, not hidden, not empty."""
     if not name or "/" in name or os.sep in name or name in (".", "..") or name.startswith("."):

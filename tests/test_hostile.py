@@ -145,6 +145,11 @@ CASES = [
      ["train", "--engine", "numpy", "--examples", "100", "--out", "/dev/null/m.npz"], r"output: is a device, not a file.*/dev/null/m\.npz"),
     ("protocol-figure-is-a-folder", lambda d: (_model(d), os.mkdir(d / "o.png")),
      ["protocol", "lesion_imagery", "--init", "m.npz", "--out", "o.npz"], r"output: is a directory.*o\.png"),
+    ("reproduce-out-is-a-file", lambda d: _text(d, "afile", "keep me"),
+     ["reproduce", "nines", "--quick", "--engine", "numpy", "--out", "afile"],
+     r"--out: is a file; give a folder for the results \(got 'afile'\)"),
+    ("reproduce-out-under-dev-null", None, ["reproduce", "bars", "--quick", "--out", "/dev/null/x"],
+     r"--out: is a device"),
     # 5. data names parsed exactly
     ("data-digits-prefix-missing", None,
      ["train", "--data", "digits_missing.csv", "--out", "m.npz"], r"data file digits_missing\.csv: does not exist"),
