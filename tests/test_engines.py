@@ -9,7 +9,7 @@ from conftest import make_circuit, needs_compiler, random_parameters
 from hm_neuro import reference
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
-from hm_neuro.model import Perturbation, Uniforms
+from hm_neuro.model import Parameters, Perturbation, Uniforms
 from hm_neuro.training import BarsStream, train
 
 ENGINES = [("numpy", None), ("brian2", "numpy")]
@@ -86,6 +86,21 @@ def interrupted_at(eng, call: int):
 
     eng.run_population = run_population
     return eng
+
+
+def test_a_lesioned_set_carries_no_input(engine):
+    """With all top-down input to layer 0 cut, fantasies follow the biases alone."""
+    circuit = make_circuit([6, 3], rate=0.0)
+    p0 = Parameters.initial(circuit)
+    p0.generative_weights[0][:] = 50.0       # would switch every pixel on
+    p0.generative_biases[0][:] = -50.0       # alone: every pixel off
+    p0.generative_biases[1][:] = 50.0        # hidden units always on
+    pt = Perturbation(lesions={("generative", 0): np.zeros((3, 6))})
+    eng = engine(circuit, chunk=200, record_spikes=True)
+    _, intact = eng.run(p0, np.zeros((200, 6)), seed=1)
+    _, lesioned = eng.run(p0, np.zeros((200, 6)), seed=1, perturbation=pt)
+    assert intact["sleep"][0].mean() == 1.0
+    assert lesioned["sleep"][0].mean() == 0.0
 
 
 def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
