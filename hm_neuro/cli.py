@@ -270,7 +270,8 @@ def cmd_reproduce(args):
     mod = load_experiment(args.name)
     accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
-    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler"):
+    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler",
+                "rule"):
         value = getattr(args, key)
         if value is None:
             continue
@@ -447,8 +448,12 @@ def build_parser():
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars)")
-    r.add_argument("--engine", choices=["brian2", "numpy"])
+    r.add_argument("--engine", choices=["brian2", "numpy", "vectorised"],
+                   help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population)")
     r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
+    r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), reweighted:K "
+                   "(reweighted wake-sleep with K samples) or reweighted:K:wake (no sleep-phase update); "
+                   "rules other than wake-sleep run on the vectorised engine")
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
                                                 "(default 3; 1 is the paper's protocol)")
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")

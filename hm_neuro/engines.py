@@ -18,7 +18,7 @@ from .circuit import Circuit
 from .errors import bad
 from .model import NO_PERTURBATION, Parameters, Uniforms
 
-ENGINES = ("numpy", "brian2")
+ENGINES = ("numpy", "brian2", "vectorised")
 DEVICES = ("numpy", "cython", "cpp_standalone")
 PROPAGATIONS = ("auto", "summed", "event")
 
@@ -143,13 +143,18 @@ class NumpyEngine:
 
 def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None = None, chunk: int = 100_000,
                 record_every: int = 0, record_spikes: bool = False, external_uniforms: bool = False,
-                propagation: str = "auto", build_dir=None, n_machines: int = 1) -> Engine:
+                propagation: str = "auto", build_dir=None, n_machines: int = 1, rule="wake-sleep") -> Engine:
     """The engine named ``engine`` for ``circuit``; the one way to get one.
 
     ``device``, ``propagation``, ``external_uniforms`` and ``build_dir``
     concern the Brian2 engine; asking them of the reference is an error
-    (they would be silently ignored otherwise).
+    (they would be silently ignored otherwise).  ``rule``
+    (:class:`hm_neuro.vectorised.Rule`): rules other than the papers'
+    wake-sleep run on the ``vectorised`` engine.
     """
+    from .vectorised import Rule, VectorisedEngine
+
+    rule = Rule.parse(rule)
     if engine not in ENGINES:
         raise bad("engine", f"must be one of {list(ENGINES)}", engine)
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
@@ -162,11 +167,17 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
         raise bad("device", f"must be one of {list(DEVICES)}", device)
     if isinstance(n_machines, bool) or not isinstance(n_machines, (int, np.integer)) or n_machines < 1:
         raise bad("n_machines", "must be an integer >= 1", n_machines)
-    if engine == "numpy":
+    if engine != "vectorised" and not rule.is_default:
+        raise bad("rule", f"{rule.label} runs on the vectorised engine only; the {engine} engine implements the "
+                  "papers' wake-sleep", rule.label)
+    if engine in ("numpy", "vectorised"):
         if device not in (None, "numpy"):
-            raise bad("device", "applies to the brian2 engine only (the numpy engine is the reference)", device)
+            raise bad("device", f"applies to the brian2 engine only (the {engine} engine is NumPy)", device)
         if propagation != "auto":
             raise bad("propagation", "applies to the brian2 engine only", propagation)
+        if engine == "vectorised":
+            return VectorisedEngine(circuit, chunk=int(min(chunk, 10_000)), record_every=int(record_every),
+                                    record_spikes=record_spikes, n_machines=int(n_machines), rule=rule)
         return NumpyEngine(circuit, chunk=int(chunk), record_every=int(record_every), record_spikes=record_spikes,
                            n_machines=int(n_machines))
     from .brian2_engine import Brian2Engine, default_device

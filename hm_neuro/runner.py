@@ -76,6 +76,7 @@ class Task:
     record_every: int = 0
     keep_model: bool = False
     schedule: tuple = ()
+    rule: str = "wake-sleep"
 
     @property
     def seed_tree(self) -> SeedTree:
@@ -90,7 +91,7 @@ class Task:
         """Tasks with equal shapes can share one population circuit."""
         c = self.circuit
         return (self.engine, self.device, tuple(c["layers"]), tuple(c.get("nonnegative_generative_weights_into", ())),
-                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every)
+                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every, self.rule)
 
     def row(self) -> dict:
         return {"task": self.index, "seed": self.seed, "restart": self.restart, "run_seed": self.run_seed,
@@ -133,7 +134,7 @@ def _engine_for(circuit: Circuit, task: Task, n: int):
         _close_cached_engine()  # resets Brian2's device and deletes the old private run folder
         _ENGINE["engine"] = make_engine(circuit, task.engine, device=task.device,
                                         chunk=task.chunk or min(task.examples, MAX_CHUNK),
-                                        record_every=task.record_every, n_machines=n)
+                                        record_every=task.record_every, n_machines=n, rule=task.rule)
         _ENGINE["key"] = key
         _ENGINE["compile_seconds"] = _ENGINE["engine"].compile_seconds
         fresh = True

@@ -33,6 +33,7 @@ from .engines import make_engine
 from .errors import bad
 from .model import NO_PERTURBATION, Parameters, diverged
 from .seeds import tree
+from .vectorised import Rule
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,8 @@ def _check_count(name, value, low=1, high=MAX_EXAMPLES):
 def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", device=None,
           max_chunk: int = 100_000, params: Parameters | None = None, schedule=None, record_every: int = 0,
           progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
-          resume: bool = False, perturbation=None, propagation: str = "auto", fingerprint=None) -> TrainResult:
+          resume: bool = False, perturbation=None, propagation: str = "auto", fingerprint=None,
+          rule="wake-sleep") -> TrainResult:
     """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
 
     ``engine``: 'numpy', 'brian2' or an engine from
@@ -211,14 +213,14 @@ def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", de
                             max_chunk=max_chunk, params=[params], schedule=schedule, record_every=record_every,
                             progress=progress, build_dir=build_dir, checkpoint=checkpoint,
                             checkpoint_every=checkpoint_every, resume=resume, perturbation=[perturbation],
-                            propagation=propagation, fingerprint=fingerprint)[0]
+                            propagation=propagation, fingerprint=fingerprint, rule=rule)[0]
 
 
 def train_population(circuits, streams, n_examples: int, seeds, engine="brian2", device=None,
                      max_chunk: int = 100_000, params=None, schedule=None, record_every: int = 0,
                      progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
                      resume: bool = False, perturbation=None, propagation: str = "auto",
-                     fingerprint=None, desc: str | None = None) -> list:
+                     fingerprint=None, desc: str | None = None, rule="wake-sleep") -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
 
     ``circuits``: one per machine (same layers and constraints; learning
@@ -278,6 +280,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
                   "circuit": circuits[0].to_dict(), "schedule": [[e.kind, int(e.examples)] for e in schedules[0]],
                   "record_every": record_every, "engine": engine if own_engine else engine.name,
                   "device": device if own_engine else engine.device, "propagation": propagation,
+                  "rule": Rule.parse(rule).label if own_engine else getattr(engine, "rule", Rule()).label,
                   "data": streams[0].description, "perturbation": _perturbation_digest(perturbation[0]),
                   **(fingerprint or {})}
     if resume:
@@ -289,7 +292,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     t0 = time.perf_counter()
     if own_engine:
         eng = make_engine(shape, engine, device=device, chunk=chunk, record_every=record_every,
-                          build_dir=build_dir, propagation=propagation, n_machines=N)
+                          build_dir=build_dir, propagation=propagation, n_machines=N, rule=rule)
     else:  # a compiled engine re-used across runs (same circuit shape)
         eng = engine
         record_every = eng.record_every

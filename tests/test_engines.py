@@ -12,7 +12,7 @@ from hm_neuro.errors import HMError
 from hm_neuro.model import Parameters, Perturbation, Uniforms
 from hm_neuro.training import BarsStream, train
 
-ENGINES = [("numpy", None), ("brian2", "numpy")]
+ENGINES = [("numpy", None), ("brian2", "numpy"), ("vectorised", None)]
 
 
 @pytest.fixture(params=ENGINES, ids=lambda e: "/".join(x for x in e if x))
@@ -133,12 +133,13 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
 
 # ------------------------------------------------------------- populations
 
-POP_DEVICES = ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler, pytest.mark.standalone])]
+POP_ENGINES = [("brian2", "numpy"), pytest.param("brian2", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
+               ("vectorised", None)]
 
 
 @pytest.mark.equivalence
-@pytest.mark.parametrize("device", POP_DEVICES)
-def test_population_reproduces_separate_reference_runs_exactly(device, rng):
+@pytest.mark.parametrize("name, device", POP_ENGINES)
+def test_population_reproduces_separate_reference_runs_exactly(name, device, rng):
     """Three machines in one circuit -- other learning rates, other data,
     one lesioned and clamped, one sleep-deprived -- each equal to its own
     reference run fed the same uniforms."""
@@ -153,7 +154,8 @@ def test_population_reproduces_separate_reference_runs_exactly(device, rng):
     pts = [Perturbation(), Perturbation(lesions={("recognition", 1): mask}, clamps={2: np.array([0.0, 1.0])}),
            Perturbation()]
     gates = [(np.ones(n), np.ones(n)), (np.ones(n), np.ones(n)), (np.ones(n), (np.arange(n) < n // 2) * 1.0)]
-    eng = make_engine(base, "brian2", device=device, chunk=n, external_uniforms=True, n_machines=3)
+    eng = make_engine(base, name, device=device, chunk=n, n_machines=3,
+                      **({"external_uniforms": True} if name == "brian2" else {}))
     try:
         out, _ = eng.run_population(params, data, [1, 2, 3], [g[0] for g in gates], [g[1] for g in gates],
                                     uniforms=uniforms, perturbation=pts, circuits=circuits)

@@ -20,6 +20,7 @@ Run:  hm-neuro reproduce bars [--seeds 10] [--quick]
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +32,7 @@ from hm_neuro.errors import HMError
 from hm_neuro.measures import exact_summary
 from hm_neuro.model_io import save_history, save_json, save_model
 from hm_neuro.seeds import SeedTree
+from hm_neuro.vectorised import Rule
 from hm_neuro.model import Parameters, sample_fantasies
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
@@ -41,7 +43,7 @@ PAPER_PENALTY = 0.08        # "The penalty term in Eq. 8 was 0.08 bits"
 RECORD_EVERY = 50_000       # weight snapshots for the evolution figure
 SEED = 0                    # first seed, "to get identical figures for repeated runs"
 RESTARTS = 3                # machines per seed; the one with the lowest training free energy is kept
-SEEDS = 3                   # seeds of the default run (the README's statistics use 20 and 40)
+SEEDS = 10                  # seeds of the default run (the README's statistics use 20 and 40)
 
 #: Readings of "0.2 for the generative and recognition weights to and from
 #: the input units and 0.001 for the other weights": which bias sets learn at
@@ -68,7 +70,8 @@ def circuit_for(reading: str):
 
 
 def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", device=None,
-         reading="connections", examples=None, restarts=RESTARTS, workers=None, scheduler=None):
+         reading="connections", examples=None, restarts=RESTARTS, workers=None, scheduler=None,
+         rule="wake-sleep"):
     """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
 
     Each seed trains ``restarts`` machines (restart r > 0 uses seed
@@ -81,6 +84,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
     """
     from hm_neuro.runner import Task, default_workers, run_tasks
 
+    t_start = time.perf_counter()
     out = Path(out)
     examples = int(examples or (20_000 if quick else EXAMPLES))
     record_every = max(examples // 40, 1)
@@ -88,9 +92,18 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     chunk = min(examples, 100_000)
     runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
+    rule = Rule.parse(rule)
+    if not rule.is_default and engine == "brian2":
+        engine = "vectorised"  # rules beyond the papers' run on the vectorised NumPy engine
     tasks = [Task(i, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
-                  record_every, keep_model=True) for i, (s, r) in enumerate(runs_wanted)]
-    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="bars")
+                  record_every, keep_model=True, rule=rule.label) for i, (s, r) in enumerate(runs_wanted)]
+    workers = workers or default_workers()
+    # the vectorised engine's machines are independent of their population
+    # (one generator each), so it takes all tasks in as few populations as
+    # there are workers; Brian2 populations keep their fixed size
+    population = -(-len(tasks) // workers) if engine == "vectorised" else None
+    results = run_tasks(tasks, workers=workers, scheduler=scheduler, desc=f"bars {rule.label}",
+                        **({"population": population} if population else {}))
     runs, chosen_results = [], []
     for s in range(seed, seed + seeds):
         candidates = []
@@ -135,7 +148,8 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
     best = int(np.argmin(kls))
     summary = {
         "experiment": "bars", "paper": "Hinton, Dayan, Frey & Neal (1995), Fig. 1, note [15]",
-        "reading": reading, "reading_doc": READINGS[reading]["doc"], "p_vertical": P_VERTICAL,
+        "reading": reading, "reading_doc": READINGS[reading]["doc"], "p_vertical": P_VERTICAL, "rule": rule.label,
+        "seconds_total": time.perf_counter() - t_start,
         "examples": examples, "seeds": seeds, "first_seed": seed, "quick": quick,
         "engine": first.engine, "device": first.device, "compile_seconds": compile_s,
         "paper_kl_data_model_bits": PAPER_KL, "paper_kl_q_p_bits": PAPER_PENALTY,
@@ -148,6 +162,8 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
         "single_run_median_kl_data_model_bits": float(np.median(all_kls)), "runs": runs,
     }
     name = "bars" if reading == "connections" else f"bars_{reading}"
+    if not rule.is_default:
+        name += "_" + rule.label.replace(":", "")
     if restarts != RESTARTS:
         name += f"_restarts{restarts}"
     if seeds != SEEDS:
@@ -183,7 +199,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
     plotting.save(plotting.weight_evolution(first.history_seen, first.history, circuit),
                   out / f"{name}_weight_evolution.png")
 
-    print(f"bars ({reading}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
+    print(f"bars ({reading}, {rule.label}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
           f"{first.engine}/{first.device}):\n"
           f"  KL(data||model): paper {PAPER_KL:.2f} bits, measured median {summary['median_kl_data_model_bits']:.3f}, "
           f"best {summary['best_kl_data_model_bits']:.3f}; {summary['seeds_reaching_paper_kl']}/{seeds} seeds <= {PAPER_KL}\n"

@@ -1,0 +1,100 @@
+"""Learning rules beyond the papers' (hm_neuro.vectorised): parsing, the
+factory's refusals, and the reweighted wake-sleep update held to its
+expectation computed by enumerating every K-tuple of hidden states."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from conftest import make_circuit, random_parameters
+from hm_neuro.engines import make_engine
+from hm_neuro.errors import HMError
+from hm_neuro.model import Uniforms, log_joint, log_recognition, sigmoid
+from hm_neuro.vectorised import Rule
+
+
+def test_rule_names_parse_and_bad_ones_are_refused():
+    assert Rule.parse("wake-sleep").is_default
+    r = Rule.parse("reweighted:5")
+    assert (r.samples, r.sleep_update, r.wake_update, r.label) == (5, True, True, "reweighted:5")
+    assert not Rule.parse("reweighted:3:wake").sleep_update
+    with pytest.raises(HMError, match=r"rule: K of reweighted:K must be a whole number.*'reweighted:x'"):
+        Rule.parse("reweighted:x")
+    with pytest.raises(HMError, match=r"rule: K of reweighted:K must be in 1..1000"):
+        Rule.parse("reweighted:0")
+    with pytest.raises(HMError, match=r"rule: must be wake-sleep, reweighted:K"):
+        Rule.parse("contrastive")
+
+
+def test_rules_other_than_wake_sleep_need_the_vectorised_engine():
+    c = make_circuit([4, 2])
+    for engine in ("numpy", "brian2"):
+        with pytest.raises(HMError, match=r"rule: reweighted:5 runs on the vectorised engine only"):
+            make_engine(c, engine, rule="reweighted:5")
+
+
+def test_one_sample_reweighted_generative_update_is_the_papers_wake_update(rng):
+    """K = 1: the importance weight is exactly 1, so eq. 4 is unchanged
+    (recognition rates 0, so that both runs draw the same samples)."""
+    c = make_circuit([4, 3, 2], rate=0.1).replace(learning_rates={"recognition_weights": 0.0,
+                                                                  "recognition_biases": 0.0})
+    p0 = random_parameters(c, rng)
+    n = 200
+    data = (rng.random((n, 4)) < 0.4).astype(float)
+    u = Uniforms.draw(c, n, rng)
+    gates = dict(wake_gate=np.ones(n), sleep_gate=np.zeros(n), uniforms=u)
+    ws, _ = make_engine(c, "vectorised", chunk=n).run(p0, data, 0, **gates)
+    rws, _ = make_engine(c, "vectorised", chunk=n, rule="reweighted:1:wake").run(p0, data, 0, **gates)
+    for a, b in zip(ws.generative_weights + ws.generative_biases, rws.generative_weights + rws.generative_biases):
+        np.testing.assert_array_equal(a, b)
+    assert ws.max_abs_difference(p0) > 0.1
+
+
+def _expected_reweighted_wake_update(p, d, K):
+    """Mean and second moment of one reweighted wake update (per unit of
+    learning rate) by enumerating every K-tuple of hidden states of a
+    one-hidden-layer machine: G (generative weights), R (recognition weights)."""
+    n_h = p.generative_biases[1].size
+    states = np.array(list(itertools.product((0.0, 1.0), repeat=n_h)))
+    dd = np.tile(d, (len(states), 1))
+    log_p = log_joint(p, [dd, states])
+    log_q = log_recognition(p, [dd, states])
+    pred = sigmoid(p.generative_biases[0] + states @ p.generative_weights[0])  # p(d | h), per state
+    q = sigmoid(p.recognition_biases[0] + d @ p.recognition_weights[0])
+    mean = {"G": 0.0, "R": 0.0}
+    second = {"G": 0.0, "R": 0.0}
+    for tup in itertools.product(range(len(states)), repeat=K):
+        tup = list(tup)
+        prob = np.exp(np.sum(log_q[tup]))
+        w = np.exp(log_p[tup] - log_q[tup])
+        w = w / w.sum()
+        dG = sum(wk * np.outer(states[i], d - pred[i]) for wk, i in zip(w, tup))
+        dR = sum(wk * np.outer(d, states[i] - q) for wk, i in zip(w, tup))
+        for key, v in (("G", dG), ("R", dR)):
+            mean[key] = mean[key] + prob * v
+            second[key] = second[key] + prob * v ** 2
+    return mean, second
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K):
+    """M machines of a population each take one wake step from the same
+    weights: M independent reweighted updates, whose mean must match the
+    enumerated expectation within 4.5 standard errors (exact variance)."""
+    rng = np.random.default_rng(7)
+    c = make_circuit([3, 3], rate=0.05)
+    p0 = random_parameters(c, rng)
+    d = np.array([1.0, 0.0, 1.0])
+    M = 20_000
+    eng = make_engine(c, "vectorised", chunk=1, n_machines=M, rule=f"reweighted:{K}")
+    out, _ = eng.run_population([p0] * M, [d[None, :]] * M, list(range(M)), [np.ones(1)] * M, [np.zeros(1)] * M)
+    mean, second = _expected_reweighted_wake_update(p0, d, K)
+    for key, got in (("G", [o.generative_weights[0] - p0.generative_weights[0] for o in out]),
+                     ("R", [o.recognition_weights[0] - p0.recognition_weights[0] for o in out])):
+        samples = np.array(got) / 0.05
+        se = np.sqrt((second[key] - mean[key] ** 2) / M)
+        err = np.abs(samples.mean(axis=0) - mean[key])
+        assert np.all(err <= 4.5 * se + 1e-9), f"{key}: max error {err.max():.3g}, 4.5 SE {4.5 * se.max():.3g}"
+    # and the check has power: the unweighted (K-sample average) update is told apart
+    assert np.abs(mean["G"] - _expected_reweighted_wake_update(p0, d, 1)[0]["G"]).max() > 10 * se.max()
