@@ -12,6 +12,7 @@ the same network, measured in the same run.  No test asserts on these times.
     python benchmarks/bench.py --networks 784-200-200 --update   # re-measure one network, keep the rest
     python benchmarks/bench.py --memory       # peak RSS at 1e6 vs 1e7 bars examples -> benchmarks/memory.json
     python benchmarks/bench.py --protocol     # the bars protocol end to end -> benchmarks/protocol.json
+    python benchmarks/bench.py --populations  # N machines at once, every engine -> benchmarks/populations.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -91,6 +92,101 @@ def cell(net: str, engine: str, n: int) -> dict:
     return {"network": net, "engine": engine, "examples": n, "run_seconds": run,
             "examples_per_second": n / run, "setup_seconds": setup,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+#: populations measured: (network, machines, examples per machine (full, quick))
+POPULATIONS = [("16-8-1", 16, (200_000, 20_000)), ("64-16-16-4", 10, (50_000, 5_000))]
+#: engines of the population table: the yardstick (reference, one machine at a
+#: time), the NumPy loop vectorised over the machines, the Brian2 population
+POPULATION_ENGINES = ["numpy-reference", "vectorised", "brian2-cpp_standalone"]
+#: the reference is timed on this fraction of the examples (it is the slowest) and scaled
+REFERENCE_FRACTION = 0.05
+
+
+def population_cell(net: str, engine: str, N: int, n: int) -> dict:
+    """N machines trained together for n examples each (one process); for
+    Brian2 also the set-up of a second engine of the same shape (the cached
+    build: what a second command pays)."""
+    import numpy as np
+
+    from hm_neuro.circuit import Circuit
+    from hm_neuro.engines import make_engine
+    from hm_neuro.model import Parameters
+
+    circuit = Circuit.uniform(NETWORKS[net], rate=0.01, name=net)
+    rng = np.random.default_rng(0)
+    if engine == "numpy-reference":
+        n = max(int(n * REFERENCE_FRACTION), 1000)
+    chunk = min(n, 10_000 if engine == "vectorised" else 100_000)
+    data = [(rng.random((chunk, circuit.n_input)) < 0.2).astype(float) for _ in range(N)]
+    name, _, device = engine.partition("-")
+    kind = "numpy" if name == "numpy" else name
+    t0 = time.perf_counter()
+    eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N)
+    setup = time.perf_counter() - t0
+    cached = None
+    if kind == "brian2":
+        eng.close()
+        t0 = time.perf_counter()
+        eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N)
+        cached = time.perf_counter() - t0
+    params = [Parameters.initial(circuit) for _ in range(N)]
+    done, c = 0, 0
+    t0 = time.perf_counter()
+    while done < n:
+        m = min(chunk, n - done)
+        params, _ = eng.run_population(params, [d[:m] for d in data], [c * N + k for k in range(N)])
+        done += m
+        c += 1
+    run = time.perf_counter() - t0
+    eng.close()
+    return {"network": net, "engine": engine, "machines": N, "examples_per_machine": n, "run_seconds": run,
+            "machine_examples_per_second": N * n / run, "steps_per_second": n / run,
+            "setup_seconds": setup, "cached_setup_seconds": cached,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "populations.json"):
+    """Every population engine, each cell in its own process, alternating
+    engine by engine for ``rounds`` rounds (the best round is kept), so that
+    every ratio compares numbers measured minutes apart in this one run."""
+    rows = []
+    for net, N, ns in POPULATIONS:
+        best = {}
+        for rnd in range(rounds):
+            for engine in POPULATION_ENGINES:
+                n = ns[1 if quick else 0]
+                r = subprocess.run([sys.executable, __file__, "--population-cell", net, engine, str(N), str(n)],
+                                   capture_output=True, text=True)
+                row = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
+                       else {"network": net, "engine": engine, "machines": N, "error": r.stderr.strip()[-300:]})
+                print(f"{net} x{N} {engine:24s} round {rnd + 1}: "
+                      f"{row.get('machine_examples_per_second', float('nan')):>12,.0f} machine-ex/s", file=sys.stderr)
+                old = best.get(engine)
+                if old is None or "error" in old or row.get("machine_examples_per_second", 0) > \
+                        old.get("machine_examples_per_second", 0):
+                    best[engine] = row
+        ref, vec = best["numpy-reference"], best["vectorised"]
+        for row in best.values():
+            if "error" not in row:
+                if "error" not in ref:
+                    row["ratio_to_reference"] = row["machine_examples_per_second"] / ref["machine_examples_per_second"]
+                if "error" not in vec:
+                    row["ratio_to_vectorised"] = row["machine_examples_per_second"] / vec["machine_examples_per_second"]
+            rows.append(row)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hm_neuro.model_io import save_json
+
+    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quick": quick,
+              "reference_fraction": REFERENCE_FRACTION, "rows": rows}
+    save_json(out, result)
+    for row in rows:
+        print(f"{row['network']:11s} x{row['machines']:<3d} {row['engine']:24s} "
+              + (f"{row['machine_examples_per_second']:>11,.0f} machine-ex/s  {row['steps_per_second']:>9,.0f} /machine"
+                 f"  x{row.get('ratio_to_reference', float('nan')):.1f} ref  x{row.get('ratio_to_vectorised', float('nan')):.1f} vec"
+                 f"  setup {row['setup_seconds']:.1f} s  cached {row['cached_setup_seconds'] or 0:.1f} s"
+                 f"  {row['peak_rss_mb']:.0f} MB" if "error" not in row else "failed: " + row["error"]))
+    return result
 
 
 def memory_cell(n: int) -> dict:
@@ -261,8 +357,20 @@ if __name__ == "__main__":
                    help="the bars protocol end to end (clean build, cached build) vs the NumPy loop -> "
                         "benchmarks/protocol.json")
     p.add_argument("--protocol-cell", choices=["reference", "brian2"], help=argparse.SUPPRESS)
+    p.add_argument("--populations", action="store_true",
+                   help="populations of machines: reference, vectorised NumPy, Brian2 -> benchmarks/populations.json")
+    p.add_argument("--population-cell", nargs=4, metavar=("NETWORK", "ENGINE", "N", "EXAMPLES"),
+                   help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.protocol_cell:
+    if a.population_cell:
+        import logging
+
+        logging.disable(logging.WARNING)
+        net, engine, N, n = a.population_cell
+        print(json.dumps(population_cell(net, engine, int(N), int(n))))
+    elif a.populations:
+        populations(quick=a.quick)
+    elif a.protocol_cell:
         import logging
 
         logging.disable(logging.WARNING)

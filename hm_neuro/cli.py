@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def cmd_train(args):
     schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
+    from .vectorised import Rule
+
+    args.rule = Rule.parse(args.rule).label
     if args.chunk < 1:
         raise bad("--chunk", "must be >= 1", args.chunk)
     out = Path(args.out)
@@ -100,15 +104,16 @@ def cmd_train(args):
                          max_chunk=args.chunk, params=params, schedule=schedule, record_every=args.record_every,
                          progress=not args.quiet, checkpoint=ckpt if use_ckpt else None,
                          checkpoint_every=args.checkpoint_every, resume=args.resume,
-                         propagation=args.propagation, fingerprint=fingerprint)]
+                         propagation=args.propagation, fingerprint=fingerprint, rule=args.rule)]
     else:
         streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
         results = train_population(circuit, streams, args.examples, list(seeds), engine=args.engine,
                                    device=args.device, max_chunk=args.chunk, params=[params] * len(seeds),
                                    schedule=schedule, record_every=args.record_every, progress=not args.quiet,
-                                   propagation=args.propagation)
+                                   propagation=args.propagation, rule=args.rule)
     for i, (result, o) in enumerate(zip(results, outs)):
-        save_model(o, result.params, circuit, result.seed, result.examples_seen, result.engine, result.device)
+        save_model(o, result.params, circuit, result.seed, result.examples_seen, result.engine, result.device,
+                   rule=args.rule)
         if args.record_every:
             save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
     if use_ckpt and ckpt.exists():
@@ -348,8 +353,12 @@ def build_parser():
     t.add_argument("--seed", type=int, default=0, help="seed of every random draw; default 0")
     t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
                                    "circuit; writes OUT_seedK.npz per machine")
-    t.add_argument("--engine", choices=["brian2", "numpy"], default="brian2",
-                   help="brian2 (the circuit) or numpy (the reference); default brian2")
+    t.add_argument("--engine", choices=["brian2", "numpy", "vectorised"], default="brian2",
+                   help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population, "
+                        "every learning rule); default brian2")
+    t.add_argument("--rule", default="wake-sleep",
+                   help="learning rule: wake-sleep (the papers', default), reweighted:K (reweighted wake-sleep, "
+                        "K samples) or reweighted:K:wake (no sleep-phase update); needs --engine vectorised")
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
@@ -504,6 +513,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"hm-neuro {args.command}: interrupted; nothing written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _as_flag(message: str, args) -> str:

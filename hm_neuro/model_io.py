@@ -11,6 +11,7 @@ Model file keys (all loaded with ``allow_pickle=False``):
 ``seed``, ``examples_seen``    what made the weights
 ``versions``                   JSON string: hm_neuro, brian2, numpy, python
 ``engine``, ``device``         which simulator trained it
+``rule``                       the learning rule (``wake-sleep``, ``reweighted:K``)
 =============================  ===============================================
 """
 
@@ -88,9 +89,10 @@ def _jsonable(x):
 
 
 def save_model(path, params: Parameters, circuit: Circuit, seed, examples_seen: int,
-               engine: str = "", device: str = ""):
+               engine: str = "", device: str = "", rule: str = "wake-sleep"):
     """A model file (keys in the module docstring); ``seed`` an int or a
-    :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``)."""
+    :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``);
+    ``rule`` the learning rule that trained it."""
     from .seeds import tree
 
     node = tree(seed)
@@ -99,7 +101,7 @@ def save_model(path, params: Parameters, circuit: Circuit, seed, examples_seen: 
                   seed=np.array(node.seed), seed_path=np.array(node.label()),
                   examples_seen=np.array(int(examples_seen)),
                   versions=np.array(json.dumps(versions())), engine=np.array(engine),
-                  device=np.array(device))
+                  device=np.array(device), rule=np.array(rule))
     save_npz(path, arrays)
 
 

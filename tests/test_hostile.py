@@ -121,6 +121,11 @@ CASES = [
     ("restarts-digits", None, ["reproduce", "digits", "--restarts", "2"],
      r"--restarts: does not apply to the digits experiment"),
     ("unknown-reading", None, ["reproduce", "bars", "--reading", "all"], r"--reading: must be one of \['connections'"),
+    ("rule-unknown", None, ["train", "--rule", "contrastive", "--out", "m.npz"],
+     r"--rule: must be wake-sleep, reweighted:K .*'contrastive'"),
+    ("rule-on-brian2", None, ["train", "--rule", "reweighted:5", "--out", "m.npz"],
+     r"--rule: reweighted:5 runs on the vectorised engine only"),
+    ("rule-k-0", None, ["reproduce", "bars", "--rule", "reweighted:0"], r"--rule: K of reweighted:K must be in"),
     ("seeds-0", None, ["reproduce", "bars", "--seeds", "0"], r"--seeds: must be in 1..10000 \(got 0\)"),
     # 3. outputs that would destroy inputs
     ("out-is-data", lambda d: _rows(d, "rows.npz"),
