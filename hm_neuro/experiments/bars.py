@@ -130,7 +130,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine="brian2", de
         run["chosen"] = True
         seen, hist = res["history"]
         chosen_results.append(SimpleNamespace(params=Parameters.from_arrays(res["model"], circuit),
-                                              seed=task.seed_tree, history_seen=seen, history=hist,
+                                              seed=SeedTree(s).restart(run["restart"]), history_seen=seen, history=hist,
                                               engine=engine, device=row["device"]))
     if not chosen_results:
         raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
