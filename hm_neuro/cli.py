@@ -357,8 +357,9 @@ def build_parser():
                    help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population, "
                         "every learning rule); default brian2")
     t.add_argument("--rule", default="wake-sleep",
-                   help="learning rule: wake-sleep (the papers', default), reweighted:K (reweighted wake-sleep, "
-                        "K samples) or reweighted:K:wake (no sleep-phase update); needs --engine vectorised")
+                   help="learning rule: wake-sleep (the papers', default), wake-sleep:S (S fantasies per sleep "
+                        "phase), reweighted:K (reweighted wake-sleep, K samples) or reweighted:K:wake (no "
+                        "sleep-phase update); rules other than wake-sleep need --engine vectorised")
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
@@ -460,9 +461,10 @@ def build_parser():
     r.add_argument("--engine", choices=["brian2", "numpy", "vectorised"],
                    help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population)")
     r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
-    r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), reweighted:K "
-                   "(reweighted wake-sleep with K samples) or reweighted:K:wake (no sleep-phase update); "
-                   "rules other than wake-sleep run on the vectorised engine")
+    r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "
+                   "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
+                   "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
+                   "vectorised engine")
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
                                                 "(default 3; 1 is the paper's protocol)")
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")

@@ -22,6 +22,12 @@ rules beyond the papers':
     update") and, by default, also by the sleep phase's eq. 7
     (``reweighted:K:wake`` leaves the sleep update out).  With K = 1 and no
     wake-phase Q update it is wake-sleep.
+``wake-sleep:S`` (a local variant: one sample per phase and unit)
+    The papers' rule with ``S`` fantasies per sleep phase instead of one,
+    each drawn top-down from the same weights and each moving the
+    recognition weights by eq. 7 -- S dreams per day: the recognition model
+    gets S times the practice, with the noise of S samples averaged, while
+    every synapse still sees one pre- and one postsynaptic state at a time.
 
 Randomness: per machine, per chunk, one generator (the chunk's seed) draws
 the wake uniforms ``(rows, K, units)`` layer by layer and then the sleep
@@ -50,6 +56,7 @@ class Rule:
 
     name: str = "wake-sleep"
     samples: int = 1
+    fantasies: int = 1           #: fantasies per sleep phase (wake-sleep:S)
     sleep_update: bool = True    #: eq. 7 in the sleep phase
     wake_update: bool = False    #: the weighted recognition update on real data (reweighted)
 
@@ -61,6 +68,15 @@ class Rule:
         parts = str(text).split(":")
         if parts[0] == "wake-sleep" and len(parts) == 1:
             return cls()
+        if parts[0] == "wake-sleep" and len(parts) == 2:
+            try:
+                f = int(parts[1])
+            except ValueError:
+                raise bad("rule", "S of wake-sleep:S must be a whole number of fantasies, e.g. wake-sleep:4",
+                          text) from None
+            if not 1 <= f <= MAX_SAMPLES:
+                raise bad("rule", f"S of wake-sleep:S must be in 1..{MAX_SAMPLES}", text)
+            return cls(fantasies=f)
         if parts[0] == "reweighted" and len(parts) in (2, 3):
             try:
                 k = int(parts[1])
@@ -71,13 +87,14 @@ class Rule:
             if len(parts) == 3 and parts[2] != "wake":
                 raise bad("rule", "the only option of reweighted:K is ':wake' (no sleep-phase update)", text)
             return cls("reweighted", k, sleep_update=len(parts) == 2, wake_update=True)
-        raise bad("rule", "must be wake-sleep, reweighted:K or reweighted:K:wake (K samples, e.g. reweighted:5)",
+        raise bad("rule", "must be wake-sleep, wake-sleep:S (S fantasies), reweighted:K or reweighted:K:wake "
+                  "(K samples, e.g. reweighted:5)",
                   text)
 
     @property
     def label(self) -> str:
         if self.name == "wake-sleep":
-            return "wake-sleep"
+            return "wake-sleep" + (f":{self.fantasies}" if self.fantasies > 1 else "")
         return f"reweighted:{self.samples}" + ("" if self.sleep_update else ":wake")
 
     @property
@@ -158,10 +175,11 @@ class VectorisedEngine:
 
     def draw(self, n: int, rng: np.random.Generator):
         """One machine's uniforms for ``n`` examples: wake ``(n, K, units)`` per
-        hidden layer, then sleep ``(n, units)`` per layer."""
-        K = self.rule.samples
+        hidden layer, then sleep ``(n, S, units)`` per layer (K samples, S
+        fantasies; with one of each, :meth:`Uniforms.draw`'s arrays and order)."""
+        K, S = self.rule.samples, self.rule.fantasies
         wake = [rng.random((n, K, m)) if K > 1 else rng.random((n, m))[:, None, :] for m in self.circuit.layers[1:]]
-        sleep = [rng.random((n, m)) for m in self.circuit.layers]
+        sleep = [rng.random((n, S, m)) if S > 1 else rng.random((n, m))[:, None, :] for m in self.circuit.layers]
         return Uniforms(wake, sleep)
 
     def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
@@ -184,10 +202,11 @@ class VectorisedEngine:
             pt.validate(c0)
         if uniforms is None:
             uniforms = [self.draw(m, np.random.default_rng(s)) for s in seeds]
-        else:  # (n, units) wake uniforms of the reference: one sample
-            uniforms = [Uniforms([w if w.ndim == 3 else w[:, None, :] for w in u.wake], u.sleep) for u in uniforms]
+        else:  # (n, units) uniforms of the reference: one sample, one fantasy
+            uniforms = [Uniforms([w if w.ndim == 3 else w[:, None, :] for w in u.wake],
+                                 [f if f.ndim == 3 else f[:, None, :] for f in u.sleep]) for u in uniforms]
         uw = [np.stack([u.wake[k] for u in uniforms], axis=1) for k in range(L)]      # (m, N, K, n)
-        us = [np.stack([u.sleep[l] for u in uniforms], axis=1)[:, :, None, :] for l in range(L + 1)]
+        us = [np.stack([u.sleep[l] for u in uniforms], axis=1) for l in range(L + 1)]  # (m, N, S, n)
         X = np.stack([np.asarray(d, dtype=float) for d in data], axis=1)[:, :, None, :]   # (m, N, 1, n0)
         ones = np.ones(m)
         gw = np.stack([ones if wake_gate is None or wake_gate[i] is None else np.asarray(wake_gate[i], float)
@@ -213,7 +232,7 @@ class VectorisedEngine:
                 if rec is not None:
                     for l in range(L + 1):
                         rec["wake"][l].append(np.broadcast_to(s[l][:, 0, :], (N, c0.layers[l])).copy())
-                        rec["sleep"][l].append(f[l][:, 0, :])
+                        rec["sleep"][l].append(np.broadcast_to(f[l][:, 0, :], (N, c0.layers[l])).copy())
         out = [unstack(P, i) for i in range(N)]
         extras = []
         for i in range(N):
@@ -285,7 +304,8 @@ class VectorisedEngine:
         return s
 
     def _sleep(self, P, eps, masks, clamps, u, gate):
-        """Sleep phase of every machine: one fantasy top-down, then eq. 7."""
+        """Sleep phase of every machine: S fantasies top-down (S = 1: the
+        papers'), then eq. 7 for each, from the same weights."""
         L = self.circuit.n_hidden_layers
         G, R = P["generative_weights"], P["recognition_weights"]
         gb, rb = P["generative_biases"], P["recognition_biases"]
@@ -302,6 +322,6 @@ class VectorisedEngine:
         e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
         for k in range(L):
             err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
-            rb[k] += e_rb[k] * gate * err
+            rb[k] += e_rb[k] * gate * err.sum(axis=1, keepdims=True)
             R[k] += e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", f[k], err)
         return f

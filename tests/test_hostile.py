@@ -122,7 +122,7 @@ CASES = [
      r"--restarts: does not apply to the digits experiment"),
     ("unknown-reading", None, ["reproduce", "bars", "--reading", "all"], r"--reading: must be one of \['connections'"),
     ("rule-unknown", None, ["train", "--rule", "contrastive", "--out", "m.npz"],
-     r"--rule: must be wake-sleep, reweighted:K .*'contrastive'"),
+     r"--rule: must be wake-sleep, wake-sleep:S .*'contrastive'"),
     ("rule-on-brian2", None, ["train", "--rule", "reweighted:5", "--out", "m.npz"],
      r"--rule: reweighted:5 runs on the vectorised engine only"),
     ("rule-k-0", None, ["reproduce", "bars", "--rule", "reweighted:0"], r"--rule: K of reweighted:K must be in"),

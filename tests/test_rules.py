@@ -19,11 +19,15 @@ def test_rule_names_parse_and_bad_ones_are_refused():
     r = Rule.parse("reweighted:5")
     assert (r.samples, r.sleep_update, r.wake_update, r.label) == (5, True, True, "reweighted:5")
     assert not Rule.parse("reweighted:3:wake").sleep_update
+    assert Rule.parse("wake-sleep:4").fantasies == 4 and Rule.parse("wake-sleep:4").label == "wake-sleep:4"
+    assert Rule.parse("wake-sleep:1").is_default
+    with pytest.raises(HMError, match=r"rule: S of wake-sleep:S must be a whole number"):
+        Rule.parse("wake-sleep:many")
     with pytest.raises(HMError, match=r"rule: K of reweighted:K must be a whole number.*'reweighted:x'"):
         Rule.parse("reweighted:x")
     with pytest.raises(HMError, match=r"rule: K of reweighted:K must be in 1..1000"):
         Rule.parse("reweighted:0")
-    with pytest.raises(HMError, match=r"rule: must be wake-sleep, reweighted:K"):
+    with pytest.raises(HMError, match=r"rule: must be wake-sleep, wake-sleep:S \(S fantasies\), reweighted:K"):
         Rule.parse("contrastive")
 
 
@@ -98,3 +102,23 @@ def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K):
         assert np.all(err <= 4.5 * se + 1e-9), f"{key}: max error {err.max():.3g}, 4.5 SE {4.5 * se.max():.3g}"
     # and the check has power: the unweighted (K-sample average) update is told apart
     assert np.abs(mean["G"] - _expected_reweighted_wake_update(p0, d, 1)[0]["G"]).max() > 10 * se.max()
+
+
+def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7():
+    """wake-sleep:S: the mean update of one sleep phase is S times the
+    enumerated expectation of eq. 7 (M machines, one step each)."""
+    from test_equivalence import expected_sleep_update
+
+    rng = np.random.default_rng(9)
+    c = make_circuit([4, 3, 2], rate=0.05)
+    p0 = random_parameters(c, rng)
+    M, S = 20_000, 3
+    eng = make_engine(c, "vectorised", chunk=1, n_machines=M, rule=f"wake-sleep:{S}")
+    out, _ = eng.run_population([p0] * M, [np.zeros((1, 4))] * M, list(range(M)), [np.zeros(1)] * M,
+                                [np.ones(1)] * M)
+    mean, second = expected_sleep_update(p0, c)
+    for k in range(2):
+        samples = np.array([o.recognition_weights[k] - p0.recognition_weights[k] for o in out]) / 0.05
+        se = np.sqrt(S * (second[k] - mean[k] ** 2) / M)  # a sum of S independent updates
+        err = np.abs(samples.mean(axis=0) - S * mean[k])
+        assert np.all(err <= 4.5 * se + 1e-9), f"layer {k}: max error {err.max():.3g}, 4.5 SE {4.5 * se.max():.3g}"
