@@ -276,7 +276,7 @@ def cmd_reproduce(args):
     accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
     for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler",
-                "rule"):
+                "rule", "fresh"):
         value = getattr(args, key)
         if value is None:
             continue
@@ -454,7 +454,7 @@ def build_parser():
     r = sub.add_parser("reproduce", help="run one of the papers' experiments (hm_neuro.experiments.NAME)",
                        description="Runs the experiment hm_neuro.experiments.NAME; writes NAME.json and figures "
                                    "into --out.")
-    r.add_argument("name", help="bars, digits, nines or cortex")
+    r.add_argument("name", help="bars, digits, nines, cortex, rasters or rules")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars)")
@@ -465,6 +465,8 @@ def build_parser():
                    "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
                    "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
                    "vectorised engine")
+    r.add_argument("--fresh", action="store_true", default=None,
+                   help="rules: train every rule again even if its bars results are already in --out")
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
                                                 "(default 3; 1 is the paper's protocol)")
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")

@@ -356,3 +356,23 @@ def sweep_figure(rows: list, grid_keys, title: str, key: str):
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     return fig
+
+
+def kl_distributions(kls: dict, reference=None):
+    """KL(data || model) of every run, one column of points per learning rule."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.4 + 1.3 * len(kls), 3.6))
+    rng = np.random.default_rng(0)  # horizontal jitter only
+    for i, (label, values) in enumerate(kls.items()):
+        v = np.asarray(values, dtype=float)
+        ax.scatter(i + rng.uniform(-0.18, 0.18, len(v)), v, s=12, alpha=0.7)
+        ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color="k", lw=1.5)
+    if reference is not None:
+        ax.axhline(reference, color="tab:red", ls="--", lw=1, label=f"paper: {reference} bits")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(kls)))
+    ax.set_xticklabels(list(kls), rotation=20)
+    ax.set_ylabel("KL(data || model) [bits], one run per seed")
+    fig.tight_layout()
+    return fig

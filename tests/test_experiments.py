@@ -69,3 +69,22 @@ def test_rasters_quick(tmp_path):
     assert all(0.0 <= p <= 1.0 for layer in wake + sleep for p in layer)
     assert abs(res["input_on_fraction_wake"] - 0.2) < 0.03  # bars pixels are on ~20 % of the time
     check_png(tmp_path / "rasters_quick.png")
+
+
+def test_rules_quick_compares_rules_on_the_same_seeds(tmp_path):
+    from hm_neuro.experiments import rules
+
+    rows = rules.main(quick=True, out=tmp_path, workers=1, engine="vectorised")
+    assert [r["rule"] for r in rows] == ["wake-sleep", "reweighted:2"]
+    for r in rows:
+        assert len(r["kl_data_model_bits"]) == 4 and 0 <= r["seeds_reaching_paper_kl"] <= 4
+        assert 0 < r["median_kl_data_model_bits"] < 16 and r["median_kl_q_p_bits"] >= 0
+    res = json.loads((tmp_path / "rules_quick.json").read_text())
+    assert res["rows"][1]["source"].endswith("bars_reweighted2_restarts1_seeds4_quick.json")
+    check_png(tmp_path / "rules_quick.png")
+    # a second call re-uses the results instead of training again
+    source = tmp_path / "bars_reweighted2_restarts1_seeds4_quick.json"
+    stamp = source.stat().st_mtime_ns
+    again = rules.main(quick=True, out=tmp_path, workers=1, engine="vectorised")
+    assert again[1]["kl_data_model_bits"] == rows[1]["kl_data_model_bits"]
+    assert source.stat().st_mtime_ns == stamp

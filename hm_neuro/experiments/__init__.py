@@ -11,7 +11,8 @@ digits    Hinton et al. (1995), Fig. 2: digits classified by description length
 nines     Dayan, Fig. 1B: fantasies of a machine trained on '9's
 cortex    sleep deprivation, lesions, corrupted inputs, alignment, imagery
 rasters   phase-separated spike rasters of one wake-sleep cycle per example
+rules     learning rules beyond the papers' on bars (reweighted wake-sleep, ...)
 ========  ==================================================================
 """
 
-NAMES = ("bars", "digits", "nines", "cortex", "rasters")
+NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules")
