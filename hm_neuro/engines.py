@@ -176,7 +176,9 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
         if propagation != "auto":
             raise bad("propagation", "applies to the brian2 engine only", propagation)
         if engine == "vectorised":
-            return VectorisedEngine(circuit, chunk=int(min(chunk, 10_000)), record_every=int(record_every),
+            from .vectorised import MAX_CHUNK
+
+            return VectorisedEngine(circuit, chunk=int(min(chunk, MAX_CHUNK)), record_every=int(record_every),
                                     record_spikes=record_spikes, n_machines=int(n_machines), rule=rule)
         return NumpyEngine(circuit, chunk=int(chunk), record_every=int(record_every), record_spikes=record_spikes,
                            n_machines=int(n_machines))

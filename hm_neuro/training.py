@@ -270,6 +270,10 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     params = [(p or Parameters.initial(c)).copy() for p, c in zip(params, circuits)]
     data_rngs = [t.child("data").rng() for t in trees]
     own_engine = isinstance(engine, str)
+    if own_engine and engine == "vectorised":  # its uniforms for N machines x K samples: smaller chunks
+        from .vectorised import MAX_CHUNK as VECTORISED_CHUNK
+
+        max_chunk = min(max_chunk, VECTORISED_CHUNK)
     chunk = plan_chunks(n_examples, max_chunk) if own_engine else engine.chunk
     hist_seen, hist = [], [{} for _ in range(N)]
     errors = [None] * N

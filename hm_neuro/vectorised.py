@@ -48,6 +48,8 @@ from .model import NO_PERTURBATION, Parameters, Uniforms, log_sigmoid, sigmoid
 RULE_NAMES = ("wake-sleep", "reweighted")
 #: most samples K of the reweighted rule
 MAX_SAMPLES = 1000
+#: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
+MAX_CHUNK = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +144,7 @@ class VectorisedEngine:
     name = "vectorised"
     device = "numpy"
 
-    def __init__(self, circuit: Circuit, chunk: int = 10_000, record_every: int = 0, record_spikes: bool = False,
+    def __init__(self, circuit: Circuit, chunk: int = MAX_CHUNK, record_every: int = 0, record_spikes: bool = False,
                  n_machines: int = 1, rule: Rule = WAKE_SLEEP):
         self.circuit = circuit
         self.chunk = chunk

@@ -122,3 +122,12 @@ def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7():
         se = np.sqrt(S * (second[k] - mean[k] ** 2) / M)  # a sum of S independent updates
         err = np.abs(samples.mean(axis=0) - S * mean[k])
         assert np.all(err <= 4.5 * se + 1e-9), f"layer {k}: max error {err.max():.3g}, 4.5 SE {4.5 * se.max():.3g}"
+
+
+def test_training_by_name_on_the_vectorised_engine_takes_chunks_it_can_hold():
+    from hm_neuro.training import BarsStream, train
+
+    c = make_circuit([4, 3, 1], rate=0.05)
+    r = train(c, BarsStream(size=2), 12_000, seed=1, engine="vectorised", rule="reweighted:2", record_every=4000,
+              progress=False)
+    assert r.history_seen == [0, 4000, 8000, 12000] and r.engine == "vectorised"
