@@ -115,19 +115,30 @@ def test_resume_with_other_options_is_refused(tmp_path):
 
 
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="no C++ compiler")
-def test_parallel_standalone_trainings_do_not_clash(tmp_path):
-    """Two compiled trainings at once, same seed: both succeed, each in its
-    own build directory, and agree bit for bit."""
+def test_parallel_standalone_trainings_with_a_cold_cache_equal_a_serial_one(tmp_path):
+    """Two compiled trainings of one shape at once on an empty build cache:
+    both succeed (one builds, the other waits for the lock and re-uses the
+    build) and agree bit for bit with a third run made afterwards."""
+    import os
+
+    env = dict(os.environ, HM_NEURO_CACHE_DIR=str(tmp_path / "cache"))
     args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "20000", "--chunk", "5000",
             "--seed", "4", "-q"]
     procs = [subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *args, "--out", str(tmp_path / f"{k}.npz")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in "ab"]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for k in "ab"]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
-    a, b = _read_model(tmp_path / "a.npz"), _read_model(tmp_path / "b.npz")
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    r = subprocess.run([sys.executable, "-m", "hm_neuro.cli", *args, "--out", str(tmp_path / "serial.npz")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    serial = _read_model(tmp_path / "serial.npz")
+    for k in "ab":
+        got = _read_model(tmp_path / f"{k}.npz")
+        for key in serial:
+            np.testing.assert_array_equal(got[key], serial[key], err_msg=f"{k}: {key}")
+    entries = [p for p in (tmp_path / "cache" / "builds").iterdir() if p.is_dir()]
+    assert len(entries) == 1  # one shape, one build, used by all three runs
 
 
 def test_animate_writes_a_gif_of_the_weight_history(tmp_path):
