@@ -88,3 +88,12 @@ def test_rules_quick_compares_rules_on_the_same_seeds(tmp_path):
     again = rules.main(quick=True, out=tmp_path, workers=1, engine="vectorised")
     assert again[1]["kl_data_model_bits"] == rows[1]["kl_data_model_bits"]
     assert source.stat().st_mtime_ns == stamp
+
+
+def test_digits_quick_with_another_rule_uses_the_same_split(tmp_path):
+    from hm_neuro.experiments import digits
+
+    res = digits.main(quick=True, out=tmp_path, workers=1, rule="reweighted:2", sweeps=2)
+    assert res["rule"] == "reweighted:2" and res["engine"] == "vectorised"
+    assert (tmp_path / "digits_reweighted2_quick.json").exists()
+    assert res["test_images"] + res["train_images"] == 1797 and 0 <= res["error_helmholtz"] <= 1

@@ -71,12 +71,18 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
 
 
 def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sweeps=None, measure="free-energy",
-         workers=None, scheduler=None):
+         workers=None, scheduler=None, rule="wake-sleep"):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.sweep`): ``workers`` local Dask processes (default 2;
-    1 = in this process) or the Dask cluster at ``scheduler``."""
+    1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
+    the learning rule (:mod:`hm_neuro.vectorised`); rules other than the
+    papers' run on the vectorised engine, on the same split."""
     from hm_neuro.runner import Task, default_workers, run_tasks
+    from hm_neuro.vectorised import Rule
 
+    rule = Rule.parse(rule)
+    if not rule.is_default and engine == "brian2":
+        engine = "vectorised"
     out = Path(out)
     sweeps = sweeps or (20 if quick else SWEEPS)
     circuit = load_circuit("digits")
@@ -89,11 +95,12 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
     # until the largest class is done (a frozen epoch samples but changes nothing)
     longest = max(n_per.values()) * sweeps
     tasks = [Task(c, circuit.to_dict(), xtr[ytr == c], longest, seed, restart=c, point=(("digit", c),),
-                  engine=engine, device=device, chunk=chunk, keep_model=True,
+                  engine=engine, device=device, chunk=chunk, keep_model=True, rule=rule.label,
                   schedule=(("wake-sleep", n_per[c] * sweeps),) + ((("frozen", longest - n_per[c] * sweeps),)
                                                                    if n_per[c] * sweeps < longest else ()))
              for c in classes]
-    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits")
+    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits",
+                        **({"population": len(tasks)} if engine == "vectorised" else {}))
     failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
     if failed:
         raise HMError(f"digits: the machine of digit {failed[0]['digit']} failed: {failed[0]['error']}")
@@ -111,12 +118,13 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
     result = {"experiment": "digits", "paper": "Hinton et al. (1995), Fig. 2, note [16]",
               "data": "sklearn 8x8 digits, binarised at >= 8/16", "train_images": int(len(ytr)),
               "test_images": int(len(yte)), "split_seed": seed, "sweeps": sweeps, "quick": quick,
+              "rule": rule.label, "engine": engine,
               "description_length": measure, "dl_samples": N_DL_SAMPLES,
               "error_helmholtz": err, "error_nearest_neighbour": base["nearest_neighbour"],
               "error_backprop": base["backprop"], **chosen,
               "paper_error_helmholtz": PAPER["helmholtz"], "paper_error_nearest_neighbour": PAPER["nearest_neighbour"],
               "paper_error_backprop": PAPER["backprop"], "confusion": confusion.tolist()}
-    name = "digits_quick" if quick else "digits"
+    name = "digits" + ("" if rule.is_default else "_" + rule.label.replace(":", "")) + ("_quick" if quick else "")
     save_json(out / f"{name}.json", result)
 
     from hm_neuro import plotting
@@ -132,7 +140,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
     plotting.confusion(ax, confusion, classes)
     ax.set_title(f"classified by description length: {100 * err:.1f}% errors", fontsize=9)
     plotting.save(fig, out / f"{name}_confusion.png")
-    print(f"digits ({sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
+    print(f"digits ({rule.label}, {sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
           f"nearest neighbour {100 * base['nearest_neighbour']:.1f}% (paper 6.7%), "
           f"backprop {100 * base['backprop']:.1f}% (paper 5.6%) -> {out / (name + '.json')}")
     return result
