@@ -154,8 +154,10 @@ class CircuitNetwork:
         n = circuit.layers
         L = len(n) - 1
         self.L = L
+        b2.defaultclock.dt = 0.1 * b2.ms  # one example per step (a spiking network may have changed it)
         dt = b2.defaultclock.dt
         self.dt = dt
+        self.example_duration = dt
         # --- inputs of the phase controller, replaced chunk by chunk
         self.data = b2.TimedArray(np.zeros((chunk, N * n[0])), dt=dt, name="data")
         self.wake_gate = b2.TimedArray(np.ones((chunk, N)), dt=dt, name="wake_gate")
@@ -466,7 +468,7 @@ class CircuitNetwork:
         if not self.history_monitors:
             return [], [{} for _ in range(self.n_machines)]
         any_mon = next(iter(self.history_monitors.values()))
-        steps = np.round(np.asarray(any_mon.t_[:]) / float(self.dt)).astype(int)
+        steps = np.round(np.asarray(any_mon.t_[:]) / float(self.example_duration)).astype(int)
         keep = steps < m
         seen = (offset + steps[keep]).tolist()
         snaps = [{} for _ in range(self.n_machines)]
@@ -584,7 +586,8 @@ class Brian2Engine:
 
     def __init__(self, circuit: Circuit, device: str = "cython", chunk: int = 100_000,
                  external_uniforms: bool = False, record_spikes: bool = False,
-                 record_every: int = 0, build_dir=None, propagation: str = "auto", n_machines: int = 1):
+                 record_every: int = 0, build_dir=None, propagation: str = "auto", n_machines: int = 1,
+                 spiking=None):
         if device not in ("numpy", "cython", "cpp_standalone"):
             raise bad("device", "must be one of ['numpy', 'cython', 'cpp_standalone']", device)
         if chunk < 1:
@@ -604,11 +607,22 @@ class Brian2Engine:
         self.run_dir = None
         self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE",
                                                                      cache_root() / "cython"))
-        if propagation == "auto":
-            propagation = choose_propagation(circuit)
+        self.spiking = spiking
+        if spiking is not None:
+            from .spiking import SpikingNetwork
+
+            if external_uniforms:
+                raise bad("external_uniforms", "a spiking circuit draws its own random numbers, step by step", True)
+            if propagation not in ("auto", "summed"):
+                raise bad("propagation", "a spiking circuit propagates summed inputs every step", propagation)
+            propagation = "summed"
+            self.net = SpikingNetwork(circuit, chunk, spiking, record_spikes, record_every, n_machines)
+        else:
+            if propagation == "auto":
+                propagation = choose_propagation(circuit)
+            self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation,
+                                      n_machines)
         self.propagation = propagation
-        self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation,
-                                  n_machines)
         self.compile_seconds = 0.0
         b2 = self.b2
         if device == "cpp_standalone":
@@ -618,13 +632,13 @@ class Brian2Engine:
                 "for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) "
                 "brian::_random_generators[_i].seed(std::stoul(_s) + _i);")
             b2.device.apply_run_args()
-            self.net.network.run(chunk * self.net.dt,
+            self.net.network.run(chunk * self.net.example_duration,
                                  namespace={ta.name: ta for ta in self.net.timed_arrays})
             if build_dir is None:
                 key = build_key(layers=list(circuit.layers), nonnegative=list(circuit.nonnegative_generative_weights_into),
                                 chunk=int(chunk), propagation=propagation, record_spikes=bool(record_spikes),
                                 record_every=int(record_every), external_uniforms=bool(external_uniforms),
-                                n_machines=int(n_machines))
+                                n_machines=int(n_machines), spiking=None if spiking is None else spiking.key())
                 entry = cache_root() / "builds" / key
             else:
                 entry = Path(build_dir) / "standalone"
@@ -716,11 +730,11 @@ class Brian2Engine:
             namespace = {}
             for key, v in values.items():
                 if isinstance(key, b2.TimedArray):
-                    namespace[key.name] = b2.TimedArray(v, dt=self.net.dt, name=key.name)
+                    namespace[key.name] = b2.TimedArray(v, dt=self.net.example_duration, name=key.name)
                 else:
                     key[:] = v
             b2.seed(seed)
-            self.net.network.run(m * self.net.dt, namespace=namespace)
+            self.net.network.run(m * self.net.example_duration, namespace=namespace)
         extras = [{} for _ in range(N)]
         if self.net.spike_monitors:
             for e, s in zip(extras, self.net.read_spikes(m)):

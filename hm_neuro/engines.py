@@ -18,7 +18,7 @@ from .circuit import Circuit
 from .errors import bad
 from .model import NO_PERTURBATION, Parameters, Uniforms
 
-ENGINES = ("numpy", "brian2", "vectorised")
+ENGINES = ("numpy", "brian2", "vectorised", "spiking")
 DEVICES = ("numpy", "cython", "cpp_standalone")
 PROPAGATIONS = ("auto", "summed", "event")
 
@@ -143,14 +143,17 @@ class NumpyEngine:
 
 def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None = None, chunk: int = 100_000,
                 record_every: int = 0, record_spikes: bool = False, external_uniforms: bool = False,
-                propagation: str = "auto", build_dir=None, n_machines: int = 1, rule="wake-sleep") -> Engine:
+                propagation: str = "auto", build_dir=None, n_machines: int = 1, rule="wake-sleep",
+                spiking=None) -> Engine:
     """The engine named ``engine`` for ``circuit``; the one way to get one.
 
     ``device``, ``propagation``, ``external_uniforms`` and ``build_dir``
     concern the Brian2 engine; asking them of the reference is an error
     (they would be silently ignored otherwise).  ``rule``
     (:class:`hm_neuro.vectorised.Rule`): rules other than the papers'
-    wake-sleep run on the ``vectorised`` engine.
+    wake-sleep run on the ``vectorised`` engine.  ``spiking``
+    (:class:`hm_neuro.spiking.Spiking`, default: its defaults) configures the
+    ``spiking`` engine: the Brian2 circuit of stochastic spiking units in ms.
     """
     from .vectorised import Rule, VectorisedEngine
 
@@ -170,6 +173,8 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     if engine != "vectorised" and not rule.is_default:
         raise bad("rule", f"{rule.label} runs on the vectorised engine only; the {engine} engine implements the "
                   "papers' wake-sleep", rule.label)
+    if spiking is not None and engine != "spiking":
+        raise bad("spiking", f"configures the spiking engine only, not {engine}", spiking)
     if engine in ("numpy", "vectorised"):
         if device not in (None, "numpy"):
             raise bad("device", f"applies to the brian2 engine only (the {engine} engine is NumPy)", device)
@@ -181,10 +186,16 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
             return VectorisedEngine(circuit, chunk=int(min(chunk, MAX_CHUNK)), record_every=int(record_every),
                                     record_spikes=record_spikes, n_machines=int(n_machines), rule=rule)
         return NumpyEngine(circuit, chunk=int(chunk), record_every=int(record_every), record_spikes=record_spikes,
-                           n_machines=int(n_machines))
+                           n_machines=int(n_machines), spiking=spiking)
     from .brian2_engine import Brian2Engine, default_device
 
+    if engine == "spiking":
+        from .spiking import Spiking
+
+        spiking = spiking if spiking is not None else Spiking()
+        if not isinstance(spiking, Spiking):
+            raise bad("spiking", "must be a hm_neuro.spiking.Spiking", spiking)
     return Brian2Engine(circuit, device=device or default_device(), chunk=int(chunk),
                         record_every=int(record_every), record_spikes=record_spikes,
                         external_uniforms=external_uniforms, propagation=propagation, build_dir=build_dir,
-                        n_machines=int(n_machines))
+                        n_machines=int(n_machines), spiking=spiking)

@@ -27,8 +27,13 @@ time constants, delays, and training.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
+from .brian2_engine import CircuitNetwork
+from .circuit import Circuit
 from .errors import bad
 from .model import Parameters
 
@@ -103,3 +108,269 @@ def fantasies(params: Parameters, n_copies: int, T: float = 1.0, dt: float = 0.1
         return states
     rec = [(np.asarray(m.t / b2.ms), np.asarray(m.i) % n, np.asarray(m.i) // n) for m, n in zip(spikes, sizes)]
     return states, rec
+
+
+# ------------------------------------------------------------ training in real time
+
+@dataclasses.dataclass(frozen=True)
+class Spiking:
+    """The spiking realisation's parameters (times in ms).
+
+    ``window``: the length ``T`` of a sampling window; ``dt``: the clock step
+    (``T`` a whole number of steps); ``escape``: ``"exact"`` (the bridge) or
+    ``"rate"`` (Brian2's ``rand() < rho*dt``); ``tau_syn``: the time constant
+    of the synaptic current that carries a unit's state to its targets (0:
+    instantaneous, the bridge).  The bridge limit is ``escape="exact"``,
+    ``tau_syn=0`` for any ``window`` and ``dt``.
+    """
+
+    window: float = 1.0
+    dt: float = 0.1
+    escape: str = "exact"
+    tau_syn: float = 0.0
+
+    def __post_init__(self):
+        for key in ("window", "dt", "tau_syn"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(key, "must be a finite number of ms", v)
+        if not 0 < self.dt <= self.window:
+            raise bad("dt", f"must be in (0, window={self.window}] ms", self.dt)
+        if self.window > MAX_WINDOW_MS:
+            raise bad("window", f"must be at most {MAX_WINDOW_MS} ms", self.window)
+        if self.steps_per_window > MAX_STEPS_PER_WINDOW or abs(self.steps_per_window * self.dt - self.window) > 1e-9 * self.window:
+            raise bad("window", f"must be a whole number (at most {MAX_STEPS_PER_WINDOW}) of steps of dt={self.dt} ms",
+                      self.window)
+        if self.escape not in ESCAPES:
+            raise bad("escape", f"must be one of {list(ESCAPES)}", self.escape)
+        if not 0 <= self.tau_syn <= MAX_WINDOW_MS:
+            raise bad("tau_syn", f"must be in [0, {MAX_WINDOW_MS}] ms", self.tau_syn)
+
+    @property
+    def steps_per_window(self) -> int:
+        return int(round(self.window / self.dt))
+
+    @property
+    def bridge(self) -> bool:
+        """True in the limit where the spiking circuit is the binary machine."""
+        return self.escape == "exact" and self.tau_syn == 0
+
+    def steps_per_example(self, n_hidden_layers: int) -> int:
+        """One wake sweep (a window per hidden layer), a learning step, one
+        sleep sweep (a window per layer), a learning step."""
+        return (2 * n_hidden_layers + 1) * self.steps_per_window + 2
+
+    def example_ms(self, n_hidden_layers: int) -> float:
+        return self.steps_per_example(n_hidden_layers) * self.dt
+
+    def key(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+MAX_WINDOW_MS = 1000.0
+
+
+class _AlignedGridFilter:
+    """Drops Brian2's "time grids not aligned" warning when the ratio of a
+    per-example TimedArray's dt to the clock's is a whole number but for
+    rounding (``5.2 ms / 0.1 ms = 52.00000000000001``); Brian2 indexes such
+    arrays correctly (``int(t / dt_array + 0.5 / K)``), and a real
+    misalignment still warns."""
+
+    def filter(self, record):
+        import re
+
+        m = re.search(r"ratio: 1/([0-9.eE+-]+)\)", record.getMessage())
+        if m is None or "not aligned" not in record.getMessage():
+            return True
+        r = float(m.group(1))
+        return abs(r - round(r)) > 1e-9 * r
+
+
+def _quiet_aligned_grids():
+    from brian2.utils.logger import BrianLogger
+
+    handler = BrianLogger.console_handler
+    if handler is not None and not any(isinstance(f, _AlignedGridFilter) for f in handler.filters):
+        handler.addFilter(_AlignedGridFilter())
+MAX_STEPS_PER_WINDOW = 10_000
+
+
+class SpikingNetwork(CircuitNetwork):
+    """A population of Helmholtz machines of stochastic spiking units, in ms.
+
+    Every example is one cycle of the wake-sleep oscillation, ``C`` steps
+    of ``dt`` (:meth:`Spiking.steps_per_example`); with ``n`` steps per
+    window and step ``c`` of the cycle:
+
+    ====================  =========================================================
+    steps ``c``           phase
+    ====================  =========================================================
+    0                     wake begins: the data vector is clamped on layer 0
+    [(k-1) n, k n)        wake window of hidden layer k = 1..L: it fires with the
+                          escape rate of its basal (recognition) compartment
+    L n                   wake learning: the apical (generative) compartment of
+                          every unit predicts its state -- eq. 4
+    L n + 1               sleep begins: every state is cleared
+    L n + 1 + (L-l) n ..  sleep window of layer l = L..0: it fires with the
+                          escape rate of its apical (generative) compartment
+    C - 1                 sleep learning: the basal compartment predicts the
+                          fantasy -- eq. 7
+    ====================  =========================================================
+
+    A unit's state in a phase is ``fired``: 1 once it has fired in its
+    window, held to the end of the phase; its targets see it through a
+    synaptic current ``a`` (``a = fired`` when ``tau_syn = 0``, otherwise
+    ``da/dt = (fired - a) / tau_syn``).  Plasticity by dendritic prediction,
+    integrated over a window: at a learning step a synapse moves by
+    ``eta * a_pre * (fired_post - p_post)``, ``p = 1 - exp(-rho(u) T)`` the
+    probability that the predicting compartment's escape rate ``rho(u) = ln(1 +
+    e^u) / T`` fires the unit in a window -- in the bridge limit exactly
+    ``sigma(u)``, so that the update is the delta rule of eqs. 4 and 7.
+    The variable names (weights ``w``, masks, biases, learning rates,
+    clamps) are those of :class:`CircuitNetwork`, so loading and reading
+    parameters, gates, lesions and clamps are shared.
+    """
+
+    def __init__(self, circuit: Circuit, chunk: int, spiking: Spiking, record_spikes: bool = False,
+                 record_every: int = 0, n_machines: int = 1):
+        import brian2 as b2
+
+        self.spiking = spiking
+        self.propagation = "summed"
+        self.circuit = circuit
+        self.chunk = int(chunk)
+        self.n_machines = N = int(n_machines)
+        n = circuit.layers
+        L = len(n) - 1
+        self.L = L
+        b2.defaultclock.dt = spiking.dt * b2.ms
+        self.dt = b2.defaultclock.dt
+        nw = spiking.steps_per_window
+        C = spiking.steps_per_example(L)
+        self.example_duration = C * self.dt
+        _quiet_aligned_grids()
+        ex = self.example_duration
+        self.data = b2.TimedArray(np.zeros((chunk, N * n[0])), dt=ex, name="data")
+        self.wake_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="wake_gate")
+        self.sleep_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="sleep_gate")
+        self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate]
+        self.u_wake, self.u_sleep = {}, {}
+        T = f"({spiking.window}*ms)"
+        if spiking.escape == "exact":  # P(spike in a step) = 1 - exp(-rho dt), exactly
+            p_step = f"-expm1(-log1p(exp({{u}})) * dt / {T})"
+        else:  # Brian2's rand() < rho*dt
+            p_step = f"log1p(exp({{u}})) / {T} * dt"
+        step = f"(timestep(t, dt) % {C})"
+        wake_learn, sleep_start, sleep_learn = L * nw, L * nw + 1, C - 1
+
+        self.layers = []
+        objects = []
+        for l in range(L + 1):
+            eqs = ["machine : integer (constant)  # which machine of the population the unit belongs to",
+                   "fired : 1  # the unit's state in this phase: fired at least once in its window",
+                   "b_gen : 1  # generative bias",
+                   "eps_b_gen : 1",
+                   "clamped : 1  # 1: the unit is held at clamp_state in both phases",
+                   "clamp_state : 1",
+                   "u_gen = b_gen + x_gen : 1  # apical compartment: the generative (top-down) drive",
+                   "p_gen = 1 - exp(-log1p(exp(u_gen)))  : 1  # its prediction: P(fire in a window)"]
+            eqs.append("x_gen : 1" if l == L else "x_gen : 1  # top-down synaptic input")
+            if l < L:
+                eqs.append("eps_gen : 1  # learning rate of the generative weights into the unit")
+            if l > 0:
+                eqs += ["b_rec : 1  # recognition bias",
+                        "eps_b_rec : 1",
+                        "x_rec : 1  # bottom-up synaptic input",
+                        "u_rec = b_rec + x_rec : 1  # basal compartment: the recognition (bottom-up) drive",
+                        "p_rec = 1 - exp(-log1p(exp(u_rec))) : 1  # its prediction: P(fire in a window)",
+                        "eps_rec : 1  # learning rate of the recognition weights into the unit"]
+            if spiking.tau_syn > 0:
+                eqs.append(f"da/dt = (fired - a) / ({spiking.tau_syn}*ms) : 1  # synaptic current carried to targets")
+            else:
+                eqs.append("a = fired : 1  # what the targets see: the held state (the bridge)")
+            windows = []
+            if l > 0:  # wake: hidden layer l fires in window l - 1, driven by the basal compartment
+                windows.append(f"({step} >= {(l - 1) * nw} and {step} < {l * nw} and rand() < {p_step.format(u='u_rec')})")
+            s0 = sleep_start + (L - l) * nw  # sleep: layer l fires in window L - l, driven by the apical compartment
+            windows.append(f"({step} >= {s0} and {step} < {s0 + nw} and rand() < {p_step.format(u='u_gen')})")
+            g = b2.NeuronGroup(N * n[l], "\n".join(eqs), method="exact",
+                               threshold=f"clamped < 0.5 and ({' or '.join(windows)})", reset="fired = 1",
+                               events={"wake_learn": f"{step} == {wake_learn}", "sleep_learn": f"{step} == {sleep_learn}"},
+                               name=f"layer_{l}")
+            g.machine = np.repeat(np.arange(N), n[l])
+            fresh = "data(t, i)" if l == 0 else "0"
+            # the phase boundaries: clear (wake: clamp the data) at the start of each phase
+            g.run_regularly(f"new_phase = int({step} == 0) + int({step} == {sleep_start})\n"
+                            f"wake_start = int({step} == 0)\n"
+                            f"fired = (1 - new_phase) * fired + new_phase * (clamped * clamp_state + "
+                            f"(1 - clamped) * wake_start * {fresh})",
+                            when="start", order=0, name=f"layer_{l}_phase")
+            # the biases learn after the synapses (which read p before it moves)
+            g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
+                           when="start", order=4)
+            if l > 0:
+                g.run_on_event("sleep_learn", "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
+                               when="start", order=4)
+            self.layers.append(g)
+            objects.append(g)
+
+        self.learn_code = {}
+        self.recognition, self.generative = [], []
+        for k in range(L):
+            lower, upper = self.layers[k], self.layers[k + 1]
+            self.learn_code[("recognition", k)] = ("w += eps_rec_post * sleep_gate(t, machine_post) * mask * a_pre * "
+                                                   "(fired_post - p_rec_post)")
+            dw = "eps_gen_post * wake_gate(t, machine_post) * mask * a_pre * (fired_post - p_gen_post)"
+            self.learn_code[("generative", k)] = (f"w = clip(w + {dw}, 0, inf)" if circuit.nonnegative(k)
+                                                  else f"w += {dw}")
+            R = b2.Synapses(lower, upper, "w : 1  # recognition weight\nmask : 1\n"
+                            "x_rec_post = mask * w * a_pre : 1 (summed)",
+                            on_post={"learn": self.learn_code[("recognition", k)]}, on_event={"learn": "sleep_learn"},
+                            name=f"recognition_{k}")
+            R.connect(i=self.pairs(n[k], n[k + 1])[0], j=self.pairs(n[k], n[k + 1])[1])
+            G = b2.Synapses(upper, lower, "w : 1  # generative weight\nmask : 1\n"
+                            "x_gen_post = mask * w * a_pre : 1 (summed)",
+                            on_post={"learn": self.learn_code[("generative", k)]}, on_event={"learn": "wake_learn"},
+                            name=f"generative_{k}")
+            G.connect(i=self.pairs(n[k + 1], n[k])[0], j=self.pairs(n[k + 1], n[k])[1])
+            self.recognition.append(R)
+            self.generative.append(G)
+            objects += [R, G]
+        # order in the 'start' slot of a step: the phase boundaries (0), the
+        # synaptic inputs (1), the learning events (2), the synapses'
+        # learning (3), the biases (4); then the escape (thresholds slot)
+        for S in self.recognition + self.generative:
+            for upd in S.summed_updaters.values():
+                upd.when, upd.order = "start", 1
+            S._pathways[0].when, S._pathways[0].order = "start", 3
+        for g in self.layers:
+            for event in ("wake_learn", "sleep_learn"):
+                g.thresholder[event].when, g.thresholder[event].order = "start", 2
+        self.network = b2.Network(objects)
+        self.spike_monitors = {}
+        if record_spikes:
+            for l, g in enumerate(self.layers):
+                self.spike_monitors[l] = b2.SpikeMonitor(g, name=f"spikes_{l}")
+                self.network.add(self.spike_monitors[l])
+        self.history_monitors = {}
+        if record_every:
+            for name, obj, var in self.parameter_objects():
+                m = b2.StateMonitor(obj, var, record=True, dt=record_every * ex, when="before_start",
+                                    name=f"history_{name}")
+                self.history_monitors[name] = m
+                self.network.add(m)
+
+    def read_spikes(self, m: int) -> list:
+        """Per machine: ``spikes``, per layer ``(times_ms, unit)`` of every spike
+        of this chunk, and ``cycle_ms``, the length of one example."""
+        import brian2 as b2
+
+        out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms)} for _ in range(self.n_machines)]
+        for l, n_l in enumerate(self.circuit.layers):
+            mon = self.spike_monitors[l]
+            t, i = np.asarray(mon.t / b2.ms), np.asarray(mon.i[:])
+            for k in range(self.n_machines):
+                mine = i // n_l == k
+                out[k]["spikes"].append((t[mine], i[mine] % n_l))
+        return out

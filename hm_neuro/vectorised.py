@@ -197,7 +197,6 @@ class VectorisedEngine:
             raise bad("data", f"every machine needs the same number of rows, at most {self.chunk}",
                       [len(d) for d in data])
         L = c0.n_hidden_layers
-        K = self.rule.samples
         pts = [NO_PERTURBATION if perturbation is None or perturbation[i] is None else perturbation[i]
                for i in range(N)]
         for pt in pts:

@@ -25,6 +25,44 @@ def random_parameters(circuit, rng, scale=1.0):
     return p
 
 
+# ------------------------------------------- the delta rules in expectation
+
+def expected_wake_update(p, circuit, d):
+    """E_Q[update] and E_Q[update^2] of eq. 4 for data d, by enumeration."""
+    from hm_neuro import model
+    from hm_neuro.measures import hidden_states
+
+    hid = hidden_states(circuit.layers)
+    L = circuit.n_hidden_layers
+    states = [np.tile(d, (len(hid[0]), 1))] + hid
+    w = np.exp(model.log_recognition(p, states))  # Q(alpha | d) of every alpha
+    pred = [model.sigmoid(model.generative_logits(p, states, k)) for k in range(L)]
+    upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
+    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
+
+
+def expected_sleep_update(p, circuit):
+    """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
+    from hm_neuro import model
+    from hm_neuro.measures import hidden_states
+
+    full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
+    L = circuit.n_hidden_layers
+    w = np.exp(model.log_joint(p, full))  # P(alpha, d) of every fantasy
+    q = [model.sigmoid(model.recognition_logits(p, full, k)) for k in range(L)]
+    upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
+    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
+
+
+def assert_mean_update(total, eps, mean, second, M):
+    """total = eps * sum of M independent updates; tolerance 4.5 standard
+    errors from the exact variance."""
+    var = second - mean ** 2
+    se = np.sqrt(var / M)
+    err = np.abs(total / (eps * M) - mean)
+    assert np.all(err <= 4.5 * se + 1e-6), f"max error {err.max():.3g}, max 4.5 SE {4.5 * se.max():.3g}"
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -17,12 +17,12 @@ import os
 import numpy as np
 import pytest
 
-from conftest import make_circuit, needs_compiler, random_parameters
-from hm_neuro import model, reference
+from conftest import (assert_mean_update, expected_sleep_update, expected_wake_update, make_circuit,
+                      needs_compiler, random_parameters)
+from hm_neuro import reference
 from hm_neuro.engines import make_engine
 from hm_neuro.circuit import load_circuit
-from hm_neuro.measures import hidden_states
-from hm_neuro.model import Parameters, Uniforms, sigmoid
+from hm_neuro.model import Uniforms
 from hm_neuro.training import Epoch, schedule_gates
 
 pytestmark = pytest.mark.equivalence
@@ -198,37 +198,12 @@ def test_standalone_rerun_is_bit_identical_and_seeds_differ():
 
 # ------------------------------------------------------------- in expectation
 
-def expected_wake_update(p, circuit, d):
-    """E_Q[update] and E_Q[update^2] of eq. 4 for data d, by enumeration."""
-    hid = hidden_states(circuit.layers)
-    L = circuit.n_hidden_layers
-    states = [np.tile(d, (len(hid[0]), 1))] + hid
-    w = np.exp(model.log_recognition(p, states))  # Q(alpha | d) of every alpha
-    pred = [sigmoid(model.generative_logits(p, states, k)) for k in range(L)]
-    upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
-    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
-
-
-def expected_sleep_update(p, circuit):
-    """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
-    full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
-    L = circuit.n_hidden_layers
-    w = np.exp(model.log_joint(p, full))  # P(alpha, d) of every fantasy
-    q = [sigmoid(model.recognition_logits(p, full, k)) for k in range(L)]
-    upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
-    return ([np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u ** 2, 1) for u in upd])
-
-
 EXPECT_CIRCUIT = make_circuit([4, 3, 2], rate=1e-9)
 M = 20_000
 
 
 def _assert_mean_update(total, eps, mean, second):
-    """total = eps * sum of M updates; tolerance from the exact variance."""
-    var = second - mean ** 2
-    se = np.sqrt(var / M)
-    err = np.abs(total / (eps * M) - mean)
-    assert np.all(err <= 4.5 * se + 1e-6), f"max error {err.max():.3g}, max 4.5 SE {4.5 * se.max():.3g}"
+    assert_mean_update(total, eps, mean, second, M)
 
 
 @pytest.mark.parametrize("engine", ["reference", "brian2-numpy"])

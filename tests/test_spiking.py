@@ -82,3 +82,96 @@ def test_bad_spiking_options_are_refused():
         fantasies(p, 10, T=1.0, dt=0.3)
     with pytest.raises(HMError, match=r"dt: must be in \(0, T=1.0\] ms"):
         fantasies(p, 10, T=1.0, dt=2.0)
+
+
+# ------------------------------------------------- training in real time
+
+from conftest import assert_mean_update, expected_sleep_update, expected_wake_update  # noqa: E402
+from hm_neuro.engines import make_engine  # noqa: E402
+from hm_neuro.spiking import Spiking  # noqa: E402
+
+EXPECT = make_circuit([4, 3, 2], rate=1e-9)
+N_COPIES, PER_COPY = 1000, 20
+
+
+def _population_update(spiking, phase, seed=5):
+    """N_COPIES machines, each of PER_COPY examples from the same weights
+    (eps = 1e-9): the summed change is eps times the sum of M independent
+    single-example updates of one phase."""
+    c = EXPECT
+    p0 = random_parameters(c, np.random.default_rng(21), scale=1.0)
+    d = np.array([1.0, 0.0, 1.0, 1.0])
+    wg, sg = (np.ones(PER_COPY), np.zeros(PER_COPY)) if phase == "wake" else (np.zeros(PER_COPY), np.ones(PER_COPY))
+    with make_engine(c, "spiking", device="numpy", chunk=PER_COPY, n_machines=N_COPIES, spiking=spiking) as eng:
+        out, _ = eng.run_population([p0] * N_COPIES, [np.tile(d, (PER_COPY, 1))] * N_COPIES,
+                                    list(range(seed, seed + N_COPIES)), [wg] * N_COPIES, [sg] * N_COPIES)
+    if phase == "wake":
+        mean, second = expected_wake_update(p0, c, d)
+        total = [sum(p.generative_weights[k] - p0.generative_weights[k] for p in out) for k in range(2)]
+        frozen = [sum(np.abs(p.recognition_weights[k] - p0.recognition_weights[k]).sum() for p in out) for k in range(2)]
+    else:
+        mean, second = expected_sleep_update(p0, c)
+        total = [sum(p.recognition_weights[k] - p0.recognition_weights[k] for p in out) for k in range(2)]
+        frozen = [sum(np.abs(p.generative_weights[k] - p0.generative_weights[k]).sum() for p in out) for k in range(2)]
+    return total, mean, second, frozen
+
+
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+@pytest.mark.parametrize("window, dt", [(1.0, 0.25), (0.5, 0.5)])
+def test_spiking_plasticity_is_the_delta_rule_in_expectation(phase, window, dt):
+    """In the bridge limit, the window-integrated dendritic-prediction rule
+    moves the weights, on average over M examples, by the expectation of
+    eq. 4 (wake) or eq. 7 (sleep), enumerated; the gated-off pathway stays put."""
+    total, mean, second, frozen = _population_update(Spiking(window=window, dt=dt), phase)
+    for k in range(2):
+        assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
+    assert frozen == [0.0, 0.0]
+
+
+def test_spiking_expectation_test_rejects_the_rate_escape():
+    """Power: with Brian2's rho*dt escape at one step per window the same
+    check fails (the window probability is no longer sigma)."""
+    total, mean, second, _ = _population_update(Spiking(window=1.0, dt=1.0, escape="rate"), "sleep")
+    with pytest.raises(AssertionError, match="max error"):
+        for k in range(2):
+            assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
+
+
+def test_spiking_circuit_keeps_time_in_ms():
+    """One example is one wake-sleep cycle of (2L + 1) windows and two
+    learning steps; every layer spikes only inside its own windows."""
+    c = make_circuit([3, 2])
+    s = Spiking(window=2.0, dt=0.5)
+    assert s.steps_per_example(1) == 3 * 4 + 2 and s.example_ms(1) == pytest.approx(7.0)
+    p = random_parameters(c, np.random.default_rng(1), scale=2.0)
+    with make_engine(c, "spiking", device="numpy", chunk=30, record_spikes=True, spiking=s) as eng:
+        _, extra = eng.run(p, np.ones((30, 3)), seed=3)
+    assert extra["cycle_ms"] == pytest.approx(7.0)
+    phase = lambda t: np.mod(np.asarray(t), 7.0)  # noqa: E731
+    hidden_t, _ = extra["spikes"][1]
+    data_t, _ = extra["spikes"][0]
+    # hidden layer: wake window [0, 2) and sleep window [2.5, 4.5); data layer: sleep window [4.5, 6.5)
+    ph = phase(hidden_t)
+    assert len(ph) > 0 and np.all((ph < 2.0 - 1e-9) | ((ph >= 2.5 - 1e-9) & (ph < 4.5 - 1e-9)))
+    pd = phase(data_t)
+    assert len(pd) > 0 and np.all((pd >= 4.5 - 1e-9) & (pd < 6.5 - 1e-9))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"window": 1.0, "dt": 0.3}, "window"),
+    ({"window": 1.0, "dt": 2.0}, "dt"),
+    ({"window": float("nan")}, "window"),
+    ({"escape": "fast"}, "escape"),
+    ({"tau_syn": -1.0}, "tau_syn"),
+])
+def test_bad_spiking_parameters_are_refused(kwargs, match):
+    with pytest.raises(HMError, match=match):
+        Spiking(**kwargs)
+
+
+def test_spiking_engine_refuses_what_it_cannot_do():
+    c = make_circuit([3, 2])
+    with pytest.raises(HMError, match="external_uniforms"):
+        make_engine(c, "spiking", device="numpy", external_uniforms=True)
+    with pytest.raises(HMError, match="spiking"):
+        make_engine(c, "numpy", spiking=Spiking())
