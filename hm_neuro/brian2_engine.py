@@ -609,6 +609,7 @@ class Brian2Engine:
                                                                      cache_root() / "cython"))
         self.spiking = spiking
         if spiking is not None:
+            self.name = "spiking"
             from .spiking import SpikingNetwork
 
             if external_uniforms:

@@ -454,10 +454,10 @@ def build_parser():
     r = sub.add_parser("reproduce", help="run one of the papers' experiments (hm_neuro.experiments.NAME)",
                        description="Runs the experiment hm_neuro.experiments.NAME; writes NAME.json and figures "
                                    "into --out.")
-    r.add_argument("name", help="bars, digits, nines, cortex, rasters or rules")
+    r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules or spiking")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
-    r.add_argument("--seeds", type=int, help="number of seeds (bars)")
+    r.add_argument("--seeds", type=int, help="number of seeds (bars, spiking)")
     r.add_argument("--engine", choices=["brian2", "numpy", "vectorised"],
                    help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population)")
     r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])

@@ -188,7 +188,7 @@ def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", de
           max_chunk: int = 100_000, params: Parameters | None = None, schedule=None, record_every: int = 0,
           progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
           resume: bool = False, perturbation=None, propagation: str = "auto", fingerprint=None,
-          rule="wake-sleep") -> TrainResult:
+          rule="wake-sleep", spiking=None) -> TrainResult:
     """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
 
     ``engine``: 'numpy', 'brian2' or an engine from
@@ -207,20 +207,25 @@ def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", de
     fingerprint or options differ is refused, naming the difference.
 
     ``perturbation``: lesions and clamps held during the whole run
-    (:class:`hm_neuro.model.Perturbation`).
+    (:class:`hm_neuro.model.Perturbation`).  ``spiking``
+    (:class:`hm_neuro.spiking.Spiking`): the spiking engine's parameters.
     """
     return train_population([circuit], [stream], n_examples, [seed], engine=engine, device=device,
                             max_chunk=max_chunk, params=[params], schedule=schedule, record_every=record_every,
                             progress=progress, build_dir=build_dir, checkpoint=checkpoint,
                             checkpoint_every=checkpoint_every, resume=resume, perturbation=[perturbation],
-                            propagation=propagation, fingerprint=fingerprint, rule=rule)[0]
+                            propagation=propagation, fingerprint=fingerprint, rule=rule, spiking=spiking)[0]
+
+
+def _spiking_key(spiking):
+    return None if spiking is None else spiking.key()
 
 
 def train_population(circuits, streams, n_examples: int, seeds, engine="brian2", device=None,
                      max_chunk: int = 100_000, params=None, schedule=None, record_every: int = 0,
                      progress: bool = True, build_dir=None, checkpoint=None, checkpoint_every: int = 0,
                      resume: bool = False, perturbation=None, propagation: str = "auto",
-                     fingerprint=None, desc: str | None = None, rule="wake-sleep") -> list:
+                     fingerprint=None, desc: str | None = None, rule="wake-sleep", spiking=None) -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
 
     ``circuits``: one per machine (same layers and constraints; learning
@@ -285,6 +290,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
                   "record_every": record_every, "engine": engine if own_engine else engine.name,
                   "device": device if own_engine else engine.device, "propagation": propagation,
                   "rule": Rule.parse(rule).label if own_engine else getattr(engine, "rule", Rule()).label,
+                  "spiking": _spiking_key(spiking if own_engine else getattr(engine, "spiking", None)),
                   "data": streams[0].description, "perturbation": _perturbation_digest(perturbation[0]),
                   **(fingerprint or {})}
     if resume:
@@ -296,7 +302,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     t0 = time.perf_counter()
     if own_engine:
         eng = make_engine(shape, engine, device=device, chunk=chunk, record_every=record_every,
-                          build_dir=build_dir, propagation=propagation, n_machines=N, rule=rule)
+                          build_dir=build_dir, propagation=propagation, n_machines=N, rule=rule, spiking=spiking)
     else:  # a compiled engine re-used across runs (same circuit shape)
         eng = engine
         record_every = eng.record_every
@@ -314,7 +320,7 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     label = desc or (f"{shape.name} x{N}" if N > 1 else shape.name)
     try:
         with tqdm(total=n_examples * N, initial=done * N, disable=not progress, unit="ex", unit_scale=True,
-                  desc=f"{label} [{eng.name}{'/' + eng.device if eng.name == 'brian2' else ''}]") as bar:
+                  desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]") as bar:
             while done < n_examples:
                 m = min(chunk, n_examples - done)
                 rows = [s.take(m, r) for s, r in zip(streams, data_rngs)]

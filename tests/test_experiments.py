@@ -4,6 +4,7 @@ papers' values: quick runs are short)."""
 import json
 
 import numpy as np
+import pytest
 from matplotlib.image import imread
 
 from conftest import needs_compiler
@@ -97,3 +98,23 @@ def test_digits_quick_with_another_rule_uses_the_same_split(tmp_path):
     assert res["rule"] == "reweighted:2" and res["engine"] == "vectorised"
     assert (tmp_path / "digits_reweighted2_quick.json").exists()
     assert res["test_images"] + res["train_images"] == 1797 and 0 <= res["error_helmholtz"] <= 1
+
+
+def test_spiking_quick(tmp_path):
+    """The spiking realisation trains bars (two settings, two machines each,
+    Brian2's numpy target) and writes its table and figure."""
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.data import bars_distribution
+    from hm_neuro.measures import exact_summary
+    from hm_neuro.model import Parameters
+
+    mod = load_experiment("spiking")
+    res = mod.main(quick=True, out=tmp_path, settings=["bridge", "rate-escape"])
+    untrained = exact_summary(Parameters.initial(load_circuit("bars")), *bars_distribution(p_vertical=2 / 3))
+    for name, r in res["settings"].items():
+        assert r["seeds"] == [0, 1] and len(r["kl_data_model_bits"]) == 2
+        assert all(k < untrained["kl_data_model_bits"] for k in r["kl_data_model_bits"]), name  # it learned
+        assert r["steps_per_example"] == 7 and r["ms_per_example"] == pytest.approx(7.0)
+    assert res["settings"]["bridge"]["bridge"] and not res["settings"]["rate-escape"]["bridge"]
+    check_png(tmp_path / "spiking_quick.png")
+    assert json.loads((tmp_path / "spiking_quick.json").read_text())["examples"] == 200

@@ -12,7 +12,8 @@ nines     Dayan, Fig. 1B: fantasies of a machine trained on '9's
 cortex    sleep deprivation, lesions, corrupted inputs, alignment, imagery
 rasters   phase-separated spike rasters of one wake-sleep cycle per example
 rules     learning rules beyond the papers' on bars (reweighted wake-sleep, ...)
+spiking   bars in real time: the spiking realisation, in and away from the bridge limit
 ========  ==================================================================
 """
 
-NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules")
+NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules", "spiking")
