@@ -53,6 +53,20 @@ def _count(text: str) -> int:
     return int(v)
 
 
+def spiking_options(args):
+    """The spiking engine's parameters from --window, --dt, --escape, --tau-syn
+    (None for the other engines, which refuse them)."""
+    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn") if getattr(args, k) is not None}
+    if args.engine != "spiking":
+        if given:
+            key = next(iter(given))
+            raise bad(f"--{key.replace('_', '-')}", "applies to --engine spiking only", given[key])
+        return None
+    from .spiking import Spiking
+
+    return Spiking(**given)
+
+
 def cmd_train(args):
     from .circuit import load_circuit
     from .model_io import load_model, save_history, save_model
@@ -68,6 +82,7 @@ def cmd_train(args):
     from .vectorised import Rule
 
     args.rule = Rule.parse(args.rule).label
+    spiking = spiking_options(args)
     if args.chunk < 1:
         raise bad("--chunk", "must be >= 1", args.chunk)
     out = Path(args.out)
@@ -104,13 +119,14 @@ def cmd_train(args):
                          max_chunk=args.chunk, params=params, schedule=schedule, record_every=args.record_every,
                          progress=not args.quiet, checkpoint=ckpt if use_ckpt else None,
                          checkpoint_every=args.checkpoint_every, resume=args.resume,
-                         propagation=args.propagation, fingerprint=fingerprint, rule=args.rule)]
+                         propagation=args.propagation, fingerprint=fingerprint, rule=args.rule,
+                         spiking=spiking)]
     else:
         streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
         results = train_population(circuit, streams, args.examples, list(seeds), engine=args.engine,
                                    device=args.device, max_chunk=args.chunk, params=[params] * len(seeds),
                                    schedule=schedule, record_every=args.record_every, progress=not args.quiet,
-                                   propagation=args.propagation, rule=args.rule)
+                                   propagation=args.propagation, rule=args.rule, spiking=spiking)
     for i, (result, o) in enumerate(zip(results, outs)):
         save_model(o, result.params, circuit, result.seed, result.examples_seen, result.engine, result.device,
                    rule=args.rule)
@@ -353,9 +369,10 @@ def build_parser():
     t.add_argument("--seed", type=int, default=0, help="seed of every random draw; default 0")
     t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
                                    "circuit; writes OUT_seedK.npz per machine")
-    t.add_argument("--engine", choices=["brian2", "numpy", "vectorised"], default="brian2",
-                   help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population, "
-                        "every learning rule); default brian2")
+    t.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"], default="brian2",
+                   help="brian2 (the circuit), numpy (the reference), vectorised (NumPy over a population, "
+                        "every learning rule) or spiking (the circuit of stochastic spiking units in ms, "
+                        "options below); default brian2")
     t.add_argument("--rule", default="wake-sleep",
                    help="learning rule: wake-sleep (the papers', default), wake-sleep:S (S fantasies per sleep "
                         "phase), reweighted:K (reweighted wake-sleep, K samples) or reweighted:K:wake (no "
@@ -363,6 +380,13 @@ def build_parser():
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
+    sp = t.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
+    sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
+    sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
+    sp.add_argument("--escape", choices=["exact", "rate"],
+                    help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
+                         "sigma(u); rate: Brian2's rand() < rho*dt; default exact")
+    sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
     t.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto",
                    help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
                         "(on_pre code for the units that are on); default auto: event-driven from "

@@ -74,8 +74,11 @@ def log_sigmoid(x):
 
 def log_bernoulli(states, logits):
     """ln of the probability of binary ``states`` under eq. 1 with ``logits``,
-    summed over the last axis (the factor of one layer in eqs. 2-3)."""
-    return np.sum(states * log_sigmoid(logits) + (1.0 - states) * log_sigmoid(-logits), axis=-1)
+    summed over the last axis (the factor of one layer in eqs. 2-3):
+    ``ln sigma(x)`` for a unit that is on, ``ln sigma(-x)`` for one that is
+    off, i.e. ``ln sigma((2s - 1) x)`` -- one logarithm per unit, and the
+    same numbers as ``s ln sigma(x) + (1 - s) ln sigma(-x)`` for 0/1 states."""
+    return np.sum(log_sigmoid((2.0 * np.asarray(states) - 1.0) * logits), axis=-1)
 
 
 def log_bernoulli_pairs(states, logits):

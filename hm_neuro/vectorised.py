@@ -43,7 +43,7 @@ import numpy as np
 
 from .circuit import Circuit
 from .errors import bad
-from .model import NO_PERTURBATION, Parameters, Uniforms, log_sigmoid, sigmoid
+from .model import NO_PERTURBATION, Parameters, Uniforms, log_bernoulli, sigmoid
 
 RULE_NAMES = ("wake-sleep", "reweighted")
 #: most samples K of the reweighted rule
@@ -127,10 +127,6 @@ def unstack(arrays: dict, i: int) -> Parameters:
 
 def _masked(w, mask):
     return w * mask if isinstance(mask, np.ndarray) else w
-
-
-def _log_bernoulli(s, logits):
-    return np.sum(s * log_sigmoid(logits) + (1.0 - s) * log_sigmoid(-logits), axis=-1)
 
 
 class VectorisedEngine:
@@ -278,8 +274,8 @@ class VectorisedEngine:
         glog = [gb[l] + s[l + 1] @ _masked(G[l], gm[l]) for l in range(L)] + [gb[L]]
         if rule.samples > 1 or rule.wake_update:
             # importance weights w_k from ln P(h_k, d) - ln Q(h_k | d) (eqs. 2-3), normalised over the K copies
-            lw = sum(_log_bernoulli(s[l], glog[l]) for l in range(L + 1))
-            lw = lw - sum(_log_bernoulli(s[k + 1], qlog[k]) for k in range(L))
+            lw = sum(log_bernoulli(s[l], glog[l]) for l in range(L + 1))
+            lw = lw - sum(log_bernoulli(s[k + 1], qlog[k]) for k in range(L))
             lw = lw - lw.max(axis=1, keepdims=True)
             w = np.exp(lw)
             w = (w / w.sum(axis=1, keepdims=True))[:, :, None]

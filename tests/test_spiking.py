@@ -175,3 +175,18 @@ def test_spiking_engine_refuses_what_it_cannot_do():
         make_engine(c, "spiking", device="numpy", external_uniforms=True)
     with pytest.raises(HMError, match="spiking"):
         make_engine(c, "numpy", spiking=Spiking())
+
+
+def test_cli_trains_a_spiking_machine(tmp_path):
+    """hm-neuro train --engine spiking writes a model file that records the
+    engine; the model evaluates like any other."""
+    from hm_neuro.cli import main
+    from hm_neuro.model_io import load_model
+
+    out = tmp_path / "m.npz"
+    assert main(["train", "--engine", "spiking", "--device", "numpy", "--examples", "40", "--window", "1",
+                 "--dt", "0.5", "--quiet", "--out", str(out)]) == 0
+    params, circuit, meta = load_model(out)
+    assert meta["engine"] == "spiking" and meta["examples_seen"] == 40
+    assert any(np.abs(b).max() > 0 for b in params.generative_biases)  # it learned
+    assert main(["evaluate", "--model", str(out), "--json"]) == 0
