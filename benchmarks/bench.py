@@ -98,7 +98,10 @@ def cell(net: str, engine: str, n: int) -> dict:
 POPULATIONS = [("16-8-1", 16, (200_000, 20_000)), ("64-16-16-4", 10, (50_000, 5_000))]
 #: engines of the population table: the yardstick (reference, one machine at a
 #: time), the NumPy loop vectorised over the machines, the Brian2 population
-POPULATION_ENGINES = ["numpy-reference", "vectorised", "brian2-cpp_standalone"]
+POPULATION_ENGINES = ["numpy-reference", "vectorised", "brian2-cpp_standalone", "spiking-cpp_standalone"]
+#: the spiking engine of the population table: the bridge limit, one clock step per window
+#: (hm_neuro.spiking: 2L + 1 windows and two learning steps per example)
+SPIKING_WINDOW_MS, SPIKING_DT_MS = 1.0, 1.0
 #: the reference is timed on this fraction of the examples (it is the slowest) and scaled
 REFERENCE_FRACTION = 0.05
 
@@ -121,14 +124,21 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     data = [(rng.random((chunk, circuit.n_input)) < 0.2).astype(float) for _ in range(N)]
     name, _, device = engine.partition("-")
     kind = "numpy" if name == "numpy" else name
+    extra = {}
+    steps_per_example = 1
+    if kind == "spiking":
+        from hm_neuro.spiking import Spiking
+
+        extra["spiking"] = Spiking(window=SPIKING_WINDOW_MS, dt=SPIKING_DT_MS)
+        steps_per_example = extra["spiking"].steps_per_example(circuit.n_hidden_layers)
     t0 = time.perf_counter()
-    eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N)
+    eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N, **extra)
     setup = time.perf_counter() - t0
     cached = None
-    if kind == "brian2":
+    if kind in ("brian2", "spiking"):
         eng.close()
         t0 = time.perf_counter()
-        eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N)
+        eng = make_engine(circuit, kind, device=device or None, chunk=chunk, n_machines=N, **extra)
         cached = time.perf_counter() - t0
     params = [Parameters.initial(circuit) for _ in range(N)]
     done, c = 0, 0
@@ -141,7 +151,8 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     run = time.perf_counter() - t0
     eng.close()
     return {"network": net, "engine": engine, "machines": N, "examples_per_machine": n, "run_seconds": run,
-            "machine_examples_per_second": N * n / run, "steps_per_second": n / run,
+            "machine_examples_per_second": N * n / run, "steps_per_second": n * steps_per_example / run,
+            "examples_per_second_per_machine": n / run, "clock_steps_per_example": steps_per_example,
             "setup_seconds": setup, "cached_setup_seconds": cached,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -182,7 +193,7 @@ def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "po
     save_json(out, result)
     for row in rows:
         print(f"{row['network']:11s} x{row['machines']:<3d} {row['engine']:24s} "
-              + (f"{row['machine_examples_per_second']:>11,.0f} machine-ex/s  {row['steps_per_second']:>9,.0f} /machine"
+              + (f"{row['machine_examples_per_second']:>11,.0f} machine-ex/s  {row['examples_per_second_per_machine']:>9,.0f} /machine"
                  f"  x{row.get('ratio_to_reference', float('nan')):.1f} ref  x{row.get('ratio_to_vectorised', float('nan')):.1f} vec"
                  f"  setup {row['setup_seconds']:.1f} s  cached {row['cached_setup_seconds'] or 0:.1f} s"
                  f"  {row['peak_rss_mb']:.0f} MB" if "error" not in row else "failed: " + row["error"]))

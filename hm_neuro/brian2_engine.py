@@ -758,10 +758,19 @@ class Brian2Engine:
         self.circuit = self.net.circuit = circuit
 
     def close(self):
-        """Forget Brian2's device state and delete this engine's private run folder."""
+        """Forget Brian2's device state and delete this engine's private run folder.
+
+        The Brian2 objects are released too: Brian2 names a code object after
+        its owner unless that name is taken by a live object, so a circuit
+        built while an old one is alive would generate ``..._1`` sources, and
+        a cached build would recompile."""
+        import gc
+
         if self.device == "cpp_standalone":
             self.b2.device.reinit()
             self.b2.set_device("runtime")
+        self.net = None
+        gc.collect()
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
