@@ -299,13 +299,17 @@ class SpikingNetwork(CircuitNetwork):
                                events={"wake_learn": f"{step} == {wake_learn}", "sleep_learn": f"{step} == {sleep_learn}"},
                                name=f"layer_{l}")
             g.machine = np.repeat(np.arange(N), n[l])
-            fresh = "data(t, i)" if l == 0 else "0"
-            # the phase boundaries: clear (wake: clamp the data) at the start of each phase
-            g.run_regularly(f"new_phase = int({step} == 0) + int({step} == {sleep_start})\n"
-                            f"wake_start = int({step} == 0)\n"
-                            f"fired = (1 - new_phase) * fired + new_phase * (clamped * clamp_state + "
-                            f"(1 - clamped) * wake_start * {fresh})",
-                            when="start", order=0, name=f"layer_{l}_phase")
+            # the phase boundaries: every state cleared (or held at its clamp) at
+            # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
+            start = (f"wake_start = int({step} == 0)\n"
+                     f"sleep_start = int({step} == {sleep_start})\n")
+            if l == 0:
+                start += ("fired = (1 - wake_start - sleep_start) * fired + wake_start * data(t, i) "
+                          "+ sleep_start * clamped * clamp_state")
+            else:
+                start += ("fired = (1 - wake_start - sleep_start) * fired "
+                          "+ (wake_start + sleep_start) * clamped * clamp_state")
+            g.run_regularly(start, when="start", order=0, name=f"layer_{l}_phase")
             # the biases learn after the synapses (which read p before it moves)
             g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
                            when="start", order=4)

@@ -190,3 +190,22 @@ def test_cli_trains_a_spiking_machine(tmp_path):
     assert meta["engine"] == "spiking" and meta["examples_seen"] == 40
     assert any(np.abs(b).max() > 0 for b in params.generative_biases)  # it learned
     assert main(["evaluate", "--model", str(out), "--json"]) == 0
+
+
+def test_spiking_lesions_and_clamps():
+    """A lesioned synapse set neither carries input nor learns; a clamped
+    layer never fires, is held at its state in both phases (its generative
+    bias learns toward it), and the data wins over a clamp of layer 0 awake."""
+    from hm_neuro.model import Perturbation
+
+    c = make_circuit([3, 2, 1], rate=0.05)
+    p = random_parameters(c, np.random.default_rng(2), scale=1.0)
+    pt = Perturbation(lesions={("recognition", 0): np.zeros((3, 2))}, clamps={2: np.ones(1), 0: np.zeros(3)})
+    with make_engine(c, "spiking", device="numpy", chunk=40, record_spikes=True,
+                     spiking=Spiking(window=1.0, dt=0.5)) as eng:
+        out, extra = eng.run(p, np.ones((40, 3)), seed=4, perturbation=pt)
+    np.testing.assert_array_equal(out.recognition_weights[0], p.recognition_weights[0])
+    assert np.abs(out.recognition_weights[1] - p.recognition_weights[1]).max() > 0
+    assert len(extra["spikes"][2][0]) == 0 and len(extra["spikes"][0][0]) == 0  # clamped: silent
+    assert out.generative_biases[2][0] > p.generative_biases[2][0]   # held on: its bias learns toward 1
+    assert np.all(out.generative_biases[0] > p.generative_biases[0])  # the data (all on) wins awake
