@@ -378,3 +378,41 @@ class SpikingNetwork(CircuitNetwork):
                 mine = i // n_l == k
                 out[k]["spikes"].append((t[mine], i[mine] % n_l))
         return out
+
+
+def sampled_fantasies(params_list: list, circuit: Circuit, spiking: Spiking, n: int, seed: int = 0,
+                      device: str | None = None) -> list:
+    """``n`` fantasies of each machine *as the spiking network produces them*
+    (learning off): per machine an ``(n, n_input)`` array of the input
+    layer's sleep-window states.  In the bridge limit these are samples of
+    the binary generative model; away from it, of what the spiking circuit
+    actually generates with the same weights."""
+    from .engines import make_engine
+
+    N = len(params_list)
+    zeros = np.zeros(n)
+    with make_engine(circuit, "spiking", device=device, chunk=n, n_machines=N, record_spikes=True,
+                     spiking=spiking) as eng:
+        _, extras = eng.run_population(list(params_list), [np.zeros((n, circuit.n_input))] * N,
+                                       [seed + k for k in range(N)], [zeros] * N, [zeros] * N)
+    out = []
+    for e in extras:
+        t, i = e["spikes"][0]  # the input layer fires only in its sleep window
+        states = np.zeros((n, circuit.n_input))
+        states[np.floor(np.asarray(t) / e["cycle_ms"]).astype(int), i] = 1.0
+        out.append(states)
+    return out
+
+
+def sampled_kl_bits(fantasies, patterns, probabilities) -> float:
+    """KL(data || spiking model) in bits, the model's probability of each data
+    pattern estimated by its frequency among the fantasies (a pattern never
+    sampled counts as half a sample: the estimate is then a lower bound)."""
+    n = len(fantasies)
+    codes = fantasies.astype(np.int64) @ (1 << np.arange(fantasies.shape[1], dtype=np.int64))
+    want = np.asarray(patterns).astype(np.int64) @ (1 << np.arange(np.shape(patterns)[1], dtype=np.int64))
+    counts = np.array([np.count_nonzero(codes == c) for c in want], dtype=float)
+    q = np.maximum(counts, 0.5) / n
+    p = np.asarray(probabilities, dtype=float)
+    keep = p > 0
+    return float(np.sum(p[keep] * np.log2(p[keep] / q[keep])))

@@ -115,6 +115,7 @@ def test_spiking_quick(tmp_path):
         assert r["seeds"] == [0, 1] and len(r["kl_data_model_bits"]) == 2
         assert all(k < untrained["kl_data_model_bits"] for k in r["kl_data_model_bits"]), name  # it learned
         assert r["steps_per_example"] == 7 and r["ms_per_example"] == pytest.approx(7.0)
+        assert r["spiking_fantasies"] == 300 and all(0 < k < 40 for k in r["kl_data_spiking_fantasies_bits"])
     assert res["settings"]["bridge"]["bridge"] and not res["settings"]["rate-escape"]["bridge"]
     check_png(tmp_path / "spiking_quick.png")
     assert json.loads((tmp_path / "spiking_quick.json").read_text())["examples"] == 200

@@ -209,3 +209,19 @@ def test_spiking_lesions_and_clamps():
     assert len(extra["spikes"][2][0]) == 0 and len(extra["spikes"][0][0]) == 0  # clamped: silent
     assert out.generative_biases[2][0] > p.generative_biases[2][0]   # held on: its bias learns toward 1
     assert np.all(out.generative_biases[0] > p.generative_biases[0])  # the data (all on) wins awake
+
+
+def test_sampled_kl_estimates_the_divergence_of_a_sampled_distribution():
+    """The sampled KL of the experiment: ~0 for samples of the data
+    distribution itself, and the exact KL for samples of another one."""
+    from hm_neuro.data import bars_distribution
+    from hm_neuro.spiking import sampled_kl_bits
+
+    patterns, probs = bars_distribution(p_vertical=2 / 3)
+    _, other = bars_distribution(p_vertical=0.3)
+    rng = np.random.default_rng(0)
+    same = patterns[rng.choice(len(probs), 200_000, p=probs)].astype(float)
+    shifted = patterns[rng.choice(len(other), 200_000, p=other)].astype(float)
+    exact = float(np.sum(probs * np.log2(probs / other)))
+    assert abs(sampled_kl_bits(same, patterns, probs)) < 0.002
+    assert sampled_kl_bits(shifted, patterns, probs) == pytest.approx(exact, abs=0.01)
