@@ -186,7 +186,7 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
             return VectorisedEngine(circuit, chunk=int(min(chunk, MAX_CHUNK)), record_every=int(record_every),
                                     record_spikes=record_spikes, n_machines=int(n_machines), rule=rule)
         return NumpyEngine(circuit, chunk=int(chunk), record_every=int(record_every), record_spikes=record_spikes,
-                           n_machines=int(n_machines), spiking=spiking)
+                           n_machines=int(n_machines))
     from .brian2_engine import Brian2Engine, default_device
 
     if engine == "spiking":
