@@ -59,6 +59,12 @@ def sigmoid(x: str) -> str:
     return SIGMOID_CODE.format(x=x)
 
 
+def weight_update(dw: str, nonnegative: bool = False) -> str:
+    """Synapse code adding the delta rule's ``dw`` to ``w`` (kept >= 0 where
+    the circuit says so)."""
+    return f"w = clip(w + {dw}, 0, inf)" if nonnegative else f"w += {dw}"
+
+
 def compiler_available() -> bool:
     return shutil.which(os.environ.get("CXX", "g++")) is not None or shutil.which("c++") is not None
 
@@ -148,12 +154,7 @@ class CircuitNetwork:
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.propagation = propagation
         event = propagation == "event"
-        self.circuit = circuit
-        self.chunk = int(chunk)
-        self.n_machines = N = int(n_machines)
-        n = circuit.layers
-        L = len(n) - 1
-        self.L = L
+        N, n, L = self.shape(circuit, chunk, n_machines)
         b2.defaultclock.dt = 0.1 * b2.ms  # one example per step (a spiking network may have changed it)
         dt = b2.defaultclock.dt
         self.dt = dt
@@ -208,24 +209,11 @@ class CircuitNetwork:
 
         # the delta rules (eq. 4 wake, eq. 7 sleep); the factor s_pre is the
         # event itself in event-driven propagation, explicit when summed
-        self.learn_code = {}
-        self.recognition, self.generative = [], []
-        for k in range(L):
-            lower, upper = self.layers[k], self.layers[k + 1]
-            self.learn_code[("recognition", k)] = "w += eta_rec_post * mask * s_sleep_pre * (s_sleep_post - q_post)"
-            dw = "eta_gen_post * mask * s_wake_pre * (s_wake_post - p_post)"
-            self.learn_code[("generative", k)] = f"w = clip(w + {dw}, 0, inf)" if circuit.nonnegative(k) else f"w += {dw}"
-            R = b2.Synapses(lower, upper, name=f"recognition_{k}",
-                            **self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event))
-            ii, jj = self.pairs(n[k], n[k + 1])
-            R.connect(i=ii, j=jj)
-            G = b2.Synapses(upper, lower, name=f"generative_{k}",
-                            **self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event))
-            ii, jj = self.pairs(n[k + 1], n[k])
-            G.connect(i=ii, j=jj)
-            self.recognition.append(R)
-            self.generative.append(G)
-            objects += [R, G]
+        self.learn_code = self.delta_rules("eta_rec_post * mask * s_sleep_pre * (s_sleep_post - q_post)",
+                                           "eta_gen_post * mask * s_wake_pre * (s_wake_post - p_post)")
+        objects += self.connect_pathways(
+            lambda k: self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event),
+            lambda k: self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event))
 
         self.phase_schedule(U)
         self.network = b2.Network(objects)
@@ -236,13 +224,56 @@ class CircuitNetwork:
                     m = b2.EventMonitor(g, phase, record=True, name=f"{phase}_raster_{l}")
                     self.spike_monitors[(phase, l)] = m
                     self.network.add(m)
+        self.add_history_monitors(record_every)
+
+    def shape(self, circuit: Circuit, chunk: int, n_machines: int):
+        """Keep the population's shape; returns (machines, layer sizes, hidden layers)."""
+        self.circuit = circuit
+        self.chunk = int(chunk)
+        self.n_machines = int(n_machines)
+        self.L = len(circuit.layers) - 1
+        return self.n_machines, circuit.layers, self.L
+
+    def add_history_monitors(self, record_every: int):
+        """Every weight and bias recorded every ``record_every`` examples
+        (``StateMonitor``s before the example's first operation)."""
+        import brian2 as b2
+
         self.history_monitors = {}
         if record_every:
             for name, obj, var in self.parameter_objects():
-                m = b2.StateMonitor(obj, var, record=True, dt=record_every * dt, when="before_start",
-                                    name=f"history_{name}")
+                m = b2.StateMonitor(obj, var, record=True, dt=record_every * self.example_duration,
+                                    when="before_start", name=f"history_{name}")
                 self.history_monitors[name] = m
                 self.network.add(m)
+
+    def delta_rules(self, recognition_dw: str, generative_dw: str) -> dict:
+        """{(kind, k): synapse code} of every weight set: ``w += dw`` (eqs. 4
+        and 7), generative weights kept >= 0 where the circuit says so."""
+        out = {}
+        for k in range(self.L):
+            out[("recognition", k)] = weight_update(recognition_dw)
+            out[("generative", k)] = weight_update(generative_dw, self.circuit.nonnegative(k))
+        return out
+
+    def connect_pathways(self, recognition_args, generative_args) -> list:
+        """The recognition ``Synapses`` (layer k up to k + 1) and generative
+        ones (k + 1 down to k) of every pair of layers, each machine's units
+        connected all-to-all within the machine; ``*_args(k)`` gives the
+        ``Synapses`` arguments of set k."""
+        import brian2 as b2
+
+        n = self.circuit.layers
+        self.recognition, self.generative = [], []
+        for k in range(self.L):
+            lower, upper = self.layers[k], self.layers[k + 1]
+            R = b2.Synapses(lower, upper, name=f"recognition_{k}", **recognition_args(k))
+            R.connect(i=self.pairs(n[k], n[k + 1])[0], j=self.pairs(n[k], n[k + 1])[1])
+            G = b2.Synapses(upper, lower, name=f"generative_{k}", **generative_args(k))
+            G.connect(i=self.pairs(n[k + 1], n[k])[0], j=self.pairs(n[k + 1], n[k])[1])
+            self.recognition.append(R)
+            self.generative.append(G)
+        return self.recognition + self.generative
 
     def pairs(self, n_pre: int, n_post: int):
         """(i, j) of every synapse from a layer of n_pre to one of n_post

@@ -60,7 +60,25 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class NumpyEngine:
+class InProcessEngine:
+    """What the NumPy engines share: nothing to build, nothing to release."""
+
+    def retarget(self, circuit: Circuit):
+        if circuit.layers != self.circuit.layers:
+            raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
+        self.circuit = circuit
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class NumpyEngine(InProcessEngine):
     """The reference (:mod:`hm_neuro.reference`) behind the engine interface."""
 
     name = "numpy"
@@ -126,19 +144,6 @@ class NumpyEngine:
             self.circuit = own
         return out, extras
 
-    def retarget(self, circuit: Circuit):
-        if circuit.layers != self.circuit.layers:
-            raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
-        self.circuit = circuit
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None = None, chunk: int = 100_000,

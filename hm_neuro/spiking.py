@@ -238,12 +238,7 @@ class SpikingNetwork(CircuitNetwork):
 
         self.spiking = spiking
         self.propagation = "summed"
-        self.circuit = circuit
-        self.chunk = int(chunk)
-        self.n_machines = N = int(n_machines)
-        n = circuit.layers
-        L = len(n) - 1
-        self.L = L
+        N, n, L = self.shape(circuit, chunk, n_machines)
         b2.defaultclock.dt = spiking.dt * b2.ms
         self.dt = b2.defaultclock.dt
         nw = spiking.steps_per_window
@@ -319,28 +314,17 @@ class SpikingNetwork(CircuitNetwork):
             self.layers.append(g)
             objects.append(g)
 
-        self.learn_code = {}
-        self.recognition, self.generative = [], []
-        for k in range(L):
-            lower, upper = self.layers[k], self.layers[k + 1]
-            self.learn_code[("recognition", k)] = ("w += eps_rec_post * sleep_gate(t, machine_post) * mask * a_pre * "
-                                                   "(fired_post - p_rec_post)")
-            dw = "eps_gen_post * wake_gate(t, machine_post) * mask * a_pre * (fired_post - p_gen_post)"
-            self.learn_code[("generative", k)] = (f"w = clip(w + {dw}, 0, inf)" if circuit.nonnegative(k)
-                                                  else f"w += {dw}")
-            R = b2.Synapses(lower, upper, "w : 1  # recognition weight\nmask : 1\n"
-                            "x_rec_post = mask * w * a_pre : 1 (summed)",
-                            on_post={"learn": self.learn_code[("recognition", k)]}, on_event={"learn": "sleep_learn"},
-                            name=f"recognition_{k}")
-            R.connect(i=self.pairs(n[k], n[k + 1])[0], j=self.pairs(n[k], n[k + 1])[1])
-            G = b2.Synapses(upper, lower, "w : 1  # generative weight\nmask : 1\n"
-                            "x_gen_post = mask * w * a_pre : 1 (summed)",
-                            on_post={"learn": self.learn_code[("generative", k)]}, on_event={"learn": "wake_learn"},
-                            name=f"generative_{k}")
-            G.connect(i=self.pairs(n[k + 1], n[k])[0], j=self.pairs(n[k + 1], n[k])[1])
-            self.recognition.append(R)
-            self.generative.append(G)
-            objects += [R, G]
+        self.learn_code = self.delta_rules(
+            "eps_rec_post * sleep_gate(t, machine_post) * mask * a_pre * (fired_post - p_rec_post)",
+            "eps_gen_post * wake_gate(t, machine_post) * mask * a_pre * (fired_post - p_gen_post)")
+
+        def synapses(kind, pathway, event):
+            return lambda k: {"model": f"w : 1  # {kind} weight\nmask : 1\n"
+                                       f"x_{pathway}_post = mask * w * a_pre : 1 (summed)",
+                              "on_post": {"learn": self.learn_code[(kind, k)]}, "on_event": {"learn": event}}
+
+        objects += self.connect_pathways(synapses("recognition", "rec", "sleep_learn"),
+                                         synapses("generative", "gen", "wake_learn"))
         # order in the 'start' slot of a step: the phase boundaries (0), the
         # synaptic inputs (1), the learning events (2), the synapses'
         # learning (3), the biases (4); then the escape (thresholds slot)
@@ -357,13 +341,7 @@ class SpikingNetwork(CircuitNetwork):
             for l, g in enumerate(self.layers):
                 self.spike_monitors[l] = b2.SpikeMonitor(g, name=f"spikes_{l}")
                 self.network.add(self.spike_monitors[l])
-        self.history_monitors = {}
-        if record_every:
-            for name, obj, var in self.parameter_objects():
-                m = b2.StateMonitor(obj, var, record=True, dt=record_every * ex, when="before_start",
-                                    name=f"history_{name}")
-                self.history_monitors[name] = m
-                self.network.add(m)
+        self.add_history_monitors(record_every)
 
     def read_spikes(self, m: int) -> list:
         """Per machine: ``spikes``, per layer ``(times_ms, unit)`` of every spike

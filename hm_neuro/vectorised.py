@@ -42,6 +42,7 @@ import dataclasses
 import numpy as np
 
 from .circuit import Circuit
+from .engines import InProcessEngine
 from .errors import bad
 from .model import NO_PERTURBATION, Parameters, Uniforms, log_bernoulli, sigmoid
 
@@ -129,7 +130,7 @@ def _masked(w, mask):
     return w * mask if isinstance(mask, np.ndarray) else w
 
 
-class VectorisedEngine:
+class VectorisedEngine(InProcessEngine):
     """N machines of one shape trained together in NumPy (see the module docstring).
 
     Implements :class:`hm_neuro.engines.Engine`; lesions are per-machine masks,
@@ -150,19 +151,6 @@ class VectorisedEngine:
         self.rule = Rule.parse(rule)
         self.compile_seconds = 0.0
 
-    def retarget(self, circuit: Circuit):
-        if circuit.layers != self.circuit.layers:
-            raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
-        self.circuit = circuit
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
             perturbation=NO_PERTURBATION):
