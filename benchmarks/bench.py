@@ -122,8 +122,9 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
         n = max(int(n * REFERENCE_FRACTION), 1000)
     chunk = min(n, 10_000 if engine == "vectorised" else 100_000)
     data = [(rng.random((chunk, circuit.n_input)) < 0.2).astype(float) for _ in range(N)]
-    name, _, device = engine.partition("-")
-    kind = "numpy" if name == "numpy" else name
+    kind, _, device = engine.partition("-")  # numpy-reference, vectorised, brian2-DEVICE, spiking-DEVICE
+    if kind in ("numpy", "vectorised"):
+        device = ""
     extra = {}
     steps_per_example = 1
     if kind == "spiking":
