@@ -291,8 +291,10 @@ def cmd_reproduce(args):
     mod = load_experiment(args.name)
     accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
+    if getattr(args, "settings", None) is not None:
+        args.settings = [x.strip() for x in args.settings.split(",") if x.strip()]
     for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler",
-                "rule", "fresh"):
+                "rule", "fresh", "settings"):
         value = getattr(args, key)
         if value is None:
             continue
@@ -489,6 +491,9 @@ def build_parser():
                    "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
                    "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
                    "vectorised engine")
+    r.add_argument("--settings", help="spiking: comma-separated settings (bridge, rate-escape, tau_syn=0.05ms, "
+                                      "tau_syn=0.1ms, tau_syn=0.25ms, tau_syn=0.5ms); default the first two and "
+                                      "tau_syn=0.5ms")
     r.add_argument("--fresh", action="store_true", default=None,
                    help="rules: train every rule again even if its bars results are already in --out")
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "

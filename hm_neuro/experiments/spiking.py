@@ -29,7 +29,8 @@ median, KL(Q||P), seconds, steps per example) and ``spiking.png`` (KL per
 setting beside a raster of one wake-sleep cycle of the trained bridge
 machine, phases shaded).
 
-Run:  hm-neuro reproduce spiking [--seeds 10] [--quick]
+Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings tau_syn=0.1ms,tau_syn=0.25ms]
+(other settings than the default three write ``spiking_<settings>.json``)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 
 from hm_neuro.circuit import load_circuit
 from hm_neuro.data import bars_distribution, sample_bars
+from hm_neuro.errors import bad
 from hm_neuro.measures import exact_summary
 from hm_neuro.model_io import save_json
 from hm_neuro.seeds import SeedTree
@@ -56,7 +58,13 @@ SETTINGS = {
     "bridge": Spiking(window=1.0, dt=1.0),
     "rate-escape": Spiking(window=1.0, dt=1.0, escape="rate"),
     "tau_syn=0.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5),
+    # where between 0 and T/2 learning breaks (--settings)
+    "tau_syn=0.05ms": Spiking(window=1.0, dt=0.25, tau_syn=0.05),
+    "tau_syn=0.1ms": Spiking(window=1.0, dt=0.25, tau_syn=0.1),
+    "tau_syn=0.25ms": Spiking(window=1.0, dt=0.25, tau_syn=0.25),
 }
+#: what ``hm-neuro reproduce spiking`` runs without --settings
+DEFAULT_SETTINGS = ("bridge", "rate-escape", "tau_syn=0.5ms")
 CHUNK = 100_000
 FANTASIES = 100_000         # spiking fantasies per machine for the sampled KL
 
@@ -67,7 +75,10 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     if quick:  # a smoke test: two machines per setting on Brian2's numpy target (no compile)
         seeds = min(seeds, 2)
         device = device or "numpy"
-    names = list(settings or SETTINGS)
+    names = list(settings or DEFAULT_SETTINGS)
+    for name in names:
+        if name not in SETTINGS:
+            raise bad("settings", f"must be among {list(SETTINGS)}", name)
     circuit = load_circuit("bars")
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     run_seeds = [seed + i for i in range(seeds)]
@@ -101,7 +112,8 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
               f"median KL {results[name]['median_kl_bits']:.3f} bits (weights read as a binary machine), "
               f"{results[name]['median_kl_data_spiking_fantasies_bits']:.3f} bits (the spiking network's own "
               f"fantasies) ({seconds:.0f} s)")
-    name = "spiking_quick" if quick else "spiking"
+    name = "spiking" + ("" if tuple(names) == DEFAULT_SETTINGS else "_" + "_".join(names).replace("=", "")) \
+        + ("_quick" if quick else "")
     summary = {"experiment": "spiking", "circuit": "bars (16-8-1)", "examples": n, "quick": quick,
                "paper_kl_bits": PAPER_KL, "measure": "kl_data_model_bits: exact KL(data || model) of the learned "
                "weights read as a binary machine (eqs. 2-3 enumerated); kl_data_spiking_fantasies_bits: KL(data || "
