@@ -117,5 +117,5 @@ def test_spiking_quick(tmp_path):
         assert r["steps_per_example"] == 7 and r["ms_per_example"] == pytest.approx(7.0)
         assert r["spiking_fantasies"] == 300 and all(0 < k < 40 for k in r["kl_data_spiking_fantasies_bits"])
     assert res["settings"]["bridge"]["bridge"] and not res["settings"]["rate-escape"]["bridge"]
-    check_png(tmp_path / "spiking_quick.png")
-    assert json.loads((tmp_path / "spiking_quick.json").read_text())["examples"] == 200
+    check_png(tmp_path / "spiking_bridge_rate-escape_quick.png")  # not the default settings: named by them
+    assert json.loads((tmp_path / "spiking_bridge_rate-escape_quick.json").read_text())["examples"] == 200
