@@ -1,4 +1,4 @@
-"""The Helmholtz machine in real time (a start): stochastic spiking units in
+"""The Helmholtz machine in real time: stochastic spiking units in
 milliseconds, and the exact bridge to the binary machine.
 
 A binary unit of the papers is on with probability ``sigma(u)`` (eq. 1).  A
@@ -14,15 +14,16 @@ statement is a per-step firing probability ``1 - (1 + e^u)^(-dt/T)``
 ``rand() < rho*dt`` idiom) is its first-order approximation and biases the
 window's probability upward by O(dt/T).
 
-Here one *fantasy* (the sleep phase's top-down sample) is a sweep of
-windows: the top layer fires in ``[0, T)`` driven by its generative biases,
-then each layer below in the next window, driven by its biases plus the
-spikes of the layer above through instantaneous synapses, the states of a
-window being held for the rest of the sweep -- the bridge limit, in which the
-spiking circuit *is* the binary machine, sample for sample in distribution.
-``n_copies`` independent fantasies run side by side (a population).  Not yet
-here (issue 14): the wake sweep, plasticity by dendritic prediction, synaptic
-time constants, delays, and training.
+:class:`SpikingNetwork` trains populations of such machines on the Brian2
+engine's devices (``make_engine(..., engine="spiking", spiking=Spiking(...))``):
+one example is one cycle of a wake-sleep oscillation, a sweep of windows
+bottom-up awake and top-down asleep, with plasticity by window-integrated
+dendritic prediction (eqs. 4 and 7 in the bridge limit: exact escape,
+``tau_syn = 0``).  :func:`fantasies` is a stand-alone sweep of fantasies only
+(no learning), :func:`sampled_fantasies` the trained network's own
+fantasies.  Known limitation: with ``tau_syn > 0`` the synaptic current is
+integrated after the step's inputs and learning, which biases every update
+(README, the tau_syn sweep).  Not built: delays, a membrane leak.
 """
 
 from __future__ import annotations
