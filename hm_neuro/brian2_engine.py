@@ -59,12 +59,6 @@ def sigmoid(x: str) -> str:
     return SIGMOID_CODE.format(x=x)
 
 
-def weight_update(dw: str, nonnegative: bool = False) -> str:
-    """Synapse code adding the delta rule's ``dw`` to ``w`` (kept >= 0 where
-    the circuit says so)."""
-    return f"w = clip(w + {dw}, 0, inf)" if nonnegative else f"w += {dw}"
-
-
 def compiler_available() -> bool:
     return shutil.which(os.environ.get("CXX", "g++")) is not None or shutil.which("c++") is not None
 
@@ -252,8 +246,9 @@ class CircuitNetwork:
         and 7), generative weights kept >= 0 where the circuit says so."""
         out = {}
         for k in range(self.L):
-            out[("recognition", k)] = weight_update(recognition_dw)
-            out[("generative", k)] = weight_update(generative_dw, self.circuit.nonnegative(k))
+            out[("recognition", k)] = f"w += {recognition_dw}"
+            out[("generative", k)] = (f"w = clip(w + {generative_dw}, 0, inf)" if self.circuit.nonnegative(k)
+                                      else f"w += {generative_dw}")
         return out
 
     def connect_pathways(self, recognition_args, generative_args) -> list:
@@ -268,9 +263,11 @@ class CircuitNetwork:
         for k in range(self.L):
             lower, upper = self.layers[k], self.layers[k + 1]
             R = b2.Synapses(lower, upper, name=f"recognition_{k}", **recognition_args(k))
-            R.connect(i=self.pairs(n[k], n[k + 1])[0], j=self.pairs(n[k], n[k + 1])[1])
+            up_i, up_j = self.pairs(n[k], n[k + 1])
+            R.connect(i=up_i, j=up_j)
             G = b2.Synapses(upper, lower, name=f"generative_{k}", **generative_args(k))
-            G.connect(i=self.pairs(n[k + 1], n[k])[0], j=self.pairs(n[k + 1], n[k])[1])
+            down_i, down_j = self.pairs(n[k + 1], n[k])
+            G.connect(i=down_i, j=down_j)
             self.recognition.append(R)
             self.generative.append(G)
         return self.recognition + self.generative
