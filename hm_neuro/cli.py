@@ -54,9 +54,9 @@ def _count(text: str) -> int:
 
 
 def spiking_options(args):
-    """The spiking engine's parameters from --window, --dt, --escape, --tau-syn
-    (None for the other engines, which refuse them)."""
-    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn") if getattr(args, k) is not None}
+    """The spiking engine's parameters from --window, --dt, --escape, --tau-syn,
+    --settle (None for the other engines, which refuse them)."""
+    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn", "settle") if getattr(args, k) is not None}
     if args.engine != "spiking":
         if given:
             key = next(iter(given))
@@ -389,6 +389,9 @@ def build_parser():
                     help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
                          "sigma(u); rate: Brian2's rand() < rho*dt; default exact")
     sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
+    sp.add_argument("--settle", type=float, help="a hold before every window and learning step in which the "
+                                                  "synaptic currents settle, ms (a whole number of steps); "
+                                                  "default 0")
     t.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto",
                    help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
                         "(on_pre code for the units that are on); default auto: event-driven from "
@@ -491,9 +494,10 @@ def build_parser():
                    "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
                    "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
                    "vectorised engine")
-    r.add_argument("--settings", help="spiking: comma-separated settings (bridge, rate-escape, tau_syn=0.05ms, "
-                                      "tau_syn=0.1ms, tau_syn=0.25ms, tau_syn=0.5ms); default the first two and "
-                                      "tau_syn=0.5ms")
+    r.add_argument("--settings", help="spiking: default (the bridge, the rate escape, tau_syn = 0.5 ms with and "
+                                      "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
+                                      "window; -> spiking_sweep.json) or comma-separated settings of "
+                                      "hm_neuro.experiments.spiking.SETTINGS; default: default")
     r.add_argument("--fresh", action="store_true", default=None,
                    help="rules: train every rule again even if its bars results are already in --out")
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "

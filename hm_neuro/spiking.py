@@ -21,8 +21,10 @@ bottom-up awake and top-down asleep, with plasticity by window-integrated
 dendritic prediction (eqs. 4 and 7 in the bridge limit: exact escape,
 ``tau_syn = 0``).  :func:`fantasies` is a stand-alone sweep of fantasies only
 (no learning), :func:`sampled_fantasies` the trained network's own
-fantasies.  Known limitation: with ``tau_syn > 0`` the synaptic current is
-integrated after the step's inputs and learning, which biases every update
+fantasies.  With ``tau_syn > 0`` a unit's targets see its state through a
+rising current: the sample of the layer it drives is drawn from a transient
+while the learning step predicts from the risen current; a ``settle`` before
+every window and learning step of a few ``tau_syn`` removes the mismatch
 (README, the tau_syn sweep).  Not built: delays, a membrane leak.
 """
 
@@ -121,17 +123,22 @@ class Spiking:
     (``T`` a whole number of steps); ``escape``: ``"exact"`` (the bridge) or
     ``"rate"`` (Brian2's ``rand() < rho*dt``); ``tau_syn``: the time constant
     of the synaptic current that carries a unit's state to its targets (0:
-    instantaneous, the bridge).  The bridge limit is ``escape="exact"``,
-    ``tau_syn=0`` for any ``window`` and ``dt``.
+    instantaneous, the bridge); ``settle``: a hold before every window and
+    before every learning step, in which no unit fires and the synaptic
+    currents approach the states they carry (0: none; a whole number of
+    steps).  The bridge limit is ``escape="exact"``, ``tau_syn=0`` for any
+    ``window``, ``dt`` and ``settle``; with ``tau_syn > 0`` a settle of
+    many ``tau_syn`` approaches it again.
     """
 
     window: float = 1.0
     dt: float = 0.1
     escape: str = "exact"
     tau_syn: float = 0.0
+    settle: float = 0.0
 
     def __post_init__(self):
-        for key in ("window", "dt", "tau_syn"):
+        for key in ("window", "dt", "tau_syn", "settle"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(key, "must be a finite number of ms", v)
@@ -146,20 +153,43 @@ class Spiking:
             raise bad("escape", f"must be one of {list(ESCAPES)}", self.escape)
         if not 0 <= self.tau_syn <= MAX_WINDOW_MS:
             raise bad("tau_syn", f"must be in [0, {MAX_WINDOW_MS}] ms", self.tau_syn)
+        if not 0 <= self.settle <= MAX_WINDOW_MS:
+            raise bad("settle", f"must be in [0, {MAX_WINDOW_MS}] ms", self.settle)
+        if abs(self.steps_per_settle * self.dt - self.settle) > 1e-9 * max(self.settle, self.dt):
+            raise bad("settle", f"must be a whole number of steps of dt={self.dt} ms", self.settle)
 
     @property
     def steps_per_window(self) -> int:
         return int(round(self.window / self.dt))
 
     @property
+    def steps_per_settle(self) -> int:
+        return int(round(self.settle / self.dt))
+
+    @property
     def bridge(self) -> bool:
         """True in the limit where the spiking circuit is the binary machine."""
         return self.escape == "exact" and self.tau_syn == 0
 
+    def phases(self, n_hidden_layers: int) -> dict:
+        """The clock steps of one example (a cycle of ``steps_per_example``):
+        ``wake_window[l]`` / ``sleep_window[l]``, the first step of layer l's
+        window in each phase (every window is preceded by a settle);
+        ``wake_learn``, ``sleep_start``, ``sleep_learn``."""
+        L, nw, ns = n_hidden_layers, self.steps_per_window, self.steps_per_settle
+        slot = ns + nw
+        wake_learn = L * slot + ns
+        sleep_start = wake_learn + 1
+        return {"wake_window": {l: (l - 1) * slot + ns for l in range(1, L + 1)},
+                "wake_learn": wake_learn, "sleep_start": sleep_start,
+                "sleep_window": {l: sleep_start + (L - l) * slot + ns for l in range(L + 1)},
+                "sleep_learn": sleep_start + (L + 1) * slot + ns}
+
     def steps_per_example(self, n_hidden_layers: int) -> int:
-        """One wake sweep (a window per hidden layer), a learning step, one
-        sleep sweep (a window per layer), a learning step."""
-        return (2 * n_hidden_layers + 1) * self.steps_per_window + 2
+        """One wake sweep (a settle and a window per hidden layer), a settle
+        and a learning step, one sleep sweep (a settle and a window per
+        layer), a settle and a learning step."""
+        return self.phases(n_hidden_layers)["sleep_learn"] + 1
 
     def example_ms(self, n_hidden_layers: int) -> float:
         return self.steps_per_example(n_hidden_layers) * self.dt
@@ -201,28 +231,34 @@ class SpikingNetwork(CircuitNetwork):
     """A population of Helmholtz machines of stochastic spiking units, in ms.
 
     Every example is one cycle of the wake-sleep oscillation, ``C`` steps
-    of ``dt`` (:meth:`Spiking.steps_per_example`); with ``n`` steps per
-    window and step ``c`` of the cycle:
+    of ``dt`` (:meth:`Spiking.steps_per_example`, laid out by
+    :meth:`Spiking.phases`); with ``n`` steps per window, ``s`` per settle
+    and step ``c`` of the cycle:
 
-    ====================  =========================================================
-    steps ``c``           phase
-    ====================  =========================================================
-    0                     wake begins: the data vector is clamped on layer 0
-    [(k-1) n, k n)        wake window of hidden layer k = 1..L: it fires with the
-                          escape rate of its basal (recognition) compartment
-    L n                   wake learning: the apical (generative) compartment of
-                          every unit predicts its state -- eq. 4
-    L n + 1               sleep begins: every state is cleared
-    L n + 1 + (L-l) n ..  sleep window of layer l = L..0: it fires with the
-                          escape rate of its apical (generative) compartment
-    C - 1                 sleep learning: the basal compartment predicts the
-                          fantasy -- eq. 7
-    ====================  =========================================================
+    ======================  =======================================================
+    steps ``c``             phase
+    ======================  =======================================================
+    0                       wake begins: the data vector is clamped on layer 0
+    ``wake_window[k]`` + n  after a settle of s steps, the wake window of hidden
+                            layer k = 1..L: it fires with the escape rate of its
+                            basal (recognition) compartment
+    ``wake_learn``          after a settle, wake learning: the apical
+                            (generative) compartment of every unit predicts its
+                            state -- eq. 4
+    ``sleep_start``         sleep begins: every state is cleared
+    ``sleep_window[l]`` + n after a settle, the sleep window of layer l = L..0: it
+                            fires with the escape rate of its apical (generative)
+                            compartment
+    ``sleep_learn`` = C - 1 after a settle, sleep learning: the basal compartment
+                            predicts the fantasy -- eq. 7
+    ======================  =======================================================
 
     A unit's state in a phase is ``fired``: 1 once it has fired in its
     window, held to the end of the phase; its targets see it through a
     synaptic current ``a`` (``a = fired`` when ``tau_syn = 0``, otherwise
-    ``da/dt = (fired - a) / tau_syn``).  Plasticity by dendritic prediction,
+    ``da/dt = (fired - a) / tau_syn``, integrated at the start of each step,
+    before the inputs are summed and the synapses learn, so that a spike is
+    in the current one step later and ``tau_syn -> 0`` is the bridge).  Plasticity by dendritic prediction,
     integrated over a window: at a learning step a synapse moves by
     ``eta * a_pre * (fired_post - p_post)``, ``p = 1 - exp(-rho(u) T)`` the
     probability that the predicting compartment's escape rate ``rho(u) = ln(1 +
@@ -258,7 +294,8 @@ class SpikingNetwork(CircuitNetwork):
         else:  # Brian2's rand() < rho*dt
             p_step = f"log1p(exp({{u}})) / {T} * dt"
         step = f"(timestep(t, dt) % {C})"
-        wake_learn, sleep_start, sleep_learn = L * nw, L * nw + 1, C - 1
+        ph = spiking.phases(L)
+        wake_learn, sleep_start, sleep_learn = ph["wake_learn"], ph["sleep_start"], ph["sleep_learn"]
 
         self.layers = []
         objects = []
@@ -287,8 +324,9 @@ class SpikingNetwork(CircuitNetwork):
                 eqs.append("a = fired : 1  # what the targets see: the held state (the bridge)")
             windows = []
             if l > 0:  # wake: hidden layer l fires in window l - 1, driven by the basal compartment
-                windows.append(f"({step} >= {(l - 1) * nw} and {step} < {l * nw} and rand() < {p_step.format(u='u_rec')})")
-            s0 = sleep_start + (L - l) * nw  # sleep: layer l fires in window L - l, driven by the apical compartment
+                w0 = ph["wake_window"][l]
+                windows.append(f"({step} >= {w0} and {step} < {w0 + nw} and rand() < {p_step.format(u='u_rec')})")
+            s0 = ph["sleep_window"][l]  # sleep: layer l fires in window L - l, driven by the apical compartment
             windows.append(f"({step} >= {s0} and {step} < {s0 + nw} and rand() < {p_step.format(u='u_gen')})")
             g = b2.NeuronGroup(N * n[l], "\n".join(eqs), method="exact",
                                threshold=f"clamped < 0.5 and ({' or '.join(windows)})", reset="fired = 1",
@@ -308,10 +346,10 @@ class SpikingNetwork(CircuitNetwork):
             g.run_regularly(start, when="start", order=0, name=f"layer_{l}_phase")
             # the biases learn after the synapses (which read p before it moves)
             g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
-                           when="start", order=4)
+                           when="start", order=5)
             if l > 0:
                 g.run_on_event("sleep_learn", "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
-                               when="start", order=4)
+                               when="start", order=5)
             self.layers.append(g)
             objects.append(g)
 
@@ -327,15 +365,18 @@ class SpikingNetwork(CircuitNetwork):
         objects += self.connect_pathways(synapses("recognition", "rec", "sleep_learn"),
                                          synapses("generative", "gen", "wake_learn"))
         # order in the 'start' slot of a step: the phase boundaries (0), the
-        # synaptic inputs (1), the learning events (2), the synapses'
-        # learning (3), the biases (4); then the escape (thresholds slot)
+        # synaptic currents (1: they integrate the states as they stand, so
+        # tau_syn -> 0 is the bridge), the synaptic inputs (2), the learning
+        # events (3), the synapses' learning (4), the biases (5); then the
+        # escape (thresholds slot)
+        for g in self.layers:
+            g.state_updater.when, g.state_updater.order = "start", 1
+            for event in ("wake_learn", "sleep_learn"):
+                g.thresholder[event].when, g.thresholder[event].order = "start", 3
         for S in self.recognition + self.generative:
             for upd in S.summed_updaters.values():
-                upd.when, upd.order = "start", 1
-            S._pathways[0].when, S._pathways[0].order = "start", 3
-        for g in self.layers:
-            for event in ("wake_learn", "sleep_learn"):
-                g.thresholder[event].when, g.thresholder[event].order = "start", 2
+                upd.when, upd.order = "start", 2
+            S._pathways[0].when, S._pathways[0].order = "start", 4
         self.network = b2.Network(objects)
         self.spike_monitors = {}
         if record_spikes:

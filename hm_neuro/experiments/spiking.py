@@ -14,26 +14,32 @@ pattern's probability estimated by its frequency).  In the bridge limit the
 two agree (the spiking circuit *is* the binary machine); away from it they
 need not.
 
-Settings (``SETTINGS``):
+Settings (``SETTINGS``; exact escape unless named):
 
-==============  ================================================================
-bridge          exact escape, instantaneous synapses, one step per window: the
-                binary machine, sample for sample in distribution
-rate-escape     Brian2's ``rand() < rho*dt`` with one step per window: a unit
-                fires with probability min(ln(1 + e^u), 1) instead of sigma(u)
-tau_syn=0.5ms   exact escape, 4 steps per 1-ms window, synaptic currents with a
-                time constant of 0.5 ms: a unit's targets see its state late
-tau_syn=...     0.05, 0.1 and 0.25 ms, the same otherwise (``--settings``; as
-                scheduled, any tau_syn > 0 biases the update: README)
-==============  ================================================================
+===========================  ===================================================
+bridge                       instantaneous synapses, one step per window: the
+                             binary machine, sample for sample in distribution
+rate-escape                  Brian2's ``rand() < rho*dt`` with one step per
+                             window: a unit fires with probability
+                             min(ln(1 + e^u), 1) instead of sigma(u)
+tau_syn=0.1ms ... 1ms        1-ms windows on a 0.25-ms clock, synaptic currents
+                             with that time constant: a layer samples while the
+                             current of the layer driving it still rises
+T=0.5ms/2ms+tau_syn=0.5ms    the window against a 0.5-ms current
+tau_syn=0.5ms+settle=1.5ms   a settle of 3 tau_syn before every window and
+                             learning step
+===========================  ===================================================
 
-Writes ``spiking.json`` (per setting: KL per seed, seeds <= 0.10 bits,
-median, KL(Q||P), seconds, steps per example) and ``spiking.png`` (KL per
-setting beside a raster of one wake-sleep cycle of the trained bridge
-machine, phases shaded).
+Groups (``GROUPS``): ``default`` (what runs without ``--settings``: the
+bridge, the rate escape, tau_syn = 0.5 ms with and without a settle) writes
+``spiking.json`` and ``spiking.png`` (KL per setting beside a raster of
+wake-sleep cycles of the trained bridge machine, phases shaded); ``sweep``
+(KL against tau_syn and against the window) writes ``spiking_sweep.json``
+and ``spiking_sweep.png``; any other list of settings writes
+``spiking_<settings>.json``.  Per setting: KL per seed, seeds <= 0.10 bits,
+medians, KL(Q||P), seconds, steps per example.
 
-Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings tau_syn=0.1ms,tau_syn=0.25ms]
-(other settings than the default three write ``spiking_<settings>.json``)
+Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings default|sweep|NAME,...]
 """
 
 from __future__ import annotations
@@ -58,14 +64,23 @@ SEED = 0
 SETTINGS = {
     "bridge": Spiking(window=1.0, dt=1.0),
     "rate-escape": Spiking(window=1.0, dt=1.0, escape="rate"),
-    "tau_syn=0.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5),
-    # where between 0 and T/2 learning breaks (--settings)
-    "tau_syn=0.05ms": Spiking(window=1.0, dt=0.25, tau_syn=0.05),
+    # a synaptic current: tau_syn against a 1-ms window on a 0.25-ms clock ...
     "tau_syn=0.1ms": Spiking(window=1.0, dt=0.25, tau_syn=0.1),
     "tau_syn=0.25ms": Spiking(window=1.0, dt=0.25, tau_syn=0.25),
+    "tau_syn=0.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5),
+    "tau_syn=1ms": Spiking(window=1.0, dt=0.25, tau_syn=1.0),
+    # ... the window against tau_syn = 0.5 ms ...
+    "T=0.5ms+tau_syn=0.5ms": Spiking(window=0.5, dt=0.25, tau_syn=0.5),
+    "T=2ms+tau_syn=0.5ms": Spiking(window=2.0, dt=0.25, tau_syn=0.5),
+    # ... and a settle of 3 tau_syn before every window and learning step
+    "tau_syn=0.5ms+settle=1.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5, settle=1.5),
 }
-#: what ``hm-neuro reproduce spiking`` runs without --settings
-DEFAULT_SETTINGS = ("bridge", "rate-escape", "tau_syn=0.5ms")
+#: named groups of settings (``--settings default`` is what runs without --settings)
+GROUPS = {
+    "default": ("bridge", "rate-escape", "tau_syn=0.5ms", "tau_syn=0.5ms+settle=1.5ms"),
+    "sweep": ("tau_syn=0.1ms", "tau_syn=0.25ms", "tau_syn=0.5ms", "tau_syn=1ms",
+              "T=0.5ms+tau_syn=0.5ms", "T=2ms+tau_syn=0.5ms"),
+}
 CHUNK = 100_000
 FANTASIES = 100_000         # spiking fantasies per machine for the sampled KL
 
@@ -76,10 +91,15 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     if quick:  # a smoke test: two machines per setting on Brian2's numpy target (no compile)
         seeds = min(seeds, 2)
         device = device or "numpy"
-    names = list(settings or DEFAULT_SETTINGS)
-    for name in names:
-        if name not in SETTINGS:
-            raise bad("settings", f"must be among {list(SETTINGS)}", name)
+    names, group = [], None
+    for name in settings or ["default"]:
+        if name in GROUPS:
+            group = name if len(settings or ["default"]) == 1 else None
+            names += [x for x in GROUPS[name] if x not in names]
+        elif name in SETTINGS:
+            names += [name] if name not in names else []
+        else:
+            raise bad("settings", f"must be among {list(GROUPS) + list(SETTINGS)}", name)
     circuit = load_circuit("bars")
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     run_seeds = [seed + i for i in range(seeds)]
@@ -113,7 +133,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
               f"median KL {results[name]['median_kl_bits']:.3f} bits (weights read as a binary machine), "
               f"{results[name]['median_kl_data_spiking_fantasies_bits']:.3f} bits (the spiking network's own "
               f"fantasies) ({seconds:.0f} s)")
-    name = "spiking" + ("" if tuple(names) == DEFAULT_SETTINGS else "_" + "_".join(names).replace("=", "")) \
+    name = "spiking" + {"default": "", None: "_" + "_".join(names).replace("=", "")}.get(group, "_" + str(group)) \
         + ("_quick" if quick else "")
     summary = {"experiment": "spiking", "circuit": "bars (16-8-1)", "examples": n, "quick": quick,
                "paper_kl_bits": PAPER_KL, "measure": "kl_data_model_bits: exact KL(data || model) of the learned "
@@ -124,7 +144,39 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     if "bridge" in trained:
         best = int(np.argmin(results["bridge"]["kl_data_model_bits"]))
         _figure(out / f"{name}.png", results, trained["bridge"][best].params, circuit, seed, device)
+    elif group == "sweep":
+        _sweep_figure(out / f"{name}.png", results)
     return summary
+
+
+def _sweep_figure(path, results):
+    """KL against tau_syn (1-ms windows) and against the window (tau_syn = 0.5 ms)."""
+    from hm_neuro import plotting
+
+    plt = plotting._plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    panels = [("tau_syn", lambda sp: sp.window == 1.0, axes[0], "synaptic time constant tau_syn [ms] (T = 1 ms)"),
+              ("window", lambda sp: sp.tau_syn == 0.5, axes[1], "window T [ms] (tau_syn = 0.5 ms)")]
+    for key, keep, ax, label in panels:
+        rows = sorted((getattr(Spiking(**r["spiking"]), key), r) for r in results.values() if keep(Spiking(**r["spiking"])))
+        for j, (measure, color, text) in enumerate([("kl_data_model_bits", "tab:blue", "weights read as a binary machine"),
+                                                     ("kl_data_spiking_fantasies_bits", "tab:orange",
+                                                      "the spiking network's fantasies")]):
+            x = np.array([v for v, _ in rows])
+            ys = [np.asarray(r[measure]) for _, r in rows]
+            shift = 1.0 + 0.04 * (2 * j - 1)
+            for xi, y in zip(x, ys):
+                ax.scatter(np.full(len(y), xi * shift), y, s=12, alpha=0.6, color=color)
+            ax.plot(x * shift, [np.median(y) for y in ys], "-o", color=color, label=f"median, {text}")
+        ax.axhline(PAPER_KL, color="tab:red", ls="--", lw=1, label=f"paper: {PAPER_KL} bits")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("KL(data || model) [bits], one run per seed")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("bars in real time: exact escape, 0.25-ms clock, no settle")
+    fig.tight_layout()
+    plotting.save(fig, path)
 
 
 def _figure(path, results, params, circuit, seed, device):
@@ -157,18 +209,19 @@ def _figure(path, results, params, circuit, seed, device):
     a.legend(fontsize=7, loc="upper left")
     cycle = extra["cycle_ms"]
     L = circuit.n_hidden_layers
-    T = sp.window
     offset, ticks = 0, []
     for l, (t, i) in enumerate(extra["spikes"]):
         b.scatter(t, i + offset, s=6, marker="|", color=("tab:blue", "tab:orange", "tab:green")[l % 3])
         ticks.append((offset + circuit.layers[l] / 2, f"layer {l}"))
         offset += circuit.layers[l] + 1
+    ph = sp.phases(L)
+    wake_end, sleep_start, sleep_end = (ph[k] * sp.dt for k in ("wake_learn", "sleep_start", "sleep_learn"))
     for c in range(cycles):
         t0 = c * cycle
         on = np.flatnonzero(data[c])
-        b.hlines(on, t0, t0 + L * T, color="tab:blue", lw=1.5, alpha=0.6)  # the clamped data, held
-        b.axvspan(t0, t0 + L * T, color="gold", alpha=0.15, lw=0)
-        b.axvspan(t0 + L * T + sp.dt, t0 + (2 * L + 1) * T + sp.dt, color="slateblue", alpha=0.12, lw=0)
+        b.hlines(on, t0, t0 + wake_end, color="tab:blue", lw=1.5, alpha=0.6)  # the clamped data, held
+        b.axvspan(t0, t0 + wake_end, color="gold", alpha=0.15, lw=0)
+        b.axvspan(t0 + sleep_start, t0 + sleep_end, color="slateblue", alpha=0.12, lw=0)
     b.set_yticks([p for p, _ in ticks])
     b.set_yticklabels([s for _, s in ticks])
     b.set_xlabel("time [ms] (yellow: wake, data clamped on layer 0 (lines); blue: sleep, a fantasy top-down)")
