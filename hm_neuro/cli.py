@@ -53,6 +53,20 @@ def _count(text: str) -> int:
     return int(v)
 
 
+def add_spiking_options(parser):
+    """--window, --dt, --escape, --tau-syn, --settle (read by spiking_options)."""
+    sp = parser.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
+    sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
+    sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
+    sp.add_argument("--escape", choices=["exact", "rate"],
+                    help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
+                         "sigma(u); rate: Brian2's rand() < rho*dt; default exact")
+    sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
+    sp.add_argument("--settle", type=float, help="a hold before every window and learning step in which the "
+                                                  "synaptic currents settle, ms (a whole number of steps); "
+                                                  "default 0")
+
+
 def spiking_options(args):
     """The spiking engine's parameters from --window, --dt, --escape, --tau-syn,
     --settle (None for the other engines, which refuse them)."""
@@ -200,6 +214,7 @@ def cmd_protocol(args):
     from .protocol import load_protocol, run_protocol, save_recording
     from .seeds import check_seed
 
+    spiking = spiking_options(args)
     epochs, text = load_protocol(args.protocol)
     circuit = load_circuit(args.circuit)
     stream = stream_for(args.data, circuit, 2 / 3)
@@ -215,7 +230,8 @@ def cmd_protocol(args):
         return {k: v for k, v in evaluate_model(p, circuit, args.data, 20, seed).items() if isinstance(v, float)}
 
     result = run_protocol(circuit, stream, epochs, params, seed=seed, engine=args.engine, device=args.device,
-                          propagation=args.propagation, measures=measures, progress=not args.quiet)
+                          propagation=args.propagation, measures=measures, progress=not args.quiet,
+                          spiking=spiking)
     from . import plotting
 
     save_recording(out, result, text, circuit, seed)
@@ -382,16 +398,7 @@ def build_parser():
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
-    sp = t.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
-    sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
-    sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
-    sp.add_argument("--escape", choices=["exact", "rate"],
-                    help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
-                         "sigma(u); rate: Brian2's rand() < rho*dt; default exact")
-    sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
-    sp.add_argument("--settle", type=float, help="a hold before every window and learning step in which the "
-                                                  "synaptic currents settle, ms (a whole number of steps); "
-                                                  "default 0")
+    add_spiking_options(t)
     t.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto",
                    help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
                         "(on_pre code for the units that are on); default auto: event-driven from "
@@ -436,9 +443,12 @@ def build_parser():
     pr.add_argument("--data", default="bars", help="as for train; default bars")
     pr.add_argument("--init", help="start from this model file (e.g. a trained machine)")
     pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--engine", choices=["brian2", "numpy"], default="brian2", help="default brian2")
+    pr.add_argument("--engine", choices=["brian2", "numpy", "spiking"], default="brian2",
+                    help="brian2 (the circuit), numpy (the reference) or spiking (the circuit in real time, "
+                         "rasters as per-phase states); default brian2")
     pr.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
     pr.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto")
+    add_spiking_options(pr)
     pr.add_argument("--out", required=True, help="recording file to write (.npz)")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_protocol)

@@ -136,7 +136,7 @@ def load_protocol(spec) -> tuple:
 
 def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = None, seed=0,
                  engine: str = "brian2", device: str | None = None, propagation: str = "auto",
-                 measures=None, progress: bool = True) -> dict:
+                 measures=None, progress: bool = True, spiking=None) -> dict:
     """Run the epochs one after another on ONE engine (one compiled build).
 
     ``measures(params) -> dict`` is evaluated before the first epoch, after
@@ -147,6 +147,10 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     ``trace`` of measures within it (``examples`` counted from the protocol's
     start), and, if asked for, its wake and sleep rasters (example and unit
     indices) and the firing probability of every unit per phase.
+
+    ``engine="spiking"`` with ``spiking`` (:class:`hm_neuro.spiking.Spiking`)
+    runs the protocol in real time; its rasters are the states of each
+    example's phases ("fired in its window"), as on the binary circuit.
 
     Seeds: epoch ``i`` uses the ``epoch, i`` child of the seed tree; its
     lesions the ``lesion`` child of that, its rasters the ``data`` child, and
@@ -164,7 +168,7 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     initial = measures(params) if measures else {}
     done = 0
     with make_engine(circuit, engine, device=device, chunk=min(chunk, 100_000), propagation=propagation,
-                     record_spikes=any(e.record_spikes for e in epochs)) as eng:
+                     record_spikes=any(e.record_spikes for e in epochs), spiking=spiking) as eng:
         for i, ep in enumerate(epochs):
             node = root.child("epoch", i)
             pt = ep.perturbation(circuit, node.child("lesion").rng())

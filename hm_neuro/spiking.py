@@ -385,18 +385,42 @@ class SpikingNetwork(CircuitNetwork):
                 self.network.add(self.spike_monitors[l])
         self.add_history_monitors(record_every)
 
+    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
+        self._chunk_data = data  # layer 0's wake states, for read_spikes
+        return super().chunk_inputs(data, wake_gate, sleep_gate, uniforms)
+
     def read_spikes(self, m: int) -> list:
-        """Per machine: ``spikes``, per layer ``(times_ms, unit)`` of every spike
-        of this chunk, and ``cycle_ms``, the length of one example."""
+        """Per machine, what the binary circuit records -- ``wake`` and
+        ``sleep``, per layer the ``(m, n_l)`` states of each example's phase
+        ("fired in its window"; a clamped unit its clamp; awake, layer 0
+        holds the data) -- and the
+        spike trains themselves: ``spikes``, per layer ``(times_ms, unit)``
+        of every spike of this chunk, and ``cycle_ms``, the length of one
+        example."""
         import brian2 as b2
 
-        out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms)} for _ in range(self.n_machines)]
+        C = int(round(float(self.example_duration / self.dt)))
+        sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
+        out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []}
+               for _ in range(self.n_machines)]
         for l, n_l in enumerate(self.circuit.layers):
             mon = self.spike_monitors[l]
             t, i = np.asarray(mon.t / b2.ms), np.asarray(mon.i[:])
+            steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
+            example, asleep = steps // C, steps % C >= sleep_start
+            g = self.layers[l]
+            clamped = np.asarray(g.clamped[:]).reshape(self.n_machines, n_l) > 0.5
+            clamp_state = np.asarray(g.clamp_state[:]).reshape(self.n_machines, n_l)
             for k in range(self.n_machines):
                 mine = i // n_l == k
                 out[k]["spikes"].append((t[mine], i[mine] % n_l))
+                for phase, keep in (("wake", mine & ~asleep), ("sleep", mine & asleep)):
+                    states = np.zeros((m, n_l))
+                    states[example[keep], i[keep] % n_l] = 1.0
+                    states[:, clamped[k]] = clamp_state[k, clamped[k]]  # held, never fired
+                    if l == 0 and phase == "wake":
+                        states = np.asarray(self._chunk_data[k], dtype=float)[:m].copy()
+                    out[k][phase].append(states)
         return out
 
 
@@ -415,13 +439,7 @@ def sampled_fantasies(params_list: list, circuit: Circuit, spiking: Spiking, n: 
                      spiking=spiking) as eng:
         _, extras = eng.run_population(list(params_list), [np.zeros((n, circuit.n_input))] * N,
                                        [seed + k for k in range(N)], [zeros] * N, [zeros] * N)
-    out = []
-    for e in extras:
-        t, i = e["spikes"][0]  # the input layer fires only in its sleep window
-        states = np.zeros((n, circuit.n_input))
-        states[np.floor(np.asarray(t) / e["cycle_ms"]).astype(int), i] = 1.0
-        out.append(states)
-    return out
+    return [e["sleep"][0] for e in extras]  # the input layer's states in each sleep window
 
 
 def sampled_kl_bits(fantasies, patterns, probabilities) -> float:

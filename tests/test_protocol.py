@@ -12,14 +12,20 @@ from hm_neuro.protocol import ProtocolEpoch, load_protocol, run_protocol
 from hm_neuro.training import BarsStream
 
 
-def test_epochs_gates_lesions_and_clamps_on_the_circuit():
+@pytest.mark.parametrize("engine", ["brian2", "spiking"])
+def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
+    """The same protocol on the binary circuit and in real time (where the
+    rasters are the states of each example's phase windows)."""
+    from hm_neuro.spiking import Spiking
+
+    spiking = {"engine": engine, "spiking": Spiking(window=1.0, dt=1.0) if engine == "spiking" else None}
     c = make_circuit([16, 4, 1], rate=0.05)
     epochs = [ProtocolEpoch(300, "wake-sleep"),
               ProtocolEpoch(200, "frozen", record_spikes=50),
               ProtocolEpoch(200, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50)]
     seen = []
     res = run_protocol(c, BarsStream(), epochs, seed=1, device="numpy", progress=False,
-                       measures=lambda p: seen.append(p.copy()) or {"n": len(seen)})
+                       measures=lambda p: seen.append(p.copy()) or {"n": len(seen)}, **spiking)
     r1, r2 = res["epochs"][1], res["epochs"][2]
     initial, after = seen[0], seen[1:]   # measured before the first epoch, then after each epoch
     assert res["params"].max_abs_difference(initial) > 0
@@ -39,6 +45,8 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit():
     # recorded firing probabilities are the rasters' means
     t = np.asarray(r1["spikes"]["wake_1_t"])
     assert sum(r1["rates"]["wake"][1]) * 50 == pytest.approx(len(t))
+    # awake, layer 0 holds the data: bars, so some but not all of the 16 pixels
+    assert 0 < len(r1["spikes"]["wake_0_t"]) < 50 * 16
 
 
 def test_measures_within_an_epoch():
@@ -70,6 +78,10 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
     from matplotlib.image import imread
 
     assert imread(tmp_path / "rec.png").shape[1] > 500  # the recording's figure
+    spiking = tmp_path / "spiking.npz"
+    assert main(["protocol", str(proto), "--device", "numpy", "--engine", "spiking", "--window", "1", "--dt", "1",
+                 "--out", str(spiking), "-q"]) == 0
+    assert "epoch0_wake_1_t" in np.load(spiking).files
 
 
 @pytest.mark.parametrize("text, message", [
