@@ -615,7 +615,7 @@ class Brian2Engine:
     def __init__(self, circuit: Circuit, device: str = "cython", chunk: int = 100_000,
                  external_uniforms: bool = False, record_spikes: bool = False,
                  record_every: int = 0, build_dir=None, propagation: str = "auto", n_machines: int = 1,
-                 spiking=None):
+                 spiking=None, record_traces: bool = False):
         if device not in ("numpy", "cython", "cpp_standalone"):
             raise bad("device", "must be one of ['numpy', 'cython', 'cpp_standalone']", device)
         if chunk < 1:
@@ -645,7 +645,8 @@ class Brian2Engine:
             if propagation not in ("auto", "summed"):
                 raise bad("propagation", "a spiking circuit propagates summed inputs every step", propagation)
             propagation = "summed"
-            self.net = SpikingNetwork(circuit, chunk, spiking, record_spikes, record_every, n_machines)
+            self.net = SpikingNetwork(circuit, chunk, spiking, record_spikes, record_every, n_machines,
+                                      record_traces=record_traces)
         else:
             if propagation == "auto":
                 propagation = choose_propagation(circuit)
@@ -667,7 +668,8 @@ class Brian2Engine:
                 key = build_key(layers=list(circuit.layers), nonnegative=list(circuit.nonnegative_generative_weights_into),
                                 chunk=int(chunk), propagation=propagation, record_spikes=bool(record_spikes),
                                 record_every=int(record_every), external_uniforms=bool(external_uniforms),
-                                n_machines=int(n_machines), spiking=None if spiking is None else spiking.key())
+                                n_machines=int(n_machines), spiking=None if spiking is None else spiking.key(),
+                                record_traces=bool(record_traces))
                 entry = cache_root() / "builds" / key
             else:
                 entry = Path(build_dir) / "standalone"
@@ -768,6 +770,9 @@ class Brian2Engine:
         if self.net.spike_monitors:
             for e, s in zip(extras, self.net.read_spikes(m)):
                 e.update(s)
+        if getattr(self.net, "trace_monitors", None):
+            for e, s in zip(extras, self.net.read_traces(m)):
+                e["traces"] = s
         seen, snaps = self.net.read_history(m, offset)
         for e, s in zip(extras, snaps):
             e["history_seen"], e["history"] = list(seen), s

@@ -149,7 +149,7 @@ class NumpyEngine(InProcessEngine):
 def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None = None, chunk: int = 100_000,
                 record_every: int = 0, record_spikes: bool = False, external_uniforms: bool = False,
                 propagation: str = "auto", build_dir=None, n_machines: int = 1, rule="wake-sleep",
-                spiking=None) -> Engine:
+                spiking=None, record_traces: bool = False) -> Engine:
     """The engine named ``engine`` for ``circuit``; the one way to get one.
 
     ``device``, ``propagation``, ``external_uniforms`` and ``build_dir``
@@ -158,7 +158,9 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     (:class:`hm_neuro.vectorised.Rule`): rules other than the papers'
     wake-sleep run on the ``vectorised`` engine.  ``spiking``
     (:class:`hm_neuro.spiking.Spiking`, default: its defaults) configures the
-    ``spiking`` engine: the Brian2 circuit of stochastic spiking units in ms.
+    ``spiking`` engine: the Brian2 circuit of stochastic spiking units in ms;
+    ``record_traces`` records its compartments' drives and synaptic currents
+    every clock step (extras ``traces``: keep the chunk small).
     """
     from .vectorised import Rule, VectorisedEngine
 
@@ -180,6 +182,8 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
                   "papers' wake-sleep", rule.label)
     if spiking is not None and engine != "spiking":
         raise bad("spiking", f"configures the spiking engine only, not {engine}", spiking)
+    if record_traces and engine != "spiking":
+        raise bad("record_traces", f"applies to the spiking engine only, not {engine}", record_traces)
     if engine in ("numpy", "vectorised"):
         if device not in (None, "numpy"):
             raise bad("device", f"applies to the brian2 engine only (the {engine} engine is NumPy)", device)
@@ -203,4 +207,4 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     return Brian2Engine(circuit, device=device or default_device(), chunk=int(chunk),
                         record_every=int(record_every), record_spikes=record_spikes,
                         external_uniforms=external_uniforms, propagation=propagation, build_dir=build_dir,
-                        n_machines=int(n_machines), spiking=spiking)
+                        n_machines=int(n_machines), spiking=spiking, record_traces=bool(record_traces))

@@ -270,7 +270,7 @@ class SpikingNetwork(CircuitNetwork):
     """
 
     def __init__(self, circuit: Circuit, chunk: int, spiking: Spiking, record_spikes: bool = False,
-                 record_every: int = 0, n_machines: int = 1):
+                 record_every: int = 0, n_machines: int = 1, record_traces: bool = False):
         import brian2 as b2
 
         self.spiking = spiking
@@ -383,6 +383,13 @@ class SpikingNetwork(CircuitNetwork):
             for l, g in enumerate(self.layers):
                 self.spike_monitors[l] = b2.SpikeMonitor(g, name=f"spikes_{l}")
                 self.network.add(self.spike_monitors[l])
+        self.trace_monitors = {}
+        if record_traces:  # every step, after the currents and inputs, before the escape
+            for l, g in enumerate(self.layers):
+                names = ["u_gen", "a"] + (["u_rec"] if l > 0 else [])
+                self.trace_monitors[l] = b2.StateMonitor(g, names, record=True, when="thresholds", order=-1,
+                                                         name=f"traces_{l}")
+                self.network.add(self.trace_monitors[l])
         self.add_history_monitors(record_every)
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
@@ -421,6 +428,24 @@ class SpikingNetwork(CircuitNetwork):
                     if l == 0 and phase == "wake":
                         states = np.asarray(self._chunk_data[k], dtype=float)[:m].copy()
                     out[k][phase].append(states)
+        return out
+
+
+    def read_traces(self, m: int) -> list:
+        """Per machine, per layer ``{"t_ms", "u_gen", "a"[, "u_rec"]}``: the
+        apical and basal compartments' drives and the synaptic current,
+        ``(steps, n_l)``, of every clock step of this chunk."""
+        import brian2 as b2
+
+        steps = int(round(float(m * self.example_duration / self.dt)))
+        out = [[] for _ in range(self.n_machines)]
+        for l, n_l in enumerate(self.circuit.layers):
+            mon = self.trace_monitors[l]
+            t = np.asarray(mon.t / b2.ms)[:steps]
+            values = {name: np.asarray(getattr(mon, name))[:, :steps] for name in mon.record_variables}
+            for k in range(self.n_machines):
+                rows = slice(k * n_l, (k + 1) * n_l)
+                out[k].append({"t_ms": t, **{name: v[rows].T for name, v in values.items()}})
         return out
 
 

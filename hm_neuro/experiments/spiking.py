@@ -180,17 +180,23 @@ def _sweep_figure(path, results):
 
 
 def _figure(path, results, params, circuit, seed, device):
-    """KL per setting, and one wake-sleep cycle of the trained bridge machine."""
+    """KL per setting; wake-sleep cycles of the trained bridge machine (a
+    raster, and the two compartments of a hidden unit); its fantasies."""
     from hm_neuro import plotting
     from hm_neuro.engines import make_engine
 
     sp = Spiking(window=1.0, dt=0.1)  # the bridge on a fine clock, to show time
     cycles = 3
-    with make_engine(circuit, "spiking", device="numpy", chunk=cycles, record_spikes=True, spiking=sp) as eng:
+    with make_engine(circuit, "spiking", device="numpy", chunk=cycles, record_spikes=True, record_traces=True,
+                     spiking=sp) as eng:
         data = sample_bars(cycles, SeedTree(seed).child("figures").rng(), p_vertical=P_VERTICAL)
         _, extra = eng.run(params, data, seed=seed, wake_gate=np.zeros(cycles), sleep_gate=np.zeros(cycles))
+    dreams = sampled_fantasies([params], circuit, sp, 24, seed=seed, device="numpy")[0]
     plt = plotting._plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
+    fig = plt.figure(figsize=(12, 7.6))
+    grid = fig.add_gridspec(2, 2, width_ratios=[1, 2.2], height_ratios=[1.25, 1])
+    a, b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    f, tax = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1], sharex=b)
     rng = np.random.default_rng(0)
     for i, (label, r) in enumerate(results.items()):
         v = np.asarray(r["kl_data_model_bits"])
@@ -224,7 +230,30 @@ def _figure(path, results, params, circuit, seed, device):
         b.axvspan(t0 + sleep_start, t0 + sleep_end, color="slateblue", alpha=0.12, lw=0)
     b.set_yticks([p for p, _ in ticks])
     b.set_yticklabels([s for _, s in ticks])
-    b.set_xlabel("time [ms] (yellow: wake, data clamped on layer 0 (lines); blue: sleep, a fantasy top-down)")
-    b.set_title(f"trained bridge machine, {cycles} cycles of {cycle:.1f} ms (learning off)")
+    b.set_title(f"trained bridge machine, {cycles} cycles of {cycle:.1f} ms (learning off): yellow wake, data "
+                f"clamped on layer 0 (lines); blue sleep, a fantasy top-down", fontsize=9)
+    # the two compartments of the hidden unit that fires most
+    tr = extra["traces"][1]
+    unit = int(np.argmax([np.count_nonzero(extra["spikes"][1][1] == j) for j in range(circuit.layers[1])]))
+    tax.plot(tr["t_ms"], tr["u_rec"][:, unit], color="tab:green", lw=1, label="basal: recognition drive u_rec")
+    tax.plot(tr["t_ms"], tr["u_gen"][:, unit], color="tab:purple", lw=1, label="apical: generative drive u_gen")
+    t_spk = extra["spikes"][1][0][extra["spikes"][1][1] == unit]
+    tax.plot(t_spk, np.full(len(t_spk), tax.get_ylim()[1]), "v", color="k", ms=5, label="its spikes")
+    for k in range(cycles):
+        t0 = k * cycle
+        tax.axvspan(t0, t0 + wake_end, color="gold", alpha=0.15, lw=0)
+        tax.axvspan(t0 + sleep_start, t0 + sleep_end, color="slateblue", alpha=0.12, lw=0)
+    tax.set_xlabel("time [ms]")
+    tax.set_ylabel(f"layer 1, unit {unit}")
+    tax.legend(fontsize=7, loc="lower right")
+    # fantasies: the input layer's states in sleep windows of the spiking network
+    side = int(round(np.sqrt(circuit.n_input)))
+    tiles = np.ones((4 * (side + 1) - 1, 6 * (side + 1) - 1)) * 0.5
+    for k, d in enumerate(dreams[:24]):
+        r, q = divmod(k, 6)
+        tiles[r * (side + 1):r * (side + 1) + side, q * (side + 1):q * (side + 1) + side] = d.reshape(side, side)
+    f.imshow(tiles, cmap="gray_r", vmin=0, vmax=1)
+    f.set_axis_off()
+    f.set_title("24 fantasies of the spiking network", fontsize=9)
     fig.tight_layout()
     plotting.save(fig, path)
