@@ -261,3 +261,40 @@ def test_settles_lay_out_the_cycle():
     assert s.phases(1) == {"wake_window": {1: 1}, "wake_learn": 4, "sleep_start": 5,
                            "sleep_window": {1: 6, 0: 9}, "sleep_learn": 12}
     assert s.steps_per_example(1) == 13 and Spiking(window=1.0, dt=0.5).steps_per_example(1) == 3 * 2 + 2
+
+
+def test_traces_follow_the_synaptic_current_and_the_compartments():
+    """record_traces: the current relaxes to the state it carries with
+    tau_syn (exact integration, one step late), and each compartment is its
+    bias plus the weighted currents of the layer that drives it."""
+    c = make_circuit([3, 2, 1])
+    p = random_parameters(c, np.random.default_rng(3), scale=1.0)
+    sp = Spiking(window=1.0, dt=0.25, tau_syn=0.5)
+    with make_engine(c, "spiking", device="numpy", chunk=4, record_spikes=True, record_traces=True, spiking=sp) as eng:
+        _, extra = eng.run(p, np.array([[1.0, 0.0, 1.0]] * 4), seed=3, wake_gate=np.zeros(4), sleep_gate=np.zeros(4))
+    tr = extra["traces"]
+    C = sp.steps_per_example(2)
+    assert tr[0]["a"].shape == (4 * C, 3) and tr[1]["u_rec"].shape == (4 * C, 2) and "u_rec" not in tr[0]
+    a0 = tr[0]["a"][:, 0]  # layer 0, unit 0: clamped on at every wake start, its current rising toward 1
+    decay = np.exp(-sp.dt / sp.tau_syn)
+    np.testing.assert_allclose(1 - a0[1:4], (1 - a0[0]) * decay ** np.arange(1, 4), rtol=1e-9)
+    for lower, upper, W, b in ((0, 1, p.recognition_weights[0], p.recognition_biases[0]),
+                               (1, 2, p.recognition_weights[1], p.recognition_biases[1])):
+        np.testing.assert_allclose(tr[upper]["u_rec"], b + tr[lower]["a"] @ W, atol=1e-9)
+    np.testing.assert_allclose(tr[0]["u_gen"], p.generative_biases[0] + tr[1]["a"] @ p.generative_weights[0],
+                               atol=1e-9)
+    with pytest.raises(HMError, match="record_traces: applies to the spiking engine only"):
+        make_engine(c, "brian2", device="numpy", record_traces=True)
+
+
+@pytest.mark.parametrize("name", ["bars", "digits", "nines"])
+def test_the_spiking_engine_trains_every_shipped_circuit(name):
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import Parameters
+
+    c = load_circuit(name)
+    p0 = Parameters.initial(c)
+    rng = np.random.default_rng(0)
+    with make_engine(c, "spiking", device="numpy", chunk=20, spiking=Spiking(window=1.0, dt=1.0)) as eng:
+        out, _ = eng.run(p0, (rng.random((20, c.n_input)) < 0.3).astype(float), seed=1)
+    assert out.max_abs_difference(p0) > 0 and all(np.all(np.isfinite(a)) for a in out.arrays().values())
