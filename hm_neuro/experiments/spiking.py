@@ -22,7 +22,7 @@ bridge                       instantaneous synapses, one step per window: the
 rate-escape                  Brian2's ``rand() < rho*dt`` with one step per
                              window: a unit fires with probability
                              min(ln(1 + e^u), 1) instead of sigma(u)
-tau_syn=0.1ms ... 1ms        1-ms windows on a 0.25-ms clock, synaptic currents
+tau_syn=0.1ms ... 1ms        1-ms windows on a 0.5-ms clock, synaptic currents
                              with that time constant: a layer samples while the
                              current of the layer driving it still rises
 T=0.5ms/2ms+tau_syn=0.5ms    the window against a 0.5-ms current
@@ -64,16 +64,16 @@ SEED = 0
 SETTINGS = {
     "bridge": Spiking(window=1.0, dt=1.0),
     "rate-escape": Spiking(window=1.0, dt=1.0, escape="rate"),
-    # a synaptic current: tau_syn against a 1-ms window on a 0.25-ms clock ...
-    "tau_syn=0.1ms": Spiking(window=1.0, dt=0.25, tau_syn=0.1),
-    "tau_syn=0.25ms": Spiking(window=1.0, dt=0.25, tau_syn=0.25),
-    "tau_syn=0.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5),
-    "tau_syn=1ms": Spiking(window=1.0, dt=0.25, tau_syn=1.0),
+    # a synaptic current: tau_syn against a 1-ms window on a 0.5-ms clock ...
+    "tau_syn=0.1ms": Spiking(window=1.0, dt=0.5, tau_syn=0.1),
+    "tau_syn=0.25ms": Spiking(window=1.0, dt=0.5, tau_syn=0.25),
+    "tau_syn=0.5ms": Spiking(window=1.0, dt=0.5, tau_syn=0.5),
+    "tau_syn=1ms": Spiking(window=1.0, dt=0.5, tau_syn=1.0),
     # ... the window against tau_syn = 0.5 ms ...
-    "T=0.5ms+tau_syn=0.5ms": Spiking(window=0.5, dt=0.25, tau_syn=0.5),
-    "T=2ms+tau_syn=0.5ms": Spiking(window=2.0, dt=0.25, tau_syn=0.5),
+    "T=0.5ms+tau_syn=0.5ms": Spiking(window=0.5, dt=0.5, tau_syn=0.5),
+    "T=2ms+tau_syn=0.5ms": Spiking(window=2.0, dt=0.5, tau_syn=0.5),
     # ... and a settle of 3 tau_syn before every window and learning step
-    "tau_syn=0.5ms+settle=1.5ms": Spiking(window=1.0, dt=0.25, tau_syn=0.5, settle=1.5),
+    "tau_syn=0.5ms+settle=1.5ms": Spiking(window=1.0, dt=0.5, tau_syn=0.5, settle=1.5),
 }
 #: named groups of settings (``--settings default`` is what runs without --settings)
 GROUPS = {
@@ -174,7 +174,7 @@ def _sweep_figure(path, results):
         ax.set_xlabel(label)
     axes[0].set_ylabel("KL(data || model) [bits], one run per seed")
     axes[0].legend(fontsize=7)
-    fig.suptitle("bars in real time: exact escape, 0.25-ms clock, no settle")
+    fig.suptitle("bars in real time: exact escape, 0.5-ms clock, no settle")
     fig.tight_layout()
     plotting.save(fig, path)
 
