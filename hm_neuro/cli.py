@@ -513,9 +513,9 @@ def build_parser():
     r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
                                                 "(default 3; 1 is the paper's protocol)")
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")
-    r.add_argument("--measure", choices=["free-energy", "expected-cost"],
-                   help="digits: description length as the free energy of eq. 5 (default) or the expected "
-                        "cost without its entropy term")
+    r.add_argument("--measure", choices=["free-energy", "expected-cost", "importance"],
+                   help="digits: description length as the free energy of eq. 5 (default), the expected "
+                        "cost without its entropy term, or the importance-sampled -log2 P(d) (same 10 samples)")
     r.add_argument("--workers", type=int, help="bars, digits: local Dask worker processes for the trainings "
                                                "(1 = in this process); default 2")
     r.add_argument("--scheduler", metavar="ADDRESS", help="bars, digits: train on this Dask cluster instead "
