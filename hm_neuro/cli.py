@@ -54,7 +54,7 @@ def _count(text: str) -> int:
 
 
 def add_spiking_options(parser):
-    """--window, --dt, --escape, --tau-syn, --settle (read by spiking_options)."""
+    """--window, --dt, --escape, --tau-syn, --settle, --delay (read by spiking_options)."""
     sp = parser.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
     sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
     sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
@@ -65,12 +65,15 @@ def add_spiking_options(parser):
     sp.add_argument("--settle", type=float, help="a hold before every window and learning step in which the "
                                                   "synaptic currents settle, ms (a whole number of steps); "
                                                   "default 0")
+    sp.add_argument("--delay", type=float, help="axonal delay of a unit's state to its targets' synapses, ms (a "
+                                                 "whole number of steps); default 0")
 
 
 def spiking_options(args):
     """The spiking engine's parameters from --window, --dt, --escape, --tau-syn,
-    --settle (None for the other engines, which refuse them)."""
-    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn", "settle") if getattr(args, k) is not None}
+    --settle, --delay (None for the other engines, which refuse them)."""
+    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn", "settle", "delay")
+             if getattr(args, k) is not None}
     if args.engine != "spiking":
         if given:
             key = next(iter(given))
@@ -506,7 +509,8 @@ def build_parser():
                    "vectorised engine")
     r.add_argument("--settings", help="spiking: default (the bridge, the rate escape, tau_syn = 0.5 ms with and "
                                       "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
-                                      "window; -> spiking_sweep.json) or comma-separated settings of "
+                                      "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
+                                      "comma-separated settings of "
                                       "hm_neuro.experiments.spiking.SETTINGS; default: default")
     r.add_argument("--fresh", action="store_true", default=None,
                    help="rules: train every rule again even if its bars results are already in --out")

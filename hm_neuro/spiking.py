@@ -25,7 +25,8 @@ fantasies.  With ``tau_syn > 0`` a unit's targets see its state through a
 rising current: the sample of the layer it drives is drawn from a transient
 while the learning step predicts from the risen current; a ``settle`` before
 every window and learning step of a few ``tau_syn`` removes the mismatch
-(README, the tau_syn sweep).  Not built: delays, a membrane leak.
+(README, the tau_syn sweep); an axonal ``delay`` does the same, and a
+settle of at least the delay removes it.  Not built: a membrane leak.
 """
 
 from __future__ import annotations
@@ -126,9 +127,12 @@ class Spiking:
     instantaneous, the bridge); ``settle``: a hold before every window and
     before every learning step, in which no unit fires and the synaptic
     currents approach the states they carry (0: none; a whole number of
-    steps).  The bridge limit is ``escape="exact"``, ``tau_syn=0`` for any
-    ``window``, ``dt`` and ``settle``; with ``tau_syn > 0`` a settle of
-    many ``tau_syn`` approaches it again.
+    steps); ``delay``: an axonal delay, the time it takes a unit's state to
+    reach its targets' synapses (a whole number of steps).  The bridge limit
+    is ``escape="exact"``, ``tau_syn=0``, ``delay=0`` for any ``window``,
+    ``dt`` and ``settle``; with a delay, a settle of at least the delay is
+    exactly the bridge, and with ``tau_syn > 0`` a settle of many
+    ``tau_syn`` approaches it again.
     """
 
     window: float = 1.0
@@ -136,9 +140,10 @@ class Spiking:
     escape: str = "exact"
     tau_syn: float = 0.0
     settle: float = 0.0
+    delay: float = 0.0
 
     def __post_init__(self):
-        for key in ("window", "dt", "tau_syn", "settle"):
+        for key in ("window", "dt", "tau_syn", "settle", "delay"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(key, "must be a finite number of ms", v)
@@ -157,6 +162,10 @@ class Spiking:
             raise bad("settle", f"must be in [0, {MAX_WINDOW_MS}] ms", self.settle)
         if abs(self.steps_per_settle * self.dt - self.settle) > 1e-9 * max(self.settle, self.dt):
             raise bad("settle", f"must be a whole number of steps of dt={self.dt} ms", self.settle)
+        if not 0 <= self.delay <= MAX_DELAY_STEPS * self.dt:
+            raise bad("delay", f"must be in [0, {MAX_DELAY_STEPS} steps of dt={self.dt}] ms", self.delay)
+        if abs(self.steps_of_delay * self.dt - self.delay) > 1e-9 * max(self.delay, self.dt):
+            raise bad("delay", f"must be a whole number of steps of dt={self.dt} ms", self.delay)
 
     @property
     def steps_per_window(self) -> int:
@@ -167,9 +176,13 @@ class Spiking:
         return int(round(self.settle / self.dt))
 
     @property
+    def steps_of_delay(self) -> int:
+        return int(round(self.delay / self.dt))
+
+    @property
     def bridge(self) -> bool:
         """True in the limit where the spiking circuit is the binary machine."""
-        return self.escape == "exact" and self.tau_syn == 0
+        return self.escape == "exact" and self.tau_syn == 0 and self.delay == 0
 
     def phases(self, n_hidden_layers: int) -> dict:
         """The clock steps of one example (a cycle of ``steps_per_example``):
@@ -199,6 +212,7 @@ class Spiking:
 
 
 MAX_WINDOW_MS = 1000.0
+MAX_DELAY_STEPS = 50
 
 
 class _AlignedGridFilter:
@@ -258,7 +272,9 @@ class SpikingNetwork(CircuitNetwork):
     synaptic current ``a`` (``a = fired`` when ``tau_syn = 0``, otherwise
     ``da/dt = (fired - a) / tau_syn``, integrated at the start of each step,
     before the inputs are summed and the synapses learn, so that a spike is
-    in the current one step later and ``tau_syn -> 0`` is the bridge).  Plasticity by dendritic prediction,
+    in the current one step later and ``tau_syn -> 0`` is the bridge); with
+    an axonal delay of k steps, ``fired`` there is the state at the end of
+    the step k steps ago (a shift register ``fired_1 .. fired_k``).  Plasticity by dendritic prediction,
     integrated over a window: at a learning step a synapse moves by
     ``eta * a_pre * (fired_post - p_post)``, ``p = 1 - exp(-rho(u) T)`` the
     probability that the predicting compartment's escape rate ``rho(u) = ln(1 +
@@ -318,10 +334,14 @@ class SpikingNetwork(CircuitNetwork):
                         "u_rec = b_rec + x_rec : 1  # basal compartment: the recognition (bottom-up) drive",
                         "p_rec = 1 - exp(-log1p(exp(u_rec))) : 1  # its prediction: P(fire in a window)",
                         "eps_rec : 1  # learning rate of the recognition weights into the unit"]
+            k = spiking.steps_of_delay
+            arriving = f"fired_{k}" if k else "fired"
+            if k:  # an axonal delay of k steps: fired_j is the state at the end of the step j steps ago
+                eqs += [f"fired_{j} : 1" for j in range(1, k + 1)]
             if spiking.tau_syn > 0:
-                eqs.append(f"da/dt = (fired - a) / ({spiking.tau_syn}*ms) : 1  # synaptic current carried to targets")
+                eqs.append(f"da/dt = ({arriving} - a) / ({spiking.tau_syn}*ms) : 1  # synaptic current carried to targets")
             else:
-                eqs.append("a = fired : 1  # what the targets see: the held state (the bridge)")
+                eqs.append(f"a = {arriving} : 1  # what the targets see: the held state (the bridge)")
             windows = []
             if l > 0:  # wake: hidden layer l fires in window l - 1, driven by the basal compartment
                 w0 = ph["wake_window"][l]
@@ -344,6 +364,9 @@ class SpikingNetwork(CircuitNetwork):
                 start += ("fired = (1 - wake_start - sleep_start) * fired "
                           "+ (wake_start + sleep_start) * clamped * clamp_state")
             g.run_regularly(start, when="start", order=0, name=f"layer_{l}_phase")
+            if k:
+                g.run_regularly("\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
+                                when="end", name=f"layer_{l}_axon")
             # the biases learn after the synapses (which read p before it moves)
             g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
                            when="start", order=5)

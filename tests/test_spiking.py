@@ -165,6 +165,8 @@ def test_spiking_circuit_keeps_time_in_ms():
     ({"tau_syn": -1.0}, "tau_syn"),
     ({"dt": 0.25, "settle": 0.3}, "settle"),
     ({"settle": -1.0}, "settle"),
+    ({"dt": 0.5, "delay": 0.7}, "delay"),
+    ({"dt": 0.1, "delay": 6.0}, "delay"),
 ])
 def test_bad_spiking_parameters_are_refused(kwargs, match):
     with pytest.raises(HMError, match=match):
@@ -251,6 +253,20 @@ def test_a_slow_synaptic_current_biases_the_update_unless_it_settles(phase):
         for k in range(2):
             assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
     total, mean, second, _ = _population_update(Spiking(window=0.5, dt=0.5, tau_syn=0.5, settle=5.0), phase)
+    for k in range(2):
+        assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
+
+
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+def test_an_axonal_delay_biases_the_update_unless_a_settle_covers_it(phase):
+    """A delay of two steps: the layer above samples from the states of two
+    steps ago (the previous phase's, at a phase start) and the update misses
+    eq. 4 / eq. 7; a settle as long as the delay makes it the bridge again."""
+    total, mean, second, _ = _population_update(Spiking(window=1.0, dt=0.5, delay=1.0), phase)
+    with pytest.raises(AssertionError, match="max error"):
+        for k in range(2):
+            assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
+    total, mean, second, _ = _population_update(Spiking(window=1.0, dt=0.5, delay=1.0, settle=1.0), phase)
     for k in range(2):
         assert_mean_update(total[k], 1e-9, mean[k], second[k], N_COPIES * PER_COPY)
 

@@ -28,18 +28,21 @@ tau_syn=0.1ms ... 1ms        1-ms windows on a 0.5-ms clock, synaptic currents
 T=0.5ms/2ms+tau_syn=0.5ms    the window against a 0.5-ms current
 tau_syn=0.5ms+settle=1.5ms   a settle of 3 tau_syn before every window and
                              learning step
+delay=0.5ms, 1ms (+settle)   an axonal delay of one or two steps, and a settle
+                             that covers it
 ===========================  ===================================================
 
 Groups (``GROUPS``): ``default`` (what runs without ``--settings``: the
 bridge, the rate escape, tau_syn = 0.5 ms with and without a settle) writes
 ``spiking.json`` and ``spiking.png`` (KL per setting beside a raster of
-wake-sleep cycles of the trained bridge machine, phases shaded); ``sweep``
-(KL against tau_syn and against the window) writes ``spiking_sweep.json``
-and ``spiking_sweep.png``; any other list of settings writes
-``spiking_<settings>.json``.  Per setting: KL per seed, seeds <= 0.10 bits,
+wake-sleep cycles of the trained bridge machine, phases shaded, a hidden
+unit's two compartments, fantasies); ``sweep`` (KL against tau_syn and
+against the window) writes ``spiking_sweep.json`` and ``spiking_sweep.png``;
+``delays`` writes ``spiking_delays.json``; any other list of settings
+writes ``spiking_<settings>.json``.  Per setting: KL per seed, seeds <= 0.10 bits,
 medians, KL(Q||P), seconds, steps per example.
 
-Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings default|sweep|NAME,...]
+Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings default|sweep|delays|NAME,...]
 """
 
 from __future__ import annotations
@@ -74,12 +77,17 @@ SETTINGS = {
     "T=2ms+tau_syn=0.5ms": Spiking(window=2.0, dt=0.5, tau_syn=0.5),
     # ... and a settle of 3 tau_syn before every window and learning step
     "tau_syn=0.5ms+settle=1.5ms": Spiking(window=1.0, dt=0.5, tau_syn=0.5, settle=1.5),
+    # axonal delays (instantaneous synapses), with and without a settle that covers them
+    "delay=0.5ms": Spiking(window=1.0, dt=0.5, delay=0.5),
+    "delay=1ms": Spiking(window=1.0, dt=0.5, delay=1.0),
+    "delay=0.5ms+settle=0.5ms": Spiking(window=1.0, dt=0.5, delay=0.5, settle=0.5),
 }
 #: named groups of settings (``--settings default`` is what runs without --settings)
 GROUPS = {
     "default": ("bridge", "rate-escape", "tau_syn=0.5ms", "tau_syn=0.5ms+settle=1.5ms"),
     "sweep": ("tau_syn=0.1ms", "tau_syn=0.25ms", "tau_syn=0.5ms", "tau_syn=1ms",
               "T=0.5ms+tau_syn=0.5ms", "T=2ms+tau_syn=0.5ms"),
+    "delays": ("delay=0.5ms", "delay=1ms", "delay=0.5ms+settle=0.5ms"),
 }
 CHUNK = 100_000
 FANTASIES = 100_000         # spiking fantasies per machine for the sampled KL
@@ -144,7 +152,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     if "bridge" in trained:
         best = int(np.argmin(results["bridge"]["kl_data_model_bits"]))
         _figure(out / f"{name}.png", results, trained["bridge"][best].params, circuit, seed, device)
-    elif group == "sweep":
+    elif group == "sweep":  # the other groups: the JSON only
         _sweep_figure(out / f"{name}.png", results)
     return summary
 
