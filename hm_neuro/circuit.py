@@ -42,6 +42,7 @@ _TOP_KEYS = {
     "nonnegative_generative_weights_into": list,
     "learning_rates": dict,
     "initial_values": dict,
+    "dynamics": dict,
 }
 _REQUIRED = ("layers", "learning_rates")
 #: the largest layer and the most weights a circuit may have: 8 bytes per
@@ -69,6 +70,10 @@ class Circuit:
         update (Hinton et al. 1995, Fig. 1c: "the generative weights to the
         input units were constrained to be positive" -> ``(0,)``).
     name, description : str
+    dynamics : dict
+        The spiking realisation's parameters (:class:`hm_neuro.spiking.Spiking`:
+        window, dt, escape, tau_syn, settle, delay) used when the circuit runs
+        on the ``spiking`` engine; command-line options override them.
     """
 
     layers: tuple
@@ -77,6 +82,7 @@ class Circuit:
     nonnegative_generative_weights_into: tuple = ()
     name: str = "circuit"
     description: str = ""
+    dynamics: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         layers = tuple(self.layers)
@@ -121,6 +127,27 @@ class Circuit:
                 raise bad("initial_values.generative_weights",
                           f"weights into layer {k} are kept >= 0 and cannot start negative",
                           list(self.initial_values["generative_weights"]))
+        if not isinstance(self.dynamics, dict):
+            raise bad("dynamics", "must be a table", self.dynamics)
+        import dataclasses as dc
+
+        from .spiking import Spiking
+
+        fields = {f.name for f in dc.fields(Spiking)}
+        for key in self.dynamics:
+            if key not in fields:
+                raise bad(f"dynamics.{key}", f"unknown key; expected one of {sorted(fields)}")
+        try:
+            Spiking(**self.dynamics)
+        except HMError as e:
+            raise HMError(f"dynamics.{e}") from None
+
+    def spiking(self, **overrides):
+        """The spiking realisation of this circuit: its ``dynamics`` table,
+        ``overrides`` on top (:class:`hm_neuro.spiking.Spiking`)."""
+        from .spiking import Spiking
+
+        return Spiking(**{**self.dynamics, **overrides})
 
     @property
     def n_hidden_layers(self) -> int:
@@ -167,6 +194,7 @@ class Circuit:
             "nonnegative_generative_weights_into": list(self.nonnegative_generative_weights_into),
             "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
             "initial_values": {k: list(v) for k, v in self.initial_values.items()},
+            **({"dynamics": dict(self.dynamics)} if self.dynamics else {}),
         }
 
     @classmethod
@@ -189,6 +217,7 @@ class Circuit:
                 nonnegative_generative_weights_into=tuple(d.get("nonnegative_generative_weights_into", ())),
                 name=d.get("name", "circuit"),
                 description=d.get("description", ""),
+                dynamics=d.get("dynamics", {}),
             )
         except HMError as e:
             raise HMError(f"{source}: {e}") from None

@@ -69,9 +69,10 @@ def add_spiking_options(parser):
                                                  "whole number of steps); default 0")
 
 
-def spiking_options(args):
-    """The spiking engine's parameters from --window, --dt, --escape, --tau-syn,
-    --settle, --delay (None for the other engines, which refuse them)."""
+def spiking_options(args, circuit):
+    """The spiking engine's parameters: the circuit's [dynamics] table, with
+    --window, --dt, --escape, --tau-syn, --settle, --delay on top (None for
+    the other engines, which refuse the options)."""
     given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn", "settle", "delay")
              if getattr(args, k) is not None}
     if args.engine != "spiking":
@@ -79,9 +80,7 @@ def spiking_options(args):
             key = next(iter(given))
             raise bad(f"--{key.replace('_', '-')}", "applies to --engine spiking only", given[key])
         return None
-    from .spiking import Spiking
-
-    return Spiking(**given)
+    return circuit.spiking(**given)
 
 
 def cmd_train(args):
@@ -99,7 +98,7 @@ def cmd_train(args):
     from .vectorised import Rule
 
     args.rule = Rule.parse(args.rule).label
-    spiking = spiking_options(args)
+    spiking = spiking_options(args, circuit)
     if args.chunk < 1:
         raise bad("--chunk", "must be >= 1", args.chunk)
     out = Path(args.out)
@@ -144,8 +143,10 @@ def cmd_train(args):
                                    device=args.device, max_chunk=args.chunk, params=[params] * len(seeds),
                                    schedule=schedule, record_every=args.record_every, progress=not args.quiet,
                                    propagation=args.propagation, rule=args.rule, spiking=spiking)
+    # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
+    saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
     for i, (result, o) in enumerate(zip(results, outs)):
-        save_model(o, result.params, circuit, result.seed, result.examples_seen, result.engine, result.device,
+        save_model(o, result.params, saved, result.seed, result.examples_seen, result.engine, result.device,
                    rule=args.rule)
         if args.record_every:
             save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
@@ -217,9 +218,9 @@ def cmd_protocol(args):
     from .protocol import load_protocol, run_protocol, save_recording
     from .seeds import check_seed
 
-    spiking = spiking_options(args)
     epochs, text = load_protocol(args.protocol)
     circuit = load_circuit(args.circuit)
+    spiking = spiking_options(args, circuit)
     stream = stream_for(args.data, circuit, 2 / 3)
     params = load_model(args.init, circuit)[0] if args.init else None
     seed = check_seed(args.seed)

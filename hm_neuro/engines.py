@@ -201,7 +201,7 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     if engine == "spiking":
         from .spiking import Spiking
 
-        spiking = spiking if spiking is not None else Spiking()
+        spiking = spiking if spiking is not None else circuit.spiking()
         if not isinstance(spiking, Spiking):
             raise bad("spiking", "must be a hm_neuro.spiking.Spiking", spiking)
     return Brian2Engine(circuit, device=device or default_device(), chunk=int(chunk),

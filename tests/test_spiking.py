@@ -196,6 +196,33 @@ def test_cli_trains_a_spiking_machine(tmp_path):
     assert main(["evaluate", "--model", str(out), "--json"]) == 0
 
 
+def test_a_circuit_files_dynamics_table_configures_the_spiking_engine(tmp_path):
+    """[dynamics] in a circuit file: the spiking engine's parameters, the
+    command-line options on top; the model file records what was used; a
+    bad table is refused naming its key."""
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.cli import main
+    from hm_neuro.model_io import load_model
+    from hm_neuro.resources import find
+
+    text = find("circuits", "bars")[0].read_text() + '\n[dynamics]\nwindow = 2.0\ndt = 1.0\ntau_syn = 0.5\n'
+    (tmp_path / "slow.toml").write_text(text)
+    c = load_circuit(tmp_path / "slow.toml")
+    assert c.spiking() == Spiking(window=2.0, dt=1.0, tau_syn=0.5)
+    with make_engine(c, "spiking", device="numpy", chunk=2) as eng:
+        assert eng.spiking == Spiking(window=2.0, dt=1.0, tau_syn=0.5)
+    out = tmp_path / "m.npz"
+    assert main(["train", "--engine", "spiking", "--circuit", str(tmp_path / "slow.toml"), "--device", "numpy",
+                 "--examples", "20", "--tau-syn", "0", "--quiet", "--out", str(out)]) == 0
+    assert load_model(out)[1].spiking() == Spiking(window=2.0, dt=1.0, tau_syn=0.0)
+    (tmp_path / "bad.toml").write_text(text.replace("tau_syn = 0.5", "tau = 0.5"))
+    with pytest.raises(HMError, match=r"dynamics.tau: unknown key"):
+        load_circuit(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text(text.replace("dt = 1.0", "dt = 0.3"))
+    with pytest.raises(HMError, match=r"dynamics.window: must be a whole number .* of steps of dt=0.3 ms"):
+        load_circuit(tmp_path / "bad.toml")
+
+
 def test_spiking_lesions_and_clamps():
     """A lesioned synapse set neither carries input nor learns; a clamped
     layer never fires, is held at its state in both phases (its generative
