@@ -54,6 +54,16 @@ logger = logging.getLogger(__name__)
 SEED_ENV = "HM_NEURO_SEED"
 
 
+def _c(c: int) -> str:
+    """The name suffix of copy c of a unit's state: s_wake, s_wake_1, ..."""
+    return "" if c == 0 else f"_{c}"
+
+
+def log_sigmoid(x: str) -> str:
+    """ln sigma(x) as Brian2 code, finite for any finite x (:func:`hm_neuro.model.log_sigmoid`)."""
+    return f"(clip({x}, -inf, 0) - log1p(exp(-abs({x}))))"
+
+
 def sigmoid(x: str) -> str:
     """Eq. 1 as Brian2 code (:data:`hm_neuro.model.SIGMOID_CODE`)."""
     return SIGMOID_CODE.format(x=x)
@@ -141,11 +151,21 @@ class CircuitNetwork:
 
     def __init__(self, circuit: Circuit, chunk: int, external_uniforms: bool,
                  record_spikes: bool = False, record_every: int = 0, propagation: str = "summed",
-                 n_machines: int = 1):
+                 n_machines: int = 1, rule=None):
         import brian2 as b2
+
+        from .vectorised import Rule
 
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
+        self.rule = rule = Rule.parse(rule or "wake-sleep")
+        if not rule.is_default and propagation != "summed":
+            raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
+        # K recognition samples per wake phase, S fantasies per sleep phase: copies c of a
+        # unit's state are the variables s_wake{c} (c = 0: s_wake, then s_wake_1, ...)
+        K, S = rule.samples, rule.fantasies
+        self.K, self.S = K, S
+        self.weighted = weighted = rule.samples > 1 or rule.wake_update
         self.propagation = propagation
         event = propagation == "event"
         N, n, L = self.shape(circuit, chunk, n_machines)
@@ -161,14 +181,20 @@ class CircuitNetwork:
         self.u_wake, self.u_sleep = {}, {}
         if external_uniforms:
             for l in range(L + 1):
-                self.u_sleep[l] = b2.TimedArray(np.zeros((chunk, N * n[l])), dt=dt, name=f"u_sleep_{l}")
+                self.u_sleep[l] = b2.TimedArray(np.zeros((chunk, N * S * n[l])), dt=dt, name=f"u_sleep_{l}")
                 if l > 0:
-                    self.u_wake[l] = b2.TimedArray(np.zeros((chunk, N * n[l])), dt=dt, name=f"u_wake_{l}")
+                    self.u_wake[l] = b2.TimedArray(np.zeros((chunk, N * K * n[l])), dt=dt, name=f"u_wake_{l}")
             self.timed_arrays += list(self.u_wake.values()) + list(self.u_sleep.values())
 
-        def U(phase, l):
+        def U(phase, l, c=0):
+            """The uniform of copy c of unit i: columns machine-major, then copy, then unit."""
             table = self.u_wake if phase == "wake" else self.u_sleep
-            return f"u_{phase}_{l}(t, i)" if table else "rand()"
+            copies = K if phase == "wake" else S
+            if not table:
+                return "rand()"
+            if copies == 1:
+                return f"u_{phase}_{l}(t, i)"
+            return f"u_{phase}_{l}(t, i + machine * {(copies - 1) * n[l]} + {c * n[l]})"
 
         objects = []
         self.layers = []
@@ -194,20 +220,47 @@ class CircuitNetwork:
                         "x_rec_sleep : 1  # bottom-up input from the fantasy below",
                         "eps_rec : 1  # learning rate of the recognition weights into the unit",
                         "eta_rec : 1  # eps_rec, gated for this example (sleep learning)"]
+                if rule.wake_update:
+                    eqs.append("eta_rec_wake : 1  # eps_rec, gated for this example (the wake-phase Q update)")
+            # the copies of a rule with K samples / S fantasies
+            for c in range(1, max(K, S)):
+                eqs += [f"p_{c} : 1", *([f"q_{c} : 1"] if l > 0 else [])]
+            for c in range(1, K):
+                eqs += [f"s_wake_{c} : 1  # wake sample {c}", *([f"x_gen_wake_{c} : 1"] if l < L else []),
+                        *([f"x_rec_wake_{c} : 1"] if l > 0 else [])]
+            for c in range(1, S):
+                eqs += [f"s_sleep_{c} : 1  # fantasy {c}", *([f"x_gen_sleep_{c} : 1"] if l < L else []),
+                        *([f"x_rec_sleep_{c} : 1"] if l > 0 else [])]
+            if weighted:  # the unit's share of ln P(h_c, d) - ln Q(h_c | d), and the normalised weights
+                for c in range(K):
+                    eqs += [f"lp{_c(c)} : 1", *([f"lq{_c(c)} : 1"] if l > 0 else []),
+                            f"omega_of_machine{_c(c)} : 1 (linked)",
+                            f"omega{_c(c)} : 1  # its copy, which the synapses can read"]
             events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
             g = b2.NeuronGroup(N * n[l], "\n".join(eqs), events=events, name=f"layer_{l}")
             g.machine = np.repeat(np.arange(N), n[l])
             g.state_updater.active = False
             self.layers.append(g)
             objects.append(g)
+        if weighted:
+            objects += self._importance_population(N, n, L, K)
 
         # the delta rules (eq. 4 wake, eq. 7 sleep); the factor s_pre is the
         # event itself in event-driven propagation, explicit when summed
-        self.learn_code = self.delta_rules("eta_rec_post * mask * s_sleep_pre * (s_sleep_post - q_post)",
-                                           "eta_gen_post * mask * s_wake_pre * (s_wake_post - p_post)")
+        def total(term, copies, weight=""):
+            terms = [(f"omega{_c(c)}_post * " if weight else "") + term.format(c=_c(c)) for c in range(copies)]
+            return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
+
+        self.learn_code = self.delta_rules(
+            "eta_rec_post * mask * " + total("s_sleep{c}_pre * (s_sleep{c}_post - q{c}_post)", S),
+            "eta_gen_post * mask * " + total("s_wake{c}_pre * (s_wake{c}_post - p{c}_post)", K, weighted))
+        if rule.wake_update:  # reweighted: the recognition weights learn on real data too
+            for k in range(L):
+                self.learn_code[("recognition_wake", k)] = (
+                    "w += eta_rec_wake_post * mask * " + total("s_wake{c}_pre * (s_wake{c}_post - q{c}_post)", K, True))
         objects += self.connect_pathways(
-            lambda k: self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event),
-            lambda k: self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event))
+            lambda k: self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event, K, S),
+            lambda k: self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event, K, S))
 
         self.phase_schedule(U)
         self.network = b2.Network(objects)
@@ -281,7 +334,7 @@ class CircuitNetwork:
         return m * n_pre + a, m * n_post + b
 
     @staticmethod
-    def _synapse_args(pathway: str, weight: str, learn: str, event: bool) -> dict:
+    def _synapse_args(pathway: str, weight: str, learn: str, event: bool, K: int = 1, S: int = 1) -> dict:
         """Synapses arguments of a recognition ('rec') or generative ('gen') set.
 
         summed: the inputs are summed variables over every synapse and
@@ -295,8 +348,10 @@ class CircuitNetwork:
         model = (f"w : 1  # {'recognition' if pathway == 'rec' else 'generative'} weight {weight}\n"
                  "mask : 1  # 0: lesioned (silent, does not learn)\n")
         if not event:
-            return {"model": model + f"x_{pathway}_wake_post = mask * w * s_wake_pre : 1 (summed)\n"
-                                     f"x_{pathway}_sleep_post = mask * w * s_sleep_pre : 1 (summed)\n"}
+            return {"model": model + "".join(f"x_{pathway}_wake{_c(c)}_post = mask * w * s_wake{_c(c)}_pre : 1 (summed)\n"
+                                             for c in range(K))
+                    + "".join(f"x_{pathway}_sleep{_c(c)}_post = mask * w * s_sleep{_c(c)}_pre : 1 (summed)\n"
+                              for c in range(S))}
         phase = "sleep" if pathway == "rec" else "wake"
         on_pre = {"wake_input": f"x_{pathway}_wake_post += mask * w",
                   "sleep_input": f"x_{pathway}_sleep_post += mask * w",
@@ -304,6 +359,33 @@ class CircuitNetwork:
         on_event = {"wake_input": "wake", "sleep_input": "sleep", "learn": phase}
         return {"model": model, "on_pre": on_pre, "on_event": on_event,
                 "delay": {key: 0 * b2.second for key in on_pre}}
+
+    def _importance_population(self, N, n, L, K):
+        """The divisive normalisation population of reweighted wake-sleep: one
+        neuron per machine sums its units' shares of ``ln P(h_c, d) - ln Q(h_c
+        | d)`` for every copy c (one summed variable per layer), and
+        normalises them (``omega_c = softmax_c``); every unit reads its
+        machine's weights through linked variables (and copies them into its
+        own, which its synapses can read)."""
+        import brian2 as b2
+
+        eqs = ["lw_max : 1", "lw_total : 1"]
+        for c in range(K):
+            eqs += [f"lw{_c(c)} : 1  # ln P(h, d) - ln Q(h | d) of copy {c}", f"omega{_c(c)} : 1  # its weight"]
+            eqs += [f"lw{_c(c)}_layer_{l} : 1" for l in range(L + 1)]
+        imp = b2.NeuronGroup(N, "\n".join(eqs), name="importance")
+        imp.state_updater.active = False
+        self.importance = imp
+        self.collect = []
+        for l, g in enumerate(self.layers):
+            S = b2.Synapses(g, imp, "\n".join(f"lw{_c(c)}_layer_{l}_post = lp{_c(c)}_pre : 1 (summed)"
+                                               for c in range(K)), name=f"importance_from_{l}")
+            S.connect(i=np.arange(N * n[l]), j=np.repeat(np.arange(N), n[l]))
+            self.collect.append(S)
+            for c in range(K):
+                setattr(g, f"omega_of_machine{_c(c)}",
+                        b2.linked_var(imp, f"omega{_c(c)}", index=np.repeat(np.arange(N), n[l])))
+        return [imp] + self.collect
 
     # ------------------------------------------------------------------
     def phase_schedule(self, U):
@@ -353,40 +435,90 @@ class CircuitNetwork:
             return f"clamped * clamp_state + (1 - clamped) * int({u} < "
 
         lay, R, G = self.layers, self.recognition, self.generative
-        # wake: clamp the data vector, then recognise bottom-up (eq. 1)
-        op(lay[0], "s_wake = data(t, i)", "clamp")
+        K, S, rule, weighted = self.K, self.S, self.rule, self.weighted
+        # wake: clamp the data vector, then recognise bottom-up (eq. 1), K samples
+        op(lay[0], "s_wake = data(t, i)" + "".join(f"\ns_wake_{c} = s_wake" for c in range(1, K)), "clamp")
         emit(lay[0], "wake")
         for k in range(L):
-            propagate(R[k], "x_rec_wake", "wake")
-            op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_wake')}\n"
-                           f"s_wake = {sampled(U('wake', k + 1))}q)" + consumed("x_rec_wake"), "recognise")
+            for c in range(K):
+                propagate(R[k], f"x_rec_wake{_c(c)}", "wake")
+            code = []
+            for c in range(K):
+                drive = f"b_rec + x_rec_wake{_c(c)}"
+                code += [f"q{_c(c)} = {sigmoid(drive)}", f"s_wake{_c(c)} = {sampled(U('wake', k + 1, c))}q{_c(c)})"]
+                if weighted:
+                    code.append(f"lq{_c(c)} = {log_sigmoid(f'(2 * s_wake{_c(c)} - 1) * ({drive})')}")
+            op(lay[k + 1], "\n".join(code) + consumed("x_rec_wake"), "recognise")
             emit(lay[k + 1], "wake")
-        # wake learning: generative predictions, delta rule (eq. 4)
+        # wake learning: generative predictions, delta rule (eq. 4); reweighted: each
+        # sample's update weighed by its normalised importance weight omega
         for k in range(L):
-            propagate(G[k], "x_gen_wake", "wake")
+            for c in range(K):
+                propagate(G[k], f"x_gen_wake{_c(c)}", "wake")
+        pending = []  # reweighted: the bias updates, after the normalisation
         for l in range(L + 1):
-            drive = "b_gen" if l == L else "b_gen + x_gen_wake"
             gated = "" if l == L else "\neta_gen = eps_gen * wake_gate(t, machine)"
-            op(lay[l], f"p = {sigmoid(drive)}\n"
-                       f"b_gen += eps_b_gen * wake_gate(t, machine) * (s_wake - p)" + gated
-               + (consumed("x_gen_wake") if l < L else ""), "wake_bias")
+            code, errors = [], []
+            for c in range(K):
+                drive = "b_gen" if l == L else f"b_gen + x_gen_wake{_c(c)}"
+                code.append(f"p{_c(c)} = {sigmoid(drive)}")
+                if weighted:
+                    share = log_sigmoid(f"(2 * s_wake{_c(c)} - 1) * ({drive})")
+                    code.append(f"lp{_c(c)} = {share}" + (f" - lq{_c(c)}" if l > 0 else ""))
+                errors.append((f"omega{_c(c)} * " if weighted else "") + f"(s_wake{_c(c)} - p{_c(c)})")
+            update = ("b_gen += eps_b_gen * wake_gate(t, machine) * "
+                      + (errors[0] if len(errors) == 1 else "(" + " + ".join(errors) + ")") + gated)
+            if l > 0 and rule.wake_update:  # the wake-phase Q update of the biases, on real data
+                update += ("\nb_rec += eps_b_rec * wake_gate(t, machine) * ("
+                           + " + ".join(f"omega{_c(c)} * (s_wake{_c(c)} - q{_c(c)})" for c in range(K)) + ")"
+                           "\neta_rec_wake = eps_rec * wake_gate(t, machine)")
+            if weighted:  # predictions first; the biases learn once the weights are normalised
+                op(lay[l], "\n".join(code), "wake_predict")
+            else:
+                op(lay[l], "\n".join(code) + "\n" + update + (consumed("x_gen_wake") if l < L else ""), "wake_bias")
+            if weighted:
+                pending.append((lay[l], update))
+        if weighted:
+            for S_ in self.collect:
+                for upd in S_.summed_updaters.values():
+                    place(upd)
+            total = [f"lw{_c(c)} = " + " + ".join(f"lw{_c(c)}_layer_{l}" for l in range(L + 1)) for c in range(K)]
+            peak = ["lw_max = lw"] + [f"lw_max = lw_{c} * int(lw_{c} > lw_max) + lw_max * int(lw_{c} <= lw_max)"
+                                      for c in range(1, K)]
+            norm = ([f"omega{_c(c)} = exp(lw{_c(c)} - lw_max)" for c in range(K)]
+                    + ["lw_total = " + " + ".join(f"omega{_c(c)}" for c in range(K))]
+                    + [f"omega{_c(c)} = omega{_c(c)} / lw_total" for c in range(K)])
+            op(self.importance, "\n".join(total + peak + norm), "normalise")
+            for group, update in pending:
+                op(group, "".join(f"omega{_c(c)} = omega_of_machine{_c(c)}\n" for c in range(K)) + update,
+                   "wake_bias")
         for k in range(L):
             learn(G[k], "generative", k)
-        # sleep: fantasy top-down (eq. 1)
-        op(lay[L], f"p = {sigmoid('b_gen')}\n"
-                   f"s_sleep = {sampled(U('sleep', L))}p)", "dream")
+            if rule.wake_update:
+                R[k].run_regularly(self.learn_code[("recognition_wake", k)], when="start", order=next(order),
+                                   name=f"{R[k].name}_wake")
+        # sleep: S fantasies top-down (eq. 1)
+        op(lay[L], "\n".join(f"p{_c(c)} = {sigmoid('b_gen')}\ns_sleep{_c(c)} = {sampled(U('sleep', L, c))}p{_c(c)})"
+                             for c in range(S)), "dream")
         emit(lay[L], "sleep")
         for k in range(L - 1, -1, -1):
-            propagate(G[k], "x_gen_sleep", "sleep")
-            op(lay[k], f"p = {sigmoid('b_gen + x_gen_sleep')}\n"
-                       f"s_sleep = {sampled(U('sleep', k))}p)" + consumed("x_gen_sleep"), "dream")
+            for c in range(S):
+                propagate(G[k], f"x_gen_sleep{_c(c)}", "sleep")
+            op(lay[k], "\n".join(f"p{_c(c)} = {sigmoid(f'b_gen + x_gen_sleep{_c(c)}')}\n"
+                                 f"s_sleep{_c(c)} = {sampled(U('sleep', k, c))}p{_c(c)})" for c in range(S))
+               + consumed("x_gen_sleep"), "dream")
             emit(lay[k], "sleep")
+        if not rule.sleep_update:
+            return
         # sleep learning: recognition predictions of the fantasy, delta rule (eq. 7)
         for k in range(L):
-            propagate(R[k], "x_rec_sleep", "sleep")
-            op(lay[k + 1], f"q = {sigmoid('b_rec + x_rec_sleep')}\n"
-                           f"b_rec += eps_b_rec * sleep_gate(t, machine) * (s_sleep - q)\n"
-                           f"eta_rec = eps_rec * sleep_gate(t, machine)" + consumed("x_rec_sleep"),
+            for c in range(S):
+                propagate(R[k], f"x_rec_sleep{_c(c)}", "sleep")
+            errors = [f"(s_sleep{_c(c)} - q{_c(c)})" for c in range(S)]
+            op(lay[k + 1], "\n".join(f"q{_c(c)} = {sigmoid(f'b_rec + x_rec_sleep{_c(c)}')}" for c in range(S)) + "\n"
+                           "b_rec += eps_b_rec * sleep_gate(t, machine) * "
+                           + (errors[0] if S == 1 else "(" + " + ".join(errors) + ")") + "\n"
+                           "eta_rec = eps_rec * sleep_gate(t, machine)" + consumed("x_rec_sleep"),
                "sleep_bias")
         for k in range(L):
             learn(R[k], "recognition", k)
@@ -465,15 +597,17 @@ class CircuitNetwork:
             return np.stack([np.ones(m) if x is None else np.asarray(x, dtype=float) for x in g], axis=1)
 
         vals = {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
-                self.wake_gate: padded(gates(wake_gate)),
-                self.sleep_gate: padded(gates(sleep_gate))}
+                self.wake_gate: padded(gates(wake_gate))}
+        if getattr(self, "rule", None) is None or self.rule.sleep_update:  # else no code reads it
+            vals[self.sleep_gate] = padded(gates(sleep_gate))
         if self.u_wake:
             if uniforms is None or any(u is None for u in uniforms):
                 raise bad("uniforms", "this circuit was built for external uniform numbers; pass them")
+            # (rows, units) or, with K samples / S fantasies, (rows, copies, units) per machine
             for l, ta in self.u_wake.items():
-                vals[ta] = padded(np.concatenate([u.wake[l - 1] for u in uniforms], axis=1))
+                vals[ta] = padded(np.concatenate([np.reshape(u.wake[l - 1], (m, -1)) for u in uniforms], axis=1))
             for l, ta in self.u_sleep.items():
-                vals[ta] = padded(np.concatenate([u.sleep[l] for u in uniforms], axis=1))
+                vals[ta] = padded(np.concatenate([np.reshape(u.sleep[l], (m, -1)) for u in uniforms], axis=1))
         return vals
 
     def read_spikes(self, m: int) -> list:
@@ -615,7 +749,7 @@ class Brian2Engine:
     def __init__(self, circuit: Circuit, device: str = "cython", chunk: int = 100_000,
                  external_uniforms: bool = False, record_spikes: bool = False,
                  record_every: int = 0, build_dir=None, propagation: str = "auto", n_machines: int = 1,
-                 spiking=None, record_traces: bool = False):
+                 spiking=None, record_traces: bool = False, rule="wake-sleep"):
         if device not in ("numpy", "cython", "cpp_standalone"):
             raise bad("device", "must be one of ['numpy', 'cython', 'cpp_standalone']", device)
         if chunk < 1:
@@ -636,8 +770,14 @@ class Brian2Engine:
         self.b2 = _configure_brian2(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE",
                                                                      cache_root() / "cython"))
         self.spiking = spiking
+        from .vectorised import Rule
+
+        self.rule = Rule.parse(rule)
         if spiking is not None:
             self.name = "spiking"
+            if not self.rule.is_default:
+                raise bad("rule", f"{self.rule.label}: the spiking circuit implements the papers' wake-sleep",
+                          self.rule.label)
             from .spiking import SpikingNetwork
 
             if external_uniforms:
@@ -649,9 +789,9 @@ class Brian2Engine:
                                       record_traces=record_traces)
         else:
             if propagation == "auto":
-                propagation = choose_propagation(circuit)
+                propagation = choose_propagation(circuit) if self.rule.is_default else "summed"
             self.net = CircuitNetwork(circuit, chunk, external_uniforms, record_spikes, record_every, propagation,
-                                      n_machines)
+                                      n_machines, rule=self.rule)
         self.propagation = propagation
         self.compile_seconds = 0.0
         b2 = self.b2
@@ -669,7 +809,8 @@ class Brian2Engine:
                                 chunk=int(chunk), propagation=propagation, record_spikes=bool(record_spikes),
                                 record_every=int(record_every), external_uniforms=bool(external_uniforms),
                                 n_machines=int(n_machines), spiking=None if spiking is None else spiking.key(),
-                                record_traces=bool(record_traces))
+                                record_traces=bool(record_traces),
+                                **({} if self.rule.is_default else {"rule": self.rule.label}))
                 entry = cache_root() / "builds" / key
             else:
                 entry = Path(build_dir) / "standalone"

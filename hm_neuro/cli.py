@@ -392,13 +392,14 @@ def build_parser():
     t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
                                    "circuit; writes OUT_seedK.npz per machine")
     t.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"], default="brian2",
-                   help="brian2 (the circuit), numpy (the reference), vectorised (NumPy over a population, "
-                        "every learning rule) or spiking (the circuit of stochastic spiking units in ms, "
+                   help="brian2 (the circuit; every learning rule), numpy (the reference; wake-sleep), "
+                        "vectorised (NumPy over a population; every learning rule) or spiking (the circuit of stochastic spiking units in ms, "
                         "options below); default brian2")
     t.add_argument("--rule", default="wake-sleep",
                    help="learning rule: wake-sleep (the papers', default), wake-sleep:S (S fantasies per sleep "
                         "phase), reweighted:K (reweighted wake-sleep, K samples) or reweighted:K:wake (no "
-                        "sleep-phase update); rules other than wake-sleep need --engine vectorised")
+                        "sleep-phase update); rules other than wake-sleep run on --engine brian2 (summed "
+                        "propagation) and vectorised")
     t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
                    help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
     t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
@@ -507,7 +508,7 @@ def build_parser():
     r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "
                    "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
                    "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
-                   "vectorised engine")
+                   "vectorised engine unless --engine brian2 (the circuit; results then named *_brian2)")
     r.add_argument("--settings", help="spiking: default (the bridge, the rate escape, tau_syn = 0.5 ms with and "
                                       "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
                                       "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "

@@ -156,8 +156,10 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     concern the Brian2 engine; asking them of the reference is an error
     (they would be silently ignored otherwise).  ``rule``
     (:class:`hm_neuro.vectorised.Rule`): rules other than the papers'
-    wake-sleep run on the ``vectorised`` engine.  ``spiking``
-    (:class:`hm_neuro.spiking.Spiking`, default: its defaults) configures the
+    wake-sleep run on the ``vectorised`` and ``brian2`` engines (the
+    latter with summed propagation).  ``spiking``
+    (:class:`hm_neuro.spiking.Spiking`, default: the circuit's ``[dynamics]``
+    table, :meth:`hm_neuro.circuit.Circuit.spiking`) configures the
     ``spiking`` engine: the Brian2 circuit of stochastic spiking units in ms;
     ``record_traces`` records its compartments' drives and synaptic currents
     every clock step (extras ``traces``: keep the chunk small).
@@ -177,9 +179,9 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
         raise bad("device", f"must be one of {list(DEVICES)}", device)
     if isinstance(n_machines, bool) or not isinstance(n_machines, (int, np.integer)) or n_machines < 1:
         raise bad("n_machines", "must be an integer >= 1", n_machines)
-    if engine != "vectorised" and not rule.is_default:
-        raise bad("rule", f"{rule.label} runs on the vectorised engine only; the {engine} engine implements the "
-                  "papers' wake-sleep", rule.label)
+    if engine in ("numpy", "spiking") and not rule.is_default:
+        raise bad("rule", f"{rule.label} runs on the vectorised and brian2 engines; the {engine} engine implements "
+                  "the papers' wake-sleep", rule.label)
     if spiking is not None and engine != "spiking":
         raise bad("spiking", f"configures the spiking engine only, not {engine}", spiking)
     if record_traces and engine != "spiking":
@@ -207,4 +209,4 @@ def make_engine(circuit: Circuit, engine: str = "brian2", *, device: str | None 
     return Brian2Engine(circuit, device=device or default_device(), chunk=int(chunk),
                         record_every=int(record_every), record_spikes=record_spikes,
                         external_uniforms=external_uniforms, propagation=propagation, build_dir=build_dir,
-                        n_machines=int(n_machines), spiking=spiking, record_traces=bool(record_traces))
+                        n_machines=int(n_machines), spiking=spiking, record_traces=bool(record_traces), rule=rule)

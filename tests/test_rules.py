@@ -1,16 +1,19 @@
-"""Learning rules beyond the papers' (hm_neuro.vectorised): parsing, the
-factory's refusals, and the reweighted wake-sleep update held to its
-expectation computed by enumerating every K-tuple of hidden states."""
+"""Learning rules beyond the papers' (hm_neuro.vectorised and the Brian2
+circuit): parsing, the factory's refusals, the Brian2 circuit held to the
+vectorised engine exactly (shared uniforms), and the reweighted wake-sleep
+update held to its expectation computed by enumerating every K-tuple of
+hidden states, on both engines."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from conftest import make_circuit, random_parameters
+from conftest import make_circuit, needs_compiler, random_parameters
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
-from hm_neuro.model import Uniforms, log_joint, log_recognition, sigmoid
+from hm_neuro.model import Perturbation, Uniforms, log_joint, log_recognition, sigmoid
+from hm_neuro.training import BarsStream
 from hm_neuro.vectorised import Rule
 
 
@@ -31,11 +34,48 @@ def test_rule_names_parse_and_bad_ones_are_refused():
         Rule.parse("contrastive")
 
 
-def test_rules_other_than_wake_sleep_need_the_vectorised_engine():
+def test_rules_need_an_engine_that_implements_them():
     c = make_circuit([4, 2])
-    for engine in ("numpy", "brian2"):
-        with pytest.raises(HMError, match=r"rule: reweighted:5 runs on the vectorised engine only"):
+    for engine in ("numpy", "spiking"):
+        with pytest.raises(HMError, match=rf"rule: reweighted:5 runs on the vectorised and brian2 engines; the "
+                                          rf"{engine} engine implements the papers' wake-sleep"):
             make_engine(c, engine, rule="reweighted:5")
+    with pytest.raises(HMError, match=r"propagation: the reweighted:5 rule needs summed propagation"):
+        make_engine(c, "brian2", device="numpy", rule="reweighted:5", propagation="event")
+
+
+RULES = ["wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"]
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler,
+                                                                                   pytest.mark.standalone])])
+@pytest.mark.parametrize("rule", RULES)
+def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, device, rng):
+    """A population of three machines -- other learning rates, other data,
+    one lesioned and clamped, one sleep-deprived -- on the Brian2 circuit
+    (K samples as K copies of each unit's state, the importance weights
+    normalised by a population of one neuron per machine), fed the
+    vectorised engine's uniforms, equals it to 1e-12."""
+    base = make_circuit([4, 3, 2], rate=0.05, nonneg=(0,))
+    circuits = [base, base.replace(learning_rates={"generative_weights": [0.3, 0.01], "recognition_biases": 0.2}),
+                base.replace(learning_rates={"recognition_weights": [0.0, 0.5]})]
+    n = 200
+    params = [random_parameters(c, rng) for c in circuits]
+    data = [BarsStream(size=2, p_vertical=pv).take(n, rng) for pv in (0.2, 0.5, 0.9)]
+    mask = (rng.random((3, 2)) < 0.5).astype(float)
+    pts = [Perturbation(), Perturbation(lesions={("recognition", 1): mask}, clamps={2: np.array([0.0, 1.0])}),
+           Perturbation()]
+    gates = [np.ones(n), np.ones(n), (np.arange(n) < n // 2) * 1.0]
+    vec = make_engine(base, "vectorised", chunk=n, n_machines=3, rule=rule)
+    uniforms = [vec.draw(n, rng) for _ in circuits]
+    args = dict(wake_gate=[np.ones(n)] * 3, sleep_gate=gates, uniforms=uniforms, perturbation=pts, circuits=circuits)
+    want, _ = vec.run_population(params, data, [1, 2, 3], **args)
+    with make_engine(base, "brian2", device=device, chunk=n, n_machines=3, rule=rule, external_uniforms=True) as eng:
+        got, _ = eng.run_population(params, data, [1, 2, 3], **args)
+    for k in range(3):
+        assert got[k].max_abs_difference(want[k]) <= 1e-12, f"machine {k}"
+        assert got[k].max_abs_difference(params[k]) > 1e-3
 
 
 def test_one_sample_reweighted_generative_update_is_the_papers_wake_update(rng):
@@ -81,18 +121,26 @@ def _expected_reweighted_wake_update(p, d, K):
     return mean, second
 
 
+def _one_step_population(c, rule, M, engine, d, wake, sleep):
+    """M machines each take one step from the same weights (Brian2: the numpy target)."""
+    kw = {"device": "numpy"} if engine == "brian2" else {}
+    p0 = random_parameters(c, np.random.default_rng(7))
+    with make_engine(c, engine, chunk=1, n_machines=M, rule=rule, **kw) as eng:
+        out, _ = eng.run_population([p0] * M, [d[None, :]] * M, list(range(M)), [np.full(1, wake)] * M,
+                                    [np.full(1, sleep)] * M)
+    return p0, out
+
+
+@pytest.mark.parametrize("engine", ["vectorised", "brian2"])
 @pytest.mark.parametrize("K", [2, 3])
-def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K):
+def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, engine):
     """M machines of a population each take one wake step from the same
     weights: M independent reweighted updates, whose mean must match the
     enumerated expectation within 4.5 standard errors (exact variance)."""
-    rng = np.random.default_rng(7)
     c = make_circuit([3, 3], rate=0.05)
-    p0 = random_parameters(c, rng)
     d = np.array([1.0, 0.0, 1.0])
     M = 20_000
-    eng = make_engine(c, "vectorised", chunk=1, n_machines=M, rule=f"reweighted:{K}")
-    out, _ = eng.run_population([p0] * M, [d[None, :]] * M, list(range(M)), [np.ones(1)] * M, [np.zeros(1)] * M)
+    p0, out = _one_step_population(c, f"reweighted:{K}", M, engine, d, 1.0, 0.0)
     mean, second = _expected_reweighted_wake_update(p0, d, K)
     for key, got in (("G", [o.generative_weights[0] - p0.generative_weights[0] for o in out]),
                      ("R", [o.recognition_weights[0] - p0.recognition_weights[0] for o in out])):
@@ -104,18 +152,15 @@ def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K):
     assert np.abs(mean["G"] - _expected_reweighted_wake_update(p0, d, 1)[0]["G"]).max() > 10 * se.max()
 
 
-def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7():
+@pytest.mark.parametrize("engine", ["vectorised", "brian2"])
+def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7(engine):
     """wake-sleep:S: the mean update of one sleep phase is S times the
     enumerated expectation of eq. 7 (M machines, one step each)."""
     from test_equivalence import expected_sleep_update
 
-    rng = np.random.default_rng(9)
     c = make_circuit([4, 3, 2], rate=0.05)
-    p0 = random_parameters(c, rng)
     M, S = 20_000, 3
-    eng = make_engine(c, "vectorised", chunk=1, n_machines=M, rule=f"wake-sleep:{S}")
-    out, _ = eng.run_population([p0] * M, [np.zeros((1, 4))] * M, list(range(M)), [np.zeros(1)] * M,
-                                [np.ones(1)] * M)
+    p0, out = _one_step_population(c, f"wake-sleep:{S}", M, engine, np.zeros(4), 0.0, 1.0)
     mean, second = expected_sleep_update(p0, c)
     for k in range(2):
         samples = np.array([o.recognition_weights[k] - p0.recognition_weights[k] for o in out]) / 0.05

@@ -77,7 +77,7 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
 MEASURES = ("free-energy", "expected-cost", "importance")
 
 
-def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sweeps=None, measure="free-energy",
+def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps=None, measure="free-energy",
          workers=None, scheduler=None, rule="wake-sleep"):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.sweep`): ``workers`` local Dask processes (default 2;
@@ -90,8 +90,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
     rule = Rule.parse(rule)
-    if not rule.is_default and engine == "brian2":
-        engine = "vectorised"
+    engine = engine or ("brian2" if rule.is_default else "vectorised")
     out = Path(out)
     sweeps = sweeps or (20 if quick else SWEEPS)
     circuit = load_circuit("digits")
@@ -136,7 +135,8 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None, sw
               "error_backprop": base["backprop"], **chosen,
               "paper_error_helmholtz": PAPER["helmholtz"], "paper_error_nearest_neighbour": PAPER["nearest_neighbour"],
               "paper_error_backprop": PAPER["backprop"], "confusion": confusion.tolist()}
-    name = "digits" + ("" if rule.is_default else "_" + rule.label.replace(":", "")) \
+    name = "digits" + ("" if rule.is_default else "_" + rule.label.replace(":", "")
+                       + ("_brian2" if engine == "brian2" else "")) \
         + ("" if measure == "free-energy" else "_" + measure) + ("_quick" if quick else "")
     save_json(out / f"{name}.json", result)
 
