@@ -12,6 +12,26 @@ def make_circuit(layers, rate=0.05, nonneg=(), name="test"):
     return Circuit.uniform(layers, rate, nonnegative_into=nonneg, name=name)
 
 
+def three_machines(rng, n):
+    """A population test case: three 4-3-2 machines with other learning
+    rates and other data, the second lesioned and clamped, the third
+    sleep-deprived for half of the ``n`` examples.  Returns (base circuit,
+    circuits, params, data, perturbations, sleep gates)."""
+    from hm_neuro.model import Perturbation
+    from hm_neuro.training import BarsStream
+
+    base = make_circuit([4, 3, 2], rate=0.05, nonneg=(0,))
+    circuits = [base, base.replace(learning_rates={"generative_weights": [0.3, 0.01], "recognition_biases": 0.2}),
+                base.replace(learning_rates={"recognition_weights": [0.0, 0.5]})]
+    params = [random_parameters(c, rng) for c in circuits]
+    data = [BarsStream(size=2, p_vertical=pv).take(n, rng) for pv in (0.2, 0.5, 0.9)]
+    mask = (rng.random((3, 2)) < 0.5).astype(float)
+    pts = [Perturbation(), Perturbation(lesions={("recognition", 1): mask}, clamps={2: np.array([0.0, 1.0])}),
+           Perturbation()]
+    sleep_gates = [np.ones(n), np.ones(n), (np.arange(n) < n // 2) * 1.0]
+    return base, circuits, params, data, pts, sleep_gates
+
+
 def random_parameters(circuit, rng, scale=1.0):
     """Non-trivial parameters; constrained sets made >= 0."""
     from hm_neuro.model import Parameters

@@ -5,7 +5,7 @@ reference runs."""
 import numpy as np
 import pytest
 
-from conftest import make_circuit, needs_compiler, random_parameters
+from conftest import make_circuit, needs_compiler, random_parameters, three_machines
 from hm_neuro import reference
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
@@ -143,17 +143,10 @@ def test_population_reproduces_separate_reference_runs_exactly(name, device, rng
     """Three machines in one circuit -- other learning rates, other data,
     one lesioned and clamped, one sleep-deprived -- each equal to its own
     reference run fed the same uniforms."""
-    base = make_circuit([4, 3, 2], rate=0.05, nonneg=(0,))
-    circuits = [base, base.replace(learning_rates={"generative_weights": [0.3, 0.01], "recognition_biases": 0.2}),
-                base.replace(learning_rates={"recognition_weights": [0.0, 0.5]})]
     n = 300
-    params = [random_parameters(c, rng) for c in circuits]
-    data = [BarsStream(size=2, p_vertical=pv).take(n, rng) for pv in (0.2, 0.5, 0.9)]
+    base, circuits, params, data, pts, sleep_gates = three_machines(rng, n)
     uniforms = [Uniforms.draw(base, n, rng) for _ in circuits]
-    mask = (rng.random((3, 2)) < 0.5).astype(float)
-    pts = [Perturbation(), Perturbation(lesions={("recognition", 1): mask}, clamps={2: np.array([0.0, 1.0])}),
-           Perturbation()]
-    gates = [(np.ones(n), np.ones(n)), (np.ones(n), np.ones(n)), (np.ones(n), (np.arange(n) < n // 2) * 1.0)]
+    gates = [(np.ones(n), g) for g in sleep_gates]
     eng = make_engine(base, name, device=device, chunk=n, n_machines=3,
                       **({"external_uniforms": True} if name == "brian2" else {}))
     try:

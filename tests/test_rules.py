@@ -9,11 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
-from conftest import make_circuit, needs_compiler, random_parameters
+from conftest import make_circuit, needs_compiler, random_parameters, three_machines
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
-from hm_neuro.model import Perturbation, Uniforms, log_joint, log_recognition, sigmoid
-from hm_neuro.training import BarsStream
+from hm_neuro.model import Uniforms, log_joint, log_recognition, sigmoid
 from hm_neuro.vectorised import Rule
 
 
@@ -57,16 +56,8 @@ def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, dev
     (K samples as K copies of each unit's state, the importance weights
     normalised by a population of one neuron per machine), fed the
     vectorised engine's uniforms, equals it to 1e-12."""
-    base = make_circuit([4, 3, 2], rate=0.05, nonneg=(0,))
-    circuits = [base, base.replace(learning_rates={"generative_weights": [0.3, 0.01], "recognition_biases": 0.2}),
-                base.replace(learning_rates={"recognition_weights": [0.0, 0.5]})]
     n = 200
-    params = [random_parameters(c, rng) for c in circuits]
-    data = [BarsStream(size=2, p_vertical=pv).take(n, rng) for pv in (0.2, 0.5, 0.9)]
-    mask = (rng.random((3, 2)) < 0.5).astype(float)
-    pts = [Perturbation(), Perturbation(lesions={("recognition", 1): mask}, clamps={2: np.array([0.0, 1.0])}),
-           Perturbation()]
-    gates = [np.ones(n), np.ones(n), (np.arange(n) < n // 2) * 1.0]
+    base, circuits, params, data, pts, gates = three_machines(rng, n)
     vec = make_engine(base, "vectorised", chunk=n, n_machines=3, rule=rule)
     uniforms = [vec.draw(n, rng) for _ in circuits]
     args = dict(wake_gate=[np.ones(n)] * 3, sleep_gate=gates, uniforms=uniforms, perturbation=pts, circuits=circuits)
