@@ -20,9 +20,10 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
 
     spiking = {"engine": engine, "spiking": Spiking(window=1.0, dt=1.0) if engine == "spiking" else None}
     c = make_circuit([16, 4, 1], rate=0.05)
-    epochs = [ProtocolEpoch(300, "wake-sleep"),
-              ProtocolEpoch(200, "frozen", record_spikes=50),
-              ProtocolEpoch(200, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50)]
+    n, m = (300, 200) if engine == "brian2" else (100, 60)  # the spiking circuit: 7 clock steps per example
+    epochs = [ProtocolEpoch(n, "wake-sleep"),
+              ProtocolEpoch(m, "frozen", record_spikes=50),
+              ProtocolEpoch(50, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50)]
     seen = []
     res = run_protocol(c, BarsStream(), epochs, seed=1, device="numpy", progress=False,
                        measures=lambda p: seen.append(p.copy()) or {"n": len(seen)}, **spiking)
@@ -41,7 +42,7 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
     assert res["params"].max_abs_difference(after[1]) > 0
     # measures see the lesioned machine: all of recognition_0 silenced
     assert np.all(after[2].recognition_weights[0] == 0) and np.any(after[1].recognition_weights[0] != 0)
-    assert r1["examples_before"] == 300 and r2["examples_before"] == 500
+    assert r1["examples_before"] == n and r2["examples_before"] == n + m
     # recorded firing probabilities are the rasters' means
     t = np.asarray(r1["spikes"]["wake_1_t"])
     assert sum(r1["rates"]["wake"][1]) * 50 == pytest.approx(len(t))
@@ -79,6 +80,8 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
 
     assert imread(tmp_path / "rec.png").shape[1] > 500  # the recording's figure
     spiking = tmp_path / "spiking.npz"
+    proto.write_text(proto.read_text().replace("examples = 300", "examples = 40").replace("examples = 100",
+                                                                                            "examples = 20"))
     assert main(["protocol", str(proto), "--device", "numpy", "--engine", "spiking", "--window", "1", "--dt", "1",
                  "--out", str(spiking), "-q"]) == 0
     assert "epoch0_wake_1_t" in np.load(spiking).files
