@@ -19,9 +19,8 @@ engine's devices (``make_engine(..., engine="spiking", spiking=Spiking(...))``):
 one example is one cycle of a wake-sleep oscillation, a sweep of windows
 bottom-up awake and top-down asleep, with plasticity by window-integrated
 dendritic prediction (eqs. 4 and 7 in the bridge limit: exact escape,
-``tau_syn = 0``).  :func:`fantasies` is a stand-alone sweep of fantasies only
-(no learning), :func:`sampled_fantasies` the trained network's own
-fantasies.  With ``tau_syn > 0`` a unit's targets see its state through a
+``tau_syn = 0``); :func:`sampled_fantasies` are the network's own
+fantasies (learning off), on the same engine.  With ``tau_syn > 0`` a unit's targets see its state through a
 rising current: the sample of the layer it drives is drawn from a transient
 while the learning step predicts from the risen current; a ``settle`` before
 every window and learning step of a few ``tau_syn`` removes the mismatch
@@ -39,7 +38,6 @@ import numpy as np
 from .brian2_engine import CircuitNetwork
 from .circuit import Circuit
 from .errors import bad
-from .model import Parameters
 
 ESCAPES = ("exact", "rate")
 
@@ -53,65 +51,6 @@ def window_probability(u, T: float, dt: float, escape: str = "exact"):
     else:
         p_step = np.minimum(np.log1p(np.exp(u)) / T * dt, 1.0)
     return 1.0 - (1.0 - p_step) ** steps
-
-
-def fantasies(params: Parameters, n_copies: int, T: float = 1.0, dt: float = 0.1, escape: str = "exact",
-              seed: int = 0, record_spikes: bool = False):
-    """``n_copies`` spiking fantasies of the generative model (Brian2 runtime,
-    numpy target), times in ms.  Returns per layer the window states
-    ``(n_copies, n_l)`` ("fired at least once") and, with ``record_spikes``,
-    per layer ``(times_ms, unit, copy)`` of every spike."""
-    import brian2 as b2
-
-    if escape not in ESCAPES:
-        raise bad("escape", f"must be one of {list(ESCAPES)}", escape)
-    if not (0 < dt <= T):
-        raise bad("dt", f"must be in (0, T={T}] ms", dt)
-    steps = int(round(T / dt))
-    if abs(steps * dt - T) > 1e-9 * T:
-        raise bad("T", f"must be a whole number of steps of dt={dt} ms", T)
-    sizes = [b.size for b in params.generative_biases]
-    L = len(sizes) - 1
-    b2.start_scope()
-    b2.defaultclock.dt = dt * b2.ms
-    b2.seed(seed)
-    fire = ("rand() < 1 - (1 + exp(u))**(-dt/T_window)" if escape == "exact"
-            else "rand() < log(1 + exp(u)) / T_window * dt")
-    groups, spikes = [], []
-    for l, n in enumerate(sizes):
-        # layer l fires in the window that starts when the layers above are done: [(L - l) T, (L - l + 1) T)
-        g = b2.NeuronGroup(n * n_copies, """
-            u = b_gen + x_gen : 1
-            b_gen : 1 (constant)
-            x_gen : 1
-            fired : 1
-            t_start : second (constant)
-            T_window : second (constant)
-            """, threshold=f"t >= t_start and t < t_start + T_window and {fire}", reset="fired = 1", method="euler", name=f"layer_{l}")
-        g.b_gen = np.tile(params.generative_biases[l], n_copies)
-        g.t_start = (L - l) * T * b2.ms
-        g.T_window = T * b2.ms
-        groups.append(g)
-        if record_spikes:
-            spikes.append(b2.SpikeMonitor(g))
-    synapses = []
-    for l in range(L):  # generative: layer l+1 -> l, within a copy; instantaneous, the state held
-        above, below = sizes[l + 1], sizes[l]
-        s = b2.Synapses(groups[l + 1], groups[l], "w : 1\nx_gen_post = w * fired_pre : 1 (summed)",
-                        name=f"generative_{l}")
-        copy = np.repeat(np.arange(n_copies), above * below)
-        i = np.tile(np.repeat(np.arange(above), below), n_copies) + copy * above
-        j = np.tile(np.tile(np.arange(below), above), n_copies) + copy * below
-        s.connect(i=i, j=j)
-        s.w = np.tile(params.generative_weights[l].ravel(), n_copies)
-        synapses.append(s)
-    net = b2.Network(*groups, *synapses, *spikes)
-    net.run((L + 1) * T * b2.ms, namespace={})
-    states = [np.asarray(g.fired[:]).reshape(n_copies, n) for g, n in zip(groups, sizes)]
-    if not record_spikes:
-        return states
-    rec = [(np.asarray(m.t / b2.ms), np.asarray(m.i) % n, np.asarray(m.i) // n) for m, n in zip(spikes, sizes)]
-    return states, rec
 
 
 # ------------------------------------------------------------ training in real time
@@ -429,30 +368,35 @@ class SpikingNetwork(CircuitNetwork):
         example."""
         import brian2 as b2
 
+        N = self.n_machines
         C = int(round(float(self.example_duration / self.dt)))
         sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
         out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []}
-               for _ in range(self.n_machines)]
+               for _ in range(N)]
         for l, n_l in enumerate(self.circuit.layers):
             mon = self.spike_monitors[l]
             t, i = np.asarray(mon.t / b2.ms), np.asarray(mon.i[:])
             steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
-            example, asleep = steps // C, steps % C >= sleep_start
+            machine, unit, example, asleep = i // n_l, i % n_l, steps // C, steps % C >= sleep_start
             g = self.layers[l]
-            clamped = np.asarray(g.clamped[:]).reshape(self.n_machines, n_l) > 0.5
-            clamp_state = np.asarray(g.clamp_state[:]).reshape(self.n_machines, n_l)
-            for k in range(self.n_machines):
-                mine = i // n_l == k
-                out[k]["spikes"].append((t[mine], i[mine] % n_l))
-                for phase, keep in (("wake", mine & ~asleep), ("sleep", mine & asleep)):
-                    states = np.zeros((m, n_l))
-                    states[example[keep], i[keep] % n_l] = 1.0
-                    states[:, clamped[k]] = clamp_state[k, clamped[k]]  # held, never fired
-                    if l == 0 and phase == "wake":
-                        states = np.asarray(self._chunk_data[k], dtype=float)[:m].copy()
-                    out[k][phase].append(states)
+            clamped = np.asarray(g.clamped[:]).reshape(N, n_l) > 0.5
+            clamp_state = np.asarray(g.clamp_state[:]).reshape(N, n_l)
+            states = {}
+            for phase, keep in (("wake", ~asleep), ("sleep", asleep)):
+                a = np.zeros((N, m, n_l))
+                a[machine[keep], example[keep], unit[keep]] = 1.0
+                a = np.where(clamped[:, None, :], clamp_state[:, None, :], a)  # held, never fired
+                states[phase] = a
+            if l == 0:  # awake, the input layer holds the data
+                states["wake"] = np.stack([np.asarray(d, dtype=float)[:m] for d in self._chunk_data])
+            order = np.argsort(machine, kind="stable")  # every machine's spikes, in time order
+            bounds = np.searchsorted(machine[order], np.arange(N + 1))
+            for k in range(N):
+                mine = order[bounds[k]:bounds[k + 1]]
+                out[k]["spikes"].append((t[mine], unit[mine]))
+                out[k]["wake"].append(states["wake"][k])
+                out[k]["sleep"].append(states["sleep"][k])
         return out
-
 
     def read_traces(self, m: int) -> list:
         """Per machine, per layer ``{"t_ms", "u_gen", "a"[, "u_rec"]}``: the
@@ -473,12 +417,15 @@ class SpikingNetwork(CircuitNetwork):
 
 
 def sampled_fantasies(params_list: list, circuit: Circuit, spiking: Spiking, n: int, seed: int = 0,
-                      device: str | None = None) -> list:
+                      device: str | None = None, all_layers: bool = False) -> list:
     """``n`` fantasies of each machine *as the spiking network produces them*
-    (learning off): per machine an ``(n, n_input)`` array of the input
-    layer's sleep-window states.  In the bridge limit these are samples of
-    the binary generative model; away from it, of what the spiking circuit
-    actually generates with the same weights."""
+    (learning off, one population): per machine an ``(n, n_input)`` array of
+    the input layer's sleep-window states (``all_layers``: a list of every
+    layer's, input first).  In the bridge limit these are samples of the
+    binary generative model (eqs. 2-3); away from it, of what the spiking
+    circuit actually generates with the same weights.  Many fantasies of one
+    machine are fastest as a population of its copies (``[params] * M``,
+    ``n = 1``)."""
     from .engines import make_engine
 
     N = len(params_list)
@@ -487,7 +434,7 @@ def sampled_fantasies(params_list: list, circuit: Circuit, spiking: Spiking, n: 
                      spiking=spiking) as eng:
         _, extras = eng.run_population(list(params_list), [np.zeros((n, circuit.n_input))] * N,
                                        [seed + k for k in range(N)], [zeros] * N, [zeros] * N)
-    return [e["sleep"][0] for e in extras]  # the input layer's states in each sleep window
+    return [e["sleep"] if all_layers else e["sleep"][0] for e in extras]  # the states of each sleep window
 
 
 def sampled_kl_bits(fantasies, patterns, probabilities) -> float:
