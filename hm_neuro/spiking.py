@@ -375,8 +375,9 @@ class SpikingNetwork(CircuitNetwork):
                for _ in range(N)]
         for l, n_l in enumerate(self.circuit.layers):
             mon = self.spike_monitors[l]
-            t, i = np.asarray(mon.t / b2.ms), np.asarray(mon.i[:])
             steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
+            within = steps < m * C  # a compiled run lasts the whole chunk: the rows past m are padding
+            t, i, steps = np.asarray(mon.t / b2.ms)[within], np.asarray(mon.i[:])[within], steps[within]
             machine, unit, example, asleep = i // n_l, i % n_l, steps // C, steps % C >= sleep_start
             g = self.layers[l]
             clamped = np.asarray(g.clamped[:]).reshape(N, n_l) > 0.5

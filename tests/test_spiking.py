@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from conftest import make_circuit, random_parameters
+from conftest import make_circuit, needs_compiler, random_parameters
 from hm_neuro.errors import HMError
 from hm_neuro.model import log_joint, sigmoid
 from hm_neuro.spiking import Spiking, sampled_fantasies, window_probability
@@ -322,3 +322,18 @@ def test_the_spiking_engine_trains_every_shipped_circuit(name):
     with make_engine(c, "spiking", device="numpy", chunk=20, spiking=Spiking(window=1.0, dt=1.0)) as eng:
         out, _ = eng.run(p0, (rng.random((20, c.n_input)) < 0.3).astype(float), seed=1)
     assert out.max_abs_difference(p0) > 0 and all(np.all(np.isfinite(a)) for a in out.arrays().values())
+
+
+@needs_compiler
+@pytest.mark.standalone
+def test_a_compiled_chunk_reports_only_the_rows_it_was_given():
+    """cpp_standalone runs the whole compiled chunk (the rows past the data
+    are padding): the recorded states and spikes stop at the rows given."""
+    c = make_circuit([4, 3, 1])
+    p = random_parameters(c, np.random.default_rng(1), scale=2.0)
+    sp = Spiking(window=1.0, dt=1.0)
+    with make_engine(c, "spiking", device="cpp_standalone", chunk=50, record_spikes=True, spiking=sp) as eng:
+        _, extra = eng.run(p, np.ones((20, 4)), seed=2, wake_gate=np.zeros(20), sleep_gate=np.zeros(20))
+    assert [a.shape for a in extra["sleep"]] == [(20, 4), (20, 3), (20, 1)]
+    assert all(len(t) == 0 or t.max() < 20 * extra["cycle_ms"] for t, _ in extra["spikes"])
+    assert extra["sleep"][0].sum() > 0
