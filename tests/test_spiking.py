@@ -337,3 +337,26 @@ def test_a_compiled_chunk_reports_only_the_rows_it_was_given():
     assert [a.shape for a in extra["sleep"]] == [(20, 4), (20, 3), (20, 1)]
     assert all(len(t) == 0 or t.max() < 20 * extra["cycle_ms"] for t, _ in extra["spikes"])
     assert extra["sleep"][0].sum() > 0
+
+
+@needs_compiler
+@pytest.mark.standalone
+@pytest.mark.equivalence
+def test_at_one_step_per_window_the_spiking_circuit_is_the_binary_circuit_sample_for_sample():
+    """The bridge, exactly: with the exact escape and one clock step per
+    window, a unit fires in its window iff rand() < sigma(u), and compiled
+    C++ draws rand() only for the units whose window is open -- in the order
+    the binary circuit draws its uniforms. So from the same seeds a spiking
+    population trains to the binary one's weights (to rounding)."""
+    from hm_neuro.circuit import load_circuit
+    from hm_neuro.training import BarsStream, train_population
+
+    c = load_circuit("bars")
+    kw = dict(device="cpp_standalone", max_chunk=2000, progress=False)
+    binary = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="brian2", propagation="summed",
+                              **kw)
+    spiking = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="spiking",
+                               spiking=Spiking(window=1.0, dt=1.0), **kw)
+    for a, b in zip(binary, spiking):
+        assert a.params.max_abs_difference(b.params) < 1e-9
+        assert a.params.max_abs_difference(type(a.params).initial(c)) > 1.0
