@@ -502,8 +502,9 @@ def build_parser():
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars, spiking)")
-    r.add_argument("--engine", choices=["brian2", "numpy", "vectorised"],
-                   help="brian2 (the circuit), numpy (the reference) or vectorised (NumPy over a population)")
+    r.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"],
+                   help="brian2 (the circuit), numpy (the reference), vectorised (NumPy over a population) or, "
+                        "for bars, spiking (the circuit in real time; the bridge at one step per window)")
     r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
     r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "
                    "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "

@@ -91,7 +91,8 @@ class Task:
         """Tasks with equal shapes can share one population circuit."""
         c = self.circuit
         return (self.engine, self.device, tuple(c["layers"]), tuple(c.get("nonnegative_generative_weights_into", ())),
-                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every, self.rule)
+                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every, self.rule,
+                tuple(sorted(c.get("dynamics", {}).items())))
 
     def row(self) -> dict:
         return {"task": self.index, "seed": self.seed, "restart": self.restart, "run_seed": self.run_seed,

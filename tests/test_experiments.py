@@ -32,6 +32,13 @@ def test_bars_quick_on_the_brian2_circuit(tmp_path):
     assert curve["kl_data_model_bits"][-1] < curve["kl_data_model_bits"][0]  # it learned something
     for fig in ("fantasies", "weights", "learning_curve", "weight_evolution"):
         check_png(tmp_path / f"bars_restarts2_seeds1_quick_{fig}.png")
+    # the same job in real time (the bridge at one step per window): the same machines, run for run
+    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--workers", "1",
+                 "--engine", "spiking", "--out", str(tmp_path)]) == 0
+    spk = json.loads((tmp_path / "bars_spiking_restarts2_seeds1_quick.json").read_text())
+    assert spk["engine"] == "spiking"
+    for a, b in zip(res["runs"], spk["runs"]):
+        assert a["kl_data_model_bits"] == pytest.approx(b["kl_data_model_bits"], abs=1e-9)
 
 
 def test_nines_quick(tmp_path):

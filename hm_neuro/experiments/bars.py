@@ -14,7 +14,7 @@ training), ``bars_weight_evolution.png`` (weights recorded during the Brian2
 run), and ``bars.history.npz`` (its recorded weights).  The figures show the
 machine with the lowest free energy on training data among the seeds.
 
-Run:  hm-neuro reproduce bars [--seeds 10] [--quick]
+Run:  hm-neuro reproduce bars [--seeds 10] [--quick] [--engine spiking]
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ def circuit_for(reading: str):
                                         "recognition_biases": r["recognition_biases"]})
 
 
+#: ``--engine spiking``: the spiking circuit's parameters when the circuit has no [dynamics] table
+SPIKING_BRIDGE = {"window": 1.0, "dt": 1.0}
+
+
 def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device=None,
          reading="connections", examples=None, restarts=RESTARTS, workers=None, scheduler=None,
          rule="wake-sleep"):
@@ -96,6 +100,10 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     # default: the papers' rule on the Brian2 circuit, the others on the vectorised
     # NumPy engine (where the README's 40-seed statistics of the rules come from)
     engine = engine or ("brian2" if rule.is_default else "vectorised")
+    if engine == "spiking" and not circuit.dynamics:
+        # in real time: the bridge at one clock step per window unless the circuit says otherwise
+        # (then the spiking circuit is the binary one sample for sample: README)
+        circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
     tasks = [Task(i, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
                   record_every, keep_model=True, rule=rule.label) for i, (s, r) in enumerate(runs_wanted)]
     workers = workers or default_workers()
@@ -165,6 +173,8 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
         name += "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else "")
+    if engine == "spiking":
+        name += "_spiking"
     if restarts != RESTARTS:
         name += f"_restarts{restarts}"
     if seeds != SEEDS:
