@@ -893,7 +893,10 @@ class Brian2Engine:
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
             try:
-                b2.device.run(directory=str(self.run_dir), with_output=False, run_args=values)
+                # results into the private run folder too (Brian2's default is the build's own folder,
+                # which concurrent processes of one shape would share)
+                b2.device.run(directory=str(self.run_dir), results_directory="results", with_output=False,
+                              run_args=values)
             finally:
                 os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
                 b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)

@@ -116,29 +116,34 @@ def test_resume_with_other_options_is_refused(tmp_path):
 
 @pytest.mark.skipif(not __import__("shutil").which("g++"), reason="no C++ compiler")
 def test_parallel_standalone_trainings_with_a_cold_cache_equal_a_serial_one(tmp_path):
-    """Two compiled trainings of one shape at once on an empty build cache:
-    both succeed (one builds, the other waits for the lock and re-uses the
-    build) and agree bit for bit with a third run made afterwards."""
+    """Two compiled trainings of one shape at once, with other seeds, on an
+    empty build cache: both succeed (one builds, the other waits for the
+    lock and re-uses the build), each agrees bit for bit with its own run
+    made afterwards alone, and no run writes into the shared cache entry
+    (each reads its results from its private run folder)."""
     import os
 
     env = dict(os.environ, HM_NEURO_CACHE_DIR=str(tmp_path / "cache"))
-    args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "20000", "--chunk", "5000",
-            "--seed", "4", "-q"]
-    procs = [subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *args, "--out", str(tmp_path / f"{k}.npz")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for k in "ab"]
+    args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "40000", "--chunk", "2000",
+            "-q"]
+
+    def cli(seed, out):
+        return [sys.executable, "-m", "hm_neuro.cli", *args, "--seed", str(seed), "--out", str(tmp_path / out)]
+
+    procs = [subprocess.Popen(cli(seed, f"{seed}.npz"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for seed in (4, 5)]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
-    r = subprocess.run([sys.executable, "-m", "hm_neuro.cli", *args, "--out", str(tmp_path / "serial.npz")],
-                       capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    serial = _read_model(tmp_path / "serial.npz")
-    for k in "ab":
-        got = _read_model(tmp_path / f"{k}.npz")
+    for seed in (4, 5):
+        r = subprocess.run(cli(seed, f"serial{seed}.npz"), capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        serial, got = _read_model(tmp_path / f"serial{seed}.npz"), _read_model(tmp_path / f"{seed}.npz")
         for key in serial:
-            np.testing.assert_array_equal(got[key], serial[key], err_msg=f"{k}: {key}")
+            np.testing.assert_array_equal(got[key], serial[key], err_msg=f"seed {seed}: {key}")
     entries = [p for p in (tmp_path / "cache" / "builds").iterdir() if p.is_dir()]
-    assert len(entries) == 1  # one shape, one build, used by all three runs
+    assert len(entries) == 1  # one shape, one build, used by all four runs
+    assert not list((entries[0] / "results").glob("*"))  # the build's own results folder stays empty
 
 
 def test_animate_writes_a_gif_of_the_weight_history(tmp_path):
