@@ -57,7 +57,7 @@ from hm_neuro.data import bars_distribution, sample_bars
 from hm_neuro.errors import bad
 from hm_neuro.experiments.bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
 from hm_neuro.measures import exact_summary
-from hm_neuro.model_io import save_json
+from hm_neuro.model_io import save_json, save_model
 from hm_neuro.seeds import SeedTree
 from hm_neuro.spiking import Spiking, sampled_fantasies, sampled_kl_bits
 from hm_neuro.training import BarsStream, train_population
@@ -151,6 +151,9 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     save_json(out / f"{name}.json", summary)
     if "bridge" in trained:
         best = int(np.argmin(results["bridge"]["kl_data_model_bits"]))
+        r = trained["bridge"][best]  # kept, so that the figure can be redrawn without training again
+        save_model(out / f"{name}_bridge_model.npz", r.params, circuit.replace(dynamics=SETTINGS["bridge"].key()),
+                   r.seed, n, r.engine, r.device)
         _figure(out / f"{name}.png", results, trained["bridge"][best].params, circuit, seed, device)
     elif group == "sweep":  # the other groups: the JSON only
         _sweep_figure(out / f"{name}.png", results)
@@ -220,7 +223,8 @@ def _figure(path, results, params, circuit, seed, device):
     a.set_xticks(range(len(results)))
     a.set_xticklabels(list(results), rotation=15)
     a.set_ylabel("KL(data || model) [bits], one run per seed")
-    a.legend(fontsize=7, loc="upper left")
+    a.set_ylim(0.005, 50)
+    a.legend(fontsize=7, loc="lower center")
     cycle = extra["cycle_ms"]
     L = circuit.n_hidden_layers
     offset, ticks = 0, []
