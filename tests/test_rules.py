@@ -46,10 +46,18 @@ def test_rules_need_an_engine_that_implements_them():
 RULES = ["wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"]
 
 
+def _rule_cases():
+    """Every rule on the numpy target; on cpp_standalone reweighted:3 in the
+    default run (the most machinery: copies, importance population, wake-phase
+    Q update) and the others with -m slow (a compile each)."""
+    for rule in RULES:
+        yield pytest.param(rule, "numpy", id=f"{rule}-numpy")
+        marks = [needs_compiler, pytest.mark.standalone] + ([] if rule == "reweighted:3" else [pytest.mark.slow])
+        yield pytest.param(rule, "cpp_standalone", marks=marks, id=f"{rule}-cpp_standalone")
+
+
 @pytest.mark.equivalence
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler,
-                                                                                   pytest.mark.standalone])])
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule, device", list(_rule_cases()))
 def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, device, rng):
     """A population of three machines -- other learning rates, other data,
     one lesioned and clamped, one sleep-deprived -- on the Brian2 circuit
