@@ -187,7 +187,7 @@ def run_group(group) -> list:
         r["worker"] = os.getpid()
         rows.append(r)
     t0 = time.perf_counter()
-    if group[0].engine == "brian2":
+    if group[0].engine in ("brian2", "spiking"):
         _import_brian2_in_worker_thread()
     try:
         circuits = [Circuit.from_dict(t.circuit, source=f"task {t.index} circuit") for t in group]

@@ -110,6 +110,21 @@ def test_embedded_cluster_reuses_compiled_builds_and_matches_this_process(tmp_pa
     assert on_cluster[0]["kl_data_model_bits"] != on_cluster[3]["kl_data_model_bits"]
 
 
+def test_spiking_tasks_run_on_dask_workers():
+    """The spiking engine in Dask worker threads (Brian2 imported there
+    without its signal handler), its dynamics carried by the task's circuit;
+    the same rows as in this process."""
+    from hm_neuro.circuit import load_circuit
+
+    c = load_circuit("bars").replace(dynamics={"window": 1.0, "dt": 1.0}).to_dict()
+    tasks = [runner.Task(i, c, "bars", 200, s, engine="spiking", device="numpy") for i, s in enumerate((0, 1))]
+    on_cluster = runner.run_tasks(tasks, workers=2, progress=False, population=1)
+    here = runner.run_tasks(tasks, workers=1, progress=False, population=1)
+    for a, b in zip(on_cluster, here):
+        assert a["row"]["status"] == "ok", a["row"]
+        assert a["row"]["kl_data_model_bits"] == b["row"]["kl_data_model_bits"]
+
+
 def _start(cmd, log):
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -120,7 +120,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
             if task.seed != s:
                 continue
             row = res["row"]
-            run = {"seed": s, "restart": task.restart, "run_seed": task.run_seed, "seconds": row["seconds"],
+            run = {"seed": s, "restart": task.restart, "run_seed": task.run_seed, "seconds": row.get("seconds"),
                    "status": row["status"], "chosen": False}
             if row["status"] != "ok":
                 run["error"] = row.get("error", "")
