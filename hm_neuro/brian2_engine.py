@@ -59,6 +59,14 @@ def _c(c: int) -> str:
     return "" if c == 0 else f"_{c}"
 
 
+def _copies_sum(term: str, copies: int, weight: str | None = None) -> str:
+    """Brian2 code of ``term`` summed over the copies c of a unit's state
+    (``{c}`` becomes the copy's suffix), each times ``weight`` if given; one
+    copy: the term alone."""
+    terms = [(weight.format(c=_c(c)) + " * " if weight else "") + term.format(c=_c(c)) for c in range(copies)]
+    return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
+
+
 def log_sigmoid(x: str) -> str:
     """ln sigma(x) as Brian2 code, finite for any finite x (:func:`hm_neuro.model.log_sigmoid`)."""
     return f"(clip({x}, -inf, 0) - log1p(exp(-abs({x}))))"
@@ -247,17 +255,15 @@ class CircuitNetwork:
 
         # the delta rules (eq. 4 wake, eq. 7 sleep); the factor s_pre is the
         # event itself in event-driven propagation, explicit when summed
-        def total(term, copies, weight=""):
-            terms = [(f"omega{_c(c)}_post * " if weight else "") + term.format(c=_c(c)) for c in range(copies)]
-            return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
-
         self.learn_code = self.delta_rules(
-            "eta_rec_post * mask * " + total("s_sleep{c}_pre * (s_sleep{c}_post - q{c}_post)", S),
-            "eta_gen_post * mask * " + total("s_wake{c}_pre * (s_wake{c}_post - p{c}_post)", K, weighted))
+            "eta_rec_post * mask * " + _copies_sum("s_sleep{c}_pre * (s_sleep{c}_post - q{c}_post)", S),
+            "eta_gen_post * mask * " + _copies_sum("s_wake{c}_pre * (s_wake{c}_post - p{c}_post)", K,
+                                                 "omega{c}_post" if weighted else None))
         if rule.wake_update:  # reweighted: the recognition weights learn on real data too
             for k in range(L):
                 self.learn_code[("recognition_wake", k)] = (
-                    "w += eta_rec_wake_post * mask * " + total("s_wake{c}_pre * (s_wake{c}_post - q{c}_post)", K, True))
+                    "w += eta_rec_wake_post * mask * " + _copies_sum("s_wake{c}_pre * (s_wake{c}_post - q{c}_post)", K,
+                                                                 "omega{c}_post"))
         objects += self.connect_pathways(
             lambda k: self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event, K, S),
             lambda k: self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event, K, S))
@@ -458,20 +464,19 @@ class CircuitNetwork:
         pending = []  # reweighted: the bias updates, after the normalisation
         for l in range(L + 1):
             gated = "" if l == L else "\neta_gen = eps_gen * wake_gate(t, machine)"
-            code, errors = [], []
+            code = []
             for c in range(K):
                 drive = "b_gen" if l == L else f"b_gen + x_gen_wake{_c(c)}"
                 code.append(f"p{_c(c)} = {sigmoid(drive)}")
                 if weighted:
                     share = log_sigmoid(f"(2 * s_wake{_c(c)} - 1) * ({drive})")
                     code.append(f"lp{_c(c)} = {share}" + (f" - lq{_c(c)}" if l > 0 else ""))
-                errors.append((f"omega{_c(c)} * " if weighted else "") + f"(s_wake{_c(c)} - p{_c(c)})")
             update = ("b_gen += eps_b_gen * wake_gate(t, machine) * "
-                      + (errors[0] if len(errors) == 1 else "(" + " + ".join(errors) + ")") + gated)
+                      + _copies_sum("(s_wake{c} - p{c})", K, "omega{c}" if weighted else None) + gated)
             if l > 0 and rule.wake_update:  # the wake-phase Q update of the biases, on real data
-                update += ("\nb_rec += eps_b_rec * wake_gate(t, machine) * ("
-                           + " + ".join(f"omega{_c(c)} * (s_wake{_c(c)} - q{_c(c)})" for c in range(K)) + ")"
-                           "\neta_rec_wake = eps_rec * wake_gate(t, machine)")
+                update += ("\nb_rec += eps_b_rec * wake_gate(t, machine) * "
+                           + _copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
+                           + "\neta_rec_wake = eps_rec * wake_gate(t, machine)")
             if weighted:  # predictions first; the biases learn once the weights are normalised
                 op(lay[l], "\n".join(code), "wake_predict")
             else:
@@ -514,10 +519,9 @@ class CircuitNetwork:
         for k in range(L):
             for c in range(S):
                 propagate(R[k], f"x_rec_sleep{_c(c)}", "sleep")
-            errors = [f"(s_sleep{_c(c)} - q{_c(c)})" for c in range(S)]
             op(lay[k + 1], "\n".join(f"q{_c(c)} = {sigmoid(f'b_rec + x_rec_sleep{_c(c)}')}" for c in range(S)) + "\n"
                            "b_rec += eps_b_rec * sleep_gate(t, machine) * "
-                           + (errors[0] if S == 1 else "(" + " + ".join(errors) + ")") + "\n"
+                           + _copies_sum("(s_sleep{c} - q{c})", S) + "\n"
                            "eta_rec = eps_rec * sleep_gate(t, machine)" + consumed("x_rec_sleep"),
                "sleep_bias")
         for k in range(L):
