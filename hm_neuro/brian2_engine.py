@@ -219,7 +219,8 @@ class CircuitNetwork:
                 eqs += ["x_gen_wake : 1  # top-down input from the wake sample above",
                         "x_gen_sleep : 1  # top-down input from the fantasy above",
                         "eps_gen : 1  # learning rate of the generative weights into the unit",
-                        "eta_gen : 1  # eps_gen, gated for this example (wake learning)"]
+                        *[f"err_gen{_c(c)} : 1  # eps_gen (s_wake - p), gated: the unit's factor of eq. 4"
+                          for c in range(K)]]
             if l > 0:
                 eqs += ["q : 1  # recognition probability, eq. 1",
                         "b_rec : 1  # recognition bias",
@@ -227,9 +228,11 @@ class CircuitNetwork:
                         "x_rec_wake : 1  # bottom-up input from the wake sample below",
                         "x_rec_sleep : 1  # bottom-up input from the fantasy below",
                         "eps_rec : 1  # learning rate of the recognition weights into the unit",
-                        "eta_rec : 1  # eps_rec, gated for this example (sleep learning)"]
+                        *[f"err_rec{_c(c)} : 1  # eps_rec (s_sleep - q), gated: the unit's factor of eq. 7"
+                          for c in range(S)]]
                 if rule.wake_update:
-                    eqs.append("eta_rec_wake : 1  # eps_rec, gated for this example (the wake-phase Q update)")
+                    eqs += [f"err_rec_wake{_c(c)} : 1  # eps_rec omega (s_wake - q): the wake-phase Q update"
+                            for c in range(K)]
             # the copies of a rule with K samples / S fantasies
             for c in range(1, max(K, S)):
                 eqs += [f"p_{c} : 1", *([f"q_{c} : 1"] if l > 0 else [])]
@@ -253,17 +256,16 @@ class CircuitNetwork:
         if weighted:
             objects += self._importance_population(N, n, L, K)
 
-        # the delta rules (eq. 4 wake, eq. 7 sleep); the factor s_pre is the
-        # event itself in event-driven propagation, explicit when summed
-        self.learn_code = self.delta_rules(
-            "eta_rec_post * mask * " + _copies_sum("s_sleep{c}_pre * (s_sleep{c}_post - q{c}_post)", S),
-            "eta_gen_post * mask * " + _copies_sum("s_wake{c}_pre * (s_wake{c}_post - p{c}_post)", K,
-                                                 "omega{c}_post" if weighted else None))
+        # the delta rules (eq. 4 wake, eq. 7 sleep): the postsynaptic factor
+        # eps * gate * (s - p) (times omega when reweighted) is computed once per
+        # unit, so a synapse multiplies it by its presynaptic state only (which
+        # is the event itself in event-driven propagation)
+        self.learn_code = self.delta_rules("mask * " + _copies_sum("s_sleep{c}_pre * err_rec{c}_post", S),
+                                           "mask * " + _copies_sum("s_wake{c}_pre * err_gen{c}_post", K))
         if rule.wake_update:  # reweighted: the recognition weights learn on real data too
             for k in range(L):
                 self.learn_code[("recognition_wake", k)] = (
-                    "w += eta_rec_wake_post * mask * " + _copies_sum("s_wake{c}_pre * (s_wake{c}_post - q{c}_post)", K,
-                                                                 "omega{c}_post"))
+                    "w += mask * " + _copies_sum("s_wake{c}_pre * err_rec_wake{c}_post", K))
         objects += self.connect_pathways(
             lambda k: self._synapse_args("rec", "R_jk", self.learn_code[("recognition", k)], event, K, S),
             lambda k: self._synapse_args("gen", "G_kj", self.learn_code[("generative", k)], event, K, S))
@@ -463,7 +465,9 @@ class CircuitNetwork:
                 propagate(G[k], f"x_gen_wake{_c(c)}", "wake")
         pending = []  # reweighted: the bias updates, after the normalisation
         for l in range(L + 1):
-            gated = "" if l == L else "\neta_gen = eps_gen * wake_gate(t, machine)"
+            gated = "" if l == L else "".join(
+                f"\nerr_gen{_c(c)} = eps_gen * wake_gate(t, machine)" + (f" * omega{_c(c)}" if weighted else "")
+                + f" * (s_wake{_c(c)} - p{_c(c)})" for c in range(K))
             code = []
             for c in range(K):
                 drive = "b_gen" if l == L else f"b_gen + x_gen_wake{_c(c)}"
@@ -476,7 +480,8 @@ class CircuitNetwork:
             if l > 0 and rule.wake_update:  # the wake-phase Q update of the biases, on real data
                 update += ("\nb_rec += eps_b_rec * wake_gate(t, machine) * "
                            + _copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
-                           + "\neta_rec_wake = eps_rec * wake_gate(t, machine)")
+                           + "".join(f"\nerr_rec_wake{_c(c)} = eps_rec * wake_gate(t, machine) * omega{_c(c)}"
+                                     f" * (s_wake{_c(c)} - q{_c(c)})" for c in range(K)))
             if weighted:  # predictions first; the biases learn once the weights are normalised
                 op(lay[l], "\n".join(code), "wake_predict")
             else:
@@ -521,8 +526,9 @@ class CircuitNetwork:
                 propagate(R[k], f"x_rec_sleep{_c(c)}", "sleep")
             op(lay[k + 1], "\n".join(f"q{_c(c)} = {sigmoid(f'b_rec + x_rec_sleep{_c(c)}')}" for c in range(S)) + "\n"
                            "b_rec += eps_b_rec * sleep_gate(t, machine) * "
-                           + _copies_sum("(s_sleep{c} - q{c})", S) + "\n"
-                           "eta_rec = eps_rec * sleep_gate(t, machine)" + consumed("x_rec_sleep"),
+                           + _copies_sum("(s_sleep{c} - q{c})", S)
+                           + "".join(f"\nerr_rec{_c(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{_c(c)} - q{_c(c)})"
+                                     for c in range(S)) + consumed("x_rec_sleep"),
                "sleep_bias")
         for k in range(L):
             learn(R[k], "recognition", k)

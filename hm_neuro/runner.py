@@ -211,7 +211,8 @@ def run_group(group) -> list:
                 continue
             row.update({k: values[k] for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits",
                                                 "training_free_energy_bits") if k in values})
-            row.update(status="ok", device=res.device, compile_seconds=compile_s, population=len(group))
+            row.update(status="ok", device=res.device, compile_seconds=compile_s, population=len(group),
+                       cached_build=getattr(eng, "cached_build", None))
             out.append({"row": row, "model": res.params.arrays() if t.keep_model else None,
                         "history": (res.history_seen, res.history) if t.keep_model and t.record_every else None})
     except HMError as e:

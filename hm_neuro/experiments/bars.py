@@ -121,7 +121,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
                 continue
             row = res["row"]
             run = {"seed": s, "restart": task.restart, "run_seed": task.run_seed, "seconds": row.get("seconds"),
-                   "status": row["status"], "chosen": False}
+                   "status": row["status"], "chosen": False, "cached_build": row.get("cached_build")}
             if row["status"] != "ok":
                 run["error"] = row.get("error", "")
                 print(f"seed {s} restart {task.restart}: FAILED: {run['error']}", file=sys.stderr)
@@ -149,6 +149,10 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
     first = chosen_results[shown]
     compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
+    cached = sum(bool(r.get("cached_build")) for r in runs)
+    if any(r.get("cached_build") is not None for r in runs):
+        print(f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step "
+              f"{compile_s:.1f} s", file=sys.stderr)
 
     chosen = [r for r in runs if r["chosen"]]
     all_kls = np.array([r["kl_data_model_bits"] for r in runs if r["status"] == "ok"])
@@ -160,7 +164,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
         "reading": reading, "reading_doc": READINGS[reading]["doc"], "p_vertical": P_VERTICAL, "rule": rule.label,
         "seconds_total": time.perf_counter() - t_start,
         "examples": examples, "seeds": seeds, "first_seed": seed, "quick": quick,
-        "engine": first.engine, "device": first.device, "compile_seconds": compile_s,
+        "engine": first.engine, "device": first.device, "compile_seconds": compile_s, "runs_on_cached_build": cached,
         "paper_kl_data_model_bits": PAPER_KL, "paper_kl_q_p_bits": PAPER_PENALTY,
         "median_kl_data_model_bits": float(np.median(kls)), "best_kl_data_model_bits": float(kls[best]),
         "best_seed": chosen[best]["seed"], "kl_q_p_bits_of_best": float(pens[best]),
