@@ -139,6 +139,35 @@ def _restore_default_sigint():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+_STABLE_CLOCK = []
+
+
+def stable_clock(dt, name: str):
+    """A Brian2 ``Clock`` with the same hash in every process.
+
+    The standalone device writes every clock's initialisation into
+    ``main.cpp`` in the order of a *set* of clocks; with Brian2's identity
+    hashes that order follows memory addresses, which change from process to
+    process, so a cached build of a circuit with more than one clock (the
+    example clock and the history monitors') had its ``main.cpp`` rewritten
+    and recompiled on every new process.  These clocks all hash alike (their
+    equality stays identity), so a set of them is laid out by the order of
+    insertion alone -- Brian2's fixed order of the network's objects -- and
+    every object of a circuit runs on one of them."""
+    import brian2 as b2
+
+    if not _STABLE_CLOCK:
+        class StableClock(b2.Clock):
+            # Brian2 lets a class override its variables only through the class's own attributes
+            dt, dt_ = b2.Clock.dt, b2.Clock.dt_
+
+            def __hash__(self):
+                return 0x5EED
+
+        _STABLE_CLOCK.append(StableClock)
+    return _STABLE_CLOCK[0](dt=dt, name=name)
+
+
 class CircuitNetwork:
     """The Brian2 objects of a population of ``n_machines`` machines of one
     shape, with ``chunk`` examples per run.
@@ -180,6 +209,7 @@ class CircuitNetwork:
         b2.defaultclock.dt = 0.1 * b2.ms  # one example per step (a spiking network may have changed it)
         dt = b2.defaultclock.dt
         self.dt = dt
+        self.clock = stable_clock(dt, "example_clock")  # one step: one example
         self.example_duration = dt
         # --- inputs of the phase controller, replaced chunk by chunk
         self.data = b2.TimedArray(np.zeros((chunk, N * n[0])), dt=dt, name="data")
@@ -248,7 +278,7 @@ class CircuitNetwork:
                             f"omega_of_machine{_c(c)} : 1 (linked)",
                             f"omega{_c(c)} : 1  # its copy, which the synapses can read"]
             events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
-            g = b2.NeuronGroup(N * n[l], "\n".join(eqs), events=events, name=f"layer_{l}")
+            g = b2.NeuronGroup(N * n[l], "\n".join(eqs), events=events, name=f"layer_{l}", clock=self.clock)
             g.machine = np.repeat(np.arange(N), n[l])
             g.state_updater.active = False
             self.layers.append(g)
@@ -296,9 +326,9 @@ class CircuitNetwork:
 
         self.history_monitors = {}
         if record_every:
+            clock = stable_clock(record_every * self.example_duration, "history_clock")
             for name, obj, var in self.parameter_objects():
-                m = b2.StateMonitor(obj, var, record=True, dt=record_every * self.example_duration,
-                                    when="before_start", name=f"history_{name}")
+                m = b2.StateMonitor(obj, var, record=True, clock=clock, when="before_start", name=f"history_{name}")
                 self.history_monitors[name] = m
                 self.network.add(m)
 
@@ -323,10 +353,10 @@ class CircuitNetwork:
         self.recognition, self.generative = [], []
         for k in range(self.L):
             lower, upper = self.layers[k], self.layers[k + 1]
-            R = b2.Synapses(lower, upper, name=f"recognition_{k}", **recognition_args(k))
+            R = b2.Synapses(lower, upper, name=f"recognition_{k}", clock=self.clock, **recognition_args(k))
             up_i, up_j = self.pairs(n[k], n[k + 1])
             R.connect(i=up_i, j=up_j)
-            G = b2.Synapses(upper, lower, name=f"generative_{k}", **generative_args(k))
+            G = b2.Synapses(upper, lower, name=f"generative_{k}", clock=self.clock, **generative_args(k))
             down_i, down_j = self.pairs(n[k + 1], n[k])
             G.connect(i=down_i, j=down_j)
             self.recognition.append(R)
@@ -381,13 +411,13 @@ class CircuitNetwork:
         for c in range(K):
             eqs += [f"lw{_c(c)} : 1  # ln P(h, d) - ln Q(h | d) of copy {c}", f"omega{_c(c)} : 1  # its weight"]
             eqs += [f"lw{_c(c)}_layer_{l} : 1" for l in range(L + 1)]
-        imp = b2.NeuronGroup(N, "\n".join(eqs), name="importance")
+        imp = b2.NeuronGroup(N, "\n".join(eqs), name="importance", clock=self.clock)
         imp.state_updater.active = False
         self.importance = imp
         self.collect = []
         for l, g in enumerate(self.layers):
             S = b2.Synapses(g, imp, "\n".join(f"lw{_c(c)}_layer_{l}_post = lp{_c(c)}_pre : 1 (summed)"
-                                               for c in range(K)), name=f"importance_from_{l}")
+                                               for c in range(K)), name=f"importance_from_{l}", clock=self.clock)
             S.connect(i=np.arange(N * n[l]), j=np.repeat(np.arange(N), n[l]))
             self.collect.append(S)
             for c in range(K):

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from .brian2_engine import CircuitNetwork
+from .brian2_engine import CircuitNetwork, stable_clock
 from .circuit import Circuit
 from .errors import bad
 
@@ -233,6 +233,7 @@ class SpikingNetwork(CircuitNetwork):
         N, n, L = self.shape(circuit, chunk, n_machines)
         b2.defaultclock.dt = spiking.dt * b2.ms
         self.dt = b2.defaultclock.dt
+        self.clock = stable_clock(self.dt, "spiking_clock")
         nw = spiking.steps_per_window
         C = spiking.steps_per_example(L)
         self.example_duration = C * self.dt
@@ -290,7 +291,7 @@ class SpikingNetwork(CircuitNetwork):
             g = b2.NeuronGroup(N * n[l], "\n".join(eqs), method="exact",
                                threshold=f"clamped < 0.5 and ({' or '.join(windows)})", reset="fired = 1",
                                events={"wake_learn": f"{step} == {wake_learn}", "sleep_learn": f"{step} == {sleep_learn}"},
-                               name=f"layer_{l}")
+                               name=f"layer_{l}", clock=self.clock)
             g.machine = np.repeat(np.arange(N), n[l])
             # the phase boundaries: every state cleared (or held at its clamp) at
             # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)

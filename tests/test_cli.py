@@ -119,13 +119,16 @@ def test_parallel_standalone_trainings_with_a_cold_cache_equal_a_serial_one(tmp_
     """Two compiled trainings of one shape at once, with other seeds, on an
     empty build cache: both succeed (one builds, the other waits for the
     lock and re-uses the build), each agrees bit for bit with its own run
-    made afterwards alone, and no run writes into the shared cache entry
-    (each reads its results from its private run folder)."""
+    made afterwards alone, no run writes into the shared cache entry
+    (each reads its results from its private run folder), and the later
+    processes compile nothing: the shape records a weight history, so the
+    circuit has several clocks, whose order in the generated code once
+    followed memory addresses and changed from process to process."""
     import os
 
     env = dict(os.environ, HM_NEURO_CACHE_DIR=str(tmp_path / "cache"))
     args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "40000", "--chunk", "2000",
-            "-q"]
+            "--record-every", "10000", "-q"]
 
     def cli(seed, out):
         return [sys.executable, "-m", "hm_neuro.cli", *args, "--seed", str(seed), "--out", str(tmp_path / out)]
@@ -135,14 +138,21 @@ def test_parallel_standalone_trainings_with_a_cold_cache_equal_a_serial_one(tmp_
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
+    entries = [p for p in (tmp_path / "cache" / "builds").iterdir() if p.is_dir()]
+
+    def compiled():
+        return {f.name: f.stat().st_mtime_ns for f in entries[0].iterdir() if f.suffix in (".o", ".cpp", "")}
+
+    built = compiled()
+    assert "main" in built and "main.o" in built
     for seed in (4, 5):
         r = subprocess.run(cli(seed, f"serial{seed}.npz"), capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
         serial, got = _read_model(tmp_path / f"serial{seed}.npz"), _read_model(tmp_path / f"{seed}.npz")
         for key in serial:
             np.testing.assert_array_equal(got[key], serial[key], err_msg=f"seed {seed}: {key}")
-    entries = [p for p in (tmp_path / "cache" / "builds").iterdir() if p.is_dir()]
     assert len(entries) == 1  # one shape, one build, used by all four runs
+    assert compiled() == built  # the serial runs' processes rewrote and recompiled nothing
     assert not list((entries[0] / "results").glob("*"))  # the build's own results folder stays empty
 
 
