@@ -20,7 +20,15 @@ sleep  recognition input from the fantasy; ``q = sigma(r + x)``;      eq. 7
 learn  ``r += eps (s - q)``; ``R += eps s_pre (s_post - q_post)``
 =====  ===========================================================  =========
 
-so a whole training run (or a chunk of it) is ONE ``run()`` call.  Learning
+The postsynaptic factor of each delta rule, ``eps * gate * (s - p)``, is
+computed once per unit with its bias update, so a synapse's update is that
+factor times its presynaptic state.  With summed propagation the generative
+synapses ``G_k`` make two passes per example, not three: nothing reads them
+between the wake phase and the moment the fantasy reaches layer k + 1, so
+they apply their wake update there and carry the fantasy down in the same
+code (bit for bit the order above).
+
+A whole training run (or a chunk of it) is ONE ``run()`` call.  Learning
 is gated per example by the ``TimedArray``s ``wake_gate(t)`` and
 ``sleep_gate(t)`` (1 = learn, 0 = sample only), which is how wake-only,
 sleep-only and frozen epochs are expressed.  A unit that is on in the wake
@@ -385,11 +393,11 @@ class CircuitNetwork:
 
         model = (f"w : 1  # {'recognition' if pathway == 'rec' else 'generative'} weight {weight}\n"
                  "mask : 1  # 0: lesioned (silent, does not learn)\n")
-        if not event:
+        if not event:  # the generative synapses carry the fantasy down in their learning pass (phase_schedule)
             return {"model": model + "".join(f"x_{pathway}_wake{_c(c)}_post = mask * w * s_wake{_c(c)}_pre : 1 (summed)\n"
                                              for c in range(K))
-                    + "".join(f"x_{pathway}_sleep{_c(c)}_post = mask * w * s_sleep{_c(c)}_pre : 1 (summed)\n"
-                              for c in range(S))}
+                    + ("".join(f"x_{pathway}_sleep{_c(c)}_post = mask * w * s_sleep{_c(c)}_pre : 1 (summed)\n"
+                               for c in range(S)) if pathway == "rec" else "")}
         phase = "sleep" if pathway == "rec" else "wake"
         on_pre = {"wake_input": f"x_{pathway}_wake_post += mask * w",
                   "sleep_input": f"x_{pathway}_sleep_post += mask * w",
@@ -533,7 +541,8 @@ class CircuitNetwork:
                 op(group, "".join(f"omega{_c(c)} = omega_of_machine{_c(c)}\n" for c in range(K)) + update,
                    "wake_bias")
         for k in range(L):
-            learn(G[k], "generative", k)
+            if event:  # summed: below, in the pass that carries the fantasy down
+                learn(G[k], "generative", k)
             if rule.wake_update:
                 R[k].run_regularly(self.learn_code[("recognition_wake", k)], when="start", order=next(order),
                                    name=f"{R[k].name}_wake")
@@ -542,11 +551,18 @@ class CircuitNetwork:
                              for c in range(S)), "dream")
         emit(lay[L], "sleep")
         for k in range(L - 1, -1, -1):
-            for c in range(S):
-                propagate(G[k], f"x_gen_sleep{_c(c)}", "sleep")
+            if event:
+                propagate(G[k], "x_gen_sleep", "sleep")
+            else:
+                # one pass over the generative synapses G_k: they learn from the wake sample
+                # (eq. 4; nothing reads them between the wake phase and here) and carry the
+                # fantasy of layer k + 1 down to layer k (eq. 1), which resets its input once read
+                G[k].run_regularly(self.learn_code[("generative", k)] + "".join(
+                    f"\nx_gen_sleep{_c(c)}_post += mask * w * s_sleep{_c(c)}_pre" for c in range(S)),
+                    when="start", order=next(order), name=f"{G[k].name}_wake_learn_and_fantasy")
             op(lay[k], "\n".join(f"p{_c(c)} = {sigmoid(f'b_gen + x_gen_sleep{_c(c)}')}\n"
                                  f"s_sleep{_c(c)} = {sampled(U('sleep', k, c))}p{_c(c)})" for c in range(S))
-               + consumed("x_gen_sleep"), "dream")
+               + "".join(f"\nx_gen_sleep{_c(c)} = 0" for c in range(S if not event else 1)), "dream")
             emit(lay[k], "sleep")
         if not rule.sleep_update:
             return
@@ -857,16 +873,21 @@ class Brian2Engine:
             self.build_entry = entry
             t0 = time.perf_counter()
             with _FileLock(entry.with_suffix(".lock")):
-                self.cached_build = (entry / "main").is_file()
+                binary = entry / "main"
+                before = binary.stat().st_mtime_ns if binary.is_file() else None
                 # unchanged sources are left untouched by Brian2: make recompiles nothing
                 b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
+                # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
+                # upgrade, is rewritten and recompiled in place by Brian2 and make)
+                self.cached_build = before is not None and binary.stat().st_mtime_ns == before
                 # a private copy of the binary and its data: runs never share a folder
                 self.run_dir = Path(tempfile.mkdtemp(prefix="hm_neuro_run_"))
                 shutil.copy2(entry / "main", self.run_dir / "main")
                 shutil.copytree(entry / "static_arrays", self.run_dir / "static_arrays")
             self.compile_seconds = time.perf_counter() - t0
             b2.get_device().project_dir = str(self.run_dir)  # run_args arrays go to the private copy
-            logger.info("%s build for %s (%s): %s in %.1f s", "cached" if self.cached_build else "new",
+            logger.info("%s for %s (%s): %s in %.1f s",
+                        "cached build, compiled nothing" if self.cached_build else "build compiled",
                         list(circuit.layers), f"{n_machines} machine(s)", entry, self.compile_seconds)
         else:
             self.net.network.store("initial")
