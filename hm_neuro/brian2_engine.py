@@ -110,6 +110,32 @@ def choose_propagation(circuit: Circuit) -> str:
     return "event" if synapses >= EVENT_DRIVEN_FROM_SYNAPSES else "summed"
 
 
+_RUN_COMMAND = []
+
+
+def binary_command() -> list:
+    """How Brian2 starts a compiled binary: under ``setpriv --pdeathsig TERM``
+    where that works (Linux with util-linux >= 2.33), so the binary dies with
+    the thread that started it.  Without it, a CLI or Dask worker killed by
+    SIGTERM or SIGKILL left its ``./main`` running on as an orphan."""
+    if not _RUN_COMMAND:
+        import subprocess
+        import sys
+
+        command = ["./main"]
+        tool = shutil.which("setpriv")
+        if tool and sys.platform.startswith("linux"):
+            try:
+                works = subprocess.run([tool, "--pdeathsig", "TERM", "true"], capture_output=True,
+                                       timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                works = False
+            if works:
+                command = [tool, "--pdeathsig", "TERM", "./main"]
+        _RUN_COMMAND.append(command)
+    return list(_RUN_COMMAND[0])
+
+
 def _configure_brian2(device: str, cache_dir=None):
     import brian2 as b2
 
@@ -124,6 +150,7 @@ def _configure_brian2(device: str, cache_dir=None):
     if device == "cpp_standalone":
         b2.device.reinit()
         b2.set_device("cpp_standalone", build_on_run=False)
+        b2.prefs.devices.cpp_standalone.run_cmd_unix = binary_command()
     else:
         from brian2.devices.device import RuntimeDevice
 

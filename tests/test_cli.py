@@ -1,9 +1,11 @@
 """The command line as a user meets it: subprocesses, exit codes, files."""
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,3 +171,54 @@ def test_animate_writes_a_gif_of_the_weight_history(tmp_path):
     before = hist.read_bytes()
     assert main(["animate", str(hist), "--out", str(hist)]) == 2  # never over its input
     assert hist.read_bytes() == before
+
+
+def _children(pid: int) -> dict:
+    """{pid: (command name, state)} of the live processes whose parent is ``pid``."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        state, ppid = text[text.rindex(")") + 2:].split()[:2]
+        if int(ppid) == pid:
+            out[int(stat.parent.name)] = (name, state)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2] != "Z"  # a zombie has finished
+
+
+@pytest.mark.skipif(not __import__("shutil").which("g++") or not sys.platform.startswith("linux"),
+                    reason="needs g++ and /proc")
+def test_a_killed_training_leaves_no_compiled_binary_running(tmp_path):
+    """SIGKILL the CLI while its compiled binary runs a long chunk: the binary
+    dies with it (it ran on as an orphan, burning a core, before)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", "train", "--engine", "brian2", "--device",
+                             "cpp_standalone", "--examples", "4e6", "--chunk", "2e6", "-q", "--out",
+                             str(tmp_path / "m.npz")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    binary, deadline = None, time.time() + 600
+    while binary is None and proc.poll() is None and time.time() < deadline:
+        binary = next((pid for pid, (name, _) in _children(proc.pid).items() if name == "main"), None)
+        time.sleep(0.05)
+    assert binary is not None, "the binary never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 2  # a chunk of 2e6 examples runs for several seconds more
+    while _alive(binary) and time.time() < deadline:
+        time.sleep(0.1)
+    alive = _alive(binary)
+    if alive:
+        os.kill(binary, signal.SIGKILL)
+    assert not alive, "the compiled binary outlived the process that started it"
+    assert not (tmp_path / "m.npz").exists()
