@@ -379,6 +379,8 @@ def _cli(args, env, log) -> dict:
                            stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - t0
     print(f"hm-neuro {' '.join(args)}: {seconds:.1f} s (exit {r.returncode})", file=sys.stderr)
+    if r.returncode != 0:
+        raise SystemExit(f"bench.py: `hm-neuro {' '.join(args)}` failed (exit {r.returncode}); its output: {log}")
     return {"command": "hm-neuro " + " ".join(args), "seconds": seconds, "exit_status": r.returncode}
 
 
