@@ -44,7 +44,7 @@ NETWORKS = {"16-8-1": (16, 8, 1), "64-16-16-4": (64, 16, 16, 4), "784-200-200": 
             "784-200-200-sparse": (784, 200, 200)}
 #: '-sparse': ~10 % of the units on (biases -2.2, 10 % of pixels on, weights frozen at 0) instead of
 #: the ~50 % of an untrained machine: what event-driven propagation is for
-ENGINES = ["numpy-reference", "numpy-tuned", "vectorised", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone",
+ENGINES = ["numpy-reference", "numpy-tuned", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone",
            "brian2-cpp_standalone-event"]
 NOT_MEASURED = {("784-200-200-sparse", "brian2-numpy"), ("784-200-200-sparse", "brian2-cython")}
 #: examples per cell (full, quick): enough for > ~2 s of training on this machine
@@ -63,8 +63,6 @@ EXAMPLES = {
     ("784-200-200-sparse", "brian2-cpp_standalone-event"): (10_000, 1_000),
     ("16-8-1", "numpy-tuned"): (40_000, 5_000), ("64-16-16-4", "numpy-tuned"): (20_000, 3_000),
     ("784-200-200", "numpy-tuned"): (2_000, 300), ("784-200-200-sparse", "numpy-tuned"): (2_000, 300),
-    ("16-8-1", "vectorised"): (40_000, 5_000), ("64-16-16-4", "vectorised"): (20_000, 3_000),
-    ("784-200-200", "vectorised"): (2_000, 300), ("784-200-200-sparse", "vectorised"): (2_000, 300),
 }
 PROTOCOL_EXAMPLES = 2_000_000  # the paper's bars protocol
 REFERENCE_PROTOCOL_EXAMPLES = 200_000  # the per-example NumPy loop is timed on this many and scaled
@@ -147,7 +145,7 @@ def cell(net: str, engine: str, n: int) -> dict:
     brian2 = kind == "brian2"
 
     def new_engine():
-        if not brian2:  # numpy-reference, or vectorised: the tuned per-example NumPy loop
+        if not brian2:  # the NumPy reference
             return make_engine(circuit, kind, chunk=len(data))
         return make_engine(circuit, "brian2", device=device or None, chunk=len(data),
                            propagation=propagation or "summed")
@@ -325,7 +323,7 @@ def protocol_cell(kind: str) -> dict:
         s = time.perf_counter() - t0
         return {"kind": kind, "examples_timed": n, "seconds": s * PROTOCOL_EXAMPLES / n}
     t0 = time.perf_counter()
-    eng = make_engine(circuit, "brian2", "cpp_standalone", chunk=100_000)
+    eng = make_engine(circuit, "brian2", device="cpp_standalone", chunk=100_000)
     train(circuit, BarsStream(), PROTOCOL_EXAMPLES, seed=0, engine=eng, progress=False)
     clean = time.perf_counter() - t0
     t0 = time.perf_counter()
