@@ -217,7 +217,8 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     kind, _, device = engine.partition("-")  # numpy-reference, vectorised, brian2-DEVICE, spiking-DEVICE
     if kind in ("numpy", "vectorised"):
         device = ""
-    extra = {}
+    device, _, propagation = device.partition("-")  # brian2-cpp_standalone-event
+    extra = {"propagation": propagation} if propagation else {}
     steps_per_example = 1
     if kind == "spiking":
         from hm_neuro.spiking import Spiking
@@ -309,8 +310,9 @@ def memory_cell(n: int) -> dict:
 def protocol_cell(kind: str) -> dict:
     """The paper's bars protocol (2e6 examples, circuits/bars.toml): 'reference'
     times the per-example NumPy loop on 2e5 examples and scales; 'brian2'
-    times a clean build (fresh directory) plus the whole training, then the
-    same training again on the compiled build."""
+    times a clean build (the caller gives an empty build cache) plus the
+    whole training, then the same training again on the compiled build, in
+    the same process."""
     from hm_neuro.circuit import load_circuit
     from hm_neuro.engines import make_engine
     from hm_neuro.training import BarsStream, train
@@ -337,12 +339,19 @@ def protocol_cell(kind: str) -> dict:
 
 def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
     """End to end: the bars protocol on the compiled circuit vs the NumPy loop."""
+    import shutil
+    import tempfile
+
     rows = {}
+    cache = tempfile.mkdtemp(prefix="hm_neuro_bench_cache_")  # a clean build: an empty build cache
+    env = dict(os.environ, HM_NEURO_CACHE_DIR=cache)
     for kind in ("reference", "brian2"):
-        r = subprocess.run([sys.executable, __file__, "--protocol-cell", kind], capture_output=True, text=True)
+        r = subprocess.run([sys.executable, __file__, "--protocol-cell", kind], capture_output=True, text=True,
+                           env=env)
         rows[kind] = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
                       else {"kind": kind, "error": r.stderr.strip().splitlines()[-1]})
         print(rows[kind], file=sys.stderr)
+    shutil.rmtree(cache, ignore_errors=True)
     if "error" not in rows["reference"] and "error" not in rows["brian2"]:
         rows["speedup_clean_build"] = rows["reference"]["seconds"] / rows["brian2"]["seconds"]
         rows["speedup_cached_build"] = rows["reference"]["seconds"] / rows["brian2"]["cached_seconds"]
