@@ -43,6 +43,7 @@ re-run with new data, weights, learning rates and seed through ``run_args``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -110,30 +111,23 @@ def choose_propagation(circuit: Circuit) -> str:
     return "event" if synapses >= EVENT_DRIVEN_FROM_SYNAPSES else "summed"
 
 
-_RUN_COMMAND = []
-
-
-def binary_command() -> list:
+@functools.lru_cache(maxsize=None)
+def _binary_command() -> tuple:
     """How Brian2 starts a compiled binary: under ``setpriv --pdeathsig TERM``
     where that works (Linux with util-linux >= 2.33), so the binary dies with
     the thread that started it.  Without it, a CLI or Dask worker killed by
     SIGTERM or SIGKILL left its ``./main`` running on as an orphan."""
-    if not _RUN_COMMAND:
-        import subprocess
-        import sys
+    import subprocess
+    import sys
 
-        command = ["./main"]
-        tool = shutil.which("setpriv")
-        if tool and sys.platform.startswith("linux"):
-            try:
-                works = subprocess.run([tool, "--pdeathsig", "TERM", "true"], capture_output=True,
-                                       timeout=10).returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                works = False
-            if works:
-                command = [tool, "--pdeathsig", "TERM", "./main"]
-        _RUN_COMMAND.append(command)
-    return list(_RUN_COMMAND[0])
+    tool = shutil.which("setpriv")
+    if tool and sys.platform.startswith("linux"):
+        try:
+            if subprocess.run([tool, "--pdeathsig", "TERM", "true"], capture_output=True, timeout=10).returncode == 0:
+                return (tool, "--pdeathsig", "TERM", "./main")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return ("./main",)
 
 
 def _configure_brian2(device: str, cache_dir=None):
@@ -150,7 +144,7 @@ def _configure_brian2(device: str, cache_dir=None):
     if device == "cpp_standalone":
         b2.device.reinit()
         b2.set_device("cpp_standalone", build_on_run=False)
-        b2.prefs.devices.cpp_standalone.run_cmd_unix = binary_command()
+        b2.prefs.devices.cpp_standalone.run_cmd_unix = list(_binary_command())
     else:
         from brian2.devices.device import RuntimeDevice
 
@@ -174,7 +168,18 @@ def _restore_default_sigint():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-_STABLE_CLOCK = []
+@functools.lru_cache(maxsize=None)
+def _stable_clock_class():
+    import brian2 as b2
+
+    class StableClock(b2.Clock):
+        # Brian2 lets a class override its variables only through the class's own attributes
+        dt, dt_ = b2.Clock.dt, b2.Clock.dt_
+
+        def __hash__(self):
+            return 0x5EED
+
+    return StableClock
 
 
 def stable_clock(dt, name: str):
@@ -189,18 +194,7 @@ def stable_clock(dt, name: str):
     equality stays identity), so a set of them is laid out by the order of
     insertion alone -- Brian2's fixed order of the network's objects -- and
     every object of a circuit runs on one of them."""
-    import brian2 as b2
-
-    if not _STABLE_CLOCK:
-        class StableClock(b2.Clock):
-            # Brian2 lets a class override its variables only through the class's own attributes
-            dt, dt_ = b2.Clock.dt, b2.Clock.dt_
-
-            def __hash__(self):
-                return 0x5EED
-
-        _STABLE_CLOCK.append(StableClock)
-    return _STABLE_CLOCK[0](dt=dt, name=name)
+    return _stable_clock_class()(dt=dt, name=name)
 
 
 class CircuitNetwork:
@@ -589,7 +583,7 @@ class CircuitNetwork:
                     when="start", order=next(order), name=f"{G[k].name}_wake_learn_and_fantasy")
             op(lay[k], "\n".join(f"p{_c(c)} = {sigmoid(f'b_gen + x_gen_sleep{_c(c)}')}\n"
                                  f"s_sleep{_c(c)} = {sampled(U('sleep', k, c))}p{_c(c)})" for c in range(S))
-               + "".join(f"\nx_gen_sleep{_c(c)} = 0" for c in range(S if not event else 1)), "dream")
+               + "".join(f"\nx_gen_sleep{_c(c)} = 0" for c in range(S)), "dream")
             emit(lay[k], "sleep")
         if not rule.sleep_update:
             return
