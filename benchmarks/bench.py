@@ -132,7 +132,7 @@ def cell(net: str, engine: str, n: int) -> dict:
     """One measurement, run inside the subprocess."""
     import numpy as np
 
-    from hm_neuro.circuit import Circuit
+    from hm_neuro.model import Circuit
     from hm_neuro.model import Parameters
     from hm_neuro.engines import make_engine
 
@@ -204,7 +204,7 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     build: what a second command pays)."""
     import numpy as np
 
-    from hm_neuro.circuit import Circuit
+    from hm_neuro.model import Circuit
     from hm_neuro.engines import make_engine
     from hm_neuro.model import Parameters
 
@@ -221,7 +221,7 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     extra = {"propagation": propagation} if propagation else {}
     steps_per_example = 1
     if kind == "spiking":
-        from hm_neuro.spiking import Spiking
+        from hm_neuro.model import Spiking
 
         extra["spiking"] = Spiking(window=SPIKING_WINDOW_MS, dt=SPIKING_DT_MS)
         steps_per_example = extra["spiking"].steps_per_example(circuit.n_hidden_layers)
@@ -280,7 +280,7 @@ def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "po
                     row["ratio_to_vectorised"] = row["machine_examples_per_second"] / vec["machine_examples_per_second"]
             rows.append(row)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hm_neuro.model_io import save_json
+    from hm_neuro.files.model_io import save_json
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quick": quick,
               "reference_fraction": REFERENCE_FRACTION, "rows": rows}
@@ -296,7 +296,7 @@ def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "po
 
 def memory_cell(n: int) -> dict:
     """Peak RSS of a full bars training of n examples (cpp_standalone, 100 weight snapshots)."""
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.training import BarsStream, train
 
     t0 = time.perf_counter()
@@ -313,7 +313,7 @@ def protocol_cell(kind: str) -> dict:
     times a clean build (the caller gives an empty build cache) plus the
     whole training, then the same training again on the compiled build, in
     the same process."""
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.engines import make_engine
     from hm_neuro.training import BarsStream, train
 
@@ -356,7 +356,7 @@ def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
         rows["speedup_clean_build"] = rows["reference"]["seconds"] / rows["brian2"]["seconds"]
         rows["speedup_cached_build"] = rows["reference"]["seconds"] / rows["brian2"]["cached_seconds"]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hm_neuro.model_io import save_json
+    from hm_neuro.files.model_io import save_json
 
     save_json(out, {"date": time.strftime("%Y-%m-%d"), "examples": PROTOCOL_EXAMPLES, "cpus": os.cpu_count(), **rows})
     return rows
@@ -371,7 +371,7 @@ def memory(out=Path(__file__).resolve().parent / "memory.json"):
                     else {"examples": n, "error": r.stderr.strip().splitlines()[-1]})
         print(rows[-1], file=sys.stderr)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hm_neuro.model_io import save_json
+    from hm_neuro.files.model_io import save_json
 
     save_json(out, {"date": time.strftime("%Y-%m-%d"), "rows": rows})
 
@@ -479,7 +479,7 @@ def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "target
         shutil.rmtree(work, ignore_errors=True)
     res["table"] = targets_table(res)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hm_neuro.model_io import save_json
+    from hm_neuro.files.model_io import save_json
 
     save_json(out, res)
     print("\n".join(res["table"]))
@@ -566,7 +566,7 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
                           "python": platform.python_version(), "platform": platform.platform()},
               "quick": quick, "date": time.strftime("%Y-%m-%d"), "rows": rows}
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hm_neuro.model_io import save_json
+    from hm_neuro.files.model_io import save_json
 
     save_json(out, result)
     plot(result, figure)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HMError, bad
-from .outputs import check_folder, check_outputs, input_paths
-from .runner import default_workers
+from .files.outputs import check_folder, check_outputs, input_paths
+from .runs.runner import default_workers
 from .training import Interrupted, stream_for
 
 EPILOG_TRAIN = """examples:
@@ -84,10 +84,11 @@ def spiking_options(args, circuit):
 
 
 def cmd_train(args):
-    from .circuit import load_circuit
-    from .model_io import load_model, save_history, save_model
+    from .model import load_circuit
+    from .files.model_io import load_model, save_history, save_model
     from .seeds import check_seed
-    from .training import array_digest, checkpoint_progress, parse_schedule, train, train_population
+    from .engines import EngineOptions
+    from .training import Checkpointing, array_digest, checkpoint_progress, parse_schedule, train, train_population
 
     circuit = load_circuit(args.circuit)
     stream = stream_for(args.data, circuit, args.p_vertical)
@@ -95,7 +96,7 @@ def cmd_train(args):
     schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
-    from .vectorised import Rule
+    from .model import Rule
 
     args.rule = Rule.parse(args.rule).label
     spiking = spiking_options(args, circuit)
@@ -105,14 +106,17 @@ def cmd_train(args):
     if out.suffix != ".npz":
         raise bad("--out", "model files end in .npz", str(out))
     if args.seeds is not None:
-        from .sweep import parse_seeds
+        from .runs.sweep import parse_seeds
 
         seeds = parse_seeds(args.seeds)
+        if args.seed is not None:
+            raise bad("--seed", f"trains one machine; --seeds {args.seeds} trains a population (give one of them)",
+                      args.seed)
         if args.checkpoint_every or args.resume:
             raise bad("--seeds", "trains a population; checkpoints are for one machine (use --seed)", args.seeds)
         outs = [out.with_name(f"{out.stem}_seed{s}.npz") for s in seeds]
     else:
-        seeds = (check_seed(args.seed),)
+        seeds = (check_seed(0 if args.seed is None else args.seed),)
         outs = [out]
     hists = [o.with_name(o.stem + ".history.npz") for o in outs] if args.record_every else []
     ckpt = out.with_name(out.stem + ".checkpoint.npz")
@@ -130,19 +134,16 @@ def cmd_train(args):
               f"{min(args.chunk, args.examples)} examples (--chunk)", file=sys.stderr)
     fingerprint = {"init": array_digest(params.arrays()) if params is not None else None,
                    "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None}
+    options = EngineOptions(engine=args.engine, device=args.device, chunk=args.chunk, propagation=args.propagation,
+                            rule=args.rule, spiking=spiking, record_every=args.record_every)
     if len(seeds) == 1:
-        results = [train(circuit, stream, args.examples, seed=seeds[0], engine=args.engine, device=args.device,
-                         max_chunk=args.chunk, params=params, schedule=schedule, record_every=args.record_every,
-                         progress=not args.quiet, checkpoint=ckpt if use_ckpt else None,
-                         checkpoint_every=args.checkpoint_every, resume=args.resume,
-                         propagation=args.propagation, fingerprint=fingerprint, rule=args.rule,
-                         spiking=spiking)]
+        checkpoint = Checkpointing(ckpt, args.checkpoint_every, args.resume, fingerprint) if use_ckpt else None
+        results = [train(circuit, stream, args.examples, seeds[0], options, params=params, schedule=schedule,
+                         checkpoint=checkpoint, progress=not args.quiet)]
     else:
         streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
-        results = train_population(circuit, streams, args.examples, list(seeds), engine=args.engine,
-                                   device=args.device, max_chunk=args.chunk, params=[params] * len(seeds),
-                                   schedule=schedule, record_every=args.record_every, progress=not args.quiet,
-                                   propagation=args.propagation, rule=args.rule, spiking=spiking)
+        results = train_population(circuit, streams, args.examples, list(seeds), options, params=[params] * len(seeds),
+                                   schedule=schedule, progress=not args.quiet)
     # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
     saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
     for i, (result, o) in enumerate(zip(results, outs)):
@@ -166,7 +167,7 @@ def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3
     ones of :func:`hm_neuro.measures.machine_summary` where the hidden states
     can be enumerated, and the sampled F and importance-sampled -log2 P(d)."""
     from . import measures
-    from .data import bars_distribution, resolve_data
+    from .files.data import bars_distribution, resolve_data
     from .seeds import tree
 
     out = {"circuit": circuit.name, "layers": list(circuit.layers)}
@@ -192,8 +193,8 @@ def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3
 
 
 def cmd_evaluate(args):
-    from .circuit import load_circuit
-    from .model_io import load_model
+    from .model import load_circuit
+    from .files.model_io import load_model
 
     from .seeds import check_seed
 
@@ -213,9 +214,9 @@ def cmd_evaluate(args):
 
 
 def cmd_protocol(args):
-    from .circuit import load_circuit
-    from .model_io import load_model
-    from .protocol import load_protocol, run_protocol, save_recording
+    from .model import load_circuit
+    from .files.model_io import load_model
+    from .runs.protocol import load_protocol, run_protocol, save_recording
     from .seeds import check_seed
 
     epochs, text = load_protocol(args.protocol)
@@ -251,8 +252,8 @@ def cmd_protocol(args):
 
 def cmd_sweep(args):
     from . import plotting, sweep
-    from .outputs import check_name
-    from .runner import check_workers, run_tasks
+    from .files.outputs import check_name
+    from .runs.runner import check_workers, run_tasks
 
     check_workers(args.workers, args.retries)
     spec = sweep.load_sweep(args.spec) if args.spec else sweep.SweepSpec()
@@ -336,7 +337,7 @@ def cmd_reproduce(args):
 
 
 def cmd_animate(args):
-    from .model_io import load_history
+    from .files.model_io import load_history
     from .plotting import weight_animation
 
     seen, snaps, circuit = load_history(args.history)
@@ -353,7 +354,7 @@ def cmd_animate(args):
 
 
 def cmd_cache(args):
-    from .brian2_engine import cache_entries, cache_root, clear_cache
+    from .engines.brian2.cache import cache_entries, cache_root, clear_cache
 
     if args.action == "clear":
         print(f"removed {clear_cache()} cached build(s) from {cache_root() / 'builds'}")
@@ -388,7 +389,7 @@ def build_parser():
     t.add_argument("--data", default="bars",
                    help="bars (fresh samples every example), digits, digits:9 (one class), or a .npy/.npz/.csv file of 0/1 rows; default bars")
     t.add_argument("--examples", type=_count, default=2_000_000, help="training examples (2e6 is fine); default 2e6")
-    t.add_argument("--seed", type=int, default=0, help="seed of every random draw; default 0")
+    t.add_argument("--seed", type=int, help="seed of every random draw; default 0 (one machine; --seeds for several)")
     t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
                                    "circuit; writes OUT_seedK.npz per machine")
     t.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"], default="brian2",
@@ -553,6 +554,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    progress = logging.getLogger("hm_neuro.progress")
+    progress.propagate = False
+    if not getattr(args, "quiet", False):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("hm-neuro: %(message)s"))
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
     if not args.verbose:
         for name in ("brian2", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)

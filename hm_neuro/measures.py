@@ -195,7 +195,7 @@ def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0,
     Randomness: the ``selection`` and ``evaluation`` children of ``seed``'s
     tree (:mod:`hm_neuro.seeds`).
     """
-    from .data import bars_distribution
+    from .files.data import bars_distribution
     from .seeds import tree
 
     out = {}
@@ -227,3 +227,17 @@ def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0,
         raise bad("training", f"diverged: {bad_keys[0]} is not finite (largest |weight| "
                   f"{params.largest_magnitude():.3g}); lower the learning rates")
     return out
+
+
+def sampled_kl_bits(fantasies, patterns, probabilities) -> float:
+    """KL(data || spiking model) in bits, the model's probability of each data
+    pattern estimated by its frequency among the fantasies (a pattern never
+    sampled counts as half a sample: the estimate is then a lower bound)."""
+    n = len(fantasies)
+    codes = fantasies.astype(np.int64) @ (1 << np.arange(fantasies.shape[1], dtype=np.int64))
+    want = np.asarray(patterns).astype(np.int64) @ (1 << np.arange(np.shape(patterns)[1], dtype=np.int64))
+    counts = np.array([np.count_nonzero(codes == c) for c in want], dtype=float)
+    q = np.maximum(counts, 0.5) / n
+    p = np.asarray(probabilities, dtype=float)
+    keep = p > 0
+    return float(np.sum(p[keep] * np.log2(p[keep] / q[keep])))

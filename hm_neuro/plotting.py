@@ -18,7 +18,7 @@ def _plt():
 
 def save(fig, path):
     """Save a figure atomically (temporary file, then rename)."""
-    from .model_io import atomic_path
+    from .files.model_io import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
@@ -276,7 +276,7 @@ def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 
     Written atomically with matplotlib's Pillow writer."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from .model_io import atomic_path
+    from .files.model_io import atomic_path
 
     plt = _plt()
     seen = np.asarray(seen)

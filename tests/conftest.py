@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from hm_neuro.circuit import Circuit
+from hm_neuro.model import Circuit
 
 
 def make_circuit(layers, rate=0.05, nonneg=(), name="test"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hm_neuro.circuit import Circuit
+from hm_neuro.model import Circuit
 from hm_neuro.engines import make_engine
 from hm_neuro.model import Parameters, Uniforms
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from hm_neuro.circuit import Circuit, load_circuit
+from hm_neuro.model import Circuit, load_circuit
 from hm_neuro.errors import HMError
 
 GOOD = """

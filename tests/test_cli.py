@@ -103,7 +103,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
 def test_resume_with_other_options_is_refused(tmp_path):
     base = ["train", "--engine", "numpy", "--examples", "2000", "--chunk", "500", "-q", "--out", str(tmp_path / "m.npz")]
     from hm_neuro.training import BarsStream, save_checkpoint
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.model import Parameters
 
     c = load_circuit("bars")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hm_neuro.data import bars_distribution, load_data_file, load_digits, sample_bars, validate_binary
+from hm_neuro.files.data import bars_distribution, load_data_file, load_digits, sample_bars, validate_binary
 from hm_neuro.errors import HMError
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import make_circuit, needs_compiler, random_parameters, three_machines
-from hm_neuro import reference
+from hm_neuro.engines import reference
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
 from hm_neuro.model import Parameters, Perturbation, Uniforms
-from hm_neuro.training import BarsStream, train
+from hm_neuro.training import Checkpointing, BarsStream, train
 
 ENGINES = [("numpy", None), ("brian2", "numpy"), ("vectorised", None)]
 
@@ -110,9 +110,9 @@ def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
     whole = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False).params
     eng = interrupted_at(engine(c, chunk=200), 3)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
-        train(c, BarsStream(size=2), 600, seed=4, engine=eng, progress=False, checkpoint=ckpt, checkpoint_every=10_000)
+        train(c, BarsStream(size=2), 600, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
     resumed = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False,
-                    checkpoint=ckpt, resume=True).params
+                    checkpoint=Checkpointing(ckpt, resume=True)).params
     assert resumed.max_abs_difference(whole) == 0.0
 
 
@@ -121,14 +121,14 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
     ckpt = tmp_path / "c.npz"
     eng = interrupted_at(engine(c, chunk=100), 2)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
-        train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=ckpt, checkpoint_every=10_000)
+        train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
     other = c.replace(learning_rates={"generative_weights": [0.2, 0.05]})
     with pytest.raises(HMError, match=r"checkpoint .*c\.npz: was made with a different circuit"):
         train(other, BarsStream(size=2), 300, seed=4, engine=engine(c, chunk=100), progress=False,
-              checkpoint=ckpt, resume=True)
+              checkpoint=Checkpointing(ckpt, resume=True))
     with pytest.raises(HMError, match=r"was made with a different data .*p_vertical=0\.5"):
         train(c, BarsStream(size=2, p_vertical=0.5), 300, seed=4, engine=engine(c, chunk=100), progress=False,
-              checkpoint=ckpt, resume=True)
+              checkpoint=Checkpointing(ckpt, resume=True))
 
 
 # ------------------------------------------------------------- populations

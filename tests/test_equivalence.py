@@ -19,9 +19,9 @@ import pytest
 
 from conftest import (assert_mean_update, expected_sleep_update, expected_wake_update, make_circuit,
                       needs_compiler, random_parameters)
-from hm_neuro import reference
+from hm_neuro.engines import reference
 from hm_neuro.engines import make_engine
-from hm_neuro.circuit import load_circuit
+from hm_neuro.model import load_circuit
 from hm_neuro.model import Uniforms
 from hm_neuro.training import Epoch, schedule_gates
 
@@ -165,7 +165,7 @@ def test_event_driven_propagation_refuses_negative_constrained_weights():
 
 
 def test_automatic_propagation_is_chosen_by_size():
-    from hm_neuro.brian2_engine import choose_propagation
+    from hm_neuro.engines.brian2.binary import choose_propagation
 
     assert choose_propagation(CIRCUITS["16-8-1"]) == "summed"
     assert choose_propagation(CIRCUITS["64-16-16-4"]) == "summed"
@@ -293,7 +293,7 @@ def test_learning_comparison_logic():
 def test_learning_on_bars_reaches_the_same_kl_distribution():
     """Same circuit, same protocol (2e5 examples), 8 seeds each: the NumPy
     reference and the Brian2 circuit reach the same KL distribution."""
-    from hm_neuro.data import bars_distribution
+    from hm_neuro.files.data import bars_distribution
     from hm_neuro.measures import kl_data_model
     from hm_neuro.engines import make_engine
     from hm_neuro.training import BarsStream, train
@@ -302,7 +302,8 @@ def test_learning_on_bars_reaches_the_same_kl_distribution():
     patterns, probs = bars_distribution()
     kls = {}
     for engine in ("numpy", "brian2"):
-        eng = make_engine(circuit, engine, "cpp_standalone", chunk=100_000)  # one build for all seeds
+        eng = make_engine(circuit, engine, device="cpp_standalone" if engine == "brian2" else None,
+                          chunk=100_000)  # one build for all seeds
         try:
             kls[engine] = [kl_data_model(train(circuit, BarsStream(), 200_000, seed=s, engine=eng,
                                                progress=False).params, patterns, probs) for s in range(8)]

@@ -110,8 +110,8 @@ def test_digits_quick_with_another_rule_uses_the_same_split(tmp_path):
 def test_spiking_quick(tmp_path):
     """The spiking realisation trains bars (two settings, two machines each,
     Brian2's numpy target) and writes its table and figure."""
-    from hm_neuro.circuit import load_circuit
-    from hm_neuro.data import bars_distribution
+    from hm_neuro.model import load_circuit
+    from hm_neuro.files.data import bars_distribution
     from hm_neuro.measures import exact_summary
     from hm_neuro.model import Parameters
 

@@ -5,8 +5,8 @@ import pytest
 
 from conftest import make_circuit, random_parameters
 from hm_neuro import measures
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import bars_distribution
+from hm_neuro.model import load_circuit
+from hm_neuro.files.data import bars_distribution
 from hm_neuro.errors import HMError
 from hm_neuro.model import Parameters, sigmoid
 

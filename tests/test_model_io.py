@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import make_circuit, random_parameters
-from hm_neuro.circuit import load_circuit
+from hm_neuro.model import load_circuit
 from hm_neuro.errors import HMError
-from hm_neuro.model_io import load_history, load_model, save_history, save_model
+from hm_neuro.files.model_io import load_history, load_model, save_history, save_model
 
 
 def test_round_trip_keeps_every_array_and_the_provenance(tmp_path, rng):

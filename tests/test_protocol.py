@@ -8,7 +8,7 @@ import pytest
 from conftest import make_circuit
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
-from hm_neuro.protocol import ProtocolEpoch, load_protocol, run_protocol
+from hm_neuro.runs.protocol import ProtocolEpoch, load_protocol, run_protocol
 from hm_neuro.training import BarsStream
 
 
@@ -16,7 +16,7 @@ from hm_neuro.training import BarsStream
 def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
     """The same protocol on the binary circuit and in real time (where the
     rasters are the states of each example's phase windows)."""
-    from hm_neuro.spiking import Spiking
+    from hm_neuro.model import Spiking
 
     spiking = {"engine": engine, "spiking": Spiking(window=1.0, dt=1.0) if engine == "spiking" else None}
     c = make_circuit([16, 4, 1], rate=0.05)

@@ -1,4 +1,4 @@
-"""Learning rules beyond the papers' (hm_neuro.vectorised and the Brian2
+"""Learning rules beyond the papers' (hm_neuro.engines.vectorised and the Brian2
 circuit): parsing, the factory's refusals, the Brian2 circuit held to the
 vectorised engine exactly (shared uniforms), and the reweighted wake-sleep
 update held to its expectation computed by enumerating every K-tuple of
@@ -13,7 +13,7 @@ from conftest import make_circuit, needs_compiler, random_parameters, three_mach
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
 from hm_neuro.model import Uniforms, log_joint, log_recognition, sigmoid
-from hm_neuro.vectorised import Rule
+from hm_neuro.model import Rule
 
 
 def test_rule_names_parse_and_bad_ones_are_refused():

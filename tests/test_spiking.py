@@ -11,7 +11,8 @@ import pytest
 from conftest import make_circuit, needs_compiler, random_parameters
 from hm_neuro.errors import HMError
 from hm_neuro.model import log_joint, sigmoid
-from hm_neuro.spiking import Spiking, sampled_fantasies, window_probability
+from hm_neuro.model import Spiking, window_probability
+from hm_neuro.runs.fantasies import sampled_fantasies
 
 
 @pytest.mark.parametrize("T, dt", [(1.0, 0.1), (2.0, 0.05), (5.0, 1.0), (0.5, 0.5)])
@@ -178,7 +179,7 @@ def test_cli_trains_a_spiking_machine(tmp_path):
     """hm-neuro train --engine spiking writes a model file that records the
     engine; the model evaluates like any other."""
     from hm_neuro.cli import main
-    from hm_neuro.model_io import load_model
+    from hm_neuro.files.model_io import load_model
 
     out = tmp_path / "m.npz"
     assert main(["train", "--engine", "spiking", "--device", "numpy", "--examples", "40", "--window", "1",
@@ -193,9 +194,9 @@ def test_a_circuit_files_dynamics_table_configures_the_spiking_engine(tmp_path):
     """[dynamics] in a circuit file: the spiking engine's parameters, the
     command-line options on top; the model file records what was used; a
     bad table is refused naming its key."""
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.cli import main
-    from hm_neuro.model_io import load_model
+    from hm_neuro.files.model_io import load_model
     from hm_neuro.resources import find
 
     text = find("circuits", "bars")[0].read_text() + '\n[dynamics]\nwindow = 2.0\ndt = 1.0\ntau_syn = 0.5\n'
@@ -238,8 +239,8 @@ def test_spiking_lesions_and_clamps():
 def test_sampled_kl_estimates_the_divergence_of_a_sampled_distribution():
     """The sampled KL of the experiment: ~0 for samples of the data
     distribution itself, and the exact KL for samples of another one."""
-    from hm_neuro.data import bars_distribution
-    from hm_neuro.spiking import sampled_kl_bits
+    from hm_neuro.files.data import bars_distribution
+    from hm_neuro.measures import sampled_kl_bits
 
     patterns, probs = bars_distribution(p_vertical=2 / 3)
     _, other = bars_distribution(p_vertical=0.3)
@@ -313,7 +314,7 @@ def test_traces_follow_the_synaptic_current_and_the_compartments():
 
 @pytest.mark.parametrize("name", ["bars", "digits", "nines"])
 def test_the_spiking_engine_trains_every_shipped_circuit(name):
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.model import Parameters
 
     c = load_circuit(name)
@@ -348,11 +349,11 @@ def test_at_one_step_per_window_the_spiking_circuit_is_the_binary_circuit_sample
     C++ draws rand() only for the units whose window is open -- in the order
     the binary circuit draws its uniforms. So from the same seeds a spiking
     population trains to the binary one's weights (to rounding)."""
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
     from hm_neuro.training import BarsStream, train_population
 
     c = load_circuit("bars")
-    kw = dict(device="cpp_standalone", max_chunk=2000, progress=False)
+    kw = dict(device="cpp_standalone", chunk=2000, progress=False)
     binary = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="brian2", propagation="summed",
                               **kw)
     spiking = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="spiking",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_compiler
-from hm_neuro import runner, sweep
+from hm_neuro.runs import runner, sweep
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
 
@@ -114,7 +114,7 @@ def test_spiking_tasks_run_on_dask_workers():
     """The spiking engine in Dask worker threads (Brian2 imported there
     without its signal handler), its dynamics carried by the task's circuit;
     the same rows as in this process."""
-    from hm_neuro.circuit import load_circuit
+    from hm_neuro.model import load_circuit
 
     c = load_circuit("bars").replace(dynamics={"window": 1.0, "dt": 1.0}).to_dict()
     tasks = [runner.Task(i, c, "bars", 200, s, engine="spiking", device="numpy") for i, s in enumerate((0, 1))]

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from hm_neuro.engines import NumpyEngine
+from hm_neuro.engines.reference import NumpyEngine
 
 from conftest import make_circuit
 from hm_neuro.errors import HMError
-from hm_neuro.training import (BarsStream, Epoch, SweepStream, parse_schedule, plan_chunks, schedule_gates,
+from hm_neuro.training import (BarsStream, Checkpointing, Epoch, SweepStream, parse_schedule, plan_chunks, schedule_gates,
                                train)
 
 
@@ -37,9 +37,9 @@ def test_sweeps_present_every_row_once_per_sweep(rng):
 
 def test_same_seed_same_weights_other_seed_other_weights():
     c = make_circuit([16, 4, 2])
-    a = train(c, BarsStream(), 600, seed=5, engine="numpy", max_chunk=250, progress=False).params
-    b = train(c, BarsStream(), 600, seed=5, engine="numpy", max_chunk=250, progress=False).params
-    d = train(c, BarsStream(), 600, seed=6, engine="numpy", max_chunk=250, progress=False).params
+    a = train(c, BarsStream(), 600, seed=5, engine="numpy", chunk=250, progress=False).params
+    b = train(c, BarsStream(), 600, seed=5, engine="numpy", chunk=250, progress=False).params
+    d = train(c, BarsStream(), 600, seed=6, engine="numpy", chunk=250, progress=False).params
     assert a.max_abs_difference(b) == 0.0
     assert a.max_abs_difference(d) > 1e-3
 
@@ -64,8 +64,7 @@ def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(t
     ckpt = tmp_path / "c.npz"
     with pytest.raises(HMError, match=r"training: diverged: weights not finite or beyond inf after 200 examples.*"
                                       r"last good checkpoint: .*c\.npz"):
-        train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=ckpt,
-              checkpoint_every=100)
+        train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=Checkpointing(ckpt, 100))
     z = np.load(ckpt)
     assert np.all(np.isfinite(z["param_generative_weights_0"]))
 

@@ -26,14 +26,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import bars_distribution, sample_bars
-from hm_neuro.errors import HMError
-from hm_neuro.measures import exact_summary
-from hm_neuro.model_io import save_history, save_json, save_model
-from hm_neuro.seeds import SeedTree
-from hm_neuro.vectorised import Rule
-from hm_neuro.model import Parameters, sample_fantasies
+from ..model import load_circuit
+from ..files.data import bars_distribution, sample_bars
+from ..errors import HMError
+from ..measures import exact_summary
+from ..files.model_io import save_history, save_json, save_model
+from ..seeds import SeedTree
+from ..model import Rule
+from ..model import Parameters, sample_fantasies
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
 EXAMPLES = 2_000_000        # "trained on 2 x 10^6 random examples"
@@ -83,10 +83,10 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     *training* data; the true KL is never used to choose.  ``restarts=1`` is
     the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
     the whole pipeline: the numbers are not the paper's).  The trainings are
-    the tasks of a sweep (:mod:`hm_neuro.sweep`): ``workers`` local Dask
+    the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
     processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
     """
-    from hm_neuro.runner import Task, default_workers, run_tasks
+    from ..runs.runner import Task, default_workers, run_tasks
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -193,7 +193,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     save_json(out / f"{name}.json", summary)
 
     # ------- figures of the shown run (its weights were recorded during the run)
-    from hm_neuro import plotting
+    from .. import plotting
 
     save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine,
                first.device)

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import bars_distribution, sample_bars
-from hm_neuro.measures import exact_summary, sampled_free_energy
-from hm_neuro.model_io import save_json
-from hm_neuro.model import Parameters, Perturbation
-from hm_neuro.seeds import SeedTree
-from hm_neuro.training import BarsStream, Epoch, train, train_population
+from ..model import load_circuit
+from ..files.data import bars_distribution, sample_bars
+from ..measures import exact_summary, sampled_free_energy
+from ..files.model_io import save_json
+from ..model import Parameters, Perturbation
+from ..seeds import SeedTree
+from ..training import BarsStream, Epoch, train, train_population
 
 TRAIN = 2_000_000          # the bars protocol
 CONTINUE = 500_000         # examples of the deprivation / control epoch
@@ -51,7 +51,7 @@ def params_at(history, i, circuit):
 def engine_fantasies(circuit, params, n, seed, perturbation, engine, device):
     """Sample only (frozen gates) on the engine's circuit, perturbed; the
     fantasies are the sleep samples of the input layer."""
-    from hm_neuro.engines import make_engine
+    from ..engines import make_engine
 
     with make_engine(circuit, engine, device=device, chunk=n, record_spikes=True) as eng:
         _, extras = eng.run(params, np.zeros((n, circuit.n_input)), seed, np.zeros(n), np.zeros(n),
@@ -136,7 +136,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
 
 
 def plot(result, imagery, path):
-    from hm_neuro import plotting
+    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import load_digits
-from hm_neuro.errors import HMError
-from hm_neuro.measures import importance_log2_prob, sampled_free_energy
-from hm_neuro.seeds import SeedTree
-from hm_neuro.model_io import save_json
-from hm_neuro.model import Parameters, sample_fantasies
+from ..model import load_circuit
+from ..files.data import load_digits
+from ..errors import HMError
+from ..measures import importance_log2_prob, sampled_free_energy
+from ..seeds import SeedTree
+from ..files.model_io import save_json
+from ..model import Parameters, sample_fantasies
 
 SWEEPS = 500            # "500 sweeps through the 700 examples"
 N_DL_SAMPLES = 10       # "each net was run 10 times"
@@ -80,12 +80,12 @@ MEASURES = ("free-energy", "expected-cost", "importance")
 def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps=None, measure="free-energy",
          workers=None, scheduler=None, rule="wake-sleep"):
     """One machine per digit class, trained as the tasks of a sweep
-    (:mod:`hm_neuro.sweep`): ``workers`` local Dask processes (default 2;
+    (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
     1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
-    the learning rule (:mod:`hm_neuro.vectorised`); rules other than the
+    the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
     papers' run on the vectorised engine, on the same split."""
-    from hm_neuro.runner import Task, default_workers, run_tasks
-    from hm_neuro.vectorised import Rule
+    from ..runs.runner import Task, default_workers, run_tasks
+    from ..model import Rule
 
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
@@ -140,7 +140,7 @@ def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps
         + ("" if measure == "free-energy" else "_" + measure) + ("_quick" if quick else "")
     save_json(out / f"{name}.json", result)
 
-    from hm_neuro import plotting
+    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 10))

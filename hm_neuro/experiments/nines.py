@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import load_digits
-from hm_neuro.measures import importance_log2_prob, sampled_free_energy
-from hm_neuro.seeds import SeedTree
-from hm_neuro.model_io import save_json, save_model
-from hm_neuro.model import sample_fantasies
-from hm_neuro.training import SweepStream, train
+from ..model import load_circuit
+from ..files.data import load_digits
+from ..measures import importance_log2_prob, sampled_free_energy
+from ..seeds import SeedTree
+from ..files.model_io import save_json, save_model
+from ..model import sample_fantasies
+from ..training import SweepStream, train
 
 SWEEPS = 500   # as for the digit machines of note [16]
 SEED = 0
@@ -48,7 +48,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     save_json(out / f"{name}.json", result)
     save_model(out / f"{name}_model.npz", r.params, circuit, seed, r.examples_seen, r.engine, r.device)
 
-    from hm_neuro import plotting
+    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(3.0, 10))

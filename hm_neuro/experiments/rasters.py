@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import sample_bars
-from hm_neuro.engines import make_engine
-from hm_neuro.model_io import save_json
-from hm_neuro.seeds import SeedTree
-from hm_neuro.training import BarsStream, train
+from ..model import load_circuit
+from ..files.data import sample_bars
+from ..engines import make_engine
+from ..files.model_io import save_json
+from ..seeds import SeedTree
+from ..training import BarsStream, train
 
 TRAIN = 2_000_000
 SHOWN = 40          # examples drawn in the raster
@@ -47,7 +47,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
               "input_on_fraction_sleep": float(rec["sleep"][0].mean())}
     name = "rasters_quick" if quick else "rasters"
     save_json(out / f"{name}.json", result)
-    from hm_neuro import plotting
+    from .. import plotting
 
     plotting.save(plotting.phase_raster(rec, circuit.layers, SHOWN, rates), out / f"{name}.png")
     print(f"rasters: input on-fraction awake {result['input_on_fraction_wake']:.3f}, dreaming "

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.experiments import bars
-from hm_neuro.model_io import save_json
-from hm_neuro.vectorised import Rule
+from . import bars
+from ..files.model_io import save_json
+from ..model import Rule
 
 RULES = ("wake-sleep", "wake-sleep:4", "reweighted:2", "reweighted:5", "reweighted:10")
 SEEDS = 40
@@ -60,7 +60,7 @@ def main(seeds=SEEDS, quick=False, out="figures", workers=None, fresh=False, rul
     name = "rules_quick" if quick else "rules"
     save_json(out / f"{name}.json", {"experiment": "rules", "examples": 20_000 if quick else bars.EXAMPLES,
                                      "paper_kl_data_model_bits": bars.PAPER_KL, "rows": rows})
-    from hm_neuro import plotting
+    from .. import plotting
 
     plotting.save(plotting.kl_distributions({r["rule"]: r["kl_data_model_bits"] for r in rows}, bars.PAPER_KL),
                   out / f"{name}.png")

@@ -52,15 +52,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hm_neuro.circuit import load_circuit
-from hm_neuro.data import bars_distribution, sample_bars
-from hm_neuro.errors import bad
-from hm_neuro.experiments.bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
-from hm_neuro.measures import exact_summary
-from hm_neuro.model_io import save_json, save_model
-from hm_neuro.seeds import SeedTree
-from hm_neuro.spiking import Spiking, sampled_fantasies, sampled_kl_bits
-from hm_neuro.training import BarsStream, train_population
+from ..model import load_circuit
+from ..files.data import bars_distribution, sample_bars
+from ..errors import bad
+from .bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
+from ..measures import exact_summary
+from ..files.model_io import save_json, save_model
+from ..seeds import SeedTree
+from ..measures import sampled_kl_bits
+from ..model import Spiking
+from ..runs.fantasies import sampled_fantasies
+from ..training import BarsStream, train_population
 
 SEEDS = 10
 SEED = 0
@@ -116,7 +118,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
         sp = SETTINGS[name]
         t0 = time.perf_counter()
         runs = train_population([circuit] * seeds, [BarsStream(p_vertical=P_VERTICAL) for _ in run_seeds], n,
-                                run_seeds, engine="spiking", device=device, max_chunk=min(CHUNK, n),
+                                run_seeds, engine="spiking", device=device, chunk=min(CHUNK, n),
                                 spiking=sp, desc=f"spiking bars, {name} x{seeds}")
         seconds = time.perf_counter() - t0
         summaries = [exact_summary(r.params, patterns, probs) for r in runs]
@@ -162,7 +164,7 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
 
 def _sweep_figure(path, results):
     """KL against tau_syn (1-ms windows) and against the window (tau_syn = 0.5 ms)."""
-    from hm_neuro import plotting
+    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
@@ -193,8 +195,8 @@ def _sweep_figure(path, results):
 def _figure(path, results, params, circuit, seed, device):
     """KL per setting; wake-sleep cycles of the trained bridge machine (a
     raster, and the two compartments of a hidden unit); its fantasies."""
-    from hm_neuro import plotting
-    from hm_neuro.engines import make_engine
+    from .. import plotting
+    from ..engines import make_engine
 
     sp = Spiking(window=1.0, dt=0.1)  # the bridge on a fine clock, to show time
     cycles = 3

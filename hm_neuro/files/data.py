@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import HMError, bad
+from ..errors import HMError, bad
 
 #: pixels >= this value (sklearn digits range 0..16) are on.  Half the range,
 #: the midpoint between "ink" and "paper".
@@ -22,7 +22,7 @@ DIGITS_THRESHOLD = 8
 
 # ---------------------------------------------------------------------- bars
 
-def _check_bars_args(size, p_vertical, p_bar):
+def check_bars_args(size, p_vertical, p_bar):
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise bad("bars size", "must be an integer >= 1", size)
     for name, v in (("p_vertical", p_vertical), ("p_bar", p_bar)):
@@ -39,7 +39,7 @@ def sample_bars(n: int, rng: np.random.Generator, size: int = 4,
     ``p_bar``; a pixel is on if any bar through it is on.  Rows are images
     flattened row-major (pixel ``(r, c)`` is column ``r * size + c``).
     """
-    _check_bars_args(size, p_vertical, p_bar)
+    check_bars_args(size, p_vertical, p_bar)
     vertical = rng.random(n) < p_vertical
     bars = rng.random((n, size)) < p_bar
     # vertical bar c lights column c in every row; horizontal bar r lights row r
@@ -55,7 +55,7 @@ def bars_distribution(size: int = 4, p_vertical: float = 2 / 3, p_bar: float = 0
     images (the blank image arises from both orientations).  For size 4 there
     are 30 distinct images and the blank one has probability 0.8**4.
     """
-    _check_bars_args(size, p_vertical, p_bar)
+    check_bars_args(size, p_vertical, p_bar)
     probs = {}
     for vertical, pv in ((True, p_vertical), (False, 1.0 - p_vertical)):
         for bars in itertools.product((0, 1), repeat=size):

@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .circuit import Circuit
-from .errors import HMError, bad
-from .model import Parameters
+from ..model import Circuit
+from ..errors import HMError, bad
+from ..model import Parameters
 
 FORMAT = "hm_neuro-model-1"
 
 
 def versions() -> dict:
-    from . import __version__
+    from .. import __version__
 
     out = {"hm_neuro": __version__, "numpy": np.__version__, "python": platform.python_version()}
     try:
@@ -93,7 +93,7 @@ def save_model(path, params: Parameters, circuit: Circuit, seed, examples_seen: 
     """A model file (keys in the module docstring); ``seed`` an int or a
     :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``);
     ``rule`` the learning rule that trained it."""
-    from .seeds import tree
+    from ..seeds import tree
 
     node = tree(seed)
     arrays = dict(params.arrays())
@@ -190,7 +190,7 @@ def load_model(path, circuit: Circuit | None = None):
 
 def save_history(path, examples_seen, history: dict, circuit: Circuit, seed):
     """Weight snapshots: ``examples_seen`` (S,) and, per parameter, (S, size)."""
-    from .seeds import tree
+    from ..seeds import tree
 
     arrays = {k: np.asarray(v) for k, v in history.items()}
     arrays.update(examples_seen=np.asarray(examples_seen, dtype=np.int64),

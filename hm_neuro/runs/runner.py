@@ -7,7 +7,7 @@ and a restart).  :func:`run_tasks` groups tasks of the same shape into
 ``dask.distributed.LocalCluster`` or on an existing Dask cluster
 (``scheduler``: an address or a scheduler file).  Every worker keeps one
 engine: a group of the same compiled shape re-uses it; the build itself is
-shared through the persistent build cache (:mod:`hm_neuro.brian2_engine`).
+shared through the persistent build cache (:mod:`hm_neuro.engines.brian2`).
 
 A group that raises :class:`hm_neuro.errors.HMError` (bad input, divergence)
 fails at once; any other error (a worker lost, a compiler crash) is retried
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .circuit import Circuit
-from .errors import HMError, bad
-from .seeds import SeedTree
+from ..model import Circuit
+from ..errors import HMError, bad
+from ..seeds import SeedTree
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ atexit.register(_close_cached_engine)
 
 def _engine_for(circuit: Circuit, task: Task, n: int):
     """This process's engine for a group of ``n`` tasks like ``task``: re-used if the shape matches."""
-    from .engines import make_engine
+    from ..engines import make_engine
 
     key = task.shape() + (n,)
     if _ENGINE["key"] != key:
@@ -145,7 +145,7 @@ def _engine_for(circuit: Circuit, task: Task, n: int):
 
 
 def stream_for_task(task: Task, circuit: Circuit):
-    from .training import SweepStream, stream_for
+    from ..training import SweepStream, stream_for
 
     if isinstance(task.data, str):
         return stream_for(task.data, circuit, task.p_vertical)
@@ -177,8 +177,8 @@ def run_group(group) -> list:
     HMError (bad input, divergence) makes every task of the group a failed
     row without retry.
     """
-    from .measures import machine_summary
-    from .training import Epoch, train_population
+    from ..measures import machine_summary
+    from ..training import Epoch, train_population
 
     group = list(group)
     rows = []

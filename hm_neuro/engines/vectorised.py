@@ -1,33 +1,12 @@
-"""Learning rules, and a NumPy engine vectorised over the machines of a population.
+"""A NumPy engine vectorised over the machines of a population.
 
-:mod:`hm_neuro.reference` trains one machine, one example at a time, in plain
-NumPy: the yardstick.  This module trains ``N`` machines of one shape at once,
-every array carrying a leading machine axis (and, for the states, a sample
-axis ``K``), so that one NumPy call per step does ``N`` machines' work -- the
-fair NumPy competitor of a Brian2 population, and the engine of the learning
-rules beyond the papers':
-
-``wake-sleep`` (the papers', the default)
-    Hinton et al. (1995): the wake phase moves the generative weights toward
-    one recognition sample (eq. 4), the sleep phase the recognition weights
-    toward one fantasy (eq. 7).  Fed the same uniforms, this engine equals
-    :mod:`hm_neuro.reference` (tested to 1e-12).
-``reweighted:K`` (Bornschein & Bengio 2015, reweighted wake-sleep)
-    The wake phase draws ``K`` recognition samples ``h_k ~ Q(.|d)`` (K
-    parallel copies of the hidden layers), weighs them by the normalised
-    importance weights ``w_k = softmax_k(ln P(h_k, d) - ln Q(h_k|d))`` (eqs.
-    2-3) and moves the generative weights by ``sum_k w_k`` times the delta
-    rule of eq. 4 for ``h_k``; the recognition weights move by the same
-    weighted delta rule toward the samples on real data (the "wake-phase Q
-    update") and, by default, also by the sleep phase's eq. 7
-    (``reweighted:K:wake`` leaves the sleep update out).  With K = 1 and no
-    wake-phase Q update it is wake-sleep.
-``wake-sleep:S`` (a local variant: one sample per phase and unit)
-    The papers' rule with ``S`` fantasies per sleep phase instead of one,
-    each drawn top-down from the same weights and each moving the
-    recognition weights by eq. 7 -- S dreams per day: the recognition model
-    gets S times the practice, with the noise of S samples averaged, while
-    every synapse still sees one pre- and one postsynaptic state at a time.
+:mod:`hm_neuro.engines.reference` trains one machine, one example at a time:
+the yardstick.  This engine trains ``N`` machines of one shape at once, every
+array carrying a leading machine axis (and, for the states, a sample axis
+``K``), so that one NumPy call per step does ``N`` machines' work -- the fair
+NumPy competitor of a Brian2 population, and the engine of every learning
+rule of :mod:`hm_neuro.model.rules`.  Fed the same uniforms it equals the
+reference (tested to 1e-12).
 
 Randomness: per machine, per chunk, one generator (the chunk's seed) draws
 the wake uniforms ``(rows, K, units)`` layer by layer and then the sleep
@@ -37,75 +16,30 @@ so with one sample this engine draws what the reference draws.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from .circuit import Circuit
-from .engines import InProcessEngine
-from .errors import bad
-from .model import NO_PERTURBATION, Parameters, Uniforms, log_bernoulli, sigmoid
+from ..errors import bad
+from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, sigmoid
+from .base import InProcessEngine
 
-RULE_NAMES = ("wake-sleep", "reweighted")
-#: most samples K of the reweighted rule
-MAX_SAMPLES = 1000
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
 MAX_CHUNK = 10_000
+#: the most memory a chunk's uniforms may take (chunks are shortened to fit)
+UNIFORMS_BYTES = 2 ** 30
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """A learning rule: ``wake-sleep`` or ``reweighted`` with ``samples`` = K."""
-
-    name: str = "wake-sleep"
-    samples: int = 1
-    fantasies: int = 1           #: fantasies per sleep phase (wake-sleep:S)
-    sleep_update: bool = True    #: eq. 7 in the sleep phase
-    wake_update: bool = False    #: the weighted recognition update on real data (reweighted)
-
-    @classmethod
-    def parse(cls, text: str) -> "Rule":
-        """``wake-sleep``, ``reweighted:K`` or ``reweighted:K:wake`` (no sleep-phase Q update)."""
-        if isinstance(text, Rule):
-            return text
-        parts = str(text).split(":")
-        if parts[0] == "wake-sleep" and len(parts) == 1:
-            return cls()
-        if parts[0] == "wake-sleep" and len(parts) == 2:
-            try:
-                f = int(parts[1])
-            except ValueError:
-                raise bad("rule", "S of wake-sleep:S must be a whole number of fantasies, e.g. wake-sleep:4",
-                          text) from None
-            if not 1 <= f <= MAX_SAMPLES:
-                raise bad("rule", f"S of wake-sleep:S must be in 1..{MAX_SAMPLES}", text)
-            return cls(fantasies=f)
-        if parts[0] == "reweighted" and len(parts) in (2, 3):
-            try:
-                k = int(parts[1])
-            except ValueError:
-                raise bad("rule", "K of reweighted:K must be a whole number, e.g. reweighted:5", text) from None
-            if not 1 <= k <= MAX_SAMPLES:
-                raise bad("rule", f"K of reweighted:K must be in 1..{MAX_SAMPLES}", text)
-            if len(parts) == 3 and parts[2] != "wake":
-                raise bad("rule", "the only option of reweighted:K is ':wake' (no sleep-phase update)", text)
-            return cls("reweighted", k, sleep_update=len(parts) == 2, wake_update=True)
-        raise bad("rule", "must be wake-sleep, wake-sleep:S (S fantasies), reweighted:K or reweighted:K:wake "
-                  "(K samples, e.g. reweighted:5)",
-                  text)
-
-    @property
-    def label(self) -> str:
-        if self.name == "wake-sleep":
-            return "wake-sleep" + (f":{self.fantasies}" if self.fantasies > 1 else "")
-        return f"reweighted:{self.samples}" + ("" if self.sleep_update else ":wake")
-
-    @property
-    def is_default(self) -> bool:
-        return self == Rule()
-
-
-WAKE_SLEEP = Rule()
+def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
+    """The longest chunk whose uniforms (examples x machines x (K samples of
+    the hidden units + S fantasies of every unit) doubles) fit in
+    :data:`UNIFORMS_BYTES`, at most :data:`MAX_CHUNK`; refuses a population
+    of which not even one example fits."""
+    n = circuit.layers
+    per_example = 8 * n_machines * (rule.samples * sum(n[1:]) + rule.fantasies * sum(n))
+    if per_example > UNIFORMS_BYTES:
+        raise bad("rule", f"{rule.label} on layers {list(n)} x {n_machines} machine(s) needs "
+                  f"{per_example / 2 ** 30:.1f} GiB of uniforms per example, more than the limit of "
+                  f"{UNIFORMS_BYTES / 2 ** 30:.0f} GiB", rule.label)
+    return int(min(MAX_CHUNK, UNIFORMS_BYTES // per_example))
 
 
 def stack(params: list) -> dict:
@@ -140,6 +74,12 @@ class VectorisedEngine(InProcessEngine):
 
     name = "vectorised"
     device = "numpy"
+
+    @classmethod
+    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> "VectorisedEngine":
+        return cls(circuit, chunk=min(options.chunk, chunk_limit(circuit, options.rule, n_machines)),
+                   record_every=options.record_every,
+                   record_spikes=options.record_spikes, n_machines=n_machines, rule=options.rule)
 
     def __init__(self, circuit: Circuit, chunk: int = MAX_CHUNK, record_every: int = 0, record_spikes: bool = False,
                  n_machines: int = 1, rule: Rule = WAKE_SLEEP):

@@ -4,8 +4,8 @@ A circuit fixes the layer sizes (input first), the learning rate and initial
 value of every weight set and bias set, generative and recognition apart, and
 which generative weight sets are kept >= 0.  It is read from a TOML file in
 ``circuits/`` (see ``circuits/bars.toml``) and is the only input the NumPy
-reference (:mod:`hm_neuro.reference`) and the Brian2 builder
-(:mod:`hm_neuro.brian2_engine`) share.
+reference (:mod:`hm_neuro.engines.reference`) and the Brian2 builder
+(:mod:`hm_neuro.engines.brian2`) share.
 
 Indexing, used everywhere in the package (layer 0 is the input, layer ``L``
 the top):
@@ -24,7 +24,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .errors import HMError, bad
+from ..errors import HMError, bad
+from ..resources import read_toml
+from .dynamics import Spiking
 
 #: the four parameter sets of a machine, and how many entries each has
 #: for ``L`` hidden layers.
@@ -71,7 +73,7 @@ class Circuit:
         input units were constrained to be positive" -> ``(0,)``).
     name, description : str
     dynamics : dict
-        The spiking realisation's parameters (:class:`hm_neuro.spiking.Spiking`:
+        The spiking realisation's parameters (:class:`hm_neuro.model.dynamics.Spiking`:
         window, dt, escape, tau_syn, settle, delay) used when the circuit runs
         on the ``spiking`` engine; command-line options override them.
     """
@@ -129,11 +131,7 @@ class Circuit:
                           list(self.initial_values["generative_weights"]))
         if not isinstance(self.dynamics, dict):
             raise bad("dynamics", "must be a table", self.dynamics)
-        import dataclasses as dc
-
-        from .spiking import Spiking
-
-        fields = {f.name for f in dc.fields(Spiking)}
+        fields = {f.name for f in dataclasses.fields(Spiking)}
         for key in self.dynamics:
             if key not in fields:
                 raise bad(f"dynamics.{key}", f"unknown key; expected one of {sorted(fields)}")
@@ -144,9 +142,7 @@ class Circuit:
 
     def spiking(self, **overrides):
         """The spiking realisation of this circuit: its ``dynamics`` table,
-        ``overrides`` on top (:class:`hm_neuro.spiking.Spiking`)."""
-        from .spiking import Spiking
-
+        ``overrides`` on top (:class:`hm_neuro.model.dynamics.Spiking`)."""
         return Spiking(**{**self.dynamics, **overrides})
 
     @property
@@ -244,8 +240,6 @@ def load_circuit(spec) -> Circuit:
     """Read and validate a circuit TOML file or a shipped/local circuit by name
     (:func:`hm_neuro.resources.find`: ``./circuits/NAME.toml``, then the
     package's own)."""
-    from .resources import read_toml
-
     d, source, stem, _ = read_toml("circuits", spec)
     d.setdefault("name", stem)
     return Circuit.from_dict(d, source=source)

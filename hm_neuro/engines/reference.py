@@ -1,8 +1,8 @@
 """The NumPy reference: the stochastic Helmholtz machine and wake-sleep learning.
 
 Plain, readable and slow on purpose: this module is the yardstick the Brian2
-circuit (:mod:`hm_neuro.brian2_engine`) is held to.  Layer 0 is the input,
-layer ``L`` the top; the parameter layout is the one of :mod:`hm_neuro.circuit`.
+circuit (:mod:`hm_neuro.engines.brian2`) is held to.  Layer 0 is the input,
+layer ``L`` the top; the parameter layout is the one of :mod:`hm_neuro.model.circuit`.
 
 One training example (Hinton et al. 1995; Dayan, section 4):
 
@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .circuit import Circuit
-from .model import (NO_PERTURBATION, Parameters, Perturbation, Uniforms, generative_logits,  # noqa: F401
-                    recognition_logits, sample, sigmoid)
+from ..errors import bad
+from ..model import (NO_PERTURBATION, Circuit, Parameters, Perturbation, Uniforms, generative_logits,
+                     recognition_logits, sample, sigmoid)
+from .base import InProcessEngine
+from .options import MAX_CHUNK
 
 
 def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0,
@@ -118,3 +120,75 @@ def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbat
                 rec_w[l][t] = s[l]
                 rec_s[l][t] = f[l]
     return (rec_w, rec_s) if record_samples else None
+
+
+class NumpyEngine(InProcessEngine):
+    """The reference (this module's :func:`train`) behind the engine interface."""
+
+    name = "numpy"
+    device = "numpy"
+
+    @classmethod
+    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> "NumpyEngine":
+        return cls(circuit, chunk=options.chunk, record_every=options.record_every,
+                   record_spikes=options.record_spikes, n_machines=n_machines)
+
+    def __init__(self, circuit: Circuit, chunk: int = MAX_CHUNK, record_every: int = 0,
+                 record_spikes: bool = False, n_machines: int = 1):
+        self.circuit = circuit
+        self.n_machines = n_machines
+        self.chunk = chunk
+        self.record_every = record_every
+        self.record_spikes = record_spikes
+        self.compile_seconds = 0.0
+
+    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
+            perturbation=NO_PERTURBATION):
+        params = params.copy()
+        m = len(data)
+        if m > self.chunk:
+            raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
+        if uniforms is None:
+            uniforms = Uniforms.draw(self.circuit, m, np.random.default_rng(seed))
+        wg = np.ones(m) if wake_gate is None else np.asarray(wake_gate, dtype=float)
+        sg = np.ones(m) if sleep_gate is None else np.asarray(sleep_gate, dtype=float)
+        seen, snaps, samples = [], {}, {"wake": [], "sleep": []}
+        # cut the chunk at the snapshot points (offset + t multiple of record_every)
+        cuts = [0, m]
+        if self.record_every:
+            first = (-offset) % self.record_every
+            cuts = sorted(set([0, m] + list(range(first, m, self.record_every))))
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if self.record_every and (offset + a) % self.record_every == 0:
+                seen.append(offset + a)
+                for name, arr in params.arrays().items():
+                    snaps.setdefault(name, []).append(arr.ravel().copy())
+            rec = train(params, self.circuit, data[a:b], uniforms.rows(a, b), wg[a:b], sg[a:b],
+                                  record_samples=self.record_spikes, perturbation=perturbation)
+            if rec is not None:
+                samples["wake"].append(rec[0])
+                samples["sleep"].append(rec[1])
+        extras = {"history_seen": seen, "history": {k: np.array(v) for k, v in snaps.items()}}
+        if self.record_spikes:
+            for phase, parts in samples.items():
+                extras[phase] = [np.concatenate([p[l] for p in parts]) for l in range(len(self.circuit.layers))]
+        return params, extras
+
+    def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
+                       perturbation=None, circuits=None):
+        """Every machine in turn, each with its own seed (see :meth:`Engine.run_population`)."""
+        N = len(params)
+        out, extras, own = [], [], self.circuit
+        try:
+            for k in range(N):
+                if circuits is not None and circuits[k] is not None:
+                    self.retarget(circuits[k])
+                p, e = self.run(params[k], data[k], seeds[k], None if wake_gate is None else wake_gate[k],
+                                None if sleep_gate is None else sleep_gate[k],
+                                None if uniforms is None else uniforms[k], offset,
+                                NO_PERTURBATION if perturbation is None or perturbation[k] is None else perturbation[k])
+                out.append(p)
+                extras.append(e)
+        finally:
+            self.circuit = own
+        return out, extras

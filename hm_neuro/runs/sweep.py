@@ -2,7 +2,7 @@
 
 A sweep is a grid of settings trained for every seed (and restart); this
 module parses and checks it and turns it into the tasks of
-:mod:`hm_neuro.runner`, which trains them (as populations, on Dask) and
+:mod:`hm_neuro.runs.runner`, which trains them (as populations, on Dask) and
 tabulates the results.
 
 Sweep files (TOML)::
@@ -27,10 +27,10 @@ import logging
 import math
 from pathlib import Path
 
-from .circuit import PARAMETER_SETS, load_circuit
-from .errors import HMError, bad
+from ..model import PARAMETER_SETS, load_circuit
+from ..errors import HMError, bad
 from .runner import MAX_CHUNK, Task, stream_for_task
-from .seeds import MAX_SEED
+from ..seeds import MAX_SEED
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class SweepSpec:
     def tasks(self, record_every: int = 0, keep_model: bool = False):
         """The tasks of this sweep (every grid point x seed x restart); checks
         every circuit and data source here, before anything runs."""
-        from .training import plan_chunks
+        from ..training import plan_chunks
 
         out = []
         for point in self.points():
@@ -165,7 +165,7 @@ def parse_grid_option(items) -> dict:
 
 def load_sweep(spec) -> SweepSpec:
     """A sweep TOML file or shipped name -> :class:`SweepSpec` (validated)."""
-    from .resources import read_toml
+    from ..resources import read_toml
 
     d, source, _, _ = read_toml("sweeps", spec)
     known = {f.name for f in dataclasses.fields(SweepSpec)}
@@ -198,7 +198,7 @@ def table(results) -> list:
 
 def save_table(out_dir, name: str, rows: list, meta: dict):
     """``NAME.csv`` and ``NAME.json`` (rows plus the sweep's settings), atomically."""
-    from .model_io import atomic_path, save_json
+    from ..files.model_io import atomic_path, save_json
 
     out_dir = Path(out_dir)
     buf = io.StringIO()

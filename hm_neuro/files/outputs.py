@@ -6,7 +6,7 @@ sweep files) up front; :func:`check_outputs` refuses, before anything runs,
 an output that is one of the inputs (resolved paths), a directory, a device
 (``/dev/...``), in a folder that cannot be created or written, or an
 existing file that cannot be replaced.  Files are then written atomically
-(:func:`hm_neuro.model_io.atomic_path`), so an interrupted command leaves
+(:func:`hm_neuro.files.model_io.atomic_path`), so an interrupted command leaves
 either the old file or the new one.
 """
 
@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import bad
+from ..errors import bad
 
 
 def input_paths(*specs) -> list:
@@ -31,7 +31,7 @@ def input_paths(*specs) -> list:
     return out
 
 
-def _writable_folder(folder: Path) -> bool:
+def writable_folder(folder: Path) -> bool:
     """Can files be created in ``folder`` (creating it and its parents if need be)?"""
     probe = folder
     while not probe.exists():
@@ -78,7 +78,7 @@ def check_outputs(outputs, inputs=(), existing_ok=()):
                     pass
             except OSError as e:
                 raise bad("output", f"cannot be replaced ({e.strerror})", str(out)) from None
-        if not _writable_folder(r.parent):
+        if not writable_folder(r.parent):
             raise bad("output", f"its folder {out.parent} cannot be created or written", str(out))
 
 
@@ -90,7 +90,7 @@ def check_folder(folder, what: str = "out"):
         raise bad(what, "is a device, not a folder", str(f))
     if r.exists() and not r.is_dir():
         raise bad(what, "is a file; give a folder for the results", str(f))
-    if not _writable_folder(r):
+    if not writable_folder(r):
         raise bad(what, "cannot be created or written", str(f))
     return f
 

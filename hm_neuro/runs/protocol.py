@@ -29,10 +29,10 @@ import json
 
 import numpy as np
 
-from .circuit import Circuit
-from .errors import HMError, bad
-from .model import Parameters, Perturbation
-from .training import EPOCH_KINDS, Epoch, train
+from ..model import Circuit
+from ..errors import HMError, bad
+from ..model import Parameters, Perturbation
+from ..training import EPOCH_KINDS, Epoch, train
 
 #: bounds of a protocol epoch (rasters are held in memory)
 MAX_PROTOCOL_EXAMPLES = 10 ** 9
@@ -89,7 +89,7 @@ def load_protocol(spec) -> tuple:
 
     Every malformed protocol gets a message in protocol terms (which epoch,
     which key, what is expected)."""
-    from .resources import read_toml
+    from ..resources import read_toml
 
     d, source, _, text = read_toml("protocols", spec)
     if set(d) - {"epoch"} or not isinstance(d.get("epoch"), list) or not d["epoch"]:
@@ -148,7 +148,7 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     start), and, if asked for, its wake and sleep rasters (example and unit
     indices) and the firing probability of every unit per phase.
 
-    ``engine="spiking"`` with ``spiking`` (:class:`hm_neuro.spiking.Spiking`)
+    ``engine="spiking"`` with ``spiking`` (:class:`hm_neuro.model.Spiking`)
     runs the protocol in real time; its rasters are the states of each
     example's phases ("fired in its window"), as on the binary circuit.
 
@@ -156,8 +156,8 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     lesions the ``lesion`` child of that, its rasters the ``data`` child, and
     measurement segment ``j`` the ``segment, j`` child (:mod:`hm_neuro.seeds`).
     """
-    from .engines import make_engine
-    from .seeds import tree
+    from ..engines import make_engine
+    from ..seeds import tree
 
     root = tree(seed)
     params = (params or Parameters.initial(circuit)).copy()
@@ -199,7 +199,7 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
 
 def save_recording(path, result: dict, protocol_text: str, circuit: Circuit, seed: int):
     """Recordings and measures, with the protocol that made them, in one .npz."""
-    from .model_io import save_npz, versions
+    from ..files.model_io import save_npz, versions
 
     arrays = {f"epoch{i}_{k}": v for i, r in enumerate(result["epochs"]) for k, v in r["spikes"].items()}
     arrays.update({f"final_{k}": v for k, v in result["params"].arrays().items()})

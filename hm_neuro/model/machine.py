@@ -1,10 +1,10 @@
 """The Helmholtz machine itself: its parameters and the papers' conditionals,
 each written once.
 
-Every engine (:mod:`hm_neuro.reference`, :mod:`hm_neuro.brian2_engine`) and
+Every engine (:mod:`hm_neuro.engines`) and
 every measure (:mod:`hm_neuro.measures`) uses this module; nothing here
 simulates learning.  Layout of the parameters (layer 0 is the input, layer
-``L`` the top; see :mod:`hm_neuro.circuit`):
+``L`` the top; see :mod:`hm_neuro.model.circuit`):
 
 * ``generative_weights[k]``  (n[k+1], n[k]) -- top-down, layer k+1 -> k;
 * ``recognition_weights[k]`` (n[k], n[k+1]) -- bottom-up, layer k -> k+1;
@@ -25,8 +25,8 @@ import dataclasses
 
 import numpy as np
 
+from ..errors import bad
 from .circuit import Circuit
-from .errors import bad
 
 #: the code of eq. 1 for the Brian2 engine (the same expression as sigmoid)
 SIGMOID_CODE = "1.0 / (1.0 + exp(-({x})))"

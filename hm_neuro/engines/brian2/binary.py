@@ -1,0 +1,344 @@
+"""The binary circuit: one Brian2 time step is one training example.
+
+Every layer is a ``NeuronGroup`` of binary stochastic units
+(:func:`hm_neuro.engines.brian2.code.binary_layer`); every pair of adjacent
+layers is joined by two separate ``Synapses``: a bottom-up *recognition* set
+and a top-down *generative* set.  The *phase controller* (:class:`Phases`)
+places all operations of one example in the ``start`` slot of the step and
+orders them: wake (eq. 1 bottom-up), wake learning (eq. 4), sleep (the
+fantasy, eq. 1 top-down), sleep learning (eq. 7) -- the table in
+:mod:`hm_neuro.engines.brian2`.
+"""
+
+from __future__ import annotations
+
+import brian2 as b2
+import numpy as np
+
+from ...errors import bad
+from ...model import Circuit, Rule
+from .code import (SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, delta_rule, log_sigmoid, sampled, sigmoid,
+                   suffix)
+from .population import PopulationNetwork
+
+#: event-driven propagation pays off from this many synapses per example
+#: (benchmarks/bench.py: at 16-8-1 and 64-16-16-4 the extra event detectors
+#: cost more than they save; at 784-200-200 events are several times faster)
+EVENT_DRIVEN_FROM_SYNAPSES = 20_000
+
+
+def choose_propagation(circuit: Circuit) -> str:
+    """'event' for large circuits, 'summed' for small ones (see the benchmark)."""
+    n = circuit.layers
+    synapses = sum(n[k] * n[k + 1] for k in range(len(n) - 1))
+    return "event" if synapses >= EVENT_DRIVEN_FROM_SYNAPSES else "summed"
+
+
+class Phases:
+    """The phase controller's slot: every operation of an example in the
+    ``start`` slot of its step, in the order it is added."""
+
+    def __init__(self):
+        self.order = 0
+
+    def next(self) -> int:
+        self.order += 1
+        return self.order - 1
+
+    def op(self, obj, code: str, name: str):
+        """Code run once per example by ``obj`` (a layer or a synapse set)."""
+        obj.run_regularly(code, when="start", order=self.next(), name=f"{obj.name}_{name}")
+
+    def place(self, obj):
+        """An existing Brian2 object (a summed updater, a pathway, a thresholder) next."""
+        obj.when, obj.order = "start", self.next()
+
+
+class BinaryNetwork(PopulationNetwork):
+    """The binary circuit of a population (:class:`PopulationNetwork`).
+
+    ``propagation``: ``summed`` (inputs are summed variables over every
+    synapse; learning one pass over every synapse) or ``event`` (a unit that
+    is on emits a ``wake`` or ``sleep`` event and ``on_pre`` code adds its
+    weights to its targets' inputs and applies the delta rule, so only the
+    synapses of active presynaptic units are touched).  A unit that is on in
+    the wake phase emits a ``wake`` event, one on in the fantasy a ``sleep``
+    event, so ``EventMonitor(layer, 'wake')`` records perception rasters.
+    ``rule``: K recognition samples and S fantasies are K and S copies of
+    each unit's state (:func:`hm_neuro.engines.brian2.code.binary_layer`);
+    reweighted rules add one importance neuron per machine.
+    """
+
+    def __init__(self, circuit: Circuit, chunk: int, external_uniforms: bool = False, record_spikes: bool = False,
+                 record_every: int = 0, propagation: str = "summed", n_machines: int = 1, rule=None,
+                 monitors=None):
+        if propagation not in ("summed", "event"):
+            raise bad("propagation", "must be 'summed' or 'event'", propagation)
+        self.rule = rule = Rule.parse(rule or "wake-sleep")
+        if not rule.is_default and propagation != "summed":
+            raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
+        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock")
+        self.propagation = propagation
+        self.event = event = propagation == "event"
+        self.K, self.S = K, S = rule.samples, rule.fantasies
+        self.weighted = rule.samples > 1 or rule.wake_update
+        N, n, L = self.n_machines, circuit.layers, self.L
+        if external_uniforms:
+            for l in range(L + 1):
+                self.u_sleep[l] = b2.TimedArray(np.zeros((chunk, N * S * n[l])), dt=self.dt, name=f"u_sleep_{l}")
+                if l > 0:
+                    self.u_wake[l] = b2.TimedArray(np.zeros((chunk, N * K * n[l])), dt=self.dt, name=f"u_wake_{l}")
+            self.timed_arrays += list(self.u_wake.values()) + list(self.u_sleep.values())
+        events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
+        for l in range(L + 1):
+            g = self.new_layer(l, binary_layer(below=l > 0, above=l < L, samples=K, fantasies=S,
+                                               wake_update=rule.wake_update, weighted=self.weighted), events=events)
+            g.state_updater.active = False
+        objects = list(self.layers)
+        if self.weighted:
+            objects += self._importance_population()
+        objects += self.connect_pathways(lambda k: self._synapse_args("recognition", k),
+                                         lambda k: self._synapse_args("generative", k))
+        phases = Phases()
+        self.wake(phases)
+        self.wake_learning(phases)
+        self.sleep(phases)
+        if rule.sleep_update:
+            self.sleep_learning(phases)
+        if record_spikes:
+            for l, g in enumerate(self.layers):
+                for phase in ("wake", "sleep"):
+                    self.spike_monitors[(phase, l)] = b2.EventMonitor(g, phase, record=True, name=f"{phase}_raster_{l}")
+        self.assemble(objects, record_every, monitors)
+
+    # ------------------------------------------------------------ the model
+
+    def uniform(self, phase: str, l: int, c: int = 0) -> str:
+        """The uniform number of copy c of unit i: ``rand()``, or a column of
+        the external uniforms (machine-major, then copy, then unit)."""
+        table = self.u_wake if phase == "wake" else self.u_sleep
+        copies = self.K if phase == "wake" else self.S
+        if not table:
+            return "rand()"
+        if copies == 1:
+            return f"u_{phase}_{l}(t, i)"
+        n = self.circuit.layers[l]
+        return f"u_{phase}_{l}(t, i + machine * {(copies - 1) * n} + {c * n})"
+
+    def learning_code(self, kind: str, k: int, presynaptic: bool = True) -> str:
+        """The delta rule of weight set k (eq. 4 generative, eq. 7 recognition,
+        ``recognition_wake``: the reweighted rules' wake-phase Q update): the
+        postsynaptic factor ``err`` (eps * gate * (s - p), times omega when
+        reweighted) is computed once per unit, so a synapse multiplies it by
+        its presynaptic state -- which, ``presynaptic=False``, is the event
+        itself (event-driven propagation)."""
+        state, err, copies = {"generative": ("s_wake", "err_gen", self.K),
+                              "recognition": ("s_sleep", "err_rec", self.S),
+                              "recognition_wake": ("s_wake", "err_rec_wake", self.K)}[kind]
+        pre = f"{state}{{c}}_pre * " if presynaptic else ""
+        dw = "mask * " + copies_sum(pre + err + "{c}_post", copies)
+        return delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))
+
+    def _synapse_args(self, kind: str, k: int) -> dict:
+        """Synapses arguments of recognition or generative set k."""
+        pathway = "rec" if kind == "recognition" else "gen"
+        model = SYNAPSE
+        if not self.event:  # the generative synapses carry the fantasy down in their learning pass (sleep)
+            inputs = [SUMMED_INPUT.format(x=f"x_{pathway}_wake{suffix(c)}", s=f"s_wake{suffix(c)}")
+                      for c in range(self.K)]
+            if kind == "recognition":
+                inputs += [SUMMED_INPUT.format(x=f"x_rec_sleep{suffix(c)}", s=f"s_sleep{suffix(c)}")
+                           for c in range(self.S)]
+            return {"model": model + "\n".join(inputs)}
+        on_pre = {"wake_input": f"x_{pathway}_wake_post += mask * w",
+                  "sleep_input": f"x_{pathway}_sleep_post += mask * w",
+                  "learn": self.learning_code(kind, k, presynaptic=False)}
+        on_event = {"wake_input": "wake", "sleep_input": "sleep",
+                    "learn": "sleep" if kind == "recognition" else "wake"}
+        return {"model": model, "on_pre": on_pre, "on_event": on_event, "delay": {key: 0 * b2.second for key in on_pre}}
+
+    def _importance_population(self):
+        """The divisive normalisation population of reweighted wake-sleep: one
+        neuron per machine sums its units' shares of ``ln P(h_c, d) - ln Q(h_c
+        | d)`` for every copy c (one summed variable per layer), and
+        normalises them (``omega_c = softmax_c``); every unit reads its
+        machine's weights through linked variables (and copies them into its
+        own, which its synapses can read)."""
+        N, n, L, K = self.n_machines, self.circuit.layers, self.L, self.K
+        eqs = ["lw_max : 1", "lw_total : 1"]
+        for c in range(K):
+            eqs += [f"lw{suffix(c)} : 1  # ln P(h, d) - ln Q(h | d) of copy {c}", f"omega{suffix(c)} : 1  # its weight"]
+            eqs += [f"lw{suffix(c)}_layer_{l} : 1" for l in range(L + 1)]
+        imp = b2.NeuronGroup(N, "\n".join(eqs), name="importance", clock=self.clock)
+        imp.state_updater.active = False
+        self.importance = imp
+        self.collect = []
+        for l, g in enumerate(self.layers):
+            S = b2.Synapses(g, imp, "\n".join(f"lw{suffix(c)}_layer_{l}_post = lp{suffix(c)}_pre : 1 (summed)"
+                                               for c in range(K)), name=f"importance_from_{l}", clock=self.clock)
+            S.connect(i=np.arange(N * n[l]), j=np.repeat(np.arange(N), n[l]))
+            self.collect.append(S)
+            for c in range(K):
+                setattr(g, f"omega_of_machine{suffix(c)}",
+                        b2.linked_var(imp, f"omega{suffix(c)}", index=np.repeat(np.arange(N), n[l])))
+        return [imp] + self.collect
+
+    # ------------------------------------------------------------ the phase controller
+    # With summed propagation an input is a summed variable, recomputed when
+    # needed; with event-driven propagation the units that are on emit an
+    # event right after they are sampled, the synapses of those units add to
+    # the targets' inputs, and the layer that reads an input resets it to 0.
+
+    def _emit(self, phases: Phases, layer, phase: str):
+        """event-driven: the units of ``layer`` that are on in ``phase`` emit."""
+        if self.event:
+            phases.place(layer.thresholder[phase])
+
+    def _propagate(self, phases: Phases, S, var: str, phase: str):
+        """S's input ``var`` to its targets, from the ``phase`` sample of its sources."""
+        if self.event:
+            phases.place(next(p for p in S._pathways if p.name == f"{S.name}_{phase}_input"))
+        else:
+            phases.place(S.summed_updaters[f"{var}_post"])
+
+    def _consumed(self, var: str) -> str:
+        return f"\n{var} = 0" if self.event else ""
+
+    def wake(self, phases: Phases):
+        """Clamp the data vector, then recognise bottom-up (eq. 1): K samples."""
+        lay, R, K = self.layers, self.recognition, self.K
+        phases.op(lay[0], "s_wake = data(t, i)" + "".join(f"\ns_wake_{c} = s_wake" for c in range(1, K)), "clamp")
+        self._emit(phases, lay[0], "wake")
+        for k in range(self.L):
+            for c in range(K):
+                self._propagate(phases, R[k], f"x_rec_wake{suffix(c)}", "wake")
+            code = []
+            for c in range(K):
+                s, drive = f"s_wake{suffix(c)}", f"b_rec + x_rec_wake{suffix(c)}"
+                code += [f"q{suffix(c)} = {sigmoid(drive)}", f"{s} = {sampled(self.uniform('wake', k + 1, c), f'q{suffix(c)}')}"]
+                if self.weighted:
+                    code.append(f"lq{suffix(c)} = {log_sigmoid(f'(2 * {s} - 1) * ({drive})')}")
+            phases.op(lay[k + 1], "\n".join(code) + self._consumed("x_rec_wake"), "recognise")
+            self._emit(phases, lay[k + 1], "wake")
+
+    def _wake_bias_update(self, l: int) -> str:
+        """Eq. 4 on the generative bias of layer l and the unit's factor of it
+        for the synapses; reweighted: each sample weighed by omega, and the
+        wake-phase Q update of the recognition bias."""
+        K, w = self.K, "omega{c}" if self.weighted else None
+        gate = "wake_gate(t, machine)"
+        code = f"b_gen += eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
+        if l < self.L:
+            code += "".join(f"\nerr_gen{suffix(c)} = eps_gen * {gate}" + (f" * omega{suffix(c)}" if w else "")
+                            + f" * (s_wake{suffix(c)} - p{suffix(c)})" for c in range(K))
+        if l > 0 and self.rule.wake_update:
+            code += (f"\nb_rec += eps_b_rec * {gate} * " + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
+                     + "".join(f"\nerr_rec_wake{suffix(c)} = eps_rec * {gate} * omega{suffix(c)}"
+                               f" * (s_wake{suffix(c)} - q{suffix(c)})" for c in range(K)))
+        return code
+
+    def wake_learning(self, phases: Phases):
+        """Generative predictions of the wake sample and the delta rule (eq. 4);
+        reweighted: the importance weights normalised first (eqs. 2-3)."""
+        lay, G, R, L, K = self.layers, self.generative, self.recognition, self.L, self.K
+        for k in range(L):
+            for c in range(K):
+                self._propagate(phases, G[k], f"x_gen_wake{suffix(c)}", "wake")
+        for l in range(L + 1):
+            code = []
+            for c in range(K):
+                drive = "b_gen" if l == L else f"b_gen + x_gen_wake{suffix(c)}"
+                code.append(f"p{suffix(c)} = {sigmoid(drive)}")
+                if self.weighted:
+                    share = log_sigmoid(f"(2 * s_wake{suffix(c)} - 1) * ({drive})")
+                    code.append(f"lp{suffix(c)} = {share}" + (f" - lq{suffix(c)}" if l > 0 else ""))
+            if self.weighted:  # predictions first; the biases learn once the weights are normalised
+                phases.op(lay[l], "\n".join(code), "wake_predict")
+            else:
+                phases.op(lay[l], "\n".join(code) + "\n" + self._wake_bias_update(l)
+                          + (self._consumed("x_gen_wake") if l < L else ""), "wake_bias")
+        if self.weighted:
+            self._normalise(phases)
+            for l in range(L + 1):
+                phases.op(lay[l], "".join(f"omega{suffix(c)} = omega_of_machine{suffix(c)}\n" for c in range(K))
+                          + self._wake_bias_update(l), "wake_bias")
+        for k in range(L):
+            if self.event:  # summed: in the pass that carries the fantasy down (sleep)
+                phases.place(next(p for p in G[k]._pathways if p.name == f"{G[k].name}_learn"))
+            if self.rule.wake_update:
+                phases.op(R[k], self.learning_code("recognition_wake", k), "wake")
+
+    def _normalise(self, phases: Phases):
+        """omega_c = softmax_c(lw_c) per machine, lw_c summed over its units."""
+        K = self.K
+        for S in self.collect:
+            for upd in S.summed_updaters.values():
+                phases.place(upd)
+        total = [f"lw{suffix(c)} = " + " + ".join(f"lw{suffix(c)}_layer_{l}" for l in range(self.L + 1))
+                 for c in range(K)]
+        peak = ["lw_max = lw"] + [f"lw_max = lw_{c} * int(lw_{c} > lw_max) + lw_max * int(lw_{c} <= lw_max)"
+                                  for c in range(1, K)]
+        norm = ([f"omega{suffix(c)} = exp(lw{suffix(c)} - lw_max)" for c in range(K)]
+                + ["lw_total = " + " + ".join(f"omega{suffix(c)}" for c in range(K))]
+                + [f"omega{suffix(c)} = omega{suffix(c)} / lw_total" for c in range(K)])
+        phases.op(self.importance, "\n".join(total + peak + norm), "normalise")
+
+    def _dream(self, l: int) -> str:
+        """Layer l's fantasies from the input above (eq. 1): S samples."""
+        drive = "b_gen" if l == self.L else "b_gen + x_gen_sleep{c}"
+        return "\n".join(f"p{suffix(c)} = {sigmoid(drive.format(c=suffix(c)))}\n"
+                         f"s_sleep{suffix(c)} = {sampled(self.uniform('sleep', l, c), f'p{suffix(c)}')}"
+                         for c in range(self.S))
+
+    def sleep(self, phases: Phases):
+        """S fantasies top-down (eq. 1), the top layer from its biases alone."""
+        lay, G, L, S = self.layers, self.generative, self.L, self.S
+        phases.op(lay[L], self._dream(L), "dream")
+        self._emit(phases, lay[L], "sleep")
+        for k in range(L - 1, -1, -1):
+            if self.event:
+                self._propagate(phases, G[k], "x_gen_sleep", "sleep")
+            else:
+                # one pass over the generative synapses G_k: they learn from the wake sample
+                # (eq. 4; nothing reads them between the wake phase and here) and carry the
+                # fantasy of layer k + 1 down to layer k (eq. 1), which resets its input once read
+                phases.op(G[k], self.learning_code("generative", k) + "".join(
+                    f"\nx_gen_sleep{suffix(c)}_post += mask * w * s_sleep{suffix(c)}_pre" for c in range(S)),
+                    "wake_learn_and_fantasy")
+            phases.op(lay[k], self._dream(k) + "".join(f"\nx_gen_sleep{suffix(c)} = 0" for c in range(S)), "dream")
+            self._emit(phases, lay[k], "sleep")
+
+    def sleep_learning(self, phases: Phases):
+        """Recognition predictions of the fantasy and the delta rule (eq. 7)."""
+        lay, R, S = self.layers, self.recognition, self.S
+        for k in range(self.L):
+            for c in range(S):
+                self._propagate(phases, R[k], f"x_rec_sleep{suffix(c)}", "sleep")
+            phases.op(lay[k + 1], "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}"
+                                            for c in range(S)) + "\n"
+                      "b_rec += eps_b_rec * sleep_gate(t, machine) * " + copies_sum("(s_sleep{c} - q{c})", S)
+                      + "".join(f"\nerr_rec{suffix(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{suffix(c)} - q{suffix(c)})"
+                                for c in range(S)) + self._consumed("x_rec_sleep"), "sleep_bias")
+        for k in range(self.L):
+            if self.event:
+                phases.place(next(p for p in R[k]._pathways if p.name == f"{R[k].name}_learn"))
+            else:
+                phases.op(R[k], self.learning_code("recognition", k), "sleep")
+
+    # ------------------------------------------------------------ recordings
+
+    def read_spikes(self, m: int) -> list:
+        """Per machine: dense wake and sleep samples (per layer, (m, n_l)) from the rasters."""
+        out = [{"wake": [], "sleep": []} for _ in range(self.n_machines)]
+        for phase in ("wake", "sleep"):
+            for l, n_l in enumerate(self.circuit.layers):
+                mon = self.spike_monitors[(phase, l)]
+                a = np.zeros((m, self.n_machines * n_l))
+                steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
+                idx = np.asarray(mon.i[:])
+                keep = (steps >= 0) & (steps < m)
+                a[steps[keep], idx[keep]] = 1.0
+                for k in range(self.n_machines):
+                    out[k][phase].append(a[:, k * n_l:(k + 1) * n_l])
+        return out
+

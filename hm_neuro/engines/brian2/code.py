@@ -1,0 +1,215 @@
+"""The models of the Brian2 circuits: each layer's equations as Brian2
+``Equations`` templates, and the code of eqs. 1, 4 and 7.
+
+A layer of the binary circuit is ``binary_layer(...)``: the block
+:data:`UNIT` of every unit, :data:`GENERATIVE_TARGET` where generative
+weights arrive (every layer but the top), :data:`RECOGNITION_TARGET` in the
+hidden layers, and one copy of :data:`WAKE_SAMPLE` per recognition sample
+and of :data:`FANTASY` per fantasy (one each for the papers' wake-sleep; K
+and S for the rules of :mod:`hm_neuro.model.rules`), the copies made by
+Brian2's renaming (``Equations(template, s_wake="s_wake_1", ...)``).  A
+spiking unit (:data:`SPIKING_UNIT`) has two compartments made from one
+template, :data:`COMPARTMENT`: apical (generative) and basal (recognition).
+"""
+
+from __future__ import annotations
+
+from brian2 import Equations
+
+from ...model import SIGMOID_CODE
+
+# ---------------------------------------------------------------- binary units
+
+#: every unit (Hinton et al. 1995, eq. 1: on with probability sigma(bias + input))
+UNIT = """
+machine : integer (constant)  # which machine of the population the unit belongs to
+b_gen : 1                     # generative bias
+eps_b_gen : 1                 # its learning rate
+clamped : 1                   # 1: the unit is held at clamp_state in both phases
+clamp_state : 1
+"""
+
+#: a unit that generative weights reach (every layer but the top)
+GENERATIVE_TARGET = """
+eps_gen : 1                   # learning rate of the generative weights into the unit
+"""
+
+#: a hidden unit: recognition weights reach it
+RECOGNITION_TARGET = """
+b_rec : 1                     # recognition bias
+eps_b_rec : 1                 # its learning rate
+eps_rec : 1                   # learning rate of the recognition weights into the unit
+"""
+
+#: the predictions of one copy of the unit's state (eq. 1)
+PREDICTION = """
+p : 1                         # generative probability, eq. 1
+"""
+RECOGNITION_PREDICTION = """
+q : 1                         # recognition probability, eq. 1
+"""
+
+#: one wake (recognition) sample of the unit
+WAKE_SAMPLE = """
+s_wake : 1                    # wake (recognition) sample, eq. 1
+"""
+#: ... where generative weights arrive: the top-down input and eq. 4's factor
+WAKE_GENERATIVE = """
+x_gen_wake : 1                # top-down input from the wake sample above
+err_gen : 1                   # eps_gen * gate * (s_wake - p): the unit's factor of eq. 4
+"""
+#: ... in a hidden unit: the bottom-up input
+WAKE_RECOGNITION = """
+x_rec_wake : 1                # bottom-up input from the wake sample below
+"""
+#: ... reweighted rules: the wake-phase Q update's factor
+WAKE_Q_UPDATE = """
+err_rec_wake : 1              # eps_rec * gate * omega * (s_wake - q): the wake-phase Q update
+"""
+#: ... reweighted rules: the unit's share of the importance weight (eqs. 2-3)
+IMPORTANCE_SHARE = """
+lp : 1                        # the unit's share of ln P(h, d) - ln Q(h | d)
+omega_of_machine : 1 (linked) # the normalised weight of the sample, from the machine's importance neuron
+omega : 1                     # its copy, which the synapses can read
+"""
+IMPORTANCE_SHARE_Q = """
+lq : 1                        # ln Q of the unit's sample
+"""
+
+#: one fantasy (sleep sample) of the unit
+FANTASY = """
+s_sleep : 1                   # sleep (fantasy) sample, eq. 1
+"""
+FANTASY_GENERATIVE = """
+x_gen_sleep : 1               # top-down input from the fantasy above
+"""
+FANTASY_RECOGNITION = """
+x_rec_sleep : 1               # bottom-up input from the fantasy below
+err_rec : 1                   # eps_rec * gate * (s_sleep - q): the unit's factor of eq. 7
+"""
+
+
+def suffix(c: int) -> str:
+    """The name suffix of copy c of a unit's state: s_wake, s_wake_1, ..."""
+    return "" if c == 0 else f"_{c}"
+
+
+def copy(template: str, c: int) -> Equations:
+    """Copy c of ``template``: every variable renamed with :func:`suffix`."""
+    eqs = Equations(template)
+    return eqs if c == 0 else Equations(template, **{name: name + suffix(c) for name in eqs.names})
+
+
+def binary_layer(below: bool, above: bool, samples: int, fantasies: int, wake_update: bool,
+                 weighted: bool) -> Equations:
+    """The model of a layer of the binary circuit: ``below``: recognition
+    weights arrive (a hidden layer); ``above``: generative weights arrive
+    (every layer but the top); K = ``samples`` wake samples and S =
+    ``fantasies`` fantasies (copies of the state)."""
+    eqs = Equations(UNIT)
+    if above:
+        eqs += Equations(GENERATIVE_TARGET)
+    if below:
+        eqs += Equations(RECOGNITION_TARGET)
+    for c in range(max(samples, fantasies)):
+        eqs += copy(PREDICTION, c)
+        if below:
+            eqs += copy(RECOGNITION_PREDICTION, c)
+    for c in range(samples):
+        eqs += copy(WAKE_SAMPLE, c)
+        if above:
+            eqs += copy(WAKE_GENERATIVE, c)
+        if below:
+            eqs += copy(WAKE_RECOGNITION, c)
+            if wake_update:
+                eqs += copy(WAKE_Q_UPDATE, c)
+        if weighted:
+            eqs += copy(IMPORTANCE_SHARE, c)
+            if below:
+                eqs += copy(IMPORTANCE_SHARE_Q, c)
+    for c in range(fantasies):
+        eqs += copy(FANTASY, c)
+        if above:
+            eqs += copy(FANTASY_GENERATIVE, c)
+        if below:
+            eqs += copy(FANTASY_RECOGNITION, c)
+    return eqs
+
+
+#: the synapses of one pathway (recognition: R_jk bottom-up; generative: G_kj top-down)
+SYNAPSE = """
+w : 1                         # the weight
+mask : 1                      # 0: lesioned (silent, does not learn)
+"""
+#: summed propagation: the input a synapse set delivers to its targets from one state copy
+SUMMED_INPUT = "{x}_post = mask * w * {s}_pre : 1 (summed)"
+
+# ---------------------------------------------------------------- spiking units
+
+#: a compartment of a spiking unit: its drive and its prediction, P(fire in a window) = sigma(u)
+COMPARTMENT = """
+x : 1                         # synaptic input
+u = b + x : 1                 # drive
+p = 1 - exp(-log1p(exp(u))) : 1  # prediction: P(at least one spike in a window)
+"""
+
+#: every spiking unit
+SPIKING_UNIT = """
+machine : integer (constant)  # which machine of the population the unit belongs to
+fired : 1                     # the unit's state in this phase: fired at least once in its window
+b_gen : 1                     # generative bias
+eps_b_gen : 1
+clamped : 1                   # 1: the unit is held at clamp_state in both phases
+clamp_state : 1
+"""
+
+
+def spiking_layer(below: bool, above: bool, delay_steps: int, tau_syn_ms: float) -> Equations:
+    """The model of a layer of spiking units: the apical (generative)
+    compartment, the basal (recognition) one in hidden layers, an axonal
+    delay line of ``delay_steps`` and the synaptic current ``a`` its
+    targets see (``tau_syn_ms`` = 0: the held state itself, the bridge)."""
+    eqs = Equations(SPIKING_UNIT) + Equations(COMPARTMENT, x="x_gen", u="u_gen", b="b_gen", p="p_gen")
+    if above:
+        eqs += Equations(GENERATIVE_TARGET)
+    if below:
+        eqs += Equations(RECOGNITION_TARGET) + Equations(COMPARTMENT, x="x_rec", u="u_rec", b="b_rec", p="p_rec")
+    for j in range(1, delay_steps + 1):  # fired_j: the state at the end of the step j steps ago
+        eqs += Equations(f"fired_{j} : 1")
+    arriving = f"fired_{delay_steps}" if delay_steps else "fired"
+    if tau_syn_ms > 0:
+        eqs += Equations(f"da/dt = ({arriving} - a) / ({tau_syn_ms}*ms) : 1  # synaptic current carried to targets")
+    else:
+        eqs += Equations(f"a = {arriving} : 1  # what the targets see: the held state (the bridge)")
+    return eqs
+
+
+# ---------------------------------------------------------------- code of eqs. 1, 4, 7
+
+def sigmoid(x: str) -> str:
+    """Eq. 1 as Brian2 code (:data:`hm_neuro.model.SIGMOID_CODE`)."""
+    return SIGMOID_CODE.format(x=x)
+
+
+def log_sigmoid(x: str) -> str:
+    """ln sigma(x) as Brian2 code, finite for any finite x (:func:`hm_neuro.model.log_sigmoid`)."""
+    return f"(clip({x}, -inf, 0) - log1p(exp(-abs({x}))))"
+
+
+def sampled(uniform: str, probability: str) -> str:
+    """Eq. 1 sampled, or the clamp where the unit is clamped."""
+    return f"clamped * clamp_state + (1 - clamped) * int({uniform} < {probability})"
+
+
+def copies_sum(term: str, copies: int, weight: str | None = None) -> str:
+    """Brian2 code of ``term`` summed over the copies c of a unit's state
+    (``{c}`` becomes the copy's suffix), each times ``weight`` if given; one
+    copy: the term alone."""
+    terms = [(weight.format(c=suffix(c)) + " * " if weight else "") + term.format(c=suffix(c))
+             for c in range(copies)]
+    return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
+
+
+def delta_rule(dw: str, nonnegative: bool) -> str:
+    """A synapse's delta rule ``w += dw`` (eqs. 4 and 7), kept >= 0 where the circuit says so."""
+    return f"w = clip(w + {dw}, 0, inf)" if nonnegative else f"w += {dw}"

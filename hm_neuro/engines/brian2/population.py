@@ -1,0 +1,218 @@
+"""What the binary and the spiking circuits share: a population of machines
+of one shape, its pathways, and how parameters, inputs and recordings move
+in and out of Brian2."""
+
+from __future__ import annotations
+
+import brian2 as b2
+import numpy as np
+
+from ...errors import bad
+from ...model import WAKE_SLEEP, Circuit, Parameters
+from .device import stable_clock
+
+
+class PopulationNetwork:
+    """The Brian2 objects of a population of ``n_machines`` machines of one
+    shape, with ``chunk`` examples per run of ``steps_per_example`` clock
+    steps of ``dt`` each.
+
+    Layer ``l`` is ONE ``NeuronGroup`` of ``n_machines * n[l]`` units (machine
+    ``m`` owns units ``m*n[l] .. (m+1)*n[l]-1``; its index is the constant
+    ``machine``); recognition and generative ``Synapses`` connect units of
+    the same machine only.  Everything a machine owns is a per-unit or
+    per-synapse variable -- learning rates, gates (2-D ``TimedArray``s
+    indexed by machine), lesion masks, clamps, data columns -- so every code
+    object does the work of all machines at once.
+
+    Public: ``layers`` (NeuronGroups), ``recognition`` and ``generative``
+    (Synapses, index k joins layers k and k+1), ``network``, and the
+    recordings ``spike_monitors`` (keyed ``(kind, layer)``),
+    ``trace_monitors`` and ``history_monitors``.
+    """
+
+    rule = WAKE_SLEEP
+    propagation = "summed"
+
+    def __init__(self, circuit: Circuit, chunk: int, n_machines: int, dt, steps_per_example: int, clock_name: str):
+        self.circuit = circuit
+        self.chunk = int(chunk)
+        self.n_machines = N = int(n_machines)
+        self.L = len(circuit.layers) - 1
+        b2.defaultclock.dt = dt  # a network built earlier in this process may have changed it
+        self.dt = b2.defaultclock.dt
+        self.clock = stable_clock(self.dt, clock_name)
+        self.example_duration = ex = steps_per_example * self.dt
+        # the inputs of one chunk, replaced chunk by chunk: one row per example
+        self.data = b2.TimedArray(np.zeros((chunk, N * circuit.layers[0])), dt=ex, name="data")
+        self.wake_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="wake_gate")
+        self.sleep_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="sleep_gate")
+        self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate]
+        self.u_wake, self.u_sleep = {}, {}
+        self.layers, self.recognition, self.generative = [], [], []
+        self.spike_monitors, self.trace_monitors, self.history_monitors = {}, {}, {}
+
+    def new_layer(self, l: int, model, **kwargs):
+        """Layer l's NeuronGroup on the population's clock."""
+        g = b2.NeuronGroup(self.n_machines * self.circuit.layers[l], model, name=f"layer_{l}", clock=self.clock,
+                           **kwargs)
+        g.machine = np.repeat(np.arange(self.n_machines), self.circuit.layers[l])
+        self.layers.append(g)
+        return g
+
+    def add_history_monitors(self, record_every: int):
+        """Every weight and bias recorded every ``record_every`` examples
+        (``StateMonitor``s before the example's first operation)."""
+        self.history_monitors = {}
+        if record_every:
+            clock = stable_clock(record_every * self.example_duration, "history_clock")
+            for name, obj, var in self.parameter_objects():
+                m = b2.StateMonitor(obj, var, record=True, clock=clock, when="before_start", name=f"history_{name}")
+                self.history_monitors[name] = m
+                self.network.add(m)
+
+    def connect_pathways(self, recognition_args, generative_args) -> list:
+        """The recognition ``Synapses`` (layer k up to k + 1) and generative
+        ones (k + 1 down to k) of every pair of layers, each machine's units
+        connected all-to-all within the machine; ``*_args(k)`` gives the
+        ``Synapses`` arguments of set k."""
+        n = self.circuit.layers
+        self.recognition, self.generative = [], []
+        for k in range(self.L):
+            lower, upper = self.layers[k], self.layers[k + 1]
+            R = b2.Synapses(lower, upper, name=f"recognition_{k}", clock=self.clock, **recognition_args(k))
+            up_i, up_j = self.pairs(n[k], n[k + 1])
+            R.connect(i=up_i, j=up_j)
+            G = b2.Synapses(upper, lower, name=f"generative_{k}", clock=self.clock, **generative_args(k))
+            down_i, down_j = self.pairs(n[k + 1], n[k])
+            G.connect(i=down_i, j=down_j)
+            self.recognition.append(R)
+            self.generative.append(G)
+        return self.recognition + self.generative
+
+    def pairs(self, n_pre: int, n_post: int):
+        """(i, j) of every synapse from a layer of n_pre to one of n_post
+        units, within each machine: machine-major, then pre-major, so that
+        machine m's weights are ``w[m*n_pre*n_post:(m+1)*n_pre*n_post]``
+        reshaped to (n_pre, n_post)."""
+        m, a, b = np.unravel_index(np.arange(self.n_machines * n_pre * n_post), (self.n_machines, n_pre, n_post))
+        return m * n_pre + a, m * n_post + b
+
+    def parameter_objects(self):
+        """(model-file name, Brian2 object, variable) for every parameter array."""
+        out = []
+        for k in range(self.L):
+            out.append((f"generative_weights_{k}", self.generative[k], "w"))
+            out.append((f"recognition_weights_{k}", self.recognition[k], "w"))
+        for l in range(self.L + 1):
+            out.append((f"generative_biases_{l}", self.layers[l], "b_gen"))
+        for k in range(self.L):
+            out.append((f"recognition_biases_{k}", self.layers[k + 1], "b_rec"))
+        return out
+
+    def rate_values(self, circuits):
+        """{VariableView: per-unit array} of every learning rate, one circuit per machine."""
+        n = self.circuit.layers
+
+        def per_unit(l, key, idx):
+            return np.repeat([c.learning_rates[key][idx] for c in circuits], n[l])
+
+        vals = {}
+        for l in range(self.L + 1):
+            vals[self.layers[l].eps_b_gen] = per_unit(l, "generative_biases", l)
+            if l < self.L:
+                vals[self.layers[l].eps_gen] = per_unit(l, "generative_weights", l)
+            if l > 0:
+                vals[self.layers[l].eps_b_rec] = per_unit(l, "recognition_biases", l - 1)
+                vals[self.layers[l].eps_rec] = per_unit(l, "recognition_weights", l - 1)
+        return vals
+
+    def perturbation_values(self, perturbations):
+        """{VariableView: array} of every lesion mask and clamp, one perturbation per machine."""
+        n = self.circuit.layers
+        vals = {}
+        for k in range(self.L):
+            for kind, S in (("generative", self.generative[k]), ("recognition", self.recognition[k])):
+                size = n[k] * n[k + 1]
+                vals[S.mask] = np.concatenate([np.ones(size) if isinstance(m, float) else
+                                               np.asarray(m, dtype=float).ravel()
+                                               for m in (pt.mask(kind, k) for pt in perturbations)])
+        for l, g in enumerate(self.layers):
+            vals[g.clamped] = np.concatenate([np.full(n[l], 1.0 if l in pt.clamps else 0.0) for pt in perturbations])
+            vals[g.clamp_state] = np.concatenate([np.asarray(pt.clamps[l], dtype=float) if l in pt.clamps
+                                                  else np.zeros(n[l]) for pt in perturbations])
+        return vals
+
+    def parameter_values(self, params_list):
+        """{VariableView: flat array} setting every weight and bias of every machine."""
+        per_machine = [p.arrays() for p in params_list]
+        return {getattr(obj, var): np.concatenate([np.asarray(a[name], dtype=float).ravel() for a in per_machine])
+                for name, obj, var in self.parameter_objects()}  # weights (pre, post): pre-major, as connected
+
+    def read_parameters(self) -> list:
+        """Every machine's weights and biases (one Parameters per machine)."""
+        N = self.n_machines
+        flat = {name: np.array(getattr(obj, var)[:], dtype=float).reshape(N, -1)
+                for name, obj, var in self.parameter_objects()}
+        return [Parameters.from_arrays({k: v[m] for k, v in flat.items()}, self.circuit) for m in range(N)]
+
+    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
+        """{TimedArray: values} for one chunk, padded to the chunk length.
+
+        Per machine: ``data[m]`` (rows, n0), gates ``(rows,)`` or None,
+        ``uniforms[m]`` or None."""
+        m = len(data[0])
+        pad = self.chunk - m
+
+        def padded(a):
+            a = np.asarray(a, dtype=float)
+            return np.concatenate([a, np.zeros((pad,) + a.shape[1:])]) if pad else a
+
+        def gates(g):
+            return np.stack([np.ones(m) if x is None else np.asarray(x, dtype=float) for x in g], axis=1)
+
+        vals = {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
+                self.wake_gate: padded(gates(wake_gate))}
+        if self.rule.sleep_update:  # else no code reads it
+            vals[self.sleep_gate] = padded(gates(sleep_gate))
+        if self.u_wake:
+            if uniforms is None or any(u is None for u in uniforms):
+                raise bad("uniforms", "this circuit was built for external uniform numbers; pass them")
+            # (rows, units) or, with K samples / S fantasies, (rows, copies, units) per machine
+            for l, ta in self.u_wake.items():
+                vals[ta] = padded(np.concatenate([np.reshape(u.wake[l - 1], (m, -1)) for u in uniforms], axis=1))
+            for l, ta in self.u_sleep.items():
+                vals[ta] = padded(np.concatenate([np.reshape(u.sleep[l], (m, -1)) for u in uniforms], axis=1))
+        return vals
+
+    def read_history(self, m: int, offset: int):
+        """Snapshots recorded in this chunk: (examples_seen, per machine {name: array})."""
+        if not self.history_monitors:
+            return [], [{} for _ in range(self.n_machines)]
+        any_mon = next(iter(self.history_monitors.values()))
+        steps = np.round(np.asarray(any_mon.t_[:]) / float(self.example_duration)).astype(int)
+        keep = steps < m
+        seen = (offset + steps[keep]).tolist()
+        snaps = [{} for _ in range(self.n_machines)]
+        for name, obj, var in self.parameter_objects():
+            vals = np.asarray(getattr(self.history_monitors[name], var))[:, keep].T  # (n_times, N * size)
+            for k, part in enumerate(np.split(vals, self.n_machines, axis=1)):
+                snaps[k][name] = part.copy()
+        return seen, snaps
+
+
+    def assemble(self, objects: list, record_every: int, monitors=None):
+        """The ``Network`` of ``objects`` and of every recording: the spike and
+        trace monitors made so far, the weight history every
+        ``record_every`` examples, and the user's ``monitors(self) -> {name:
+        monitor}`` (:class:`hm_neuro.engines.EngineOptions`)."""
+        self.network = b2.Network(objects + list(self.spike_monitors.values()) + list(self.trace_monitors.values()))
+        self.add_history_monitors(record_every)
+        self.user_monitors = {}
+        if monitors is not None:
+            made = monitors(self)
+            if not isinstance(made, dict) or not all(isinstance(m, b2.BrianObject) for m in made.values()):
+                raise bad("monitors", "must return a dict {name: Brian2 monitor}", type(made).__name__)
+            for m in made.values():
+                self.network.add(m)
+            self.user_monitors = dict(made)

@@ -1,0 +1,219 @@
+"""The spiking realisation on Brian2: a population of Helmholtz machines of
+stochastic spiking units in ms (:mod:`hm_neuro.model.dynamics` declares it)."""
+
+from __future__ import annotations
+
+import re
+
+import brian2 as b2
+import numpy as np
+from brian2.utils.logger import BrianLogger
+
+from ...model import Circuit, Spiking
+from .code import SUMMED_INPUT, SYNAPSE, delta_rule, spiking_layer
+from .population import PopulationNetwork
+
+
+class _AlignedGridFilter:
+    """Drops Brian2's "time grids not aligned" warning when the ratio of a
+    per-example TimedArray's dt to the clock's is a whole number but for
+    rounding (``5.2 ms / 0.1 ms = 52.00000000000001``); Brian2 indexes such
+    arrays correctly (``int(t / dt_array + 0.5 / K)``), and a real
+    misalignment still warns."""
+
+    def filter(self, record):
+        m = re.search(r"ratio: 1/([0-9.eE+-]+)\)", record.getMessage())
+        if m is None or "not aligned" not in record.getMessage():
+            return True
+        r = float(m.group(1))
+        return abs(r - round(r)) > 1e-9 * r
+
+
+def _quiet_aligned_grids():
+    handler = BrianLogger.console_handler
+    if handler is not None and not any(isinstance(f, _AlignedGridFilter) for f in handler.filters):
+        handler.addFilter(_AlignedGridFilter())
+
+
+class SpikingNetwork(PopulationNetwork):
+    """A population of Helmholtz machines of stochastic spiking units, in ms.
+
+    Every example is one cycle of the wake-sleep oscillation, ``C`` steps
+    of ``dt`` (:meth:`Spiking.steps_per_example`, laid out by
+    :meth:`Spiking.phases`); with ``n`` steps per window, ``s`` per settle
+    and step ``c`` of the cycle:
+
+    ======================  =======================================================
+    steps ``c``             phase
+    ======================  =======================================================
+    0                       wake begins: the data vector is clamped on layer 0
+    ``wake_window[k]`` + n  after a settle of s steps, the wake window of hidden
+                            layer k = 1..L: it fires with the escape rate of its
+                            basal (recognition) compartment
+    ``wake_learn``          after a settle, wake learning: the apical
+                            (generative) compartment of every unit predicts its
+                            state -- eq. 4
+    ``sleep_start``         sleep begins: every state is cleared
+    ``sleep_window[l]`` + n after a settle, the sleep window of layer l = L..0: it
+                            fires with the escape rate of its apical (generative)
+                            compartment
+    ``sleep_learn`` = C - 1 after a settle, sleep learning: the basal compartment
+                            predicts the fantasy -- eq. 7
+    ======================  =======================================================
+
+    A unit's state in a phase is ``fired``: 1 once it has fired in its
+    window, held to the end of the phase; its targets see it through a
+    synaptic current ``a`` (``a = fired`` when ``tau_syn = 0``, otherwise
+    ``da/dt = (fired - a) / tau_syn``, integrated at the start of each step,
+    before the inputs are summed and the synapses learn, so that a spike is
+    in the current one step later and ``tau_syn -> 0`` is the bridge); with
+    an axonal delay of k steps, ``fired`` there is the state at the end of
+    the step k steps ago (a shift register ``fired_1 .. fired_k``).  Plasticity by dendritic prediction,
+    integrated over a window: at a learning step a synapse moves by
+    ``eta * a_pre * (fired_post - p_post)``, ``p = 1 - exp(-rho(u) T)`` the
+    probability that the predicting compartment's escape rate ``rho(u) = ln(1 +
+    e^u) / T`` fires the unit in a window -- in the bridge limit exactly
+    ``sigma(u)``, so that the update is the delta rule of eqs. 4 and 7.
+    The variable names (weights ``w``, masks, biases, learning rates,
+    clamps) are those of :class:`.binary.BinaryNetwork`, so loading and reading
+    parameters, gates, lesions and clamps are shared.
+    """
+
+    def __init__(self, circuit: Circuit, chunk: int, spiking: Spiking, record_spikes: bool = False,
+                 record_every: int = 0, n_machines: int = 1, record_traces: bool = False, monitors=None):
+        L = len(circuit.layers) - 1
+        C = spiking.steps_per_example(L)
+        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock")
+        self.spiking = spiking
+        _quiet_aligned_grids()
+        T, nw = f"({spiking.window}*ms)", spiking.steps_per_window
+        # P(spike in a step) = 1 - exp(-rho dt), exactly; or Brian2's rand() < rho*dt
+        p_step = (f"-expm1(-log1p(exp({{u}})) * dt / {T})" if spiking.escape == "exact"
+                  else f"log1p(exp({{u}})) / {T} * dt")
+        step = f"(timestep(t, dt) % {C})"
+        ph = spiking.phases(L)
+
+        def window(start: int, u: str) -> str:
+            """The unit fires in the window from step ``start``, with the escape rate of drive u."""
+            return f"({step} >= {start} and {step} < {start + nw} and rand() < {p_step.format(u=u)})"
+
+        k = spiking.steps_of_delay
+        for l in range(L + 1):
+            # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
+            sleep_window = window(ph["sleep_window"][l], "u_gen")
+            fires = f"({window(ph['wake_window'][l], 'u_rec')} or {sleep_window})" if l > 0 else sleep_window
+            g = self.new_layer(l, spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn),
+                               method="exact", threshold=f"clamped < 0.5 and {fires}", reset="fired = 1",
+                               events={"wake_learn": f"{step} == {ph['wake_learn']}",
+                                       "sleep_learn": f"{step} == {ph['sleep_learn']}"})
+            # the phase boundaries: every state cleared (or held at its clamp) at
+            # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
+            awake = "wake_start * data(t, i)" if l == 0 else "wake_start * clamped * clamp_state"
+            g.run_regularly(f"wake_start = int({step} == 0)\n"
+                            f"sleep_start = int({step} == {ph['sleep_start']})\n"
+                            f"fired = (1 - wake_start - sleep_start) * fired + {awake} "
+                            "+ sleep_start * clamped * clamp_state", when="start", order=0, name=f"layer_{l}_phase")
+            if k:
+                g.run_regularly("\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
+                                when="end", name=f"layer_{l}_axon")
+            # the biases learn after the synapses (which read p before it moves)
+            g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
+                           when="start", order=5)
+            if l > 0:
+                g.run_on_event("sleep_learn", "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
+                               when="start", order=5)
+        objects = list(self.layers)
+        objects += self.connect_pathways(self._synapse_args("recognition"), self._synapse_args("generative"))
+        # order in the 'start' slot of a step: the phase boundaries (0), the
+        # synaptic currents (1: they integrate the states as they stand, so
+        # tau_syn -> 0 is the bridge), the synaptic inputs (2), the learning
+        # events (3), the synapses' learning (4), the biases (5); then the
+        # escape (thresholds slot)
+        for g in self.layers:
+            g.state_updater.when, g.state_updater.order = "start", 1
+            for event in ("wake_learn", "sleep_learn"):
+                g.thresholder[event].when, g.thresholder[event].order = "start", 3
+        for S in self.recognition + self.generative:
+            for upd in S.summed_updaters.values():
+                upd.when, upd.order = "start", 2
+            S._pathways[0].when, S._pathways[0].order = "start", 4
+        if record_spikes:
+            for l, g in enumerate(self.layers):
+                self.spike_monitors[("spikes", l)] = b2.SpikeMonitor(g, name=f"spikes_{l}")
+        if record_traces:  # every step, after the currents and inputs, before the escape
+            for l, g in enumerate(self.layers):
+                names = ["u_gen", "a"] + (["u_rec"] if l > 0 else [])
+                self.trace_monitors[l] = b2.StateMonitor(g, names, record=True, when="thresholds", order=-1,
+                                                         name=f"traces_{l}")
+        self.assemble(objects, record_every, monitors)
+
+    def _synapse_args(self, kind: str):
+        """Synapses arguments of a pathway: the input summed from the
+        presynaptic currents, and dendritic-prediction learning at the
+        postsynaptic unit's learning event (eqs. 4 and 7 in the bridge limit)."""
+        pathway, phase, gate = (("rec", "sleep_learn", "sleep_gate") if kind == "recognition"
+                                else ("gen", "wake_learn", "wake_gate"))
+        dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * a_pre * (fired_post - p_{pathway}_post)"
+        return lambda k: {"model": SYNAPSE + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
+                          "on_post": {"learn": delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))},
+                          "on_event": {"learn": phase}}
+
+    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
+        self._chunk_data = data  # layer 0's wake states, for read_spikes
+        return super().chunk_inputs(data, wake_gate, sleep_gate, uniforms)
+
+    def read_spikes(self, m: int) -> list:
+        """Per machine, what the binary circuit records -- ``wake`` and
+        ``sleep``, per layer the ``(m, n_l)`` states of each example's phase
+        ("fired in its window"; a clamped unit its clamp; awake, layer 0
+        holds the data) -- and the
+        spike trains themselves: ``spikes``, per layer ``(times_ms, unit)``
+        of every spike of this chunk, and ``cycle_ms``, the length of one
+        example."""
+        N = self.n_machines
+        C = int(round(float(self.example_duration / self.dt)))
+        sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
+        out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []}
+               for _ in range(N)]
+        for l, n_l in enumerate(self.circuit.layers):
+            mon = self.spike_monitors[("spikes", l)]
+            steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
+            within = steps < m * C  # a compiled run lasts the whole chunk: the rows past m are padding
+            t, i, steps = np.asarray(mon.t / b2.ms)[within], np.asarray(mon.i[:])[within], steps[within]
+            machine, unit, example, asleep = i // n_l, i % n_l, steps // C, steps % C >= sleep_start
+            g = self.layers[l]
+            clamped = np.asarray(g.clamped[:]).reshape(N, n_l) > 0.5
+            clamp_state = np.asarray(g.clamp_state[:]).reshape(N, n_l)
+            states = {}
+            for phase, keep in (("wake", ~asleep), ("sleep", asleep)):
+                a = np.zeros((N, m, n_l))
+                a[machine[keep], example[keep], unit[keep]] = 1.0
+                a = np.where(clamped[:, None, :], clamp_state[:, None, :], a)  # held, never fired
+                states[phase] = a
+            if l == 0:  # awake, the input layer holds the data
+                states["wake"] = np.stack([np.asarray(d, dtype=float)[:m] for d in self._chunk_data])
+            order = np.argsort(machine, kind="stable")  # every machine's spikes, in time order
+            bounds = np.searchsorted(machine[order], np.arange(N + 1))
+            for k in range(N):
+                mine = order[bounds[k]:bounds[k + 1]]
+                out[k]["spikes"].append((t[mine], unit[mine]))
+                out[k]["wake"].append(states["wake"][k])
+                out[k]["sleep"].append(states["sleep"][k])
+        return out
+
+    def read_traces(self, m: int) -> list:
+        """Per machine, per layer ``{"t_ms", "u_gen", "a"[, "u_rec"]}``: the
+        apical and basal compartments' drives and the synaptic current,
+        ``(steps, n_l)``, of every clock step of this chunk."""
+        steps = int(round(float(m * self.example_duration / self.dt)))
+        out = [[] for _ in range(self.n_machines)]
+        for l, n_l in enumerate(self.circuit.layers):
+            mon = self.trace_monitors[l]
+            t = np.asarray(mon.t / b2.ms)[:steps]
+            values = {name: np.asarray(getattr(mon, name))[:, :steps] for name in mon.record_variables}
+            for k in range(self.n_machines):
+                rows = slice(k * n_l, (k + 1) * n_l)
+                out[k].append({"t_ms": t, **{name: v[rows].T for name, v in values.items()}})
+        return out
+
+

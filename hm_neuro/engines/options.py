@@ -1,0 +1,114 @@
+"""How a circuit is simulated: one value (:class:`EngineOptions`) that every
+caller -- training, protocols, sweeps, experiments, the CLI -- passes on."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..checks import Flag, Integer, OneOf, check_table
+from ..errors import bad
+from ..model import WAKE_SLEEP, Rule, Spiking
+
+ENGINES = ("numpy", "brian2", "vectorised", "spiking")
+DEVICES = ("numpy", "cython", "cpp_standalone")
+PROPAGATIONS = ("auto", "summed", "event")
+#: examples per run (a compiled build runs this many steps and is re-run chunk by chunk)
+MAX_CHUNK = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """Everything about *how* a machine is simulated (what it is: :class:`hm_neuro.model.Circuit`).
+
+    Parameters
+    ----------
+    engine : {'brian2', 'numpy', 'vectorised', 'spiking'}
+        The Brian2 circuit, the NumPy reference, NumPy over a population, or
+        the Brian2 circuit of stochastic spiking units in ms.
+    device : {'numpy', 'cython', 'cpp_standalone'} or None
+        Brian2 only; None: cpp_standalone where a C++ compiler exists.
+    chunk : int
+        Examples per run (at most; training plans even chunks below it).
+    propagation : {'auto', 'summed', 'event'}
+        Brian2 only: summed variables over every synapse, or event-driven
+        ``on_pre`` code for the units that are on; auto chooses by size.
+    rule : :class:`hm_neuro.model.Rule` or str
+        The learning rule (default: the papers' wake-sleep).
+    spiking : :class:`hm_neuro.model.Spiking` or None
+        The spiking engine's dynamics (None: the circuit's ``[dynamics]``).
+    record_every : int
+        Snapshot every weight every this many examples (0: never).
+    record_spikes, record_traces : bool
+        Record every sample (rasters), and (spiking) the compartments' drives
+        and currents every clock step.
+    external_uniforms : bool
+        Brian2: read every uniform number from arrays (the exact equivalence tests).
+    build_dir : path or None
+        cpp_standalone: build here instead of the build cache.
+    monitors : callable or None
+        Brian2: ``monitors(network) -> {name: monitor}``, called once the
+        circuit's objects exist and before anything is built (see
+        :meth:`hm_neuro.engines.brian2.engine.Brian2Engine.monitors`).
+    """
+
+    engine: str = "brian2"
+    device: str | None = None
+    chunk: int = MAX_CHUNK
+    propagation: str = "auto"
+    rule: Rule = WAKE_SLEEP
+    spiking: Spiking | None = None
+    record_every: int = 0
+    record_spikes: bool = False
+    record_traces: bool = False
+    external_uniforms: bool = False
+    build_dir: object = None
+    monitors: object = None
+
+    CONSTRAINTS = {
+        "engine": OneOf(ENGINES), "device": OneOf(DEVICES, none_ok=True), "chunk": Integer(1, 10 ** 7),
+        "propagation": OneOf(PROPAGATIONS), "record_every": Integer(0), "record_spikes": Flag(),
+        "record_traces": Flag(), "external_uniforms": Flag(),
+    }
+
+    def __post_init__(self):
+        check_table(self, self.CONSTRAINTS)
+        object.__setattr__(self, "rule", Rule.parse(self.rule))
+        if self.spiking is not None and not isinstance(self.spiking, Spiking):
+            raise bad("spiking", "must be a hm_neuro.model.Spiking", self.spiking)
+        if self.monitors is not None and not callable(self.monitors):
+            raise bad("monitors", "must be a function of the network returning {name: monitor}", self.monitors)
+        brian2 = self.engine in ("brian2", "spiking")
+        if self.spiking is not None and self.engine != "spiking":
+            raise bad("spiking", f"configures the spiking engine only, not {self.engine}", self.spiking)
+        if self.record_traces and self.engine != "spiking":
+            raise bad("record_traces", f"applies to the spiking engine only, not {self.engine}", True)
+        if not brian2:
+            if self.device not in (None, "numpy"):
+                raise bad("device", f"applies to the brian2 engine only (the {self.engine} engine is NumPy)",
+                          self.device)
+            if self.propagation != "auto":
+                raise bad("propagation", "applies to the brian2 engine only", self.propagation)
+            for key in ("external_uniforms", "build_dir", "monitors"):
+                if getattr(self, key):
+                    raise bad(key, f"applies to the brian2 engine only, not {self.engine}", getattr(self, key))
+        if not self.rule.is_default and self.propagation == "event":
+            raise bad("propagation", f"the {self.rule.label} rule needs summed propagation", self.propagation)
+        if self.engine in ("numpy", "spiking") and not self.rule.is_default:
+            raise bad("rule", f"{self.rule.label} runs on the vectorised and brian2 engines; the {self.engine} "
+                      "engine implements the papers' wake-sleep", self.rule.label)
+
+    def replace(self, **changes) -> EngineOptions:
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise bad("engine options", f"unknown option(s) {unknown}; expected {sorted(self.fields())}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def fields(cls) -> list:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def of(cls, engine="brian2", **changes) -> EngineOptions:
+        """Options from an engine name or options, with ``changes`` on top."""
+        base = engine if isinstance(engine, EngineOptions) else cls(engine=engine)
+        return base.replace(**changes) if changes else base

@@ -1,0 +1,270 @@
+"""The training loop: chunks, populations, progress, checkpoints.
+
+Engines come from :func:`hm_neuro.engines.make_engine` and share one
+interface; :func:`train` drives one machine and :func:`train_population`
+several machines of one shape in one engine, chunk by chunk, with a progress
+bar.
+
+Randomness (every use, and how to reproduce it): a machine is seeded by one
+integer (or a :class:`hm_neuro.seeds.SeedTree` node, e.g. a restart); its
+``data`` child draws the training examples (the bars sampler, or the
+shuffling of a data set into sweeps) and its ``chunk, c`` child seeds the
+wake-sleep sampling of chunk ``c`` -- a NumPy generator for the reference,
+Brian2's ``seed()`` or the compiled binary's generator for the circuit.
+Same circuit, data, seed, engine, device and chunk length: bit-identical
+weights.  In a Brian2 population the machines share the circuit's one
+generator (seeded from all their chunk seeds), so a machine's weights depend
+on the whole population (its seeds in order), not on its own seed alone; the
+data each machine sees depends on its own seed only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..checks import Integer, check
+from ..errors import bad
+from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
+from ..seeds import tree
+from ..engines import EngineOptions, make_engine
+from ..engines.brian2.device import default_device
+from ..engines.vectorised import chunk_limit
+from .checkpoints import Checkpointing, Interrupted, load_checkpoint, perturbation_digest, save_checkpoint
+from .schedules import MAX_EXAMPLES, Epoch, schedule_gates
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    params: Parameters
+    examples_seen: int
+    seed: object
+    history_seen: list
+    history: dict
+    seconds: float
+    compile_seconds: float
+    engine: str
+    device: str
+    #: set when this machine of a population diverged (it was then frozen at its last good weights)
+    error: str | None = None
+
+
+def plan_chunks(n_examples: int, max_chunk: int) -> int:
+    """Chunk length <= max_chunk that splits n_examples as evenly as possible."""
+    n_chunks = -(-n_examples // max_chunk)
+    return -(-n_examples // n_chunks)
+
+
+def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", *, params: Parameters | None = None,
+          schedule=None, perturbation=None, checkpoint: Checkpointing | None = None, progress: bool = True,
+          **options) -> TrainResult:
+    """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
+
+    ``engine``: an engine name, :class:`hm_neuro.engines.EngineOptions`
+    (``options`` on top: ``device="numpy"``, ``chunk=...``, ``rule=...``) or
+    an engine from :func:`hm_neuro.engines.make_engine` (re-used across
+    runs of one shape).  ``schedule``: list of :class:`Epoch` (default:
+    wake-sleep throughout); its total must equal ``n_examples``.
+    ``perturbation``: lesions and clamps held during the whole run
+    (:class:`hm_neuro.model.Perturbation`).
+
+    ``checkpoint`` (:class:`Checkpointing`): with ``every`` > 0 the complete
+    state (weights, examples seen, data generator, weight history) is
+    written atomically at the first chunk boundary after every ``every``
+    examples, and on Ctrl-C (the state at the last complete chunk);
+    ``resume`` continues from it and ends with the same weights, bit for
+    bit, as a run never interrupted.  A resume whose options, resolved
+    device or fingerprint differ is refused, naming the difference.
+    """
+    return train_population([circuit], [stream], n_examples, [seed], engine, params=[params], schedule=schedule,
+                            perturbation=[perturbation], checkpoint=checkpoint, progress=progress, **options)[0]
+
+
+def train_population(circuits, streams, n_examples: int, seeds, engine="brian2", *, params=None, schedule=None,
+                     perturbation=None, checkpoint: Checkpointing | None = None, progress: bool = True,
+                     desc: str | None = None, **options) -> list:
+    """Train N machines of one shape side by side; one :class:`TrainResult` each.
+
+    ``circuits``: one per machine (same layers and constraints; learning
+    rates and initial values may differ) or a single circuit for all;
+    ``streams``, ``seeds``, ``params`` and ``perturbation``: one per machine;
+    ``schedule``: one for all, or one per machine (e.g. a machine that is
+    done early ends in a ``frozen`` epoch).  On the Brian2 engine the
+    machines are one population circuit; on the reference they run in turn.
+    Checkpoints (see :func:`train`) are for one machine.
+    """
+    if isinstance(circuits, Circuit):
+        circuits = [circuits] * len(streams)
+    N = len(circuits)
+    if N < 1 or len(streams) != N or len(seeds) != N:
+        raise bad("machines", "need one circuit, stream and seed per machine",
+                  (len(circuits), len(streams), len(seeds)))
+    n_examples = check("examples", n_examples, Integer(1, MAX_EXAMPLES))
+    _check_shapes(circuits, streams)
+    schedules = _schedules(schedule, n_examples, N)
+    perturbation = [(pt or NO_PERTURBATION).validate(c)
+                    for pt, c in zip(perturbation if perturbation is not None else [None] * N, circuits)]
+    if checkpoint is not None:
+        check("checkpoint_every", checkpoint.every, Integer(0, MAX_EXAMPLES))
+        if N != 1:
+            raise bad("checkpoint", "checkpoints are for one machine; train populations without them")
+    trees = [tree(s) for s in seeds]
+    params = [(p or Parameters.initial(c)).copy() for p, c in zip(params if params is not None else [None] * N,
+                                                                  circuits)]
+    data_rngs = [t.child("data").rng() for t in trees]
+    own_engine = not hasattr(engine, "run_population")
+    if own_engine:
+        opts = _planned(EngineOptions.of(engine, **options), circuits[0], n_examples, N)
+    else:  # a compiled engine re-used across runs (same circuit shape)
+        if options:
+            raise bad("engine", f"options {sorted(options)} go to make_engine, not to an engine already made")
+        if getattr(engine, "n_machines", 1) != N:
+            raise bad("engine", f"was built for {engine.n_machines} machine(s), not {N}")
+        opts = None
+    chunk = opts.chunk if own_engine else engine.chunk
+    state = {"done": 0, "chunk": 0, "history_seen": [], "history": [{} for _ in range(N)], "errors": [None] * N}
+    run_id = None
+    if checkpoint is not None:
+        run_id = _run_id(opts, engine, trees[0], n_examples, chunk, circuits[0], schedules[0], streams[0],
+                         perturbation[0], checkpoint.fingerprint)
+    if checkpoint is not None and checkpoint.resume:
+        saved = load_checkpoint(checkpoint.path, run_id, circuits[0])
+        params = [saved["params"]]
+        state.update(done=saved["done"], chunk=saved["chunk_index"], history_seen=saved["history_seen"],
+                     history=[{k: [v] for k, v in saved["history"].items()}])
+        data_rngs[0].bit_generator.state = saved["data_rng"]
+        streams[0].set_state(saved["stream"])
+    t0 = time.perf_counter()
+    label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
+    eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
+    try:
+        with tqdm(total=n_examples * N, initial=state["done"] * N, disable=not progress, unit="ex", unit_scale=True,
+                  desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]") as bar:
+            params = _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation,
+                           params, state, checkpoint, run_id)
+    finally:
+        if own_engine:
+            eng.close()
+    seconds = time.perf_counter() - t0
+    return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds) for k in range(N)]
+
+
+def _check_shapes(circuits, streams):
+    shape = circuits[0]
+    for c, s in zip(circuits, streams):
+        if (c.layers, c.nonnegative_generative_weights_into) != (shape.layers, shape.nonnegative_generative_weights_into):
+            raise bad("circuit", f"every machine of a population has the shape of '{shape.name}' "
+                      f"(layers {list(shape.layers)})", c.name)
+        if s.n_input != c.n_input:
+            raise bad("data", f"rows have {s.n_input} values but circuit '{c.name}' has {c.n_input} input units")
+
+
+def _schedules(schedule, n_examples: int, N: int) -> list:
+    """One schedule per machine, each adding up to ``n_examples``."""
+    schedule = schedule or [Epoch(n_examples)]
+    schedules = schedule if isinstance(schedule[0], (list, tuple)) else [schedule] * N
+    if len(schedules) != N:
+        raise bad("schedule", f"needs one schedule per machine ({N})", len(schedules))
+    for sch in schedules:
+        total = sum(e.examples for e in sch)
+        if total != n_examples:
+            raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
+    return schedules
+
+
+def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> EngineOptions:
+    """The options a training runs with: even chunks, and the device resolved
+    (the one actually used, which a checkpoint records)."""
+    max_chunk = opts.chunk
+    if opts.engine == "vectorised":  # its uniforms for N machines x K samples: chunks that fit in memory
+        max_chunk = min(max_chunk, chunk_limit(circuit, opts.rule, N))
+    device = opts.device or (default_device() if opts.engine in ("brian2", "spiking") else None)
+    return opts.replace(chunk=plan_chunks(n_examples, max_chunk), device=device)
+
+
+def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, stream, perturbation, fingerprint) -> dict:
+    """Everything a checkpoint's run is, as stored and compared on resume
+    (the device as resolved: the one actually used)."""
+    eng = opts if opts is not None else engine
+    return {"seed": seed_tree.label(), "examples": n_examples, "chunk": int(chunk), "circuit": circuit.to_dict(),
+            "schedule": [[e.kind, int(e.examples)] for e in schedule], "record_every": eng.record_every,
+            "engine": opts.engine if opts is not None else engine.name, "device": eng.device,
+            "propagation": getattr(eng, "propagation", "auto"), "rule": getattr(eng, "rule", WAKE_SLEEP).label,
+            "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
+            "data": stream.description, "perturbation": perturbation_digest(perturbation), **(fingerprint or {})}
+
+
+def _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, params, state,
+          checkpoint, run_id) -> list:
+    """Chunk after chunk until ``n_examples``; a checkpoint every
+    ``checkpoint.every`` examples and on an interrupt (Ctrl-C, SIGTERM)."""
+    N, errors = len(params), state["errors"]
+    saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state(), "params": params[0]}
+
+    def save_state():
+        save_checkpoint(checkpoint.path, run_id, circuits[0], saved["params"], saved["done"], saved["chunk"],
+                        saved["rng"], saved["stream"], list(state["history_seen"]),
+                        {k: np.concatenate(v) for k, v in state["history"][0].items()})
+
+    saved.update(done=state["done"], chunk=state["chunk"])
+    last_ckpt = state["done"]
+    try:
+        while state["done"] < n_examples:
+            done, c = state["done"], state["chunk"]
+            m = min(eng.chunk, n_examples - done)
+            rows = [s.take(m, r) for s, r in zip(streams, data_rngs)]
+            gates = [schedule_gates(sch, done, done + m) for sch in schedules]
+            for k in range(N):
+                if errors[k]:  # a diverged machine of a population stays frozen
+                    gates[k] = (np.zeros(m), np.zeros(m))
+            new_params, extras = eng.run_population(
+                params, rows, [t.child("chunk", c).integer() for t in trees], [g[0] for g in gates],
+                [g[1] for g in gates], offset=done, perturbation=perturbation, circuits=circuits)
+            for k, p in enumerate(new_params):
+                if errors[k] or not diverged(p):
+                    continue
+                msg = (f"diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
+                       f"{done + m} examples; lower the learning rates")
+                if N == 1:
+                    last = f"; last good checkpoint: {checkpoint.path}" if checkpoint and checkpoint.every else ""
+                    raise bad("training", msg + last)
+                errors[k] = "training: " + msg  # the others go on; this one keeps its last good weights
+                new_params[k] = params[k]
+            params = new_params
+            state["history_seen"] += extras[0]["history_seen"]
+            for h, e in zip(state["history"], extras):
+                for key, v in e["history"].items():
+                    h.setdefault(key, []).append(v)
+            state["done"], state["chunk"] = done + m, c + 1
+            saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state(), "params": params[0],
+                     "done": state["done"], "chunk": state["chunk"]}
+            bar.update(m * N)
+            if checkpoint and checkpoint.every and state["done"] - last_ckpt >= checkpoint.every \
+                    and state["done"] < n_examples:
+                save_state()
+                last_ckpt = state["done"]
+    except KeyboardInterrupt:
+        if checkpoint is not None and saved["done"] > 0:
+            save_state()
+            raise Interrupted(f"interrupted after {saved['done']} examples; checkpoint saved to {checkpoint.path}; "
+                              "continue with --resume") from None
+        raise
+    return params
+
+
+def _result(k, params, state, n_examples, seed, eng, seconds) -> TrainResult:
+    seen, hist = list(state["history_seen"]), state["history"][k]
+    if eng.record_every:
+        seen.append(n_examples)
+        for name, a in params.arrays().items():
+            hist.setdefault(name, []).append(a.ravel()[None, :])
+    return TrainResult(params=params, examples_seen=n_examples, seed=seed, history_seen=seen,
+                       history={name: np.concatenate(v) for name, v in hist.items()}, seconds=seconds,
+                       compile_seconds=eng.compile_seconds, engine=eng.name, device=eng.device,
+                       error=state["errors"][k])
