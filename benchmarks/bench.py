@@ -40,32 +40,52 @@ import sys
 import time
 from pathlib import Path
 
-NETWORKS = {"16-8-1": (16, 8, 1), "64-16-16-4": (64, 16, 16, 4), "784-200-200": (784, 200, 200),
-            "784-200-200-sparse": (784, 200, 200)}
+NETWORKS = {
+    "16-8-1": (16, 8, 1),
+    "64-16-16-4": (64, 16, 16, 4),
+    "784-200-200": (784, 200, 200),
+    "784-200-200-sparse": (784, 200, 200),
+}
 #: '-sparse': ~10 % of the units on (biases -2.2, 10 % of pixels on, weights frozen at 0) instead of
 #: the ~50 % of an untrained machine: what event-driven propagation is for
-ENGINES = ["numpy-reference", "numpy-tuned", "brian2-numpy", "brian2-cython", "brian2-cpp_standalone",
-           "brian2-cpp_standalone-event"]
+ENGINES = [
+    "numpy-reference",
+    "numpy-tuned",
+    "brian2-numpy",
+    "brian2-cython",
+    "brian2-cpp_standalone",
+    "brian2-cpp_standalone-event",
+]
 NOT_MEASURED = {("784-200-200-sparse", "brian2-numpy"), ("784-200-200-sparse", "brian2-cython")}
 #: examples per cell (full, quick): enough for > ~2 s of training on this machine
 EXAMPLES = {
-    ("16-8-1", "numpy-reference"): (40_000, 5_000), ("16-8-1", "brian2-numpy"): (10_000, 2_000),
-    ("16-8-1", "brian2-cython"): (40_000, 5_000), ("16-8-1", "brian2-cpp_standalone"): (2_000_000, 200_000),
-    ("64-16-16-4", "numpy-reference"): (20_000, 3_000), ("64-16-16-4", "brian2-numpy"): (5_000, 1_000),
-    ("64-16-16-4", "brian2-cython"): (20_000, 3_000), ("64-16-16-4", "brian2-cpp_standalone"): (500_000, 50_000),
-    ("784-200-200", "numpy-reference"): (2_000, 300), ("784-200-200", "brian2-numpy"): (300, 50),
-    ("784-200-200", "brian2-cython"): (1_000, 100), ("784-200-200", "brian2-cpp_standalone"): (5_000, 500),
+    ("16-8-1", "numpy-reference"): (40_000, 5_000),
+    ("16-8-1", "brian2-numpy"): (10_000, 2_000),
+    ("16-8-1", "brian2-cython"): (40_000, 5_000),
+    ("16-8-1", "brian2-cpp_standalone"): (2_000_000, 200_000),
+    ("64-16-16-4", "numpy-reference"): (20_000, 3_000),
+    ("64-16-16-4", "brian2-numpy"): (5_000, 1_000),
+    ("64-16-16-4", "brian2-cython"): (20_000, 3_000),
+    ("64-16-16-4", "brian2-cpp_standalone"): (500_000, 50_000),
+    ("784-200-200", "numpy-reference"): (2_000, 300),
+    ("784-200-200", "brian2-numpy"): (300, 50),
+    ("784-200-200", "brian2-cython"): (1_000, 100),
+    ("784-200-200", "brian2-cpp_standalone"): (5_000, 500),
     ("16-8-1", "brian2-cpp_standalone-event"): (2_000_000, 200_000),
     ("64-16-16-4", "brian2-cpp_standalone-event"): (500_000, 50_000),
     ("784-200-200", "brian2-cpp_standalone-event"): (5_000, 500),
     ("784-200-200-sparse", "numpy-reference"): (2_000, 300),
     ("784-200-200-sparse", "brian2-cpp_standalone"): (5_000, 500),
     ("784-200-200-sparse", "brian2-cpp_standalone-event"): (10_000, 1_000),
-    ("16-8-1", "numpy-tuned"): (40_000, 5_000), ("64-16-16-4", "numpy-tuned"): (20_000, 3_000),
-    ("784-200-200", "numpy-tuned"): (2_000, 300), ("784-200-200-sparse", "numpy-tuned"): (2_000, 300),
+    ("16-8-1", "numpy-tuned"): (40_000, 5_000),
+    ("64-16-16-4", "numpy-tuned"): (20_000, 3_000),
+    ("784-200-200", "numpy-tuned"): (2_000, 300),
+    ("784-200-200-sparse", "numpy-tuned"): (2_000, 300),
 }
 PROTOCOL_EXAMPLES = 2_000_000  # the paper's bars protocol
 REFERENCE_PROTOCOL_EXAMPLES = 200_000  # the per-example NumPy loop is timed on this many and scaled
+
+HERE = Path(__file__).resolve().parent
 
 
 def tuned_loop(layers, data, n, rate=0.01, nonnegative=(), seed=0):
@@ -96,7 +116,7 @@ def tuned_loop(layers, data, n, rate=0.01, nonnegative=(), seed=0):
             s, o = [d], 0
             for k in range(L):
                 q = 1.0 / (1.0 + np.exp(-(r[k + 1] + s[k] @ R[k])))
-                s.append((u[o:o + layers[k + 1]] < q).astype(float))
+                s.append((u[o : o + layers[k + 1]] < q).astype(float))
                 o += layers[k + 1]
             # wake learning (eq. 4)
             for l in range(L + 1):
@@ -116,7 +136,7 @@ def tuned_loop(layers, data, n, rate=0.01, nonnegative=(), seed=0):
             f = [None] * (L + 1)
             for l in range(L, -1, -1):
                 x = g[l] + f[l + 1] @ G[l] if l < L else g[l]
-                f[l] = (u[o:o + layers[l]] < 1.0 / (1.0 + np.exp(-x))).astype(float)
+                f[l] = (u[o : o + layers[l]] < 1.0 / (1.0 + np.exp(-x))).astype(float)
                 o += layers[l]
             for k in range(L):
                 err = rate * (f[k + 1] - 1.0 / (1.0 + np.exp(-(r[k + 1] + f[k] @ R[k]))))
@@ -132,9 +152,8 @@ def cell(net: str, engine: str, n: int) -> dict:
     """One measurement, run inside the subprocess."""
     import numpy as np
 
-    from hm_neuro.model import Circuit
-    from hm_neuro.model import Parameters
     from hm_neuro.engines import make_engine
+    from hm_neuro.model import Circuit, Parameters
 
     sparse = net.endswith("-sparse")
     circuit = Circuit.uniform(NETWORKS[net], rate=0.0 if sparse else 0.01, name=net)
@@ -147,16 +166,24 @@ def cell(net: str, engine: str, n: int) -> dict:
     def new_engine():
         if not brian2:  # the NumPy reference
             return make_engine(circuit, kind, chunk=len(data))
-        return make_engine(circuit, "brian2", device=device or None, chunk=len(data),
-                           propagation=propagation or "summed")
+        return make_engine(
+            circuit, "brian2", device=device or None, chunk=len(data), propagation=propagation or "summed"
+        )
 
     if engine == "numpy-tuned":
         t0 = time.perf_counter()
         tuned_loop(circuit.layers, data, n, nonnegative=circuit.nonnegative_generative_weights_into)
         run = time.perf_counter() - t0
-        return {"network": net, "engine": engine, "examples": n, "run_seconds": run,
-                "examples_per_second": n / run, "setup_seconds": 0.0, "cached_setup_seconds": None,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return {
+            "network": net,
+            "engine": engine,
+            "examples": n,
+            "run_seconds": run,
+            "examples_per_second": n / run,
+            "setup_seconds": 0.0,
+            "cached_setup_seconds": None,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
     t0 = time.perf_counter()
     eng = new_engine()
     params = Parameters.initial(circuit)
@@ -181,9 +208,16 @@ def cell(net: str, engine: str, n: int) -> dict:
         c += 1
     run = time.perf_counter() - t0
     eng.close()
-    return {"network": net, "engine": engine, "examples": n, "run_seconds": run,
-            "examples_per_second": n / run, "setup_seconds": setup, "cached_setup_seconds": cached,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "network": net,
+        "engine": engine,
+        "examples": n,
+        "run_seconds": run,
+        "examples_per_second": n / run,
+        "setup_seconds": setup,
+        "cached_setup_seconds": cached,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 #: populations measured: (network, machines, examples per machine (full, quick))
@@ -204,9 +238,8 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
     build: what a second command pays)."""
     import numpy as np
 
-    from hm_neuro.model import Circuit
     from hm_neuro.engines import make_engine
-    from hm_neuro.model import Parameters
+    from hm_neuro.model import Circuit, Parameters
 
     circuit = Circuit.uniform(NETWORKS[net], rate=0.01, name=net)
     rng = np.random.default_rng(0)
@@ -244,14 +277,23 @@ def population_cell(net: str, engine: str, N: int, n: int) -> dict:
         c += 1
     run = time.perf_counter() - t0
     eng.close()
-    return {"network": net, "engine": engine, "machines": N, "examples_per_machine": n, "run_seconds": run,
-            "machine_examples_per_second": N * n / run, "steps_per_second": n * steps_per_example / run,
-            "examples_per_second_per_machine": n / run, "clock_steps_per_example": steps_per_example,
-            "setup_seconds": setup, "cached_setup_seconds": cached,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "network": net,
+        "engine": engine,
+        "machines": N,
+        "examples_per_machine": n,
+        "run_seconds": run,
+        "machine_examples_per_second": N * n / run,
+        "steps_per_second": n * steps_per_example / run,
+        "examples_per_second_per_machine": n / run,
+        "clock_steps_per_example": steps_per_example,
+        "setup_seconds": setup,
+        "cached_setup_seconds": cached,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
-def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "populations.json"):
+def populations(quick=False, rounds=2, out=HERE / "populations.json"):
     """Every population engine, each cell in its own process, alternating
     engine by engine for ``rounds`` rounds (the best round is kept), so that
     every ratio compares numbers measured minutes apart in this one run."""
@@ -261,15 +303,27 @@ def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "po
         for rnd in range(rounds):
             for engine in POPULATION_ENGINES:
                 n = ns[1 if quick else 0]
-                r = subprocess.run([sys.executable, __file__, "--population-cell", net, engine, str(N), str(n)],
-                                   capture_output=True, text=True)
-                row = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
-                       else {"network": net, "engine": engine, "machines": N, "error": r.stderr.strip()[-300:]})
-                print(f"{net} x{N} {engine:24s} round {rnd + 1}: "
-                      f"{row.get('machine_examples_per_second', float('nan')):>12,.0f} machine-ex/s", file=sys.stderr)
+                r = subprocess.run(
+                    [sys.executable, __file__, "--population-cell", net, engine, str(N), str(n)],
+                    capture_output=True,
+                    text=True,
+                )
+                row = (
+                    json.loads(r.stdout.strip().splitlines()[-1])
+                    if r.returncode == 0
+                    else {"network": net, "engine": engine, "machines": N, "error": r.stderr.strip()[-300:]}
+                )
+                print(
+                    f"{net} x{N} {engine:24s} round {rnd + 1}: "
+                    f"{row.get('machine_examples_per_second', float('nan')):>12,.0f} machine-ex/s",
+                    file=sys.stderr,
+                )
                 old = best.get(engine)
-                if old is None or "error" in old or row.get("machine_examples_per_second", 0) > \
-                        old.get("machine_examples_per_second", 0):
+                if (
+                    old is None
+                    or "error" in old
+                    or row.get("machine_examples_per_second", 0) > old.get("machine_examples_per_second", 0)
+                ):
                     best[engine] = row
         ref, vec = best["numpy-reference"], best["vectorised"]
         for row in best.values():
@@ -282,15 +336,28 @@ def populations(quick=False, rounds=2, out=Path(__file__).resolve().parent / "po
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from hm_neuro.files.model_io import save_json
 
-    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quick": quick,
-              "reference_fraction": REFERENCE_FRACTION, "rows": rows}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "cpus": os.cpu_count(),
+        "quick": quick,
+        "reference_fraction": REFERENCE_FRACTION,
+        "rows": rows,
+    }
     save_json(out, result)
     for row in rows:
-        print(f"{row['network']:11s} x{row['machines']:<3d} {row['engine']:24s} "
-              + (f"{row['machine_examples_per_second']:>11,.0f} machine-ex/s  {row['examples_per_second_per_machine']:>9,.0f} /machine"
-                 f"  x{row.get('ratio_to_reference', float('nan')):.1f} ref  x{row.get('ratio_to_vectorised', float('nan')):.1f} vec"
-                 f"  setup {row['setup_seconds']:.1f} s  cached {row['cached_setup_seconds'] or 0:.1f} s"
-                 f"  {row['peak_rss_mb']:.0f} MB" if "error" not in row else "failed: " + row["error"]))
+        print(
+            f"{row['network']:11s} x{row['machines']:<3d} {row['engine']:24s} "
+            + (
+                f"{row['machine_examples_per_second']:>11,.0f} machine-ex/s  "
+                f"{row['examples_per_second_per_machine']:>9,.0f} /machine"
+                f"  x{row.get('ratio_to_reference', float('nan')):.1f} ref"
+                f"  x{row.get('ratio_to_vectorised', float('nan')):.1f} vec"
+                f"  setup {row['setup_seconds']:.1f} s  cached {row['cached_setup_seconds'] or 0:.1f} s"
+                f"  {row['peak_rss_mb']:.0f} MB"
+                if "error" not in row
+                else "failed: " + row["error"]
+            )
+        )
     return result
 
 
@@ -300,11 +367,23 @@ def memory_cell(n: int) -> dict:
     from hm_neuro.training import BarsStream, train
 
     t0 = time.perf_counter()
-    r = train(load_circuit("bars"), BarsStream(), n, seed=0, engine="brian2", device="cpp_standalone",
-              record_every=n // 100, progress=False)
-    return {"examples": n, "seconds": time.perf_counter() - t0, "compile_seconds": r.compile_seconds,
-            "snapshots": len(r.history_seen),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    r = train(
+        load_circuit("bars"),
+        BarsStream(),
+        n,
+        seed=0,
+        engine="brian2",
+        device="cpp_standalone",
+        record_every=n // 100,
+        progress=False,
+    )
+    return {
+        "examples": n,
+        "seconds": time.perf_counter() - t0,
+        "compile_seconds": r.compile_seconds,
+        "snapshots": len(r.history_seen),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def protocol_cell(kind: str) -> dict:
@@ -313,8 +392,8 @@ def protocol_cell(kind: str) -> dict:
     times a clean build (the caller gives an empty build cache) plus the
     whole training, then the same training again on the compiled build, in
     the same process."""
-    from hm_neuro.model import load_circuit
     from hm_neuro.engines import make_engine
+    from hm_neuro.model import load_circuit
     from hm_neuro.training import BarsStream, train
 
     circuit = load_circuit("bars")
@@ -333,11 +412,16 @@ def protocol_cell(kind: str) -> dict:
     cached = time.perf_counter() - t0
     compile_s = eng.compile_seconds
     eng.close()
-    return {"kind": kind, "examples_timed": PROTOCOL_EXAMPLES, "seconds": clean, "compile_seconds": compile_s,
-            "cached_seconds": cached}
+    return {
+        "kind": kind,
+        "examples_timed": PROTOCOL_EXAMPLES,
+        "seconds": clean,
+        "compile_seconds": compile_s,
+        "cached_seconds": cached,
+    }
 
 
-def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
+def protocol(out=HERE / "protocol.json"):
     """End to end: the bars protocol on the compiled circuit vs the NumPy loop."""
     import shutil
     import tempfile
@@ -346,10 +430,12 @@ def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
     cache = tempfile.mkdtemp(prefix="hm_neuro_bench_cache_")  # a clean build: an empty build cache
     env = dict(os.environ, HM_NEURO_CACHE_DIR=cache)
     for kind in ("reference", "brian2"):
-        r = subprocess.run([sys.executable, __file__, "--protocol-cell", kind], capture_output=True, text=True,
-                           env=env)
-        rows[kind] = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
-                      else {"kind": kind, "error": r.stderr.strip().splitlines()[-1]})
+        r = subprocess.run([sys.executable, __file__, "--protocol-cell", kind], capture_output=True, text=True, env=env)
+        rows[kind] = (
+            json.loads(r.stdout.strip().splitlines()[-1])
+            if r.returncode == 0
+            else {"kind": kind, "error": r.stderr.strip().splitlines()[-1]}
+        )
         print(rows[kind], file=sys.stderr)
     shutil.rmtree(cache, ignore_errors=True)
     if "error" not in rows["reference"] and "error" not in rows["brian2"]:
@@ -362,13 +448,16 @@ def protocol(out=Path(__file__).resolve().parent / "protocol.json"):
     return rows
 
 
-def memory(out=Path(__file__).resolve().parent / "memory.json"):
+def memory(out=HERE / "memory.json"):
     """Peak memory of bars trainings of 1e6 and 1e7 examples, each in its own process."""
     rows = []
     for n in (1_000_000, 10_000_000):
         r = subprocess.run([sys.executable, __file__, "--memory-cell", str(n)], capture_output=True, text=True)
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
-                    else {"examples": n, "error": r.stderr.strip().splitlines()[-1]})
+        rows.append(
+            json.loads(r.stdout.strip().splitlines()[-1])
+            if r.returncode == 0
+            else {"examples": n, "error": r.stderr.strip().splitlines()[-1]}
+        )
         print(rows[-1], file=sys.stderr)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from hm_neuro.files.model_io import save_json
@@ -378,12 +467,14 @@ def memory(out=Path(__file__).resolve().parent / "memory.json"):
 
 # ------------------------------------------------------------ the targets of issue 12
 
+
 def _cli(args, env, log) -> dict:
     """``hm-neuro ARGS`` as a user runs it, timed end to end (its output to ``log``)."""
     t0 = time.perf_counter()
     with open(log, "w") as f:
-        r = subprocess.run([sys.executable, "-m", "hm_neuro.cli", "-v", *args], env=env, stdout=f,
-                           stderr=subprocess.STDOUT)
+        r = subprocess.run(
+            [sys.executable, "-m", "hm_neuro.cli", "-v", *args], env=env, stdout=f, stderr=subprocess.STDOUT
+        )
     seconds = time.perf_counter() - t0
     print(f"hm-neuro {' '.join(args)}: {seconds:.1f} s (exit {r.returncode})", file=sys.stderr)
     if r.returncode != 0:
@@ -404,8 +495,11 @@ def _alternated(cells, env, rounds) -> dict:
     for rnd in range(rounds):
         for key, argv in cells:
             r = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, env=env)
-            row = (json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
-                   else {"error": (r.stderr.strip().splitlines() or ["?"])[-1]})
+            row = (
+                json.loads(r.stdout.strip().splitlines()[-1])
+                if r.returncode == 0
+                else {"error": (r.stderr.strip().splitlines() or ["?"])[-1]}
+            )
             rate = row.get("machine_examples_per_second", row.get("examples_per_second", 0))
             print(f"  {key:42s} round {rnd + 1}: {rate:>12,.0f} /s", file=sys.stderr)
             if rnd == 0:
@@ -418,7 +512,7 @@ def _alternated(cells, env, rounds) -> dict:
     return best
 
 
-def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "targets.json"):
+def targets(quick=False, rounds=2, out=HERE / "targets.json"):
     """Every row of issue 12's targets table, measured in this one run, every
     baseline beside its engine: the main job and ``hm-neuro train`` end to
     end with a cold and then a warm build cache (a fresh cache folder for
@@ -434,9 +528,16 @@ def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "target
     env = dict(os.environ, HM_NEURO_CACHE_DIR=str(cache), OMP_NUM_THREADS="1")
     logs = Path(out).parent / "logs"
     logs.mkdir(exist_ok=True)
-    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "cpus": os.cpu_count(),
-           "machine": {"processor": platform.processor() or platform.machine(),
-                       "python": platform.python_version(), "platform": platform.platform()}}
+    res = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
     try:
         # end to end, as a user: the main job twice, then a single training twice
         main_job = ["reproduce", "bars"] + (["--quick"] if quick else [])
@@ -444,8 +545,9 @@ def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "target
         before = _binaries(cache)
         res["main_job_warm"] = _cli(main_job + ["--out", str(work / "warm")], env, logs / "main_job_warm.log")
         after = _binaries(cache)
-        res["main_job_warm"]["builds_compiled"] = sum(after.get(k) != v for k, v in before.items()) + \
-            len(set(after) - set(before))
+        res["main_job_warm"]["builds_compiled"] = sum(after.get(k) != v for k, v in before.items()) + len(
+            set(after) - set(before)
+        )
         written = sorted((work / "warm").glob("bars*.json"))  # bars.json, or bars_quick.json
         rows = json.loads(written[0].read_text())["runs"] if written else []
         res["main_job_warm"]["runs_on_cached_build"] = sum(bool(r.get("cached_build")) for r in rows)
@@ -465,15 +567,20 @@ def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "target
             for engine in ("vectorised", "brian2-cpp_standalone"):
                 cells.append(((net, N, engine), ["--population-cell", net, engine, str(N), str(ns[q])]))
         best = _alternated([(" ".join(map(str, k)), a) for k, a in cells], env, rounds)
-        res["throughput"] = [dict(best[" ".join(map(str, k))], network=k[0], machines=k[1], engine=k[2])
-                             for k, _ in cells]
+        res["throughput"] = [
+            dict(best[" ".join(map(str, k))], network=k[0], machines=k[1], engine=k[2]) for k, _ in cells
+        ]
         # memory: one bars training at two lengths (100 snapshots each), flat if chunked
         res["memory"] = []
-        for n in ((100_000, 1_000_000) if quick else (1_000_000, 10_000_000)):
-            r = subprocess.run([sys.executable, __file__, "--memory-cell", str(n)], capture_output=True, text=True,
-                               env=env)
-            res["memory"].append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0
-                                 else {"examples": n, "error": r.stderr.strip().splitlines()[-1]})
+        for n in (100_000, 1_000_000) if quick else (1_000_000, 10_000_000):
+            r = subprocess.run(
+                [sys.executable, __file__, "--memory-cell", str(n)], capture_output=True, text=True, env=env
+            )
+            res["memory"].append(
+                json.loads(r.stdout.strip().splitlines()[-1])
+                if r.returncode == 0
+                else {"examples": n, "error": r.stderr.strip().splitlines()[-1]}
+            )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
@@ -488,9 +595,9 @@ def targets(quick=False, rounds=2, out=Path(__file__).resolve().parent / "target
 
 def targets_table(res) -> list:
     """The issue's table (markdown lines): what, target, measured, met."""
+
     def rate(net, N, engine):
-        r = next((x for x in res["throughput"] if (x["network"], x["machines"], x["engine"]) == (net, N, engine)),
-                 {})
+        r = next((x for x in res["throughput"] if (x["network"], x["machines"], x["engine"]) == (net, N, engine)), {})
         return r.get("rate", float("nan")) if "error" not in r else float("nan")
 
     def yes(ok):
@@ -498,42 +605,57 @@ def targets_table(res) -> list:
 
     lines = ["| what | target | measured | |", "|---|---|---|---|"]
     cold, warm = res["main_job_cold"], res["main_job_warm"]
-    lines.append(f"| main job `hm-neuro reproduce bars`, cold cache | <= 30 s | {cold['seconds']:.0f} s | "
-                 f"{yes(cold['seconds'] <= 30)} |")
-    lines.append(f"| the same, second run (warm cache) | <= 10 s, compiles nothing | {warm['seconds']:.0f} s; "
-                 f"{warm['builds_compiled']} build(s) compiled, {warm['runs_on_cached_build']}/{warm['runs']} runs "
-                 f"on a cached build | {yes(warm['seconds'] <= 10)} (time); "
-                 f"{yes(warm['builds_compiled'] == 0)} (compiles nothing) |")
+    lines.append(
+        f"| main job `hm-neuro reproduce bars`, cold cache | <= 30 s | {cold['seconds']:.0f} s | "
+        f"{yes(cold['seconds'] <= 30)} |"
+    )
+    lines.append(
+        f"| the same, second run (warm cache) | <= 10 s, compiles nothing | {warm['seconds']:.0f} s; "
+        f"{warm['builds_compiled']} build(s) compiled, {warm['runs_on_cached_build']}/{warm['runs']} runs "
+        f"on a cached build | {yes(warm['seconds'] <= 10)} (time); "
+        f"{yes(warm['builds_compiled'] == 0)} (compiles nothing) |"
+    )
     tw = res["train_warm"]
-    lines.append(f"| `hm-neuro train --examples 2e6` on bars, warm cache | <= 4 s | {tw['seconds']:.1f} s "
-                 f"(cold: {res['train_cold']['seconds']:.1f} s) | {yes(tw['seconds'] <= 4)} |")
+    lines.append(
+        f"| `hm-neuro train --examples 2e6` on bars, warm cache | <= 4 s | {tw['seconds']:.1f} s "
+        f"(cold: {res['train_cold']['seconds']:.1f} s) | {yes(tw['seconds'] <= 4)} |"
+    )
     one, ref, loop = (rate("16-8-1", 1, e) for e in ("brian2-cpp_standalone", "numpy-reference", "numpy-tuned"))
-    lines.append(f"| 16-8-1, one machine, cpp_standalone | >= 650k ex/s | {one:,.0f} ex/s ({one / ref:.1f}x the "
-                 f"reference's {ref:,.0f}, {one / loop:.1f}x the tuned loop's {loop:,.0f}) | {yes(one >= 650e3)} |")
-    for net, N, ns in POPULATIONS:
+    lines.append(
+        f"| 16-8-1, one machine, cpp_standalone | >= 650k ex/s | {one:,.0f} ex/s ({one / ref:.1f}x the "
+        f"reference's {ref:,.0f}, {one / loop:.1f}x the tuned loop's {loop:,.0f}) | {yes(one >= 650e3)} |"
+    )
+    for net, N, _ in POPULATIONS:
         pop, vec = rate(net, N, "brian2-cpp_standalone"), rate(net, N, "vectorised")
         if net == "16-8-1":
             target, ok = ">= 1.5 M machine-ex/s and >= 5x the vectorised loop", pop >= 1.5e6 and pop >= 5 * vec
         else:
             target, ok = ">= 300k machine-ex/s", pop >= 300e3
-        lines.append(f"| {net}, population of {N}, aggregate | {target} | {pop:,.0f} machine-ex/s "
-                     f"({pop / vec:.1f}x the vectorised loop's {vec:,.0f}) | {yes(ok)} |")
+        lines.append(
+            f"| {net}, population of {N}, aggregate | {target} | {pop:,.0f} machine-ex/s "
+            f"({pop / vec:.1f}x the vectorised loop's {vec:,.0f}) | {yes(ok)} |"
+        )
     s, e = rate("784-200-200", 1, "brian2-cpp_standalone"), rate("784-200-200", 1, "brian2-cpp_standalone-event")
     ref, loop = rate("784-200-200", 1, "numpy-reference"), rate("784-200-200", 1, "numpy-tuned")
     top = max(s, e)
-    lines.append(f"| 784-200-200, one machine, untrained | >= 3,000 ex/s and >= 2x the tuned loop | summed "
-                 f"{s:,.0f}, event-driven {e:,.0f} ex/s (reference {ref:,.0f}, tuned loop {loop:,.0f}: "
-                 f"{top / loop:.1f}x) | {yes(top >= 3000 and top >= 2 * loop)} |")
+    lines.append(
+        f"| 784-200-200, one machine, untrained | >= 3,000 ex/s and >= 2x the tuned loop | summed "
+        f"{s:,.0f}, event-driven {e:,.0f} ex/s (reference {ref:,.0f}, tuned loop {loop:,.0f}: "
+        f"{top / loop:.1f}x) | {yes(top >= 3000 and top >= 2 * loop)} |"
+    )
     mem = res["memory"]
     if all("error" not in m for m in mem):
         a, b = mem[0]["peak_rss_mb"], mem[1]["peak_rss_mb"]
-        lines.append(f"| memory | flat | {a:.0f} MB at {mem[0]['examples']:.0e}, {b:.0f} MB at "
-                     f"{mem[1]['examples']:.0e} examples | {yes(b <= 1.1 * a)} |")
+        lines.append(
+            f"| memory | flat | {a:.0f} MB at {mem[0]['examples']:.0e}, {b:.0f} MB at "
+            f"{mem[1]['examples']:.0e} examples | {yes(b <= 1.1 * a)} |"
+        )
     return lines
 
 
-def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figure="figures/benchmark.png",
-         networks=None, engines=None, update=False):
+def main(
+    quick=False, out=HERE / "results.json", figure="figures/benchmark.png", networks=None, engines=None, update=False
+):
     """``update``: re-measure only ``networks`` (every engine of a network in
     this one run) and keep the other networks' rows of ``out``."""
     rows = []
@@ -543,8 +665,9 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
                 continue
             n = EXAMPLES[(net, engine)][1 if quick else 0]
             print(f"{net:12s} {engine:24s} {n:>9,d} examples ...", end=" ", flush=True, file=sys.stderr)
-            r = subprocess.run([sys.executable, __file__, "--cell", net, engine, str(n)],
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [sys.executable, __file__, "--cell", net, engine, str(n)], capture_output=True, text=True
+            )
             if r.returncode != 0:
                 rows.append({"network": net, "engine": engine, "error": r.stderr.strip().splitlines()[-1]})
                 print("failed:", rows[-1]["error"], file=sys.stderr)
@@ -552,19 +675,35 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
             rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
             print(f"{rows[-1]['examples_per_second']:>12,.0f} ex/s", file=sys.stderr)
     for row in rows:
-        ref = next((r for r in rows if r["network"] == row["network"] and r["engine"] == "numpy-reference"
-                    and "error" not in r), None)
+        ref = next(
+            (
+                r
+                for r in rows
+                if r["network"] == row["network"] and r["engine"] == "numpy-reference" and "error" not in r
+            ),
+            None,
+        )
         if ref and "error" not in row:
             row["ratio_to_reference"] = row["examples_per_second"] / ref["examples_per_second"]
     for row in rows:
         row["measured"] = time.strftime("%Y-%m-%d %H:%M")
     if update and Path(out).exists():
-        kept = [r for r in json.loads(Path(out).read_text())["rows"] if r["network"] not in {x["network"] for x in rows}]
+        kept = [
+            r for r in json.loads(Path(out).read_text())["rows"] if r["network"] not in {x["network"] for x in rows}
+        ]
         order = list(NETWORKS)
         rows = sorted(kept + rows, key=lambda r: (order.index(r["network"]), ENGINES.index(r["engine"])))
-    result = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version(), "platform": platform.platform()},
-              "quick": quick, "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "quick": quick,
+        "date": time.strftime("%Y-%m-%d"),
+        "rows": rows,
+    }
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from hm_neuro.files.model_io import save_json
 
@@ -575,15 +714,19 @@ def main(quick=False, out=Path(__file__).resolve().parent / "results.json", figu
 
 
 def table(result) -> str:
-    lines = ["| network | engine | examples/s | ratio to NumPy reference | set-up / compile s | peak RSS MB |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| network | engine | examples/s | ratio to NumPy reference | set-up / compile s | peak RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         if "error" in r:
             lines.append(f"| {r['network']} | {r['engine']} | failed: {r['error']} | | | |")
         else:
-            lines.append(f"| {r['network']} | {r['engine']} | {r['examples_per_second']:,.0f} | "
-                         f"{r.get('ratio_to_reference', float('nan')):.2f}x | {r['setup_seconds']:.1f} | "
-                         f"{r['peak_rss_mb']:.0f} |")
+            lines.append(
+                f"| {r['network']} | {r['engine']} | {r['examples_per_second']:,.0f} | "
+                f"{r.get('ratio_to_reference', float('nan')):.2f}x | {r['setup_seconds']:.1f} | "
+                f"{r['peak_rss_mb']:.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -599,14 +742,22 @@ def plot(result, path):
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.8 / len(engines)
     for k, e in enumerate(engines):
-        vals = [next((r.get("examples_per_second", np.nan) for r in result["rows"]
-                      if r["network"] == n and r["engine"] == e), np.nan) for n in nets]
+        vals = [
+            next(
+                (
+                    r.get("examples_per_second", np.nan)
+                    for r in result["rows"]
+                    if r["network"] == n and r["engine"] == e
+                ),
+                np.nan,
+            )
+            for n in nets
+        ]
         ax.bar(np.arange(len(nets)) + k * width, vals, width, label=e)
     ax.set_xticks(np.arange(len(nets)) + width * (len(engines) - 1) / 2, nets)
     ax.set_yscale("log")
     ax.set_ylabel("training examples / s")
-    ax.set_title(f"wake-sleep training throughput ({result['machine']['cpus']} cores, {result['date']})",
-                 fontsize=9)
+    ax.set_title(f"wake-sleep training throughput ({result['machine']['cpus']} cores, {result['date']})", fontsize=9)
     ax.legend(fontsize=7)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -617,21 +768,29 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true")
     p.add_argument("--networks", nargs="*", choices=list(NETWORKS))
     p.add_argument("--engines", nargs="*", choices=ENGINES)
-    p.add_argument("--update", action="store_true",
-                   help="re-measure only --networks and keep the other rows of results.json")
+    p.add_argument(
+        "--update", action="store_true", help="re-measure only --networks and keep the other rows of results.json"
+    )
     p.add_argument("--memory", action="store_true", help="peak memory of 1e6 vs 1e7 bars examples instead")
     p.add_argument("--cell", nargs=3, metavar=("NETWORK", "ENGINE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--memory-cell", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--protocol", action="store_true",
-                   help="the bars protocol end to end (clean build, cached build) vs the NumPy loop -> "
-                        "benchmarks/protocol.json")
+    p.add_argument(
+        "--protocol",
+        action="store_true",
+        help="the bars protocol end to end (clean build, cached build) vs the NumPy loop -> benchmarks/protocol.json",
+    )
     p.add_argument("--protocol-cell", choices=["reference", "brian2"], help=argparse.SUPPRESS)
-    p.add_argument("--devices", action="store_true",
-                   help="every Brian2 device on every network -> benchmarks/results.json, figures/benchmark.png")
-    p.add_argument("--populations", action="store_true",
-                   help="populations of machines: reference, vectorised NumPy, Brian2 -> benchmarks/populations.json")
-    p.add_argument("--population-cell", nargs=4, metavar=("NETWORK", "ENGINE", "N", "EXAMPLES"),
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--devices",
+        action="store_true",
+        help="every Brian2 device on every network -> benchmarks/results.json, figures/benchmark.png",
+    )
+    p.add_argument(
+        "--populations",
+        action="store_true",
+        help="populations of machines: reference, vectorised NumPy, Brian2 -> benchmarks/populations.json",
+    )
+    p.add_argument("--population-cell", nargs=4, metavar=("NETWORK", "ENGINE", "N", "EXAMPLES"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.population_cell:
         import logging

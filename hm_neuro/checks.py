@@ -26,7 +26,7 @@ class Integer:
     def describe(self) -> str:
         if self.high is None:
             return f"an integer >= {self.low}"
-        high = f"{self.high:.0e}" if self.high >= 10 ** 6 else str(self.high)
+        high = f"{self.high:.0e}" if self.high >= 10**6 else str(self.high)
         return f"an integer in {self.low}..{high}"
 
     def __call__(self, name, value):

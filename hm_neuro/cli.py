@@ -18,10 +18,25 @@ from pathlib import Path
 
 import numpy as np
 
+from . import measures
+from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, EngineOptions
 from .errors import HMError, bad
-from .files.outputs import check_folder, check_outputs, input_paths
+from .files.data import bars_distribution, resolve_data
+from .files.model_io import load_history, load_model, save_history, save_model
+from .files.outputs import check_folder, check_name, check_outputs, input_paths
+from .model import ESCAPES, Rule, load_circuit
 from .runs.runner import default_workers
-from .training import Interrupted, stream_for
+from .seeds import check_seed, tree
+from .training import (
+    Checkpointing,
+    Interrupted,
+    array_digest,
+    checkpoint_progress,
+    parse_schedule,
+    stream_for,
+    train,
+    train_population,
+)
 
 EPILOG_TRAIN = """examples:
   hm-neuro train --circuit bars --data bars --examples 2e6 --out bars.npz
@@ -58,23 +73,36 @@ def add_spiking_options(parser):
     sp = parser.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
     sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
     sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
-    sp.add_argument("--escape", choices=["exact", "rate"],
-                    help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
-                         "sigma(u); rate: Brian2's rand() < rho*dt; default exact")
+    sp.add_argument(
+        "--escape",
+        choices=ESCAPES,
+        help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
+        "sigma(u); rate: Brian2's rand() < rho*dt; default exact",
+    )
     sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
-    sp.add_argument("--settle", type=float, help="a hold before every window and learning step in which the "
-                                                  "synaptic currents settle, ms (a whole number of steps); "
-                                                  "default 0")
-    sp.add_argument("--delay", type=float, help="axonal delay of a unit's state to its targets' synapses, ms (a "
-                                                 "whole number of steps); default 0")
+    sp.add_argument(
+        "--settle",
+        type=float,
+        help="a hold before every window and learning step in which the "
+        "synaptic currents settle, ms (a whole number of steps); "
+        "default 0",
+    )
+    sp.add_argument(
+        "--delay",
+        type=float,
+        help="axonal delay of a unit's state to its targets' synapses, ms (a whole number of steps); default 0",
+    )
 
 
 def spiking_options(args, circuit):
     """The spiking engine's parameters: the circuit's [dynamics] table, with
     --window, --dt, --escape, --tau-syn, --settle, --delay on top (None for
     the other engines, which refuse the options)."""
-    given = {k: getattr(args, k) for k in ("window", "dt", "escape", "tau_syn", "settle", "delay")
-             if getattr(args, k) is not None}
+    given = {
+        k: getattr(args, k)
+        for k in ("window", "dt", "escape", "tau_syn", "settle", "delay")
+        if getattr(args, k) is not None
+    }
     if args.engine != "spiking":
         if given:
             key = next(iter(given))
@@ -84,19 +112,12 @@ def spiking_options(args, circuit):
 
 
 def cmd_train(args):
-    from .model import load_circuit
-    from .files.model_io import load_model, save_history, save_model
-    from .seeds import check_seed
-    from .engines import EngineOptions
-    from .training import Checkpointing, array_digest, checkpoint_progress, parse_schedule, train, train_population
-
     circuit = load_circuit(args.circuit)
     stream = stream_for(args.data, circuit, args.p_vertical)
     params = load_model(args.init, circuit)[0] if args.init else None
     schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
-    from .model import Rule
 
     args.rule = Rule.parse(args.rule).label
     spiking = spiking_options(args, circuit)
@@ -110,8 +131,9 @@ def cmd_train(args):
 
         seeds = parse_seeds(args.seeds)
         if args.seed is not None:
-            raise bad("--seed", f"trains one machine; --seeds {args.seeds} trains a population (give one of them)",
-                      args.seed)
+            raise bad(
+                "--seed", f"trains one machine; --seeds {args.seeds} trains a population (give one of them)", args.seed
+            )
         if args.checkpoint_every or args.resume:
             raise bad("--seeds", "trains a population; checkpoints are for one machine (use --seed)", args.seeds)
         outs = [out.with_name(f"{out.stem}_seed{s}.npz") for s in seeds]
@@ -121,42 +143,87 @@ def cmd_train(args):
     hists = [o.with_name(o.stem + ".history.npz") for o in outs] if args.record_every else []
     ckpt = out.with_name(out.stem + ".checkpoint.npz")
     use_ckpt = bool(args.checkpoint_every or args.resume)
-    check_outputs(outs + hists + ([ckpt] if use_ckpt else []),
-                  input_paths(args.data, args.init, args.circuit), existing_ok=[ckpt] if args.resume else [])
+    check_outputs(
+        outs + hists + ([ckpt] if use_ckpt else []),
+        input_paths(args.data, args.init, args.circuit),
+        existing_ok=[ckpt] if args.resume else [],
+    )
     if args.resume and not ckpt.exists():
         raise bad("--resume", "no checkpoint to resume from", str(ckpt))
     if use_ckpt and not args.resume and ckpt.exists():
         held = checkpoint_progress(ckpt)
-        raise bad("--out", f"{ckpt} already holds a checkpoint ({held if held is not None else 'unknown'} examples "
-                  "of progress); continue it with --resume, or delete it to start over", str(out))
+        raise bad(
+            "--out",
+            f"{ckpt} already holds a checkpoint ({held if held is not None else 'unknown'} examples "
+            "of progress); continue it with --resume, or delete it to start over",
+            str(out),
+        )
     if args.checkpoint_every and args.checkpoint_every < min(args.chunk, args.examples) and args.checkpoint_every:
-        print(f"hm-neuro train: note: checkpoints are written at chunk boundaries, every "
-              f"{min(args.chunk, args.examples)} examples (--chunk)", file=sys.stderr)
-    fingerprint = {"init": array_digest(params.arrays()) if params is not None else None,
-                   "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None}
-    options = EngineOptions(engine=args.engine, device=args.device, chunk=args.chunk, propagation=args.propagation,
-                            rule=args.rule, spiking=spiking, record_every=args.record_every)
+        print(
+            f"hm-neuro train: note: checkpoints are written at chunk boundaries, every "
+            f"{min(args.chunk, args.examples)} examples (--chunk)",
+            file=sys.stderr,
+        )
+    fingerprint = {
+        "init": array_digest(params.arrays()) if params is not None else None,
+        "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None,
+    }
+    options = EngineOptions(
+        engine=args.engine,
+        device=args.device,
+        chunk=args.chunk,
+        propagation=args.propagation,
+        rule=args.rule,
+        spiking=spiking,
+        record_every=args.record_every,
+    )
     if len(seeds) == 1:
         checkpoint = Checkpointing(ckpt, args.checkpoint_every, args.resume, fingerprint) if use_ckpt else None
-        results = [train(circuit, stream, args.examples, seeds[0], options, params=params, schedule=schedule,
-                         checkpoint=checkpoint, progress=not args.quiet)]
+        results = [
+            train(
+                circuit,
+                stream,
+                args.examples,
+                seeds[0],
+                options,
+                params=params,
+                schedule=schedule,
+                checkpoint=checkpoint,
+                progress=not args.quiet,
+            )
+        ]
     else:
         streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
-        results = train_population(circuit, streams, args.examples, list(seeds), options, params=[params] * len(seeds),
-                                   schedule=schedule, progress=not args.quiet)
+        results = train_population(
+            circuit,
+            streams,
+            args.examples,
+            list(seeds),
+            options,
+            params=[params] * len(seeds),
+            schedule=schedule,
+            progress=not args.quiet,
+        )
     # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
     saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
     for i, (result, o) in enumerate(zip(results, outs)):
-        save_model(o, result.params, saved, result.seed, result.examples_seen, result.engine, result.device,
-                   rule=args.rule)
+        save_model(
+            o, result.params, saved, result.seed, result.examples_seen, result.engine, result.device, rule=args.rule
+        )
         if args.record_every:
             save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
     if use_ckpt and ckpt.exists():
         ckpt.unlink()  # the model file supersedes it
     r = results[0]
-    what = f"{len(results)} machines (seeds {seeds[0]}..{seeds[-1]}) in one population" if len(results) > 1 else circuit.name
-    print(f"trained {what} on {stream.description}: {r.examples_seen} examples in {r.seconds:.1f} s "
-          f"({r.engine}/{r.device}) -> {outs[0]}" + (f" ... {outs[-1]}" if len(outs) > 1 else ""))
+    what = (
+        f"{len(results)} machines (seeds {seeds[0]}..{seeds[-1]}) in one population"
+        if len(results) > 1
+        else circuit.name
+    )
+    print(
+        f"trained {what} on {stream.description}: {r.examples_seen} examples in {r.seconds:.1f} s "
+        f"({r.engine}/{r.device}) -> {outs[0]}" + (f" ... {outs[-1]}" if len(outs) > 1 else "")
+    )
     if args.record_every:
         print(f"weight history ({len(r.history_seen)} snapshots) -> {hists[0]}" + (" ..." if len(hists) > 1 else ""))
     return 0
@@ -166,13 +233,9 @@ def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3
     """The measures of a model on a data source, as a dict (bits): the exact
     ones of :func:`hm_neuro.measures.machine_summary` where the hidden states
     can be enumerated, and the sampled F and importance-sampled -log2 P(d)."""
-    from . import measures
-    from .files.data import bars_distribution, resolve_data
-    from .seeds import tree
-
     out = {"circuit": circuit.name, "layers": list(circuit.layers)}
     if data_spec == "bars":
-        side = int(round(circuit.n_input ** 0.5))
+        side = int(round(circuit.n_input**0.5))
         if side * side != circuit.n_input:
             raise bad("data", f"bars needs a square input layer; the model has {circuit.n_input} inputs")
         rows, weights = bars_distribution(size=side, p_vertical=p_vertical)
@@ -181,23 +244,25 @@ def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3
         rows, out["data"] = resolve_data(data_spec, circuit.n_input)
         weights = np.full(len(rows), 1.0 / len(rows))
     if len(rows) * n_samples > measures.MAX_SAMPLED_ROWS:
-        raise bad("samples", f"{len(rows)} data rows x {n_samples} samples is more than "
-                  f"{measures.MAX_SAMPLED_ROWS:.0e} sampled states", n_samples)
+        raise bad(
+            "samples",
+            f"{len(rows)} data rows x {n_samples} samples is more than {measures.MAX_SAMPLED_ROWS:.0e} sampled states",
+            n_samples,
+        )
     with np.errstate(all="ignore"):
         out.update(measures.machine_summary(params, circuit, data_spec, rows=rows, p_vertical=p_vertical))
         rng = tree(seed).child("evaluation").rng()
-        out["sampled_free_energy_bits"] = float(np.sum(weights * measures.sampled_free_energy(params, rows, n_samples, rng)))
-        out["importance_neg_log2_prob_bits"] = float(-np.sum(weights * measures.importance_log2_prob(params, rows, n_samples, rng)))
+        out["sampled_free_energy_bits"] = float(
+            np.sum(weights * measures.sampled_free_energy(params, rows, n_samples, rng))
+        )
+        out["importance_neg_log2_prob_bits"] = float(
+            -np.sum(weights * measures.importance_log2_prob(params, rows, n_samples, rng))
+        )
     out["n_samples"] = n_samples
     return out
 
 
 def cmd_evaluate(args):
-    from .model import load_circuit
-    from .files.model_io import load_model
-
-    from .seeds import check_seed
-
     circuit = load_circuit(args.circuit) if args.circuit else None
     params, circuit, meta = load_model(args.model, circuit)
     if args.samples < 1:
@@ -205,8 +270,13 @@ def cmd_evaluate(args):
     out = evaluate_model(params, circuit, args.data, args.samples, check_seed(args.seed), args.p_vertical)
     out["examples_seen"] = meta["examples_seen"]
     if args.json:  # always valid JSON: undefined values are null
-        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                          for k, v in out.items()}, sort_keys=True, allow_nan=False))
+        print(
+            json.dumps(
+                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()},
+                sort_keys=True,
+                allow_nan=False,
+            )
+        )
     else:
         for k, v in out.items():
             print(f"{k:32s} {v:.4f}" if isinstance(v, float) else f"{k:32s} {v}")
@@ -214,10 +284,7 @@ def cmd_evaluate(args):
 
 
 def cmd_protocol(args):
-    from .model import load_circuit
-    from .files.model_io import load_model
     from .runs.protocol import load_protocol, run_protocol, save_recording
-    from .seeds import check_seed
 
     epochs, text = load_protocol(args.protocol)
     circuit = load_circuit(args.circuit)
@@ -234,14 +301,25 @@ def cmd_protocol(args):
     def measures(p):
         return {k: v for k, v in evaluate_model(p, circuit, args.data, 20, seed).items() if isinstance(v, float)}
 
-    result = run_protocol(circuit, stream, epochs, params, seed=seed, engine=args.engine, device=args.device,
-                          propagation=args.propagation, measures=measures, progress=not args.quiet,
-                          spiking=spiking)
+    result = run_protocol(
+        circuit,
+        stream,
+        epochs,
+        params,
+        seed=seed,
+        engine=args.engine,
+        device=args.device,
+        propagation=args.propagation,
+        measures=measures,
+        progress=not args.quiet,
+        spiking=spiking,
+    )
     from . import plotting
 
     save_recording(out, result, text, circuit, seed)
-    plotting.save(plotting.protocol_figure(result, list(circuit.layers), f"{args.protocol} on {circuit.name}"),
-                  fig_path)
+    plotting.save(
+        plotting.protocol_figure(result, list(circuit.layers), f"{args.protocol} on {circuit.name}"), fig_path
+    )
     for i, r in enumerate(result["epochs"]):
         m = r["measures"]
         key = "kl_data_model_bits" if "kl_data_model_bits" in m else "sampled_free_energy_bits"
@@ -252,7 +330,6 @@ def cmd_protocol(args):
 
 def cmd_sweep(args):
     from . import plotting, sweep
-    from .files.outputs import check_name
     from .runs.runner import check_workers, run_tasks
 
     check_workers(args.workers, args.retries)
@@ -269,28 +346,60 @@ def cmd_sweep(args):
     out = Path(args.out)
     files = [out / f"{name}.csv", out / f"{name}.json", out / f"{name}.png"]
     tasks = spec.tasks()  # every circuit and data source checked before anything runs
-    check_outputs(files, input_paths(args.spec, spec.data, spec.circuit,
-                                     *[v for vals in spec.grid.values() for v in vals if isinstance(v, str)]))
-    where = (f"the Dask cluster at {args.scheduler}" if args.scheduler else
-             "this process" if args.workers == 1 else f"a local Dask cluster of {args.workers} workers")
-    print(f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
-          f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}", file=sys.stderr)
-    results = run_tasks(tasks, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
-                        progress=not args.quiet, desc=name, population=args.population)
+    check_outputs(
+        files,
+        input_paths(
+            args.spec, spec.data, spec.circuit, *[v for vals in spec.grid.values() for v in vals if isinstance(v, str)]
+        ),
+    )
+    where = (
+        f"the Dask cluster at {args.scheduler}"
+        if args.scheduler
+        else "this process"
+        if args.workers == 1
+        else f"a local Dask cluster of {args.workers} workers"
+    )
+    print(
+        f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
+        f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}",
+        file=sys.stderr,
+    )
+    results = run_tasks(
+        tasks,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retries=args.retries,
+        progress=not args.quiet,
+        desc=name,
+        population=args.population,
+    )
     rows = sweep.table(results)
     key = sweep.summary_measure(rows)
-    meta = {"sweep": name, "circuit": spec.circuit, "data": spec.data, "examples": spec.examples,
-            "seeds": list(spec.seeds), "restarts": spec.restarts, "grid": spec.grid,
-            "p_vertical": spec.p_vertical, "engine": spec.engine, "device": spec.device,
-            "spec_file": args.spec, "measure": key}
+    meta = {
+        "sweep": name,
+        "circuit": spec.circuit,
+        "data": spec.data,
+        "examples": spec.examples,
+        "seeds": list(spec.seeds),
+        "restarts": spec.restarts,
+        "grid": spec.grid,
+        "p_vertical": spec.p_vertical,
+        "engine": spec.engine,
+        "device": spec.device,
+        "spec_file": args.spec,
+        "measure": key,
+    }
     sweep.save_table(out, name, rows, meta)
-    plotting.save(plotting.sweep_figure(rows, list(spec.grid), f"sweep {name}: {spec.examples:,} examples per run",
-                                        key), files[2])
+    plotting.save(
+        plotting.sweep_figure(rows, list(spec.grid), f"sweep {name}: {spec.examples:,} examples per run", key), files[2]
+    )
     ok = [r for r in rows if r["status"] == "ok"]
     if ok:
         vals = np.array([r[key] for r in ok], dtype=float)
-        print(f"{len(ok)}/{len(rows)} trainings done; {key}: median {np.median(vals):.4f}, "
-              f"min {vals.min():.4f}, max {vals.max():.4f}")
+        print(
+            f"{len(ok)}/{len(rows)} trainings done; {key}: median {np.median(vals):.4f}, "
+            f"min {vals.min():.4f}, max {vals.max():.4f}"
+        )
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
         print(f"task {r['task']} (seed {r['seed']}) failed: {r['error']}", file=sys.stderr)
@@ -314,8 +423,20 @@ def cmd_reproduce(args):
     kwargs = {"quick": args.quick, "out": args.out}
     if getattr(args, "settings", None) is not None:
         args.settings = [x.strip() for x in args.settings.split(",") if x.strip()]
-    for key in ("seed", "seeds", "engine", "device", "restarts", "reading", "measure", "workers", "scheduler",
-                "rule", "fresh", "settings"):
+    for key in (
+        "seed",
+        "seeds",
+        "engine",
+        "device",
+        "restarts",
+        "reading",
+        "measure",
+        "workers",
+        "scheduler",
+        "rule",
+        "fresh",
+        "settings",
+    ):
         value = getattr(args, key)
         if value is None:
             continue
@@ -328,8 +449,6 @@ def cmd_reproduce(args):
         if key in kwargs and not 1 <= kwargs[key] <= 10_000:
             raise bad(f"--{key}", "must be in 1..10000", kwargs[key])
     if "seed" in kwargs:
-        from .seeds import check_seed
-
         check_seed(kwargs["seed"], "--seed")
     check_folder(args.out, "out")
     mod.main(**kwargs)
@@ -337,9 +456,17 @@ def cmd_reproduce(args):
 
 
 def cmd_animate(args):
-    from .files.model_io import load_history
     from .plotting import weight_animation
 
+    for key in ("frames", "fps"):
+        if getattr(args, key) < 1:
+            raise bad(f"--{key}", "must be at least 1", getattr(args, key))
+    if args.frames > 10_000 or args.fps > 100:
+        raise bad(
+            "--frames" if args.frames > 10_000 else "--fps",
+            "must be at most 10000 frames and 100 fps",
+            max(args.frames, args.fps),
+        )
     seen, snaps, circuit = load_history(args.history)
     h = Path(args.history)
     out = Path(args.out) if args.out else h.with_name(h.name.removesuffix(".npz") + ".gif")
@@ -354,17 +481,35 @@ def cmd_animate(args):
 
 
 def cmd_cache(args):
-    from .engines.brian2.cache import cache_entries, cache_root, clear_cache
+    from .engines.brian2.cache import cache_entries, check_cache, clear_cache
 
+    root = check_cache(write=args.action == "clear")
     if args.action == "clear":
-        print(f"removed {clear_cache()} cached build(s) from {cache_root() / 'builds'}")
+        print(f"removed {clear_cache()} cached build(s) from {root / 'builds'}")
         return 0
     entries = cache_entries()
-    print(f"build cache: {cache_root() / 'builds'} (HM_NEURO_CACHE_DIR overrides)")
+    print(f"build cache: {root / 'builds'} (HM_NEURO_CACHE_DIR overrides)")
     print(f"{len(entries)} build(s), {sum(b for _, b in entries) / 1e6:.1f} MB")
     for d, b in entries:
         print(f"  {d.name}  {b / 1e6:.1f} MB")
     return 0
+
+
+def cmd_check(args):
+    from .check import run_checks
+
+    devices = [d.strip() for d in args.devices.split(",")]
+    for d in devices:
+        if d not in DEVICES:
+            raise bad("--devices", f"each must be one of {list(DEVICES)}", d)
+    if "cpp_standalone" in devices:
+        from .engines.brian2.cache import check_cache
+        from .engines.brian2.device import compiler_available
+
+        if not compiler_available():
+            raise bad("--devices", "cpp_standalone needs a C++ compiler (g++); none found", "cpp_standalone")
+        check_cache()
+    return 0 if run_checks(devices=devices, quick=args.quick) else 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -374,61 +519,86 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
 
 
-def build_parser():
-    p = _Parser(
-        prog="hm-neuro",
-        description="Helmholtz machines trained by wake-sleep learning (Hinton, Dayan, Frey & Neal 1995) "
-                    "as Brian2 circuits, with a NumPy reference.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-
-    t = sub.add_parser("train", help="train a machine and save it to a model file",
-                       description="Online wake-sleep training: one wake and one sleep phase per example.",
-                       epilog=EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--circuit", default="bars", help="circuit TOML file or shipped name (bars, digits, nines); default bars")
-    t.add_argument("--data", default="bars",
-                   help="bars (fresh samples every example), digits, digits:9 (one class), or a .npy/.npz/.csv file of 0/1 rows; default bars")
+def _train_options(t):
+    t.add_argument(
+        "--circuit", default="bars", help="circuit TOML file or shipped name (bars, digits, nines); default bars"
+    )
+    t.add_argument(
+        "--data",
+        default="bars",
+        help="bars (fresh samples every example), digits, digits:9 (one class), or a .npy/.npz/.csv file of "
+        "0/1 rows; default bars",
+    )
     t.add_argument("--examples", type=_count, default=2_000_000, help="training examples (2e6 is fine); default 2e6")
     t.add_argument("--seed", type=int, help="seed of every random draw; default 0 (one machine; --seeds for several)")
-    t.add_argument("--seeds", help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
-                                   "circuit; writes OUT_seedK.npz per machine")
-    t.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"], default="brian2",
-                   help="brian2 (the circuit; every learning rule), numpy (the reference; wake-sleep), "
-                        "vectorised (NumPy over a population; every learning rule) or spiking (the circuit of stochastic spiking units in ms, "
-                        "options below); default brian2")
-    t.add_argument("--rule", default="wake-sleep",
-                   help="learning rule: wake-sleep (the papers', default), wake-sleep:S (S fantasies per sleep "
-                        "phase), reweighted:K (reweighted wake-sleep, K samples) or reweighted:K:wake (no "
-                        "sleep-phase update); rules other than wake-sleep run on --engine brian2 (summed "
-                        "propagation) and vectorised")
-    t.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"], default=None,
-                   help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy")
-    t.add_argument("--chunk", type=_count, default=100_000, help="examples per Brian2 run; default 1e5")
+    t.add_argument(
+        "--seeds",
+        help="train a population: one machine per seed (10 = 0..9, 3,7 or 5:10), in one "
+        "circuit; writes OUT_seedK.npz per machine",
+    )
+    t.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="brian2",
+        help="brian2 (the circuit; every learning rule), numpy (the reference; wake-sleep), "
+        "vectorised (NumPy over a population; every learning rule) or spiking (the circuit of stochastic "
+        "spiking units in ms, "
+        "options below); default brian2",
+    )
+    t.add_argument(
+        "--rule",
+        default="wake-sleep",
+        help="learning rule: wake-sleep (the papers', default), wake-sleep:S (S fantasies per sleep "
+        "phase), reweighted:K (reweighted wake-sleep, K samples) or reweighted:K:wake (no "
+        "sleep-phase update); rules other than wake-sleep run on --engine brian2 (summed "
+        "propagation) and vectorised",
+    )
+    t.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy",
+    )
+    t.add_argument("--chunk", type=_count, default=MAX_CHUNK, help="examples per Brian2 run; default 1e5")
     add_spiking_options(t)
-    t.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto",
-                   help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
-                        "(on_pre code for the units that are on); default auto: event-driven from "
-                        "20,000 synapses")
-    t.add_argument("--schedule", help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; "
-                                      "must add up to --examples")
-    t.add_argument("--record-every", type=_count, default=0, metavar="N",
-                   help="snapshot all weights every N examples into OUT.history.npz")
-    t.add_argument("--checkpoint-every", type=_count, default=0, metavar="N",
-                   help="save the whole training state to OUT.checkpoint.npz every N examples (at chunk "
-                        "boundaries) and on Ctrl-C")
-    t.add_argument("--resume", action="store_true",
-                   help="continue from OUT.checkpoint.npz (same options); ends bit-identical to an "
-                        "uninterrupted run")
+    t.add_argument(
+        "--propagation",
+        choices=PROPAGATIONS,
+        default="auto",
+        help="Brian2: layer inputs as summed variables over every synapse, or event-driven "
+        "(on_pre code for the units that are on); default auto: event-driven from "
+        "20,000 synapses",
+    )
+    t.add_argument(
+        "--schedule",
+        help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; must add up to --examples",
+    )
+    t.add_argument(
+        "--record-every",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="snapshot all weights every N examples into OUT.history.npz",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="save the whole training state to OUT.checkpoint.npz every N examples (at chunk boundaries) and on Ctrl-C",
+    )
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT.checkpoint.npz (same options); ends bit-identical to an uninterrupted run",
+    )
     t.add_argument("--init", help="start from this model file instead of the circuit's initial values")
     t.add_argument("--p-vertical", type=float, default=2 / 3, help="bars: probability of vertical bars; default 2/3")
     t.add_argument("--out", required=True, help="model file to write (.npz)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="print the papers' measures of a model",
-                       description="Exact KL(data||model), free energy and the eq. 8 penalty where the hidden "
-                                   "states can be enumerated; sampled free energy and importance-sampled "
-                                   "-log2 P(d) always.  All in bits.")
+
+def _evaluate_options(e):
     e.add_argument("--model", required=True, help="model file (.npz) written by train")
     e.add_argument("--data", default="bars", help="bars (exact distribution), digits[:k] or a data file; default bars")
     e.add_argument("--circuit", help="check the model against this circuit")
@@ -436,124 +606,266 @@ def build_parser():
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--p-vertical", type=float, default=2 / 3, help="bars: probability of vertical bars; default 2/3")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("protocol", help="run an experiment protocol (epochs, clamps, lesions, rasters)",
-                        description="Runs the epochs of a protocol TOML file on one compiled Brian2 circuit and "
-                                    "saves rasters, firing probabilities, measures (before the first epoch, every "
-                                    "measure_every examples and after every epoch) and the protocol itself to "
-                                    "--out, and a figure of them beside it (OUT.png).")
-    pr.add_argument("protocol", help="protocol TOML file, or a shipped protocol by name "
-                                     "(sleep_deprivation, lesion_imagery)")
+
+def _protocol_options(pr):
+    pr.add_argument(
+        "protocol", help="protocol TOML file, or a shipped protocol by name (sleep_deprivation, lesion_imagery)"
+    )
     pr.add_argument("--circuit", default="bars", help="circuit file or shipped name; default bars")
     pr.add_argument("--data", default="bars", help="as for train; default bars")
     pr.add_argument("--init", help="start from this model file (e.g. a trained machine)")
     pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--engine", choices=["brian2", "numpy", "spiking"], default="brian2",
-                    help="brian2 (the circuit), numpy (the reference) or spiking (the circuit in real time, "
-                         "rasters as per-phase states); default brian2")
-    pr.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
-    pr.add_argument("--propagation", choices=["auto", "summed", "event"], default="auto")
+    pr.add_argument(
+        "--engine",
+        choices=["brian2", "numpy", "spiking"],
+        default="brian2",
+        help="brian2 (the circuit), numpy (the reference) or spiking (the circuit in real time, "
+        "rasters as per-phase states); default brian2",
+    )
+    pr.add_argument("--device", choices=DEVICES)
+    pr.add_argument("--propagation", choices=PROPAGATIONS, default="auto")
     add_spiking_options(pr)
     pr.add_argument("--out", required=True, help="recording file to write (.npz)")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    pr.set_defaults(func=cmd_protocol)
 
-    sw = sub.add_parser(
-        "sweep", help="train a grid of machines (seeds x settings) on Dask and tabulate the results",
-        description="Every combination of the grid axes is trained for every seed (and restart), on an "
-                    "embedded Dask cluster (--workers, default 2), in this process (--workers 1) or on an "
-                    "existing Dask cluster (--scheduler).  Writes OUT/NAME.csv, OUT/NAME.json (one row per "
-                    "training: final measures in bits, seconds, status and error) and OUT/NAME.png.  Exit "
-                    "status 1 when some trainings failed (they are in the table with their error).",
-        epilog=EPILOG_SWEEP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sw.add_argument("spec", nargs="?", help="sweep TOML file or shipped grid by name (bars_p_vertical); "
-                                            "options below override it")
+
+def _sweep_options(sw):
+    sw.add_argument(
+        "spec", nargs="?", help="sweep TOML file or shipped grid by name (bars_p_vertical); options below override it"
+    )
     sw.add_argument("--circuit", help="circuit file or shipped name; default bars")
     sw.add_argument("--data", help="as for train; default bars")
     sw.add_argument("--examples", type=_count, help="examples per training; default 2e6")
     sw.add_argument("--seeds", help="10 (seeds 0..9), 3,7 (a list) or 5:10 (a range); default 0")
     sw.add_argument("--restarts", type=int, help="trainings per seed and grid point (seed + 100000 r); default 1")
-    sw.add_argument("--grid", action="append", metavar="KEY=V1,V2",
-                    help="a grid axis (repeatable): circuit, data, examples, p_vertical or "
-                         "learning_rates.SET (lists separated by ';', e.g. "
-                         "learning_rates.generative_weights=[0.2,0.001];[0.1,0.001])")
+    sw.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="a grid axis (repeatable): circuit, data, examples, p_vertical or "
+        "learning_rates.SET (lists separated by ';', e.g. "
+        "learning_rates.generative_weights=[0.2,0.001];[0.1,0.001])",
+    )
     sw.add_argument("--p-vertical", type=float, help="bars: probability of vertical bars; default 2/3")
     sw.add_argument("--engine", choices=["brian2", "numpy"], help="default brian2")
-    sw.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"],
-                    help="Brian2 device; default cpp_standalone when a C++ compiler exists")
-    sw.add_argument("--workers", type=int, default=default_workers(),
-                    help="local Dask worker processes (1 = run in this process, no Dask); default %(default)s")
-    sw.add_argument("--scheduler", metavar="ADDRESS",
-                    help="use an existing Dask cluster: tcp://HOST:PORT or a scheduler JSON file")
-    sw.add_argument("--population", type=int, default=8,
-                    help="machines of one shape trained together in one circuit; default 8 (results depend "
-                         "on it, not on the workers)")
-    sw.add_argument("--retries", type=int, default=2,
-                    help="re-runs of a task lost to a crash or a dead worker; default 2")
+    sw.add_argument(
+        "--device", choices=DEVICES, help="Brian2 device; default cpp_standalone when a C++ compiler exists"
+    )
+    sw.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="local Dask worker processes (1 = run in this process, no Dask); default %(default)s",
+    )
+    sw.add_argument(
+        "--scheduler", metavar="ADDRESS", help="use an existing Dask cluster: tcp://HOST:PORT or a scheduler JSON file"
+    )
+    sw.add_argument(
+        "--population",
+        type=int,
+        default=8,
+        help="machines of one shape trained together in one circuit; default 8 (results depend "
+        "on it, not on the workers)",
+    )
+    sw.add_argument(
+        "--retries", type=int, default=2, help="re-runs of a task lost to a crash or a dead worker; default 2"
+    )
     sw.add_argument("--name", help="file name stem of the results; default the spec file's, else 'sweep'")
     sw.add_argument("--out", default="results", help="folder for the table and figure; default results")
     sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    sw.set_defaults(func=cmd_sweep)
 
-    r = sub.add_parser("reproduce", help="run one of the papers' experiments (hm_neuro.experiments.NAME)",
-                       description="Runs the experiment hm_neuro.experiments.NAME; writes NAME.json and figures "
-                                   "into --out.")
+
+def _reproduce_options(r):
     r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules or spiking")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars, spiking)")
-    r.add_argument("--engine", choices=["brian2", "numpy", "vectorised", "spiking"],
-                   help="brian2 (the circuit), numpy (the reference), vectorised (NumPy over a population) or, "
-                        "for bars, spiking (the circuit in real time; the bridge at one step per window)")
-    r.add_argument("--device", choices=["numpy", "cython", "cpp_standalone"])
-    r.add_argument("--rule", help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "
-                   "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
-                   "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
-                   "vectorised engine unless --engine brian2 (the circuit; results then named *_brian2)")
-    r.add_argument("--settings", help="spiking: default (the bridge, the rate escape, tau_syn = 0.5 ms with and "
-                                      "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
-                                      "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
-                                      "comma-separated settings of "
-                                      "hm_neuro.experiments.spiking.SETTINGS; default: default")
-    r.add_argument("--fresh", action="store_true", default=None,
-                   help="rules: train every rule again even if its bars results are already in --out")
-    r.add_argument("--restarts", type=int, help="bars: machines per seed, the lowest training free energy kept "
-                                                "(default 3; 1 is the paper's protocol)")
+    r.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="brian2 (the circuit), numpy (the reference), vectorised (NumPy over a population) or, "
+        "for bars, spiking (the circuit in real time; the bridge at one step per window)",
+    )
+    r.add_argument("--device", choices=DEVICES)
+    r.add_argument(
+        "--rule",
+        help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "
+        "fantasies per sleep phase), reweighted:K (reweighted wake-sleep with K samples) or "
+        "reweighted:K:wake (no sleep-phase update); rules other than wake-sleep run on the "
+        "vectorised engine unless --engine brian2 (the circuit; results then named *_brian2)",
+    )
+    r.add_argument(
+        "--settings",
+        help="spiking: default (the bridge, the rate escape, tau_syn = 0.5 ms with and "
+        "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
+        "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
+        "comma-separated settings of "
+        "hm_neuro.experiments.spiking.SETTINGS; default: default",
+    )
+    r.add_argument(
+        "--fresh",
+        action="store_true",
+        default=None,
+        help="rules: train every rule again even if its bars results are already in --out",
+    )
+    r.add_argument(
+        "--restarts",
+        type=int,
+        help="bars: machines per seed, the lowest training free energy kept (default 3; 1 is the paper's protocol)",
+    )
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")
-    r.add_argument("--measure", choices=["free-energy", "expected-cost", "importance"],
-                   help="digits: description length as the free energy of eq. 5 (default), the expected "
-                        "cost without its entropy term, or the importance-sampled -log2 P(d) (same 10 samples)")
-    r.add_argument("--workers", type=int, help="bars, digits: local Dask worker processes for the trainings "
-                                               "(1 = in this process); default 2")
-    r.add_argument("--scheduler", metavar="ADDRESS", help="bars, digits: train on this Dask cluster instead "
-                                                          "(tcp://HOST:PORT or a scheduler JSON file)")
+    r.add_argument(
+        "--measure",
+        choices=["free-energy", "expected-cost", "importance"],
+        help="digits: description length as the free energy of eq. 5 (default), the expected "
+        "cost without its entropy term, or the importance-sampled -log2 P(d) (same 10 samples)",
+    )
+    r.add_argument(
+        "--workers",
+        type=int,
+        help="bars, digits: local Dask worker processes for the trainings (1 = in this process); default 2",
+    )
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="bars, digits: train on this Dask cluster instead (tcp://HOST:PORT or a scheduler JSON file)",
+    )
     r.add_argument("--out", default="figures", help="folder for the JSON and PNG files; default figures")
-    r.set_defaults(func=cmd_reproduce)
 
-    a = sub.add_parser("animate", help="the weight history of a training as an animated GIF",
-                       description="Reads OUT.history.npz (train --record-every N, or a reproduce run) and writes "
-                                   "a GIF of the generative and recognition weights between the input and the first "
-                                   "hidden layer, one frame per snapshot, labelled with the examples seen.")
+
+def _animate_options(a):
     a.add_argument("history", help="weight history file (.history.npz)")
     a.add_argument("--out", help="GIF to write; default HISTORY.gif beside the history")
     a.add_argument("--frames", type=int, default=60, help="at most this many frames (log-spaced); default 60")
     a.add_argument("--fps", type=int, default=8, help="frames per second; default 8")
-    a.set_defaults(func=cmd_animate)
 
-    c = sub.add_parser("cache", help="show or clear the cache of compiled Brian2 builds",
-                       description="Compiled cpp_standalone builds are kept per circuit shape in the user's cache "
-                                   "folder (HM_NEURO_CACHE_DIR overrides it), so a second run compiles nothing.")
+
+def _cache_options(c):
     c.add_argument("action", choices=["info", "clear"], help="info: list the builds; clear: delete them")
-    c.set_defaults(func=cmd_cache)
+
+
+def _check_options(k):
+    k.add_argument(
+        "--devices",
+        default="numpy,cpp_standalone",
+        help=f"comma-separated Brian2 devices of {list(DEVICES)}; default numpy,cpp_standalone",
+    )
+    k.add_argument("--quick", action="store_true", help="the 16-8-1 circuit only (about a minute)")
+
+
+#: every command: (function, the options it takes, its help)
+COMMANDS = {
+    "train": (
+        cmd_train,
+        _train_options,
+        dict(
+            help="train a machine and save it to a model file",
+            description="Online wake-sleep training: one wake and one sleep phase per example.",
+            epilog=EPILOG_TRAIN,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+    ),
+    "evaluate": (
+        cmd_evaluate,
+        _evaluate_options,
+        dict(
+            help="print the papers' measures of a model",
+            description="Exact KL(data||model), free energy and the eq. 8 penalty where the hidden "
+            "states can be enumerated; sampled free energy and importance-sampled "
+            "-log2 P(d) always.  All in bits.",
+        ),
+    ),
+    "protocol": (
+        cmd_protocol,
+        _protocol_options,
+        dict(
+            help="run an experiment protocol (epochs, clamps, lesions, rasters)",
+            description="Runs the epochs of a protocol TOML file on one compiled Brian2 circuit and "
+            "saves rasters, firing probabilities, measures (before the first epoch, every "
+            "measure_every examples and after every epoch) and the protocol itself to "
+            "--out, and a figure of them beside it (OUT.png).",
+        ),
+    ),
+    "sweep": (
+        cmd_sweep,
+        _sweep_options,
+        dict(
+            help="train a grid of machines (seeds x settings) on Dask and tabulate the results",
+            description="Every combination of the grid axes is trained for every seed (and restart), on an "
+            "embedded Dask cluster (--workers, default 2), in this process (--workers 1) or on an "
+            "existing Dask cluster (--scheduler).  Writes OUT/NAME.csv, OUT/NAME.json (one row per "
+            "training: final measures in bits, seconds, status and error) and OUT/NAME.png.  Exit "
+            "status 1 when some trainings failed (they are in the table with their error).",
+            epilog=EPILOG_SWEEP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+    ),
+    "reproduce": (
+        cmd_reproduce,
+        _reproduce_options,
+        dict(
+            help="run one of the papers' experiments (hm_neuro.experiments.NAME)",
+            description="Runs the experiment hm_neuro.experiments.NAME; writes NAME.json and figures into --out.",
+        ),
+    ),
+    "animate": (
+        cmd_animate,
+        _animate_options,
+        dict(
+            help="the weight history of a training as an animated GIF",
+            description="Reads OUT.history.npz (train --record-every N, or a reproduce run) and writes "
+            "a GIF of the generative and recognition weights between the input and the first "
+            "hidden layer, one frame per snapshot, labelled with the examples seen.",
+        ),
+    ),
+    "cache": (
+        cmd_cache,
+        _cache_options,
+        dict(
+            help="show or clear the cache of compiled Brian2 builds",
+            description="Compiled cpp_standalone builds are kept per circuit shape in the user's cache "
+            "folder (HM_NEURO_CACHE_DIR overrides it), so a second run compiles nothing.",
+        ),
+    ),
+    "check": (
+        cmd_check,
+        _check_options,
+        dict(
+            help="run the equivalence suite on this installation (Brian2, compiler, devices)",
+            description="The Brian2 circuit held to the NumPy reference on this machine's Brian2, "
+            "compiler and devices: sample for sample with shared uniform numbers, and in "
+            "expectation (eqs. 4 and 7 by enumeration).  Prints a table; exit status 1 "
+            "if any check fails.",
+            epilog="examples:\n  hm-neuro check --quick                 # numpy and cpp_standalone, ~1 min\n"
+            "  hm-neuro check --devices numpy,cython  # every check on two runtime targets",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+    ),
+}
+
+
+def build_parser():
+    p = _Parser(
+        prog="hm-neuro",
+        description="Helmholtz machines trained by wake-sleep learning (Hinton, Dayan, Frey & Neal 1995) "
+        "as Brian2 circuits, with a NumPy reference.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for name, (command, add_options, kwargs) in COMMANDS.items():
+        parser = sub.add_parser(name, **kwargs)
+        add_options(parser)
+        parser.set_defaults(func=command)
     return p
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     progress = logging.getLogger("hm_neuro.progress")
     progress.propagate = False
     if not getattr(args, "quiet", False):

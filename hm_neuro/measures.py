@@ -21,8 +21,18 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import bad
-from .model import (Parameters, generative_logits, log_bernoulli, log_bernoulli_pairs, log_joint, log_recognition,
-                    recognition_logits, sample_recognition)
+from .files.data import bars_distribution
+from .model import (
+    Parameters,
+    generative_logits,
+    log_bernoulli,
+    log_bernoulli_pairs,
+    log_joint,
+    log_recognition,
+    recognition_logits,
+    sample_recognition,
+)
+from .seeds import tree
 
 LOG2E = 1.0 / np.log(2.0)
 #: largest number of hidden units whose 2**H states are enumerated exactly
@@ -30,7 +40,7 @@ MAX_ENUMERATED_HIDDEN = 20
 #: most (data row, hidden state) pairs a summary enumerates; beyond this the
 #: exact measures are left out (and sampled ones given), as they would take
 #: minutes (510 8x8 bars images x 2**20 states: ~9 minutes)
-MAX_ENUMERATED_PAIRS = 2 ** 24
+MAX_ENUMERATED_PAIRS = 2**24
 #: most (row, sample) pairs a sampled measure draws at once (memory)
 MAX_SAMPLED_ROWS = 10_000_000
 
@@ -42,16 +52,20 @@ def description_length(params: Parameters, states) -> np.ndarray:
 
 # ---------------------------------------------------------------- enumeration
 
+
 def hidden_states(layers) -> list:
     """Every total representation: per hidden layer an array ``(2**H, n_l)``."""
     H = int(sum(layers[1:]))
     if H > MAX_ENUMERATED_HIDDEN:
-        raise bad("exact measures", f"need <= {MAX_ENUMERATED_HIDDEN} hidden units to enumerate; "
-                  "use the importance-sampled estimate instead", H)
-    bits = ((np.arange(2 ** H)[:, None] >> np.arange(H)) & 1).astype(float)
+        raise bad(
+            "exact measures",
+            f"need <= {MAX_ENUMERATED_HIDDEN} hidden units to enumerate; use the importance-sampled estimate instead",
+            H,
+        )
+    bits = ((np.arange(2**H)[:, None] >> np.arange(H)) & 1).astype(float)
     out, start = [], 0
     for n in layers[1:]:
-        out.append(bits[:, start:start + n])
+        out.append(bits[:, start : start + n])
         start += n
     return out
 
@@ -66,8 +80,8 @@ def _exact_tables(params: Parameters, data):
     # eqs. 2-3: the prior of alpha (layers 1..L) does not depend on d ...
     log_prior = sum(log_bernoulli(alpha[l], generative_logits(params, alpha, l)) for l in range(1, L + 1))
     # ... the input factor and Q's first layer pair every d with every alpha
-    log_lik = log_bernoulli_pairs(d, generative_logits(params, alpha, 0))                     # (N, A)
-    log_q = log_bernoulli_pairs(hid[0], recognition_logits(params, [d], 0)).T                 # (N, A)
+    log_lik = log_bernoulli_pairs(d, generative_logits(params, alpha, 0))  # (N, A)
+    log_q = log_bernoulli_pairs(hid[0], recognition_logits(params, [d], 0)).T  # (N, A)
     for k in range(1, L):
         log_q = log_q + log_bernoulli(alpha[k + 1], recognition_logits(params, alpha, k))
     return log_prior[None, :] + log_lik, log_q
@@ -80,20 +94,19 @@ def _logsumexp(a, axis):
 
 #: most (row, hidden state) entries of one enumerated table: rows are taken
 #: in blocks of at most this many entries, so memory stays bounded
-MAX_TABLE_ENTRIES = 2 ** 22
+MAX_TABLE_ENTRIES = 2**22
 
 
 def _row_blocks(params: Parameters, data):
     d = np.atleast_2d(np.asarray(data, dtype=float))
     n_states = 2 ** sum(b.size for b in params.generative_biases[1:])
     step = max(1, MAX_TABLE_ENTRIES // n_states)
-    return [d[i:i + step] for i in range(0, len(d), step)]
+    return [d[i : i + step] for i in range(0, len(d), step)]
 
 
 def exact_log2_prob(params: Parameters, data) -> np.ndarray:
     """log2 P(d) under the generative model, by enumeration (eq. 4 of Dayan)."""
-    return np.concatenate([_logsumexp(_exact_tables(params, d)[0], axis=1) * LOG2E
-                           for d in _row_blocks(params, data)])
+    return np.concatenate([_logsumexp(_exact_tables(params, d)[0], axis=1) * LOG2E for d in _row_blocks(params, data)])
 
 
 def exact_free_energy(params: Parameters, data) -> dict:
@@ -141,13 +154,15 @@ def exact_summary(params: Parameters, patterns, probabilities) -> dict:
 
 # ------------------------------------------------------------------- sampling
 
+
 def _recognition_samples(params: Parameters, data, n_samples, rng):
     """Rows ``data`` repeated n_samples times, each with one recognition sample."""
     return sample_recognition(params, np.repeat(np.atleast_2d(np.asarray(data, dtype=float)), n_samples, axis=0), rng)
 
 
-def sampled_free_energy(params: Parameters, data, n_samples: int, rng: np.random.Generator,
-                        include_entropy: bool = True) -> np.ndarray:
+def sampled_free_energy(
+    params: Parameters, data, n_samples: int, rng: np.random.Generator, include_entropy: bool = True
+) -> np.ndarray:
     """Monte-Carlo F(d) in bits from ``n_samples`` recognition samples per row.
 
     With ``include_entropy=False`` returns the expected description length
@@ -179,8 +194,17 @@ def importance_log2_prob(params: Parameters, data, n_samples: int, rng: np.rando
 
 # ------------------------------------------------------------------ summary
 
-def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0, p_vertical: float = 2 / 3,
-                    n_samples: int = 10, rows=None) -> dict:
+
+def machine_summary(
+    params: Parameters,
+    circuit,
+    data_spec,
+    stream=None,
+    seed=0,
+    p_vertical: float = 2 / 3,
+    n_samples: int = 10,
+    rows=None,
+) -> dict:
     """The papers' measures of a trained machine, in bits, as one dict.
 
     * ``data_spec == "bars"`` (square input, enumerable hidden states): the
@@ -195,20 +219,18 @@ def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0,
     Randomness: the ``selection`` and ``evaluation`` children of ``seed``'s
     tree (:mod:`hm_neuro.seeds`).
     """
-    from .files.data import bars_distribution
-    from .seeds import tree
-
     out = {}
+
     def enumerable(n_rows):
         H = circuit.n_hidden_units
-        return H <= MAX_ENUMERATED_HIDDEN and n_rows * 2 ** H <= MAX_ENUMERATED_PAIRS
+        return H <= MAX_ENUMERATED_HIDDEN and n_rows * 2**H <= MAX_ENUMERATED_PAIRS
 
     if rows is None and stream is not None and hasattr(stream, "rows"):
         rows = stream.rows
     with np.errstate(all="ignore"):
         patterns = None
         if data_spec == "bars":
-            side = int(round(circuit.n_input ** 0.5))
+            side = int(round(circuit.n_input**0.5))
             patterns, probs = bars_distribution(size=side, p_vertical=p_vertical)
         if patterns is not None and enumerable(len(patterns)):
             out.update(exact_summary(params, patterns, probs))
@@ -224,8 +246,11 @@ def machine_summary(params: Parameters, circuit, data_spec, stream=None, seed=0,
             out["training_free_energy_bits"] = float(np.mean(sampled_free_energy(params, d, n_samples, rng)))
     bad_keys = [k for k, v in out.items() if not np.isfinite(v)]
     if bad_keys:
-        raise bad("training", f"diverged: {bad_keys[0]} is not finite (largest |weight| "
-                  f"{params.largest_magnitude():.3g}); lower the learning rates")
+        raise bad(
+            "training",
+            f"diverged: {bad_keys[0]} is not finite (largest |weight| "
+            f"{params.largest_magnitude():.3g}); lower the learning rates",
+        )
     return out
 
 

@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from .files.model_io import atomic_path
+
 
 def _plt():
     import matplotlib
@@ -18,8 +20,6 @@ def _plt():
 
 def save(fig, path):
     """Save a figure atomically (temporary file, then rename)."""
-    from .files.model_io import atomic_path
-
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     _plt().close(fig)
@@ -33,8 +33,9 @@ def image_grid(ax, images, side, cols, title=None):
     canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), 0.5)
     for k, img in enumerate(images):
         r, c = divmod(k, cols)
-        canvas[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = \
+        canvas[1 + r * (side + 1) : 1 + r * (side + 1) + side, 1 + c * (side + 1) : 1 + c * (side + 1) + side] = (
             img.reshape(side, side)
+        )
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -58,8 +59,9 @@ def hinton(ax, matrix, max_weight=None, origin=(0.0, 0.0)):
     for (r, c), w in np.ndenumerate(matrix):
         size = np.sqrt(min(abs(w) / max_weight, 1.0)) * 0.95
         color = "white" if w > 0 else "black"
-        ax.add_patch(_plt().Rectangle((x0 + c - size / 2, y0 + r - size / 2), size, size,
-                                      facecolor=color, edgecolor=color))
+        ax.add_patch(
+            _plt().Rectangle((x0 + c - size / 2, y0 + r - size / 2), size, size, facecolor=color, edgecolor=color)
+        )
 
 
 def bars_generative_weights(params, side=4):
@@ -71,7 +73,7 @@ def bars_generative_weights(params, side=4):
     generative biases.
     """
     plt = _plt()
-    G0 = params.generative_weights[0]            # (n1, n0)
+    G0 = params.generative_weights[0]  # (n1, n0)
     g1 = params.generative_biases[1]
     top = params.generative_weights[1][0] if len(params.generative_weights) > 1 else np.zeros(len(g1))
     g0 = params.generative_biases[0]
@@ -84,8 +86,8 @@ def bars_generative_weights(params, side=4):
         ax.set_facecolor("0.55")
         hinton(ax, m, biggest, origin=(0, 1.3))
         if ex is not None:
-            hinton(ax, [[ex[0]]], biggest, origin=(0, 0))              # from the top unit: top left
-            hinton(ax, [[ex[1]]], biggest, origin=(side - 1, 0))       # bias: top right
+            hinton(ax, [[ex[0]]], biggest, origin=(0, 0))  # from the top unit: top left
+            hinton(ax, [[ex[1]]], biggest, origin=(side - 1, 0))  # bias: top right
         ax.set_xlim(-0.6, side - 0.4)
         ax.set_ylim(side + 0.9, -0.6)
         ax.set_aspect("equal")
@@ -135,8 +137,9 @@ def weight_evolution(seen, history, circuit, n_frames=6, side=None):
             canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), np.nan)
             for j in range(n1):
                 r, cc = divmod(j, cols)
-                canvas[1 + r * (side + 1):1 + r * (side + 1) + side,
-                       1 + cc * (side + 1):1 + cc * (side + 1) + side] = W[k, j].reshape(side, side)
+                canvas[
+                    1 + r * (side + 1) : 1 + r * (side + 1) + side, 1 + cc * (side + 1) : 1 + cc * (side + 1) + side
+                ] = W[k, j].reshape(side, side)
             im = ax.imshow(canvas, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -154,8 +157,9 @@ def confusion(ax, matrix, labels):
     ax.imshow(matrix, cmap="Blues")
     for (r, c), v in np.ndenumerate(matrix):
         if v:
-            ax.text(c, r, str(v), ha="center", va="center", fontsize=7,
-                    color="white" if v > matrix.max() / 2 else "black")
+            ax.text(
+                c, r, str(v), ha="center", va="center", fontsize=7, color="white" if v > matrix.max() / 2 else "black"
+            )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
@@ -173,13 +177,11 @@ def phase_raster(samples, layers, n_shown, rates=None):
     for t in range(n_shown):
         ax.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
     for phase, shift, color in (("wake", 0.25, "C0"), ("sleep", 0.75, "C3")):
-        for l, n in enumerate(layers):
+        for l, _ in enumerate(layers):
             steps, units = np.nonzero(samples[phase][l][:n_shown])
-            ax.scatter(steps + shift, offsets[l] + units, s=6, marker="|", color=color,
-                       label=phase if l == 0 else None)
+            ax.scatter(steps + shift, offsets[l] + units, s=6, marker="|", color=color, label=phase if l == 0 else None)
     for l, n in enumerate(layers):
-        ax.text(-0.5, offsets[l] + n / 2, "input" if l == 0 else f"layer {l}", ha="right", va="center",
-                fontsize=8)
+        ax.text(-0.5, offsets[l] + n / 2, "input" if l == 0 else f"layer {l}", ha="right", va="center", fontsize=8)
     ax.set_xlim(0, n_shown)
     ax.set_xlabel("training example (time step): wake half | sleep half (shaded)")
     ax.set_yticks([])
@@ -201,8 +203,11 @@ def protocol_figure(result: dict, layers, title: str = ""):
     with the mean firing probability per layer and phase in their titles."""
     plt = _plt()
     recorded = [r for r in result["epochs"] if r["spikes"]][:4]
-    keys = [k for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "sampled_free_energy_bits")
-            if k in result.get("initial_measures", {}) or any(k in r["measures"] for r in result["epochs"])][:3]
+    keys = [
+        k
+        for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "sampled_free_energy_bits")
+        if k in result.get("initial_measures", {}) or any(k in r["measures"] for r in result["epochs"])
+    ][:3]
     ncol = max(len(recorded), 1)
     fig = plt.figure(figsize=(max(8, 3.6 * ncol), 7 if recorded else 3.6))
     gs = fig.add_gridspec(2 if recorded else 1, ncol, height_ratios=[1, 1.3] if recorded else [1])
@@ -211,8 +216,15 @@ def protocol_figure(result: dict, layers, title: str = ""):
         a, b = r["examples_before"], r["examples_before"] + r["epoch"]["examples"]
         ax.axvspan(a, b, color=f"C{j % 10}", alpha=0.08, lw=0)
         label = r["epoch"]["name"] or f"epoch {j + 1}"
-        ax.text((a + b) / 2, 1.0, f"{label}\n({r['epoch']['kind']})", transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=7)
+        ax.text(
+            (a + b) / 2,
+            1.0,
+            f"{label}\n({r['epoch']['kind']})",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     for c, key in enumerate(keys):
         xs, ys = [], []
         if key in result.get("initial_measures", {}):
@@ -240,14 +252,25 @@ def protocol_figure(result: dict, layers, title: str = ""):
                 t = np.asarray(r["spikes"][f"{phase}_{l}_t"])
                 i = np.asarray(r["spikes"][f"{phase}_{l}_i"])
                 keep = t < shown
-                axr.scatter(t[keep] + shift, offsets[l] + i[keep], s=5, marker="|", color=color,
-                            label=phase if l == 0 and j == 0 else None)
-        rates = "; ".join(f"L{l} {np.mean(r['rates']['wake'][l]):.2f}/{np.mean(r['rates']['sleep'][l]):.2f}"
-                          for l in range(len(layers)))
+                axr.scatter(
+                    t[keep] + shift,
+                    offsets[l] + i[keep],
+                    s=5,
+                    marker="|",
+                    color=color,
+                    label=phase if l == 0 and j == 0 else None,
+                )
+        rates = "; ".join(
+            f"L{l} {np.mean(r['rates']['wake'][l]):.2f}/{np.mean(r['rates']['sleep'][l]):.2f}"
+            for l in range(len(layers))
+        )
         axr.set_title(f"{r['epoch']['name'] or r['epoch']['kind']}: P(on) wake/sleep\n{rates}", fontsize=7)
         axr.set_xlim(0, shown)
-        axr.set_yticks([offsets[l] + layers[l] / 2 for l in range(len(layers))],
-                       ["input"] + [f"layer {l}" for l in range(1, len(layers))], fontsize=7)
+        axr.set_yticks(
+            [offsets[l] + layers[l] / 2 for l in range(len(layers))],
+            ["input"] + [f"layer {l}" for l in range(1, len(layers))],
+            fontsize=7,
+        )
         axr.set_xlabel("example: wake | sleep (shaded)", fontsize=7)
         if j == 0:
             axr.legend(fontsize=6, loc="upper right")
@@ -264,8 +287,9 @@ def _tiles(W, n1, side):
     canvas = np.full((rows * (side + 1) + 1, cols * (side + 1) + 1), np.nan)
     for j in range(n1):
         r, c = divmod(j, cols)
-        canvas[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = \
-            W[j].reshape(side, side)
+        canvas[1 + r * (side + 1) : 1 + r * (side + 1) + side, 1 + c * (side + 1) : 1 + c * (side + 1) + side] = W[
+            j
+        ].reshape(side, side)
     return canvas
 
 
@@ -275,8 +299,6 @@ def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 
     ``frames``, spread on a log scale), labelled with the examples seen.
     Written atomically with matplotlib's Pillow writer."""
     from matplotlib.animation import FuncAnimation, PillowWriter
-
-    from .files.model_io import atomic_path
 
     plt = _plt()
     seen = np.asarray(seen)
@@ -295,8 +317,15 @@ def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 
     ims = []
     for ax, W, name in ((axes[0], G, "generative G1"), (axes[1], R, "recognition R1")):
         vmax = max(np.abs(W).max(), 1e-12)
-        ims.append(ax.imshow(_tiles(W[0], n1, side) if side != n0 else W[0], cmap="RdBu_r", vmin=-vmax,
-                             vmax=vmax, interpolation="nearest"))
+        ims.append(
+            ax.imshow(
+                _tiles(W[0], n1, side) if side != n0 else W[0],
+                cmap="RdBu_r",
+                vmin=-vmax,
+                vmax=vmax,
+                interpolation="nearest",
+            )
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -335,17 +364,24 @@ def sweep_figure(rows: list, grid_keys, title: str, key: str):
         pts = [r for r in rows if (", ".join(f"{k}={r[k]}" for k in grid_keys) or "all") == lab]
         ok = [r for r in pts if r["status"] == "ok" and r.get(key) not in ("", None)]
         jitter = np.linspace(-0.15, 0.15, max(len(ok), 1))
-        ax.scatter(x + jitter[:len(ok)], [r[key] for r in ok], s=18, color="k", zorder=3)
+        ax.scatter(x + jitter[: len(ok)], [r[key] for r in ok], s=18, color="k", zorder=3)
         for j, r in enumerate(ok):
-            ax.annotate(str(r["seed"]), (x + jitter[j], r[key]), fontsize=6, xytext=(3, 0),
-                        textcoords="offset points")
+            ax.annotate(str(r["seed"]), (x + jitter[j], r[key]), fontsize=6, xytext=(3, 0), textcoords="offset points")
         if ok:
-            ax.hlines(np.median([r[key] for r in ok]), x - 0.25, x + 0.25, color="C0", label="median" if x == 0 else None)
+            ax.hlines(
+                np.median([r[key] for r in ok]), x - 0.25, x + 0.25, color="C0", label="median" if x == 0 else None
+            )
         failed = [r for r in pts if r["status"] != "ok"]
         if failed:
             y0 = ax.get_ylim()[0] if ok else 0.0
-            ax.scatter([x] * len(failed), [y0] * len(failed), marker="x", color="red", s=40,
-                       label="failed" if not any(h.get_label() == "failed" for h in ax.collections) else None)
+            ax.scatter(
+                [x] * len(failed),
+                [y0] * len(failed),
+                marker="x",
+                color="red",
+                s=40,
+                label="failed" if not any(h.get_label() == "failed" for h in ax.collections) else None,
+            )
     if key == "kl_data_model_bits":
         ax.axhline(0.10, color="0.6", ls="--", lw=0.8, label="paper: 0.10 bits")
         ax.set_yscale("log")
@@ -363,7 +399,7 @@ def kl_distributions(kls: dict, reference=None):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(1.4 + 1.3 * len(kls), 3.6))
     rng = np.random.default_rng(0)  # horizontal jitter only
-    for i, (label, values) in enumerate(kls.items()):
+    for i, values in enumerate(kls.values()):
         v = np.asarray(values, dtype=float)
         ax.scatter(i + rng.uniform(-0.18, 0.18, len(v)), v, s=12, alpha=0.7)
         ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color="k", lw=1.5)

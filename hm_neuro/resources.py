@@ -73,7 +73,3 @@ def read_toml(kind: str, spec):
         raise bad(source, f"not valid TOML: {e}") from None
     stem = f.name[:-5] if f.name.endswith(".toml") else f.name
     return d, source, stem, text
-
-
-def read_text(kind: str, spec) -> str:
-    return read_toml(kind, spec)[3]

@@ -36,10 +36,20 @@ import numpy as np
 from .errors import bad
 
 #: the named children; numbers are part of the file format of results: never reuse one
-CHILDREN = {"data": 1, "chunk": 2, "restart": 3, "epoch": 4, "segment": 5, "lesion": 6,
-            "evaluation": 7, "selection": 8, "figures": 9, "machine": 10}
+CHILDREN = {
+    "data": 1,
+    "chunk": 2,
+    "restart": 3,
+    "epoch": 4,
+    "segment": 5,
+    "lesion": 6,
+    "evaluation": 7,
+    "selection": 8,
+    "figures": 9,
+    "machine": 10,
+}
 #: largest seed accepted (NumPy takes any non-negative integer; a bound keeps files tidy)
-MAX_SEED = 2 ** 63 - 1
+MAX_SEED = 2**63 - 1
 
 
 def check_seed(seed, what: str = "seed") -> int:
@@ -58,13 +68,13 @@ class SeedTree:
     def __post_init__(self):
         object.__setattr__(self, "seed", check_seed(self.seed))
 
-    def child(self, name: str, index: int = 0) -> "SeedTree":
+    def child(self, name: str, index: int = 0) -> SeedTree:
         """The named child ``name`` (with ``index`` for numbered ones: chunk c, restart r, ...)."""
         if name not in CHILDREN:
             raise bad("seed tree child", f"unknown name; expected one of {sorted(CHILDREN)}", name)
         return SeedTree(self.seed, self.path + (CHILDREN[name], int(index)))
 
-    def restart(self, r: int) -> "SeedTree":
+    def restart(self, r: int) -> SeedTree:
         """Restart ``r`` of this run: itself for r = 0."""
         return self if r == 0 else self.child("restart", r)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hm_neuro.model import Circuit
 from hm_neuro.engines import make_engine
-from hm_neuro.model import Parameters, Uniforms
+from hm_neuro.model import Circuit, Parameters, Uniforms
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
@@ -34,7 +33,7 @@ def test_tuned_loop_equals_the_reference(bench, layers, nonnegative):
     rng = np.random.default_rng(seed)
     U = np.concatenate([rng.random((min(1000, n - a), sum(layers[1:]) + sum(layers))) for a in range(0, n, 1000)])
     cols = np.cumsum([0, *layers[1:], *layers[::-1]])
-    parts = [U[:, cols[i]:cols[i + 1]] for i in range(len(cols) - 1)]
+    parts = [U[:, cols[i] : cols[i + 1]] for i in range(len(cols) - 1)]
     L = len(layers) - 1
     uniforms = Uniforms(wake=parts[:L], sleep=parts[L:][::-1])
     circuit = Circuit.uniform(layers, rate=rate, nonnegative_into=nonnegative)
@@ -52,16 +51,26 @@ def test_targets_table_says_met_only_when_met(bench):
     def row(net, N, engine, rate):
         return {"network": net, "machines": N, "engine": engine, "rate": rate}
 
-    res = {"main_job_cold": {"seconds": 29.0}, "train_cold": {"seconds": 9.0}, "train_warm": {"seconds": 4.5},
-           "main_job_warm": {"seconds": 12.0, "builds_compiled": 0, "runs_on_cached_build": 30, "runs": 30},
-           "throughput": [row("16-8-1", 1, "brian2-cpp_standalone", 700e3), row("16-8-1", 1, "numpy-reference", 1e4),
-                          row("16-8-1", 1, "numpy-tuned", 2e4), row("16-8-1", 16, "brian2-cpp_standalone", 1.6e6),
-                          row("16-8-1", 16, "vectorised", 4e5), row("64-16-16-4", 10, "brian2-cpp_standalone", 2e5),
-                          row("64-16-16-4", 10, "vectorised", 4e4),
-                          row("784-200-200", 1, "brian2-cpp_standalone", 3500),
-                          row("784-200-200", 1, "brian2-cpp_standalone-event", 100),
-                          row("784-200-200", 1, "numpy-reference", 500), row("784-200-200", 1, "numpy-tuned", 1000)],
-           "memory": [{"examples": 1e6, "peak_rss_mb": 100}, {"examples": 1e7, "peak_rss_mb": 101}]}
+    res = {
+        "main_job_cold": {"seconds": 29.0},
+        "train_cold": {"seconds": 9.0},
+        "train_warm": {"seconds": 4.5},
+        "main_job_warm": {"seconds": 12.0, "builds_compiled": 0, "runs_on_cached_build": 30, "runs": 30},
+        "throughput": [
+            row("16-8-1", 1, "brian2-cpp_standalone", 700e3),
+            row("16-8-1", 1, "numpy-reference", 1e4),
+            row("16-8-1", 1, "numpy-tuned", 2e4),
+            row("16-8-1", 16, "brian2-cpp_standalone", 1.6e6),
+            row("16-8-1", 16, "vectorised", 4e5),
+            row("64-16-16-4", 10, "brian2-cpp_standalone", 2e5),
+            row("64-16-16-4", 10, "vectorised", 4e4),
+            row("784-200-200", 1, "brian2-cpp_standalone", 3500),
+            row("784-200-200", 1, "brian2-cpp_standalone-event", 100),
+            row("784-200-200", 1, "numpy-reference", 500),
+            row("784-200-200", 1, "numpy-tuned", 1000),
+        ],
+        "memory": [{"examples": 1e6, "peak_rss_mb": 100}, {"examples": 1e7, "peak_rss_mb": 101}],
+    }
     lines = bench.targets_table(res)
     verdict = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
     assert "**met**" in verdict["main job `hm-neuro reproduce bars`, cold cache"]

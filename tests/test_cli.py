@@ -34,8 +34,10 @@ def test_train_numpy_then_evaluate_json_prints_exact_kl(tmp_path):
 
 def test_train_records_a_weight_history(tmp_path):
     model = tmp_path / "m.npz"
-    assert main(["train", "--engine", "numpy", "--examples", "1000", "--record-every", "250",
-                 "--out", str(model), "-q"]) == 0
+    assert (
+        main(["train", "--engine", "numpy", "--examples", "1000", "--record-every", "250", "--out", str(model), "-q"])
+        == 0
+    )
     z = np.load(tmp_path / "m.history.npz")
     assert z["examples_seen"].tolist() == [0, 250, 500, 750, 1000]
     assert z["generative_weights_0"].shape == (5, 128)
@@ -46,8 +48,27 @@ def test_user_data_file_and_schedule(tmp_path, rng):
     data = tmp_path / "d.csv"
     np.savetxt(data, (rng.random((30, 64)) < 0.3).astype(int), fmt="%d", delimiter=",")
     model = tmp_path / "m.npz"
-    assert main(["train", "--circuit", "nines", "--data", str(data), "--engine", "numpy", "--examples", "300",
-                 "--schedule", "wake-sleep:200,wake:50,frozen:50", "--out", str(model), "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--circuit",
+                "nines",
+                "--data",
+                str(data),
+                "--engine",
+                "numpy",
+                "--examples",
+                "300",
+                "--schedule",
+                "wake-sleep:200,wake:50,frozen:50",
+                "--out",
+                str(model),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "--model", str(model), "--data", str(data), "--samples", "5"]) == 0
 
 
@@ -72,14 +93,32 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
     import signal
     import time
 
-    base = ["train", "--circuit", "bars", "--data", "bars", "--examples", "12000", "--chunk", "500",
-            "--seed", "3", "--record-every", "1000", "-q", *engine]
+    base = [
+        "train",
+        "--circuit",
+        "bars",
+        "--data",
+        "bars",
+        "--examples",
+        "12000",
+        "--chunk",
+        "500",
+        "--seed",
+        "3",
+        "--record-every",
+        "1000",
+        "-q",
+        *engine,
+    ]
     ref = tmp_path / "ref.npz"
     assert run(*base, "--out", str(ref)).returncode == 0
     out = tmp_path / "m.npz"
     ckpt = tmp_path / "m.checkpoint.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *base, "--checkpoint-every", "500",
-                             "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hm_neuro.cli", *base, "--checkpoint-every", "500", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -101,14 +140,34 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
 
 
 def test_resume_with_other_options_is_refused(tmp_path):
-    base = ["train", "--engine", "numpy", "--examples", "2000", "--chunk", "500", "-q", "--out", str(tmp_path / "m.npz")]
+    base = [
+        "train",
+        "--engine",
+        "numpy",
+        "--examples",
+        "2000",
+        "--chunk",
+        "500",
+        "-q",
+        "--out",
+        str(tmp_path / "m.npz"),
+    ]
+    from hm_neuro.model import Parameters, load_circuit
     from hm_neuro.training import BarsStream, save_checkpoint
-    from hm_neuro.model import load_circuit
-    from hm_neuro.model import Parameters
 
     c = load_circuit("bars")
-    save_checkpoint(tmp_path / "m.checkpoint.npz", {"seed": 99}, c, Parameters.initial(c), 500, 1,
-                    np.random.default_rng(0).bit_generator.state, BarsStream().get_state(), [], {})
+    save_checkpoint(
+        tmp_path / "m.checkpoint.npz",
+        {"seed": 99},
+        c,
+        Parameters.initial(c),
+        500,
+        1,
+        np.random.default_rng(0).bit_generator.state,
+        BarsStream().get_state(),
+        [],
+        {},
+    )
     r = run(*base, "--resume")
     assert r.returncode == 2
     assert re.search(r"checkpoint .*m\.checkpoint\.npz: was made with a different seed \(99; this run: '0'\)", r.stderr)
@@ -129,14 +188,28 @@ def test_parallel_standalone_trainings_with_a_cold_cache_equal_a_serial_one(tmp_
     import os
 
     env = dict(os.environ, HM_NEURO_CACHE_DIR=str(tmp_path / "cache"))
-    args = ["train", "--engine", "brian2", "--device", "cpp_standalone", "--examples", "40000", "--chunk", "2000",
-            "--record-every", "10000", "-q"]
+    args = [
+        "train",
+        "--engine",
+        "brian2",
+        "--device",
+        "cpp_standalone",
+        "--examples",
+        "40000",
+        "--chunk",
+        "2000",
+        "--record-every",
+        "10000",
+        "-q",
+    ]
 
     def cli(seed, out):
         return [sys.executable, "-m", "hm_neuro.cli", *args, "--seed", str(seed), "--out", str(tmp_path / out)]
 
-    procs = [subprocess.Popen(cli(seed, f"{seed}.npz"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env) for seed in (4, 5)]
+    procs = [
+        subprocess.Popen(cli(seed, f"{seed}.npz"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for seed in (4, 5)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
@@ -162,8 +235,9 @@ def test_animate_writes_a_gif_of_the_weight_history(tmp_path):
     from hm_neuro.cli import main
 
     m = tmp_path / "h.npz"
-    assert main(["train", "--engine", "numpy", "--examples", "2000", "--record-every", "500", "--out", str(m),
-                 "-q"]) == 0
+    assert (
+        main(["train", "--engine", "numpy", "--examples", "2000", "--record-every", "500", "--out", str(m), "-q"]) == 0
+    )
     hist = tmp_path / "h.history.npz"
     assert main(["animate", str(hist)]) == 0
     gif = tmp_path / "h.history.gif"
@@ -181,8 +255,8 @@ def _children(pid: int) -> dict:
             text = stat.read_text()
         except OSError:
             continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        state, ppid = text[text.rindex(")") + 2:].split()[:2]
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        state, ppid = text[text.rindex(")") + 2 :].split()[:2]
         if int(ppid) == pid:
             out[int(stat.parent.name)] = (name, state)
     return out
@@ -196,17 +270,36 @@ def _alive(pid: int) -> bool:
     return text[text.rindex(")") + 2] != "Z"  # a zombie has finished
 
 
-@pytest.mark.skipif(not __import__("shutil").which("g++") or not sys.platform.startswith("linux"),
-                    reason="needs g++ and /proc")
+@pytest.mark.skipif(
+    not __import__("shutil").which("g++") or not sys.platform.startswith("linux"), reason="needs g++ and /proc"
+)
 def test_a_killed_training_leaves_no_compiled_binary_running(tmp_path):
     """SIGKILL the CLI while its compiled binary runs a long chunk: the binary
     dies with it (it ran on as an orphan, burning a core, before)."""
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", "train", "--engine", "brian2", "--device",
-                             "cpp_standalone", "--examples", "4e6", "--chunk", "2e6", "-q", "--out",
-                             str(tmp_path / "m.npz")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hm_neuro.cli",
+            "train",
+            "--engine",
+            "brian2",
+            "--device",
+            "cpp_standalone",
+            "--examples",
+            "4e6",
+            "--chunk",
+            "2e6",
+            "-q",
+            "--out",
+            str(tmp_path / "m.npz"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     binary, deadline = None, time.time() + 600
     while binary is None and proc.poll() is None and time.time() < deadline:
         binary = next((pid for pid, (name, _) in _children(proc.pid).items() if name == "main"), None)

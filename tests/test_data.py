@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hm_neuro.files.data import bars_distribution, load_data_file, load_digits, sample_bars, validate_binary
 from hm_neuro.errors import HMError
+from hm_neuro.files.data import bars_distribution, load_data_file, load_digits, sample_bars, validate_binary
 
 
 def test_bars_distribution_has_30_images_and_the_blank_one_is_0_8_to_the_4():
@@ -10,9 +10,9 @@ def test_bars_distribution_has_30_images_and_the_blank_one_is_0_8_to_the_4():
     assert patterns.shape == (30, 16)
     assert probs.sum() == pytest.approx(1.0, abs=1e-15)
     blank = np.where(patterns.sum(1) == 0)[0]
-    assert probs[blank[0]] == pytest.approx(0.8 ** 4)
+    assert probs[blank[0]] == pytest.approx(0.8**4)
     full = np.where(patterns.sum(1) == 16)[0]  # all four bars, either orientation
-    assert probs[full[0]] == pytest.approx(0.2 ** 4)
+    assert probs[full[0]] == pytest.approx(0.2**4)
 
 
 def test_bars_sampler_frequencies_match_the_exact_distribution(rng):
@@ -42,14 +42,17 @@ def test_digits_are_binary_8x8_with_labels():
     assert np.all(y9 == 9) and len(x9) == np.sum(y == 9)
 
 
-@pytest.mark.parametrize("content, message", [
-    (np.array([[0, 1, 2, 0]]), r"values must be 0 or 1 \(got \[2.0\]\)"),
-    (np.array([[0, 1, np.nan, 0]]), r"contains NaN or infinite values"),
-    (np.array([[0, 1, np.inf, 0]]), r"contains NaN or infinite values"),
-    (np.array([[0, 1, 0]]), r"rows have 3 values but the circuit's input layer has 4 units"),
-    (np.zeros((0, 4)), r"has no rows"),
-    (np.zeros((2, 2, 4)), r"must be a 2-D array"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (np.array([[0, 1, 2, 0]]), r"values must be 0 or 1 \(got \[2.0\]\)"),
+        (np.array([[0, 1, np.nan, 0]]), r"contains NaN or infinite values"),
+        (np.array([[0, 1, np.inf, 0]]), r"contains NaN or infinite values"),
+        (np.array([[0, 1, 0]]), r"rows have 3 values but the circuit's input layer has 4 units"),
+        (np.zeros((0, 4)), r"has no rows"),
+        (np.zeros((2, 2, 4)), r"must be a 2-D array"),
+    ],
+)
 def test_bad_npy_data_is_refused(tmp_path, content, message):
     p = tmp_path / "d.npy"
     np.save(p, content)
@@ -66,13 +69,16 @@ def test_csv_npz_and_npy_load_alike(tmp_path, rng):
         np.testing.assert_array_equal(load_data_file(tmp_path / name, 4), x)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("r.csv", "0,1,0,1\n0,1\n", r"ragged CSV: line 2 has 2 values, the first row has 4"),
-    ("t.csv", "0,1,x,1\n", r"line 1 has a value that is not a number"),
-    ("e.csv", "", r"has no rows"),
-    ("e.npy", "", r"cannot be read"),
-    ("d.txt.gz", "0", r"unknown format"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("r.csv", "0,1,0,1\n0,1\n", r"ragged CSV: line 2 has 2 values, the first row has 4"),
+        ("t.csv", "0,1,x,1\n", r"line 1 has a value that is not a number"),
+        ("e.csv", "", r"has no rows"),
+        ("e.npy", "", r"cannot be read"),
+        ("d.txt.gz", "0", r"unknown format"),
+    ],
+)
 def test_bad_text_files_are_refused(tmp_path, name, content, message):
     p = tmp_path / name
     p.write_text(content)

@@ -4,13 +4,12 @@ reference runs."""
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, needs_compiler, random_parameters, three_machines
-from hm_neuro.engines import reference
-from hm_neuro.engines import make_engine
+
+from hm_neuro.engines import make_engine, reference
 from hm_neuro.errors import HMError
 from hm_neuro.model import Parameters, Perturbation, Uniforms
-from hm_neuro.training import Checkpointing, BarsStream, train
+from hm_neuro.training import BarsStream, Checkpointing, train
 
 ENGINES = [("numpy", None), ("brian2", "numpy"), ("vectorised", None)]
 
@@ -32,7 +31,7 @@ def engine(request):
 
 
 def _run(engine, circuit, p0, n, wake, sleep, pt=None, seed=3):
-    data = BarsStream(size=int(round(circuit.n_input ** 0.5))).take(n, np.random.default_rng(seed))
+    data = BarsStream(size=int(round(circuit.n_input**0.5))).take(n, np.random.default_rng(seed))
     eng = engine(circuit, chunk=n)
     return eng.run(p0, data, seed, np.full(n, wake), np.full(n, sleep), perturbation=pt or Perturbation())[0]
 
@@ -92,9 +91,9 @@ def test_a_lesioned_set_carries_no_input(engine):
     """With all top-down input to layer 0 cut, fantasies follow the biases alone."""
     circuit = make_circuit([6, 3], rate=0.0)
     p0 = Parameters.initial(circuit)
-    p0.generative_weights[0][:] = 50.0       # would switch every pixel on
-    p0.generative_biases[0][:] = -50.0       # alone: every pixel off
-    p0.generative_biases[1][:] = 50.0        # hidden units always on
+    p0.generative_weights[0][:] = 50.0  # would switch every pixel on
+    p0.generative_biases[0][:] = -50.0  # alone: every pixel off
+    p0.generative_biases[1][:] = 50.0  # hidden units always on
     pt = Perturbation(lesions={("generative", 0): np.zeros((3, 6))})
     eng = engine(circuit, chunk=200, record_spikes=True)
     _, intact = eng.run(p0, np.zeros((200, 6)), seed=1)
@@ -111,8 +110,15 @@ def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
     eng = interrupted_at(engine(c, chunk=200), 3)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 600, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
-    resumed = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False,
-                    checkpoint=Checkpointing(ckpt, resume=True)).params
+    resumed = train(
+        c,
+        BarsStream(size=2),
+        600,
+        seed=4,
+        engine=engine(c, chunk=200),
+        progress=False,
+        checkpoint=Checkpointing(ckpt, resume=True),
+    ).params
     assert resumed.max_abs_difference(whole) == 0.0
 
 
@@ -124,17 +130,34 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
         train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
     other = c.replace(learning_rates={"generative_weights": [0.2, 0.05]})
     with pytest.raises(HMError, match=r"checkpoint .*c\.npz: was made with a different circuit"):
-        train(other, BarsStream(size=2), 300, seed=4, engine=engine(c, chunk=100), progress=False,
-              checkpoint=Checkpointing(ckpt, resume=True))
+        train(
+            other,
+            BarsStream(size=2),
+            300,
+            seed=4,
+            engine=engine(c, chunk=100),
+            progress=False,
+            checkpoint=Checkpointing(ckpt, resume=True),
+        )
     with pytest.raises(HMError, match=r"was made with a different data .*p_vertical=0\.5"):
-        train(c, BarsStream(size=2, p_vertical=0.5), 300, seed=4, engine=engine(c, chunk=100), progress=False,
-              checkpoint=Checkpointing(ckpt, resume=True))
+        train(
+            c,
+            BarsStream(size=2, p_vertical=0.5),
+            300,
+            seed=4,
+            engine=engine(c, chunk=100),
+            progress=False,
+            checkpoint=Checkpointing(ckpt, resume=True),
+        )
 
 
 # ------------------------------------------------------------- populations
 
-POP_ENGINES = [("brian2", "numpy"), pytest.param("brian2", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
-               ("vectorised", None)]
+POP_ENGINES = [
+    ("brian2", "numpy"),
+    pytest.param("brian2", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
+    ("vectorised", None),
+]
 
 
 @pytest.mark.equivalence
@@ -147,11 +170,20 @@ def test_population_reproduces_separate_reference_runs_exactly(name, device, rng
     base, circuits, params, data, pts, sleep_gates = three_machines(rng, n)
     uniforms = [Uniforms.draw(base, n, rng) for _ in circuits]
     gates = [(np.ones(n), g) for g in sleep_gates]
-    eng = make_engine(base, name, device=device, chunk=n, n_machines=3,
-                      **({"external_uniforms": True} if name == "brian2" else {}))
+    eng = make_engine(
+        base, name, device=device, chunk=n, n_machines=3, **({"external_uniforms": True} if name == "brian2" else {})
+    )
     try:
-        out, _ = eng.run_population(params, data, [1, 2, 3], [g[0] for g in gates], [g[1] for g in gates],
-                                    uniforms=uniforms, perturbation=pts, circuits=circuits)
+        out, _ = eng.run_population(
+            params,
+            data,
+            [1, 2, 3],
+            [g[0] for g in gates],
+            [g[1] for g in gates],
+            uniforms=uniforms,
+            perturbation=pts,
+            circuits=circuits,
+        )
     finally:
         eng.close()
     for k, c in enumerate(circuits):

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import needs_compiler
 from matplotlib.image import imread
 
-from conftest import needs_compiler
 from hm_neuro.cli import load_experiment, main
 
 
@@ -18,7 +18,24 @@ def check_png(path, min_side=100):
 
 @needs_compiler
 def test_bars_quick_on_the_brian2_circuit(tmp_path):
-    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--workers", "1", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "bars",
+                "--quick",
+                "--restarts",
+                "2",
+                "--seeds",
+                "1",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "bars_restarts2_seeds1_quick.json").read_text())
     assert res["device"] == "cpp_standalone" and res["single_runs"] == 2
     assert sum(r["chosen"] for r in res["runs"]) == 1
@@ -33,8 +50,26 @@ def test_bars_quick_on_the_brian2_circuit(tmp_path):
     for fig in ("fantasies", "weights", "learning_curve", "weight_evolution"):
         check_png(tmp_path / f"bars_restarts2_seeds1_quick_{fig}.png")
     # the same job in real time (the bridge at one step per window): the same machines, run for run
-    assert main(["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--workers", "1",
-                 "--engine", "spiking", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "bars",
+                "--quick",
+                "--restarts",
+                "2",
+                "--seeds",
+                "1",
+                "--workers",
+                "1",
+                "--engine",
+                "spiking",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     spk = json.loads((tmp_path / "bars_spiking_restarts2_seeds1_quick.json").read_text())
     assert spk["engine"] == "spiking"
     for a, b in zip(res["runs"], spk["runs"]):
@@ -63,7 +98,9 @@ def test_cortex_quick(tmp_path):
     res = mod.main(quick=True, out=tmp_path, engine="numpy")
     dep = res["sleep_deprivation"]
     assert len(dep["control"]["kl_q_p_bits"]) == len(dep["deprived"]["kl_q_p_bits"]) >= 2
-    assert np.all(np.isfinite(res["lesion_free_energy_bits"])) and np.all(np.isfinite(res["corrupted_free_energy_bits"]))
+    assert np.all(np.isfinite(res["lesion_free_energy_bits"])) and np.all(
+        np.isfinite(res["corrupted_free_energy_bits"])
+    )
     assert res["corrupted_free_energy_bits"][-1] > res["corrupted_free_energy_bits"][0]
     assert -1.0 <= min(res["alignment"]["corr_R1_G1T"]) <= max(res["alignment"]["corr_R1_G1T"]) <= 1.0
     check_png(tmp_path / "cortex_quick.png")
@@ -110,10 +147,9 @@ def test_digits_quick_with_another_rule_uses_the_same_split(tmp_path):
 def test_spiking_quick(tmp_path):
     """The spiking realisation trains bars (two settings, two machines each,
     Brian2's numpy target) and writes its table and figure."""
-    from hm_neuro.model import load_circuit
     from hm_neuro.files.data import bars_distribution
     from hm_neuro.measures import exact_summary
-    from hm_neuro.model import Parameters
+    from hm_neuro.model import Parameters, load_circuit
 
     mod = load_experiment("spiking")
     res = mod.main(quick=True, out=tmp_path, settings=["bridge", "rate-escape"])

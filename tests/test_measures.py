@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, random_parameters
+
 from hm_neuro import measures
-from hm_neuro.model import load_circuit
-from hm_neuro.files.data import bars_distribution
 from hm_neuro.errors import HMError
-from hm_neuro.model import Parameters, sigmoid
+from hm_neuro.files.data import bars_distribution
+from hm_neuro.model import Parameters, load_circuit, sigmoid
 
 
 def all_inputs(n):
-    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+    return ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(float)
 
 
 def test_exact_probabilities_sum_to_one(rng):
@@ -47,8 +46,11 @@ def test_free_energy_equals_minus_log_prob_when_q_is_the_posterior(rng):
 def perfect_bars_model(p_vertical=2 / 3, p_bar=0.2, big=40.0):
     c = load_circuit("bars")
     p = Parameters.initial(c)
-    logit = lambda x: np.log(x / (1 - x))
-    p.generative_biases[2][:] = logit(p_vertical)               # top unit: vertical
+
+    def logit(x):
+        return np.log(x / (1 - x))
+
+    p.generative_biases[2][:] = logit(p_vertical)  # top unit: vertical
     for j in range(8):
         vertical = j < 4
         p.generative_biases[1][j] = -big if vertical else logit(p_bar)
@@ -56,7 +58,7 @@ def perfect_bars_model(p_vertical=2 / 3, p_bar=0.2, big=40.0):
     p.generative_biases[0][:] = -big
     for j in range(4):
         for r in range(4):
-            p.generative_weights[0][j, r * 4 + j] = 2 * big      # vertical bar j: column j
+            p.generative_weights[0][j, r * 4 + j] = 2 * big  # vertical bar j: column j
             p.generative_weights[0][4 + j, j * 4 + r] = 2 * big  # horizontal bar j: row j
     return p
 
@@ -65,7 +67,9 @@ def test_hand_built_bars_model_has_kl_near_zero():
     patterns, probs = bars_distribution()
     kl = measures.kl_data_model(perfect_bars_model(), patterns, probs)
     assert 0.0 <= kl < 1e-6
-    assert measures.exact_summary(perfect_bars_model(), patterns, probs)["kl_data_model_bits"] == pytest.approx(kl, abs=1e-9)
+    assert measures.exact_summary(perfect_bars_model(), patterns, probs)["kl_data_model_bits"] == pytest.approx(
+        kl, abs=1e-9
+    )
 
 
 def test_a_wrong_bars_model_is_penalised():
@@ -91,11 +95,15 @@ def test_description_length_is_eq_3(rng):
     c = make_circuit([3, 2, 1])
     p = random_parameters(c, rng)
     d, s1, s2 = np.array([[1.0, 0, 1]]), np.array([[0.0, 1]]), np.array([[1.0]])
+
     def cost(s, prob):
         return float(np.sum(-s * np.log2(prob) - (1 - s) * np.log2(1 - prob)))
-    by_hand = (cost(s2, sigmoid(p.generative_biases[2]))
-               + cost(s1, sigmoid(p.generative_biases[1] + s2 @ p.generative_weights[1]))
-               + cost(d, sigmoid(p.generative_biases[0] + s1 @ p.generative_weights[0])))
+
+    by_hand = (
+        cost(s2, sigmoid(p.generative_biases[2]))
+        + cost(s1, sigmoid(p.generative_biases[1] + s2 @ p.generative_weights[1]))
+        + cost(d, sigmoid(p.generative_biases[0] + s1 @ p.generative_weights[0]))
+    )
     assert measures.description_length(p, [d, s1, s2])[0] == pytest.approx(by_hand, rel=1e-12)
 
 

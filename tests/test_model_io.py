@@ -2,11 +2,11 @@ import pickle
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, random_parameters
-from hm_neuro.model import load_circuit
+
 from hm_neuro.errors import HMError
 from hm_neuro.files.model_io import load_history, load_model, save_history, save_model
+from hm_neuro.model import load_circuit
 
 
 def test_round_trip_keeps_every_array_and_the_provenance(tmp_path, rng):
@@ -31,8 +31,9 @@ def test_truncated_model_is_refused(tmp_path, rng):
 
 
 def test_pickle_inside_is_refused_never_loaded(tmp_path):
-    np.savez(tmp_path / "evil.npz", format=np.array("hm_neuro-model-1"),
-             circuit=np.array([{"layers": [2, 1]}], dtype=object))
+    np.savez(
+        tmp_path / "evil.npz", format=np.array("hm_neuro-model-1"), circuit=np.array([{"layers": [2, 1]}], dtype=object)
+    )
     with pytest.raises(HMError, match=r"holds pickled objects; refused"):
         load_model(tmp_path / "evil.npz")
 

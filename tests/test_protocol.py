@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit
+
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
 from hm_neuro.runs.protocol import ProtocolEpoch, load_protocol, run_protocol
@@ -21,14 +21,24 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
     spiking = {"engine": engine, "spiking": Spiking(window=1.0, dt=1.0) if engine == "spiking" else None}
     c = make_circuit([16, 4, 1], rate=0.05)
     n, m = (300, 200) if engine == "brian2" else (100, 60)  # the spiking circuit: 7 clock steps per example
-    epochs = [ProtocolEpoch(n, "wake-sleep"),
-              ProtocolEpoch(m, "frozen", record_spikes=50),
-              ProtocolEpoch(50, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50)]
+    epochs = [
+        ProtocolEpoch(n, "wake-sleep"),
+        ProtocolEpoch(m, "frozen", record_spikes=50),
+        ProtocolEpoch(50, "wake", lesion={"recognition_0": 1.0}, clamp={"2": [1]}, record_spikes=50),
+    ]
     seen = []
-    res = run_protocol(c, BarsStream(), epochs, seed=1, device="numpy", progress=False,
-                       measures=lambda p: seen.append(p.copy()) or {"n": len(seen)}, **spiking)
+    res = run_protocol(
+        c,
+        BarsStream(),
+        epochs,
+        seed=1,
+        device="numpy",
+        progress=False,
+        measures=lambda p: seen.append(p.copy()) or {"n": len(seen)},
+        **spiking,
+    )
     r1, r2 = res["epochs"][1], res["epochs"][2]
-    initial, after = seen[0], seen[1:]   # measured before the first epoch, then after each epoch
+    initial, after = seen[0], seen[1:]  # measured before the first epoch, then after each epoch
     assert res["params"].max_abs_difference(initial) > 0
     # the frozen epoch changed no weight
     assert after[1].max_abs_difference(after[0]) == 0.0
@@ -53,8 +63,15 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
 def test_measures_within_an_epoch():
     c = make_circuit([16, 4, 1], rate=0.05)
     epochs = [ProtocolEpoch(250, "wake-sleep", measure_every=100), ProtocolEpoch(100, "wake")]
-    res = run_protocol(c, BarsStream(), epochs, seed=2, device="numpy", progress=False,
-                       measures=lambda p: {"w": float(np.sum(p.generative_weights[0]))})
+    res = run_protocol(
+        c,
+        BarsStream(),
+        epochs,
+        seed=2,
+        device="numpy",
+        progress=False,
+        measures=lambda p: {"w": float(np.sum(p.generative_weights[0]))},
+    )
     trace = res["epochs"][0]["trace"]
     assert [point["examples"] for point in trace] == [100, 200, 250]
     assert len({point["w"] for point in trace}) == 3  # the machine changed between measurements
@@ -65,8 +82,10 @@ def test_measures_within_an_epoch():
 
 def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
     proto = tmp_path / "p.toml"
-    proto.write_text('[[epoch]]\nexamples = 300\nkind = "wake-sleep"\nrecord_spikes = 20\n'
-                     '[[epoch]]\nexamples = 100\nkind = "frozen"\nlesion = { generative_0 = 0.5 }\n')
+    proto.write_text(
+        '[[epoch]]\nexamples = 300\nkind = "wake-sleep"\nrecord_spikes = 20\n'
+        '[[epoch]]\nexamples = 100\nkind = "frozen"\nlesion = { generative_0 = 0.5 }\n'
+    )
     out = tmp_path / "rec.npz"
     assert main(["protocol", str(proto), "--device", "numpy", "--out", str(out), "-q"]) == 0
     z = np.load(out)
@@ -80,22 +99,47 @@ def test_protocol_cli_writes_the_recording_with_its_protocol(tmp_path):
 
     assert imread(tmp_path / "rec.png").shape[1] > 500  # the recording's figure
     spiking = tmp_path / "spiking.npz"
-    proto.write_text(proto.read_text().replace("examples = 300", "examples = 40").replace("examples = 100",
-                                                                                            "examples = 20"))
-    assert main(["protocol", str(proto), "--device", "numpy", "--engine", "spiking", "--window", "1", "--dt", "1",
-                 "--out", str(spiking), "-q"]) == 0
+    proto.write_text(
+        proto.read_text().replace("examples = 300", "examples = 40").replace("examples = 100", "examples = 20")
+    )
+    assert (
+        main(
+            [
+                "protocol",
+                str(proto),
+                "--device",
+                "numpy",
+                "--engine",
+                "spiking",
+                "--window",
+                "1",
+                "--dt",
+                "1",
+                "--out",
+                str(spiking),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "epoch0_wake_1_t" in np.load(spiking).files
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[[epoch]]\nkind = "wake"\n', r"epoch 1: missing key 'examples'"),
-    ('[[epoch]]\nexamples = 10\nkind = "nap"\n', r"epoch 1: epoch kind: must be one of"),
-    ('[[epoch]]\nexamples = 10\nlesion = { recognition_0 = 1.5 }\n', r"lesion recognition_0: must be a fraction"),
-    ('[[epoch]]\nexamples = 10\nbogus = 1\n', r"epoch 1: unknown keys"),
-    ('title = "x"\n', r"needs one or more \[\[epoch\]\] tables"),
-    ('[[epoch]]\nexamples = 10\nrecord_spikes = 20\n', r"record_spikes: must be in 0..10"),
-    ('[[epoch]]\nexamples = 10\nmeasure_every = 2.5\n', r"epoch 1: measure_every: must be a whole number \(got 2.5\)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[[epoch]]\nkind = "wake"\n', r"epoch 1: missing key 'examples'"),
+        ('[[epoch]]\nexamples = 10\nkind = "nap"\n', r"epoch 1: epoch kind: must be one of"),
+        ("[[epoch]]\nexamples = 10\nlesion = { recognition_0 = 1.5 }\n", r"lesion recognition_0: must be a fraction"),
+        ("[[epoch]]\nexamples = 10\nbogus = 1\n", r"epoch 1: unknown keys"),
+        ('title = "x"\n', r"needs one or more \[\[epoch\]\] tables"),
+        ("[[epoch]]\nexamples = 10\nrecord_spikes = 20\n", r"record_spikes: must be in 0..10"),
+        (
+            "[[epoch]]\nexamples = 10\nmeasure_every = 2.5\n",
+            r"epoch 1: measure_every: must be a whole number \(got 2.5\)",
+        ),
+    ],
+)
 def test_bad_protocol_files(tmp_path, text, message):
     p = tmp_path / "p.toml"
     p.write_text(text)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, random_parameters
+
 from hm_neuro import model
 from hm_neuro.engines import reference
 from hm_neuro.model import Parameters, Uniforms, sigmoid

@@ -8,12 +8,11 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, needs_compiler, random_parameters, three_machines
+
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
-from hm_neuro.model import Uniforms, log_joint, log_recognition, sigmoid
-from hm_neuro.model import Rule
+from hm_neuro.model import Rule, Uniforms, log_joint, log_recognition, sigmoid
 
 
 def test_rule_names_parse_and_bad_ones_are_refused():
@@ -36,8 +35,11 @@ def test_rule_names_parse_and_bad_ones_are_refused():
 def test_rules_need_an_engine_that_implements_them():
     c = make_circuit([4, 2])
     for engine in ("numpy", "spiking"):
-        with pytest.raises(HMError, match=rf"rule: reweighted:5 runs on the vectorised and brian2 engines; the "
-                                          rf"{engine} engine implements the papers' wake-sleep"):
+        with pytest.raises(
+            HMError,
+            match=rf"rule: reweighted:5 runs on the vectorised and brian2 engines; the "
+            rf"{engine} engine implements the papers' wake-sleep",
+        ):
             make_engine(c, engine, rule="reweighted:5")
     with pytest.raises(HMError, match=r"propagation: the reweighted:5 rule needs summed propagation"):
         make_engine(c, "brian2", device="numpy", rule="reweighted:5", propagation="event")
@@ -80,8 +82,9 @@ def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, dev
 def test_one_sample_reweighted_generative_update_is_the_papers_wake_update(rng):
     """K = 1: the importance weight is exactly 1, so eq. 4 is unchanged
     (recognition rates 0, so that both runs draw the same samples)."""
-    c = make_circuit([4, 3, 2], rate=0.1).replace(learning_rates={"recognition_weights": 0.0,
-                                                                  "recognition_biases": 0.0})
+    c = make_circuit([4, 3, 2], rate=0.1).replace(
+        learning_rates={"recognition_weights": 0.0, "recognition_biases": 0.0}
+    )
     p0 = random_parameters(c, rng)
     n = 200
     data = (rng.random((n, 4)) < 0.4).astype(float)
@@ -116,7 +119,7 @@ def _expected_reweighted_wake_update(p, d, K):
         dR = sum(wk * np.outer(d, states[i] - q) for wk, i in zip(w, tup))
         for key, v in (("G", dG), ("R", dR)):
             mean[key] = mean[key] + prob * v
-            second[key] = second[key] + prob * v ** 2
+            second[key] = second[key] + prob * v**2
     return mean, second
 
 
@@ -125,8 +128,9 @@ def _one_step_population(c, rule, M, engine, d, wake, sleep):
     kw = {"device": "numpy"} if engine == "brian2" else {}
     p0 = random_parameters(c, np.random.default_rng(7))
     with make_engine(c, engine, chunk=1, n_machines=M, rule=rule, **kw) as eng:
-        out, _ = eng.run_population([p0] * M, [d[None, :]] * M, list(range(M)), [np.full(1, wake)] * M,
-                                    [np.full(1, sleep)] * M)
+        out, _ = eng.run_population(
+            [p0] * M, [d[None, :]] * M, list(range(M)), [np.full(1, wake)] * M, [np.full(1, sleep)] * M
+        )
     return p0, out
 
 
@@ -141,8 +145,10 @@ def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, engine
     M = 20_000
     p0, out = _one_step_population(c, f"reweighted:{K}", M, engine, d, 1.0, 0.0)
     mean, second = _expected_reweighted_wake_update(p0, d, K)
-    for key, got in (("G", [o.generative_weights[0] - p0.generative_weights[0] for o in out]),
-                     ("R", [o.recognition_weights[0] - p0.recognition_weights[0] for o in out])):
+    for key, got in (
+        ("G", [o.generative_weights[0] - p0.generative_weights[0] for o in out]),
+        ("R", [o.recognition_weights[0] - p0.recognition_weights[0] for o in out]),
+    ):
         samples = np.array(got) / 0.05
         se = np.sqrt((second[key] - mean[key] ** 2) / M)
         err = np.abs(samples.mean(axis=0) - mean[key])
@@ -172,6 +178,14 @@ def test_training_by_name_on_the_vectorised_engine_takes_chunks_it_can_hold():
     from hm_neuro.training import BarsStream, train
 
     c = make_circuit([4, 3, 1], rate=0.05)
-    r = train(c, BarsStream(size=2), 12_000, seed=1, engine="vectorised", rule="reweighted:2", record_every=4000,
-              progress=False)
+    r = train(
+        c,
+        BarsStream(size=2),
+        12_000,
+        seed=1,
+        engine="vectorised",
+        rule="reweighted:2",
+        record_every=4000,
+        progress=False,
+    )
     assert r.history_seen == [0, 4000, 8000, 12000] and r.engine == "vectorised"

@@ -7,11 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import make_circuit, needs_compiler, random_parameters
+
 from hm_neuro.errors import HMError
-from hm_neuro.model import log_joint, sigmoid
-from hm_neuro.model import Spiking, window_probability
+from hm_neuro.model import Spiking, log_joint, sigmoid, window_probability
 from hm_neuro.runs.fantasies import sampled_fantasies
 
 
@@ -72,6 +71,7 @@ def test_the_distribution_check_has_power_against_the_rate_approximation():
 # ------------------------------------------------- training in real time
 
 from conftest import assert_mean_update, expected_sleep_update, expected_wake_update  # noqa: E402
+
 from hm_neuro.engines import make_engine  # noqa: E402
 
 EXPECT = make_circuit([4, 3, 2], rate=1e-9)
@@ -87,12 +87,19 @@ def _population_update(spiking, phase, seed=5):
     d = np.array([1.0, 0.0, 1.0, 1.0])
     wg, sg = (np.ones(PER_COPY), np.zeros(PER_COPY)) if phase == "wake" else (np.zeros(PER_COPY), np.ones(PER_COPY))
     with make_engine(c, "spiking", device="numpy", chunk=PER_COPY, n_machines=N_COPIES, spiking=spiking) as eng:
-        out, _ = eng.run_population([p0] * N_COPIES, [np.tile(d, (PER_COPY, 1))] * N_COPIES,
-                                    list(range(seed, seed + N_COPIES)), [wg] * N_COPIES, [sg] * N_COPIES)
+        out, _ = eng.run_population(
+            [p0] * N_COPIES,
+            [np.tile(d, (PER_COPY, 1))] * N_COPIES,
+            list(range(seed, seed + N_COPIES)),
+            [wg] * N_COPIES,
+            [sg] * N_COPIES,
+        )
     if phase == "wake":
         mean, second = expected_wake_update(p0, c, d)
         total = [sum(p.generative_weights[k] - p0.generative_weights[k] for p in out) for k in range(2)]
-        frozen = [sum(np.abs(p.recognition_weights[k] - p0.recognition_weights[k]).sum() for p in out) for k in range(2)]
+        frozen = [
+            sum(np.abs(p.recognition_weights[k] - p0.recognition_weights[k]).sum() for p in out) for k in range(2)
+        ]
     else:
         mean, second = expected_sleep_update(p0, c)
         total = [sum(p.recognition_weights[k] - p0.recognition_weights[k] for p in out) for k in range(2)]
@@ -151,17 +158,20 @@ def test_spiking_circuit_keeps_time_in_ms():
     assert len(pd) > 0 and np.all((pd >= 4.5 - 1e-9) & (pd < 6.5 - 1e-9))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"window": 1.0, "dt": 0.3}, "window"),
-    ({"window": 1.0, "dt": 2.0}, "dt"),
-    ({"window": float("nan")}, "window"),
-    ({"escape": "fast"}, "escape"),
-    ({"tau_syn": -1.0}, "tau_syn"),
-    ({"dt": 0.25, "settle": 0.3}, "settle"),
-    ({"settle": -1.0}, "settle"),
-    ({"dt": 0.5, "delay": 0.7}, "delay"),
-    ({"dt": 0.1, "delay": 6.0}, "delay"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"window": 1.0, "dt": 0.3}, "window"),
+        ({"window": 1.0, "dt": 2.0}, "dt"),
+        ({"window": float("nan")}, "window"),
+        ({"escape": "fast"}, "escape"),
+        ({"tau_syn": -1.0}, "tau_syn"),
+        ({"dt": 0.25, "settle": 0.3}, "settle"),
+        ({"settle": -1.0}, "settle"),
+        ({"dt": 0.5, "delay": 0.7}, "delay"),
+        ({"dt": 0.1, "delay": 6.0}, "delay"),
+    ],
+)
 def test_bad_spiking_parameters_are_refused(kwargs, match):
     with pytest.raises(HMError, match=match):
         Spiking(**kwargs)
@@ -182,8 +192,27 @@ def test_cli_trains_a_spiking_machine(tmp_path):
     from hm_neuro.files.model_io import load_model
 
     out = tmp_path / "m.npz"
-    assert main(["train", "--engine", "spiking", "--device", "numpy", "--examples", "40", "--window", "1",
-                 "--dt", "0.5", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--engine",
+                "spiking",
+                "--device",
+                "numpy",
+                "--examples",
+                "40",
+                "--window",
+                "1",
+                "--dt",
+                "0.5",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     params, circuit, meta = load_model(out)
     assert meta["engine"] == "spiking" and meta["examples_seen"] == 40
     assert any(np.abs(b).max() > 0 for b in params.generative_biases)  # it learned
@@ -194,20 +223,39 @@ def test_a_circuit_files_dynamics_table_configures_the_spiking_engine(tmp_path):
     """[dynamics] in a circuit file: the spiking engine's parameters, the
     command-line options on top; the model file records what was used; a
     bad table is refused naming its key."""
-    from hm_neuro.model import load_circuit
     from hm_neuro.cli import main
     from hm_neuro.files.model_io import load_model
+    from hm_neuro.model import load_circuit
     from hm_neuro.resources import find
 
-    text = find("circuits", "bars")[0].read_text() + '\n[dynamics]\nwindow = 2.0\ndt = 1.0\ntau_syn = 0.5\n'
+    text = find("circuits", "bars")[0].read_text() + "\n[dynamics]\nwindow = 2.0\ndt = 1.0\ntau_syn = 0.5\n"
     (tmp_path / "slow.toml").write_text(text)
     c = load_circuit(tmp_path / "slow.toml")
     assert c.spiking() == Spiking(window=2.0, dt=1.0, tau_syn=0.5)
     with make_engine(c, "spiking", device="numpy", chunk=2) as eng:
         assert eng.spiking == Spiking(window=2.0, dt=1.0, tau_syn=0.5)
     out = tmp_path / "m.npz"
-    assert main(["train", "--engine", "spiking", "--circuit", str(tmp_path / "slow.toml"), "--device", "numpy",
-                 "--examples", "20", "--tau-syn", "0", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--engine",
+                "spiking",
+                "--circuit",
+                str(tmp_path / "slow.toml"),
+                "--device",
+                "numpy",
+                "--examples",
+                "20",
+                "--tau-syn",
+                "0",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert load_model(out)[1].spiking() == Spiking(window=2.0, dt=1.0, tau_syn=0.0)
     (tmp_path / "bad.toml").write_text(text.replace("tau_syn = 0.5", "tau = 0.5"))
     with pytest.raises(HMError, match=r"dynamics.tau: unknown key"):
@@ -226,13 +274,14 @@ def test_spiking_lesions_and_clamps():
     c = make_circuit([3, 2, 1], rate=0.05)
     p = random_parameters(c, np.random.default_rng(2), scale=1.0)
     pt = Perturbation(lesions={("recognition", 0): np.zeros((3, 2))}, clamps={2: np.ones(1), 0: np.zeros(3)})
-    with make_engine(c, "spiking", device="numpy", chunk=40, record_spikes=True,
-                     spiking=Spiking(window=1.0, dt=0.5)) as eng:
+    with make_engine(
+        c, "spiking", device="numpy", chunk=40, record_spikes=True, spiking=Spiking(window=1.0, dt=0.5)
+    ) as eng:
         out, extra = eng.run(p, np.ones((40, 3)), seed=4, perturbation=pt)
     np.testing.assert_array_equal(out.recognition_weights[0], p.recognition_weights[0])
     assert np.abs(out.recognition_weights[1] - p.recognition_weights[1]).max() > 0
     assert len(extra["spikes"][2][0]) == 0 and len(extra["spikes"][0][0]) == 0  # clamped: silent
-    assert out.generative_biases[2][0] > p.generative_biases[2][0]   # held on: its bias learns toward 1
+    assert out.generative_biases[2][0] > p.generative_biases[2][0]  # held on: its bias learns toward 1
     assert np.all(out.generative_biases[0] > p.generative_biases[0])  # the data (all on) wins awake
 
 
@@ -283,8 +332,13 @@ def test_an_axonal_delay_biases_the_update_unless_a_settle_covers_it(phase):
 def test_settles_lay_out_the_cycle():
     """A settle precedes every window and every learning step."""
     s = Spiking(window=1.0, dt=0.5, settle=0.5)
-    assert s.phases(1) == {"wake_window": {1: 1}, "wake_learn": 4, "sleep_start": 5,
-                           "sleep_window": {1: 6, 0: 9}, "sleep_learn": 12}
+    assert s.phases(1) == {
+        "wake_window": {1: 1},
+        "wake_learn": 4,
+        "sleep_start": 5,
+        "sleep_window": {1: 6, 0: 9},
+        "sleep_learn": 12,
+    }
     assert s.steps_per_example(1) == 13 and Spiking(window=1.0, dt=0.5).steps_per_example(1) == 3 * 2 + 2
 
 
@@ -303,19 +357,19 @@ def test_traces_follow_the_synaptic_current_and_the_compartments():
     a0 = tr[0]["a"][:, 0]  # layer 0, unit 0: clamped on at every wake start, its current rising toward 1
     decay = np.exp(-sp.dt / sp.tau_syn)
     np.testing.assert_allclose(1 - a0[1:4], (1 - a0[0]) * decay ** np.arange(1, 4), rtol=1e-9)
-    for lower, upper, W, b in ((0, 1, p.recognition_weights[0], p.recognition_biases[0]),
-                               (1, 2, p.recognition_weights[1], p.recognition_biases[1])):
+    for lower, upper, W, b in (
+        (0, 1, p.recognition_weights[0], p.recognition_biases[0]),
+        (1, 2, p.recognition_weights[1], p.recognition_biases[1]),
+    ):
         np.testing.assert_allclose(tr[upper]["u_rec"], b + tr[lower]["a"] @ W, atol=1e-9)
-    np.testing.assert_allclose(tr[0]["u_gen"], p.generative_biases[0] + tr[1]["a"] @ p.generative_weights[0],
-                               atol=1e-9)
+    np.testing.assert_allclose(tr[0]["u_gen"], p.generative_biases[0] + tr[1]["a"] @ p.generative_weights[0], atol=1e-9)
     with pytest.raises(HMError, match="record_traces: applies to the spiking engine only"):
         make_engine(c, "brian2", device="numpy", record_traces=True)
 
 
 @pytest.mark.parametrize("name", ["bars", "digits", "nines"])
 def test_the_spiking_engine_trains_every_shipped_circuit(name):
-    from hm_neuro.model import load_circuit
-    from hm_neuro.model import Parameters
+    from hm_neuro.model import Parameters, load_circuit
 
     c = load_circuit(name)
     p0 = Parameters.initial(c)
@@ -354,10 +408,12 @@ def test_at_one_step_per_window_the_spiking_circuit_is_the_binary_circuit_sample
 
     c = load_circuit("bars")
     kw = dict(device="cpp_standalone", chunk=2000, progress=False)
-    binary = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="brian2", propagation="summed",
-                              **kw)
-    spiking = train_population(c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="spiking",
-                               spiking=Spiking(window=1.0, dt=1.0), **kw)
+    binary = train_population(
+        c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="brian2", propagation="summed", **kw
+    )
+    spiking = train_population(
+        c, [BarsStream(), BarsStream()], 4000, [3, 4], engine="spiking", spiking=Spiking(window=1.0, dt=1.0), **kw
+    )
     for a, b in zip(binary, spiking):
         assert a.params.max_abs_difference(b.params) < 1e-9
         assert a.params.max_abs_difference(type(a.params).initial(c)) > 1.0

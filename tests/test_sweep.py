@@ -12,14 +12,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import needs_compiler
-from hm_neuro.runs import runner, sweep
+
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
+from hm_neuro.runs import runner, sweep
 
-COLUMNS_COMPARED = ("task", "seed", "restart", "run_seed", "status", "kl_data_model_bits", "kl_q_p_bits",
-                    "free_energy_bits", "training_free_energy_bits")
+COLUMNS_COMPARED = (
+    "task",
+    "seed",
+    "restart",
+    "run_seed",
+    "status",
+    "kl_data_model_bits",
+    "kl_q_p_bits",
+    "free_energy_bits",
+    "training_free_energy_bits",
+)
 
 
 def read_csv(path):
@@ -39,10 +48,15 @@ def test_seeds_are_parsed_as_count_list_or_range():
 
 
 def test_grid_makes_every_combination_for_every_seed_and_restart():
-    spec = sweep.SweepSpec(examples=100, seeds=(0, 1), restarts=2,
-                           grid=sweep.parse_grid_option(["p_vertical=0.5,0.75",
-                                                         "learning_rates.generative_weights=[0.1,0.001];[0.3,0.001]"]),
-                           engine="numpy").validate()
+    spec = sweep.SweepSpec(
+        examples=100,
+        seeds=(0, 1),
+        restarts=2,
+        grid=sweep.parse_grid_option(
+            ["p_vertical=0.5,0.75", "learning_rates.generative_weights=[0.1,0.001];[0.3,0.001]"]
+        ),
+        engine="numpy",
+    ).validate()
     tasks = spec.tasks()
     assert len(tasks) == 2 * 2 * 2 * 2
     assert [t.index for t in tasks] == list(range(16))
@@ -63,7 +77,7 @@ def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
     f.write_text('circuit = "bars"\nseed = 3\n')
     with pytest.raises(HMError, match=r"s.toml: seed: unknown key"):
         sweep.load_sweep(f)
-    f.write_text('examples = -5\n')
+    f.write_text("examples = -5\n")
     with pytest.raises(HMError, match=r"s.toml: examples: must be a whole number in 1..1e12 \(got -5\)"):
         sweep.load_sweep(f)
     out = tmp_path / "out"
@@ -75,9 +89,26 @@ def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
 def test_a_failing_task_is_a_row_with_its_error_not_a_lost_sweep(tmp_path, capsys):
     """A learning rate of 1e308 overflows the weights: that grid point fails
     (reported in the table, exit status 1); the others are trained."""
-    code = main(["sweep", "--engine", "numpy", "--examples", "300", "--seeds", "2", "--workers", "1",
-                 "--grid", "learning_rates.generative_weights=[0.2,0.001];[1e308,1e308]",
-                 "--out", str(tmp_path), "--name", "t", "-q"])
+    code = main(
+        [
+            "sweep",
+            "--engine",
+            "numpy",
+            "--examples",
+            "300",
+            "--seeds",
+            "2",
+            "--workers",
+            "1",
+            "--grid",
+            "learning_rates.generative_weights=[0.2,0.001];[1e308,1e308]",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "t",
+            "-q",
+        ]
+    )
     assert code == 1
     rows = read_csv(tmp_path / "t.csv")
     assert len(rows) == 4
@@ -96,8 +127,13 @@ def test_a_failing_task_is_a_row_with_its_error_not_a_lost_sweep(tmp_path, capsy
 def test_embedded_cluster_reuses_compiled_builds_and_matches_this_process(tmp_path):
     """Two Dask workers, cpp_standalone: each compiles once and re-runs its
     build for later tasks; the table equals the one made in this process."""
-    spec = sweep.SweepSpec(examples=3000, seeds=(0, 1, 2), engine="brian2", device="cpp_standalone",
-                           grid={"learning_rates.generative_weights": [[0.2, 0.001], [0.1, 0.001]]}).validate()
+    spec = sweep.SweepSpec(
+        examples=3000,
+        seeds=(0, 1, 2),
+        engine="brian2",
+        device="cpp_standalone",
+        grid={"learning_rates.generative_weights": [[0.2, 0.001], [0.1, 0.001]]},
+    ).validate()
     tasks = spec.tasks()
     on_cluster = sweep.table(runner.run_tasks(tasks, workers=2, progress=False, population=3))
     assert all(r["status"] == "ok" for r in on_cluster), on_cluster
@@ -134,17 +170,61 @@ def test_a_separately_started_dask_scheduler_gives_the_same_table(tmp_path):
     dask_cli = [str(bin_dir / "dask")] if (bin_dir / "dask").exists() else [sys.executable, "-m", "dask"]
     sched_file = tmp_path / "scheduler.json"
     log = open(tmp_path / "dask.log", "w")
-    procs = [_start(dask_cli + ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                "--scheduler-file", str(sched_file)], log)]
+    procs = [
+        _start(
+            dask_cli
+            + [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            log,
+        )
+    ]
     try:
         for _ in range(300):
             if sched_file.exists() and sched_file.stat().st_size:
                 break
             time.sleep(0.1)
-        procs.append(_start(dask_cli + ["worker", "--scheduler-file", str(sched_file), "--nworkers", "2",
-                                        "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], log))
-        common = ["sweep", "--engine", "numpy", "--examples", "2000", "--seeds", "4", "-q", "--population", "2",
-                  "--grid", "p_vertical=0.5,0.6667", "--out", str(tmp_path)]
+        procs.append(
+            _start(
+                dask_cli
+                + [
+                    "worker",
+                    "--scheduler-file",
+                    str(sched_file),
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                log,
+            )
+        )
+        common = [
+            "sweep",
+            "--engine",
+            "numpy",
+            "--examples",
+            "2000",
+            "--seeds",
+            "4",
+            "-q",
+            "--population",
+            "2",
+            "--grid",
+            "p_vertical=0.5,0.6667",
+            "--out",
+            str(tmp_path),
+        ]
         assert main(common + ["--scheduler", str(sched_file), "--name", "remote"]) == 0
         address = json.loads(sched_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
@@ -154,22 +234,58 @@ def test_a_separately_started_dask_scheduler_gives_the_same_table(tmp_path):
             os.killpg(p.pid, 15)
             p.wait(timeout=30)
         log.close()
-    assert main(["sweep", "--engine", "numpy", "--examples", "2000", "--seeds", "4", "-q", "--workers", "1",
-                 "--grid", "p_vertical=0.5,0.6667", "--out", str(tmp_path), "--name", "local", "--population", "2"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--engine",
+                "numpy",
+                "--examples",
+                "2000",
+                "--seeds",
+                "4",
+                "-q",
+                "--workers",
+                "1",
+                "--grid",
+                "p_vertical=0.5,0.6667",
+                "--out",
+                str(tmp_path),
+                "--name",
+                "local",
+                "--population",
+                "2",
+            ]
+        )
+        == 0
+    )
     local = read_csv(tmp_path / "local.csv")
     assert len(local) == 8 and all(r["status"] == "ok" for r in local)
     for name in ("remote", "by_address"):
         remote = read_csv(tmp_path / f"{name}.csv")
-        assert [{k: r[k] for k in COLUMNS_COMPARED} for r in remote] == \
-               [{k: r[k] for k in COLUMNS_COMPARED} for r in local]
+        assert [{k: r[k] for k in COLUMNS_COMPARED} for r in remote] == [
+            {k: r[k] for k in COLUMNS_COMPARED} for r in local
+        ]
     assert len({r["worker"] for r in read_csv(tmp_path / "remote.csv")}) == 2
     kls = np.array([float(r["kl_data_model_bits"]) for r in local])
     assert np.all(np.isfinite(kls))
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
-    code = main(["sweep", "--engine", "numpy", "--examples", "100", "--scheduler", "tcp://127.0.0.1:9",
-                 "--out", str(tmp_path / "o"), "-q"])
+    code = main(
+        [
+            "sweep",
+            "--engine",
+            "numpy",
+            "--examples",
+            "100",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "o"),
+            "-q",
+        ]
+    )
     assert code == 2
     assert "--scheduler: cannot reach a Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

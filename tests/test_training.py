@@ -1,12 +1,19 @@
 import numpy as np
 import pytest
+from conftest import make_circuit
 
 from hm_neuro.engines.reference import NumpyEngine
-
-from conftest import make_circuit
 from hm_neuro.errors import HMError
-from hm_neuro.training import (BarsStream, Checkpointing, Epoch, SweepStream, parse_schedule, plan_chunks, schedule_gates,
-                               train)
+from hm_neuro.training import (
+    BarsStream,
+    Checkpointing,
+    Epoch,
+    SweepStream,
+    parse_schedule,
+    plan_chunks,
+    schedule_gates,
+    train,
+)
 
 
 def test_schedule_parsing_and_gates():
@@ -32,7 +39,7 @@ def test_sweeps_present_every_row_once_per_sweep(rng):
     s = SweepStream(rows)
     got = np.concatenate([s.take(3, rng) for _ in range(5)])  # 15 rows = 3 sweeps
     for k in range(3):
-        assert sorted(got[5 * k:5 * k + 5].argmax(1).tolist()) == [0, 1, 2, 3, 4]
+        assert sorted(got[5 * k : 5 * k + 5].argmax(1).tolist()) == [0, 1, 2, 3, 4]
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
@@ -62,8 +69,11 @@ class DivergingEngine(NumpyEngine):
 def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(tmp_path):
     c = make_circuit([16, 4, 2])
     ckpt = tmp_path / "c.npz"
-    with pytest.raises(HMError, match=r"training: diverged: weights not finite or beyond inf after 200 examples.*"
-                                      r"last good checkpoint: .*c\.npz"):
+    with pytest.raises(
+        HMError,
+        match=r"training: diverged: weights not finite or beyond inf after 200 examples.*"
+        r"last good checkpoint: .*c\.npz",
+    ):
         train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=Checkpointing(ckpt, 100))
     z = np.load(ckpt)
     assert np.all(np.isfinite(z["param_generative_weights_0"]))

@@ -14,13 +14,22 @@ from __future__ import annotations
 import importlib
 
 from ..checks import Integer, check
-from ..errors import bad
 from ..model import Circuit
-from .base import Engine, InProcessEngine
+from .base import Chunk, Engine, EngineBase
 from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, EngineOptions
 
-__all__ = ["make_engine", "register", "Engine", "InProcessEngine", "EngineOptions", "ENGINES", "DEVICES",
-           "PROPAGATIONS", "MAX_CHUNK"]
+__all__ = [
+    "make_engine",
+    "register",
+    "Engine",
+    "EngineBase",
+    "Chunk",
+    "EngineOptions",
+    "ENGINES",
+    "DEVICES",
+    "PROPAGATIONS",
+    "MAX_CHUNK",
+]
 
 #: engine name -> "module:class"; the class is built with ``from_options(circuit, options, n_machines)``
 _BACKENDS = {}

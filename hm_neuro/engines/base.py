@@ -1,63 +1,162 @@
-"""What every engine offers (:class:`Engine`), and what the NumPy engines share."""
+"""What every engine offers, written once: :class:`EngineBase` takes the
+arguments of a chunk, checks them and hands the engine one :class:`Chunk`."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
 
 from ..errors import bad
-from ..model import NO_PERTURBATION, Circuit, Parameters, Uniforms
+from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, Uniforms
 
 
-class Engine(Protocol):
-    """What every engine offers.
+@dataclasses.dataclass
+class Chunk:
+    """One chunk of a population's training: one entry per machine of every list.
 
-    ``run(params, data, seed, wake_gate, sleep_gate, uniforms, offset,
-    perturbation) -> (params, extras)`` trains on the rows of ``data`` (at
-    most ``chunk``): one wake and one sleep phase per row, learning gated per
-    row (1 = learn, 0 = sample only); ``seed`` seeds the chunk's sampling
-    unless ``uniforms`` (:class:`hm_neuro.model.Uniforms`) are given.
-    ``extras`` holds the weight history recorded in the chunk
-    (``history_seen``, ``history``) and, if built with ``record_spikes``,
-    the sampled states (``wake``, ``sleep``: per layer ``(rows, units)``).
-
-    ``run_population`` does the same for the ``n_machines`` machines of a
-    population: every argument is a list with one entry per machine (each
-    machine its own rows, seed, gates, uniforms, perturbation and circuit of
-    the engine's shape -- e.g. other learning rates); it returns the lists
-    ``(params, extras)``.
+    ``data[m]`` (rows, n0), every machine the same number of rows;
+    ``wake_gate[m]``, ``sleep_gate[m]``: (rows,) learning gates (1 = learn,
+    0 = sample only) or None (learn); ``uniforms[m]``: pre-drawn
+    :class:`hm_neuro.model.Uniforms` or None (the engine draws, from
+    ``seeds[m]``); ``perturbation[m]``: lesions and clamps; ``circuits[m]``:
+    a circuit of the engine's shape (e.g. other learning rates); ``offset``:
+    the examples seen before the chunk (for the weight history).
     """
 
-    name: str            #: 'numpy' or 'brian2'
-    device: str          #: 'numpy' for the reference; the Brian2 device otherwise
+    data: list
+    seeds: list
+    wake_gate: list
+    sleep_gate: list
+    uniforms: list
+    offset: int
+    perturbation: list
+    circuits: list
+
+    @property
+    def rows(self) -> int:
+        return len(self.data[0])
+
+    def machine(self, k: int) -> Chunk:
+        """Machine k's part, as a chunk of one."""
+        return Chunk(
+            *[[getattr(self, f.name)[k]] if f.name != "offset" else self.offset for f in dataclasses.fields(self)]
+        )
+
+
+class EngineBase:
+    """An engine trains a population of machines chunk by chunk.
+
+    ``run_population(params, data, seeds, ...)`` trains every machine on its
+    own rows (at most ``chunk``), one wake and one sleep phase per row, and
+    returns ``(params, extras)`` per machine; ``extras`` holds the weight
+    history recorded in the chunk (``history_seen``, ``history``) and, with
+    ``record_spikes``, the sampled states (``wake``, ``sleep``: per layer
+    ``(rows, units)``).  ``run`` is the same for one machine.  Subclasses
+    implement ``train_chunk(params, chunk)``.
+    """
+
+    name: str  #: 'numpy', 'vectorised', 'brian2' or 'spiking'
+    device: str  #: 'numpy' for the NumPy engines; the Brian2 device otherwise
     circuit: Circuit
     chunk: int
-    record_every: int
-    compile_seconds: float
+    n_machines: int = 1
+    record_every: int = 0
+    compile_seconds: float = 0.0
+    propagation: str = "auto"
+    rule = WAKE_SLEEP
+    spiking = None
 
-    def run(self, params: Parameters, data, seed: int, wake_gate=None, sleep_gate=None,
-            uniforms: Uniforms | None = None, offset: int = 0, perturbation=NO_PERTURBATION): ...
+    def run(
+        self,
+        params: Parameters,
+        data,
+        seed: int,
+        wake_gate=None,
+        sleep_gate=None,
+        uniforms: Uniforms | None = None,
+        offset: int = 0,
+        perturbation=NO_PERTURBATION,
+    ):
+        """One machine: :meth:`run_population` of one."""
+        if self.n_machines != 1:
+            raise bad("run", f"this engine trains {self.n_machines} machines; use run_population")
+        out, extras = self.run_population(
+            [params],
+            [data],
+            [seed],
+            [wake_gate],
+            [sleep_gate],
+            None if uniforms is None else [uniforms],
+            offset,
+            [perturbation],
+        )
+        return out[0], extras[0]
 
-    def run_population(self, params: list, data: list, seeds: list, wake_gate=None, sleep_gate=None,
-                       uniforms=None, offset: int = 0, perturbation=None, circuits=None): ...
+    def run_population(
+        self,
+        params: list,
+        data: list,
+        seeds: list,
+        wake_gate=None,
+        sleep_gate=None,
+        uniforms=None,
+        offset: int = 0,
+        perturbation=None,
+        circuits=None,
+    ):
+        """Every machine of the population on its own rows; see the class docstring."""
+        N = len(params)
 
-    def retarget(self, circuit: Circuit) -> None: ...
+        def per_machine(key, value):
+            value = [None] * N if value is None else list(value)
+            if len(value) != N:
+                raise bad(key, f"needs one entry per machine ({N})", len(value))
+            return value
 
-    def close(self) -> None: ...
+        data, seeds = per_machine("data", data), per_machine("seeds", seeds)
+        rows = {len(d) for d in data}
+        if len(rows) != 1 or rows.pop() > self.chunk:
+            raise bad(
+                "data",
+                f"every machine of a population trains on the same number of rows, at most {self.chunk}",
+                sorted({len(d) for d in data}),
+            )
+        circuits = [c or self.circuit for c in per_machine("circuits", circuits)]
+        for c in circuits:
+            self.check_shape(c)
+        chunk = Chunk(
+            data,
+            seeds,
+            per_machine("wake_gate", wake_gate),
+            per_machine("sleep_gate", sleep_gate),
+            None if uniforms is None else per_machine("uniforms", uniforms),
+            offset,
+            [(pt or NO_PERTURBATION).validate(c) for pt, c in zip(per_machine("perturbation", perturbation), circuits)],
+            circuits,
+        )
+        return self.train_chunk(list(params), chunk)
 
+    def train_chunk(self, params: list, chunk: Chunk):
+        raise NotImplementedError
 
-class InProcessEngine:
-    """What the NumPy engines share: nothing to build, nothing to release."""
-
-    def retarget(self, circuit: Circuit):
+    def check_shape(self, circuit: Circuit):
+        """A circuit this engine can train (its layers)."""
         if circuit.layers != self.circuit.layers:
             raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
+
+    def retarget(self, circuit: Circuit):
+        """Train another circuit of the same shape (e.g. other learning rates)."""
+        self.check_shape(circuit)
         self.circuit = circuit
 
     def close(self):
-        pass
+        """Release what the engine holds (nothing, for the NumPy engines)."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+#: the interface's name in annotations
+Engine = EngineBase

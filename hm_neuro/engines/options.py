@@ -65,9 +65,14 @@ class EngineOptions:
     monitors: object = None
 
     CONSTRAINTS = {
-        "engine": OneOf(ENGINES), "device": OneOf(DEVICES, none_ok=True), "chunk": Integer(1, 10 ** 7),
-        "propagation": OneOf(PROPAGATIONS), "record_every": Integer(0), "record_spikes": Flag(),
-        "record_traces": Flag(), "external_uniforms": Flag(),
+        "engine": OneOf(ENGINES),
+        "device": OneOf(DEVICES, none_ok=True),
+        "chunk": Integer(1, 10**7),
+        "propagation": OneOf(PROPAGATIONS),
+        "record_every": Integer(0),
+        "record_spikes": Flag(),
+        "record_traces": Flag(),
+        "external_uniforms": Flag(),
     }
 
     def __post_init__(self):
@@ -84,8 +89,9 @@ class EngineOptions:
             raise bad("record_traces", f"applies to the spiking engine only, not {self.engine}", True)
         if not brian2:
             if self.device not in (None, "numpy"):
-                raise bad("device", f"applies to the brian2 engine only (the {self.engine} engine is NumPy)",
-                          self.device)
+                raise bad(
+                    "device", f"applies to the brian2 engine only (the {self.engine} engine is NumPy)", self.device
+                )
             if self.propagation != "auto":
                 raise bad("propagation", "applies to the brian2 engine only", self.propagation)
             for key in ("external_uniforms", "build_dir", "monitors"):
@@ -94,8 +100,12 @@ class EngineOptions:
         if not self.rule.is_default and self.propagation == "event":
             raise bad("propagation", f"the {self.rule.label} rule needs summed propagation", self.propagation)
         if self.engine in ("numpy", "spiking") and not self.rule.is_default:
-            raise bad("rule", f"{self.rule.label} runs on the vectorised and brian2 engines; the {self.engine} "
-                      "engine implements the papers' wake-sleep", self.rule.label)
+            raise bad(
+                "rule",
+                f"{self.rule.label} runs on the vectorised and brian2 engines; the {self.engine} "
+                "engine implements the papers' wake-sleep",
+                self.rule.label,
+            )
 
     def replace(self, **changes) -> EngineOptions:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})

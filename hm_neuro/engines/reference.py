@@ -27,15 +27,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import bad
-from ..model import (NO_PERTURBATION, Circuit, Parameters, Perturbation, Uniforms, generative_logits,
-                     recognition_logits, sample, sigmoid)
-from .base import InProcessEngine
+from ..model import (
+    NO_PERTURBATION,
+    Circuit,
+    Parameters,
+    Perturbation,
+    Uniforms,
+    generative_logits,
+    recognition_logits,
+    sample,
+    sigmoid,
+)
+from .base import Chunk, EngineBase
 from .options import MAX_CHUNK
 
 
-def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0,
-               perturbation: Perturbation = NO_PERTURBATION) -> list:
+def wake_phase(
+    params: Parameters, circuit: Circuit, d, u_wake, gate=1.0, perturbation: Perturbation = NO_PERTURBATION
+) -> list:
     """One wake phase; returns the total representation [d, s_1, ..., s_L].
 
     Recognition sample bottom-up (eq. 1), then the delta rule on the
@@ -63,8 +72,9 @@ def wake_phase(params: Parameters, circuit: Circuit, d, u_wake, gate=1.0,
     return s
 
 
-def sleep_phase(params: Parameters, circuit: Circuit, u_sleep, gate=1.0,
-                perturbation: Perturbation = NO_PERTURBATION) -> list:
+def sleep_phase(
+    params: Parameters, circuit: Circuit, u_sleep, gate=1.0, perturbation: Perturbation = NO_PERTURBATION
+) -> list:
     """One sleep phase; returns the fantasy [d*, s*_1, ..., s*_L].
 
     Fantasy top-down from the generative model (eq. 1), then the delta rule
@@ -84,14 +94,22 @@ def sleep_phase(params: Parameters, circuit: Circuit, u_sleep, gate=1.0,
     for k in range(L):
         q = sigmoid(recognition_logits(params, f, k, masks))
         params.recognition_biases[k] += eps["recognition_biases"][k] * gate * (f[k + 1] - q)
-        params.recognition_weights[k] += (eps["recognition_weights"][k] * gate * masks[k]
-                                          * np.outer(f[k], f[k + 1] - q))  # eq. 7
+        params.recognition_weights[k] += (
+            eps["recognition_weights"][k] * gate * masks[k] * np.outer(f[k], f[k + 1] - q)
+        )  # eq. 7
     return f
 
 
-def train(params: Parameters, circuit: Circuit, data, uniforms: Uniforms,
-          wake_gate=None, sleep_gate=None, record_samples=False,
-          perturbation: Perturbation = NO_PERTURBATION):
+def train(
+    params: Parameters,
+    circuit: Circuit,
+    data,
+    uniforms: Uniforms,
+    wake_gate=None,
+    sleep_gate=None,
+    record_samples=False,
+    perturbation: Perturbation = NO_PERTURBATION,
+):
     """Online wake-sleep on the rows of ``data``, one example per row, in place.
 
     ``wake_gate`` / ``sleep_gate``: optional per-example multipliers of the
@@ -122,36 +140,38 @@ def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbat
     return (rec_w, rec_s) if record_samples else None
 
 
-class NumpyEngine(InProcessEngine):
-    """The reference (this module's :func:`train`) behind the engine interface."""
+class NumpyEngine(EngineBase):
+    """The reference (this module's :func:`train`) behind the engine interface:
+    every machine of a population in turn, each with its own seed."""
 
     name = "numpy"
     device = "numpy"
 
-    @classmethod
-    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> "NumpyEngine":
-        return cls(circuit, chunk=options.chunk, record_every=options.record_every,
-                   record_spikes=options.record_spikes, n_machines=n_machines)
-
-    def __init__(self, circuit: Circuit, chunk: int = MAX_CHUNK, record_every: int = 0,
-                 record_spikes: bool = False, n_machines: int = 1):
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int = MAX_CHUNK,
+        record_every: int = 0,
+        record_spikes: bool = False,
+        n_machines: int = 1,
+    ):
         self.circuit = circuit
         self.n_machines = n_machines
         self.chunk = chunk
         self.record_every = record_every
         self.record_spikes = record_spikes
-        self.compile_seconds = 0.0
 
-    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
-            perturbation=NO_PERTURBATION):
+    def train_chunk(self, params: list, chunk: Chunk):
+        out = [self._one(p, chunk.machine(k)) for k, p in enumerate(params)]
+        return [p for p, _ in out], [e for _, e in out]
+
+    def _one(self, params: Parameters, chunk: Chunk):
+        circuit, data, m, offset = chunk.circuits[0], chunk.data[0], chunk.rows, chunk.offset
         params = params.copy()
-        m = len(data)
-        if m > self.chunk:
-            raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
-        if uniforms is None:
-            uniforms = Uniforms.draw(self.circuit, m, np.random.default_rng(seed))
-        wg = np.ones(m) if wake_gate is None else np.asarray(wake_gate, dtype=float)
-        sg = np.ones(m) if sleep_gate is None else np.asarray(sleep_gate, dtype=float)
+        u = chunk.uniforms[0] if chunk.uniforms else Uniforms.draw(circuit, m, np.random.default_rng(chunk.seeds[0]))
+        wg, sg = (
+            np.ones(m) if g[0] is None else np.asarray(g[0], dtype=float) for g in (chunk.wake_gate, chunk.sleep_gate)
+        )
         seen, snaps, samples = [], {}, {"wake": [], "sleep": []}
         # cut the chunk at the snapshot points (offset + t multiple of record_every)
         cuts = [0, m]
@@ -163,32 +183,21 @@ class NumpyEngine(InProcessEngine):
                 seen.append(offset + a)
                 for name, arr in params.arrays().items():
                     snaps.setdefault(name, []).append(arr.ravel().copy())
-            rec = train(params, self.circuit, data[a:b], uniforms.rows(a, b), wg[a:b], sg[a:b],
-                                  record_samples=self.record_spikes, perturbation=perturbation)
+            rec = train(
+                params,
+                circuit,
+                data[a:b],
+                u.rows(a, b),
+                wg[a:b],
+                sg[a:b],
+                record_samples=self.record_spikes,
+                perturbation=chunk.perturbation[0],
+            )
             if rec is not None:
                 samples["wake"].append(rec[0])
                 samples["sleep"].append(rec[1])
         extras = {"history_seen": seen, "history": {k: np.array(v) for k, v in snaps.items()}}
         if self.record_spikes:
             for phase, parts in samples.items():
-                extras[phase] = [np.concatenate([p[l] for p in parts]) for l in range(len(self.circuit.layers))]
+                extras[phase] = [np.concatenate([p[l] for p in parts]) for l in range(len(circuit.layers))]
         return params, extras
-
-    def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
-                       perturbation=None, circuits=None):
-        """Every machine in turn, each with its own seed (see :meth:`Engine.run_population`)."""
-        N = len(params)
-        out, extras, own = [], [], self.circuit
-        try:
-            for k in range(N):
-                if circuits is not None and circuits[k] is not None:
-                    self.retarget(circuits[k])
-                p, e = self.run(params[k], data[k], seeds[k], None if wake_gate is None else wake_gate[k],
-                                None if sleep_gate is None else sleep_gate[k],
-                                None if uniforms is None else uniforms[k], offset,
-                                NO_PERTURBATION if perturbation is None or perturbation[k] is None else perturbation[k])
-                out.append(p)
-                extras.append(e)
-        finally:
-            self.circuit = own
-        return out, extras

@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import bad
-from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, sigmoid
-from .base import InProcessEngine
+from ..model import WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, sigmoid
+from .base import Chunk, EngineBase
 
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
 MAX_CHUNK = 10_000
 #: the most memory a chunk's uniforms may take (chunks are shortened to fit)
-UNIFORMS_BYTES = 2 ** 30
+UNIFORMS_BYTES = 2**30
 
 
 def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
@@ -36,9 +36,13 @@ def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
     n = circuit.layers
     per_example = 8 * n_machines * (rule.samples * sum(n[1:]) + rule.fantasies * sum(n))
     if per_example > UNIFORMS_BYTES:
-        raise bad("rule", f"{rule.label} on layers {list(n)} x {n_machines} machine(s) needs "
-                  f"{per_example / 2 ** 30:.1f} GiB of uniforms per example, more than the limit of "
-                  f"{UNIFORMS_BYTES / 2 ** 30:.0f} GiB", rule.label)
+        raise bad(
+            "rule",
+            f"{rule.label} on layers {list(n)} x {n_machines} machine(s) needs "
+            f"{per_example / 2**30:.1f} GiB of uniforms per example, more than the limit of "
+            f"{UNIFORMS_BYTES / 2**30:.0f} GiB",
+            rule.label,
+        )
     return int(min(MAX_CHUNK, UNIFORMS_BYTES // per_example))
 
 
@@ -49,22 +53,26 @@ def stack(params: list) -> dict:
     for name in ("generative_weights", "recognition_weights"):
         out[name] = [np.stack([getattr(p, name)[k] for p in params]) for k in range(len(getattr(params[0], name)))]
     for name in ("generative_biases", "recognition_biases"):
-        out[name] = [np.stack([getattr(p, name)[k] for p in params])[:, None, :]
-                     for k in range(len(getattr(params[0], name)))]
+        out[name] = [
+            np.stack([getattr(p, name)[k] for p in params])[:, None, :] for k in range(len(getattr(params[0], name)))
+        ]
     return out
 
 
 def unstack(arrays: dict, i: int) -> Parameters:
-    return Parameters(*[[a[i].reshape(a.shape[2:]) if name.endswith("biases") else a[i].copy() for a in arrays[name]]
-                        for name in ("generative_weights", "recognition_weights", "generative_biases",
-                                     "recognition_biases")])
+    return Parameters(
+        *[
+            [a[i].reshape(a.shape[2:]) if name.endswith("biases") else a[i].copy() for a in arrays[name]]
+            for name in ("generative_weights", "recognition_weights", "generative_biases", "recognition_biases")
+        ]
+    )
 
 
 def _masked(w, mask):
     return w * mask if isinstance(mask, np.ndarray) else w
 
 
-class VectorisedEngine(InProcessEngine):
+class VectorisedEngine(EngineBase):
     """N machines of one shape trained together in NumPy (see the module docstring).
 
     Implements :class:`hm_neuro.engines.Engine`; lesions are per-machine masks,
@@ -76,13 +84,21 @@ class VectorisedEngine(InProcessEngine):
     device = "numpy"
 
     @classmethod
-    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> "VectorisedEngine":
-        return cls(circuit, chunk=min(options.chunk, chunk_limit(circuit, options.rule, n_machines)),
-                   record_every=options.record_every,
-                   record_spikes=options.record_spikes, n_machines=n_machines, rule=options.rule)
+    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> VectorisedEngine:
+        limit = chunk_limit(circuit, options.rule, n_machines)
+        engine = super().from_options(circuit, options.replace(chunk=min(options.chunk, limit)), n_machines)
+        engine.rule = options.rule
+        return engine
 
-    def __init__(self, circuit: Circuit, chunk: int = MAX_CHUNK, record_every: int = 0, record_spikes: bool = False,
-                 n_machines: int = 1, rule: Rule = WAKE_SLEEP):
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int = MAX_CHUNK,
+        record_every: int = 0,
+        record_spikes: bool = False,
+        n_machines: int = 1,
+        rule: Rule = WAKE_SLEEP,
+    ):
         self.circuit = circuit
         self.chunk = chunk
         self.record_every = record_every
@@ -90,14 +106,6 @@ class VectorisedEngine(InProcessEngine):
         self.n_machines = n_machines
         self.rule = Rule.parse(rule)
         self.compile_seconds = 0.0
-
-
-    def run(self, params, data, seed, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
-            perturbation=NO_PERTURBATION):
-        p, e = self.run_population([params], [data], [seed], None if wake_gate is None else [wake_gate],
-                                   None if sleep_gate is None else [sleep_gate],
-                                   None if uniforms is None else [uniforms], offset, [perturbation])
-        return p[0], e[0]
 
     def draw(self, n: int, rng: np.random.Generator):
         """One machine's uniforms for ``n`` examples: wake ``(n, K, units)`` per
@@ -108,39 +116,37 @@ class VectorisedEngine(InProcessEngine):
         sleep = [rng.random((n, S, m)) if S > 1 else rng.random((n, m))[:, None, :] for m in self.circuit.layers]
         return Uniforms(wake, sleep)
 
-    def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None, offset=0,
-                       perturbation=None, circuits=None):
-        N = len(params)
-        c0 = self.circuit
-        circuits = [c if c is not None else c0 for c in (circuits or [None] * N)]
-        for c in circuits:
-            if c.layers != c0.layers:
-                raise bad("circuit", f"this engine is for layers {list(c0.layers)}", c.name)
-        m = len(data[0])
-        if m > self.chunk or any(len(d) != m for d in data):
-            raise bad("data", f"every machine needs the same number of rows, at most {self.chunk}",
-                      [len(d) for d in data])
-        L = c0.n_hidden_layers
-        pts = [NO_PERTURBATION if perturbation is None or perturbation[i] is None else perturbation[i]
-               for i in range(N)]
-        for pt in pts:
-            pt.validate(c0)
+    def train_chunk(self, params: list, chunk: Chunk):
+        N, m, L = len(params), chunk.rows, self.circuit.n_hidden_layers
+        data, circuits, pts, uniforms, offset = (
+            chunk.data,
+            chunk.circuits,
+            chunk.perturbation,
+            chunk.uniforms,
+            chunk.offset,
+        )
         if uniforms is None:
-            uniforms = [self.draw(m, np.random.default_rng(s)) for s in seeds]
+            uniforms = [self.draw(m, np.random.default_rng(s)) for s in chunk.seeds]
         else:  # (n, units) uniforms of the reference: one sample, one fantasy
-            uniforms = [Uniforms([w if w.ndim == 3 else w[:, None, :] for w in u.wake],
-                                 [f if f.ndim == 3 else f[:, None, :] for f in u.sleep]) for u in uniforms]
-        uw = [np.stack([u.wake[k] for u in uniforms], axis=1) for k in range(L)]      # (m, N, K, n)
+            uniforms = [
+                Uniforms(
+                    [w if w.ndim == 3 else w[:, None, :] for w in u.wake],
+                    [f if f.ndim == 3 else f[:, None, :] for f in u.sleep],
+                )
+                for u in uniforms
+            ]
+        uw = [np.stack([u.wake[k] for u in uniforms], axis=1) for k in range(L)]  # (m, N, K, n)
         us = [np.stack([u.sleep[l] for u in uniforms], axis=1) for l in range(L + 1)]  # (m, N, S, n)
-        X = np.stack([np.asarray(d, dtype=float) for d in data], axis=1)[:, :, None, :]   # (m, N, 1, n0)
-        ones = np.ones(m)
-        gw = np.stack([ones if wake_gate is None or wake_gate[i] is None else np.asarray(wake_gate[i], float)
-                       for i in range(N)], axis=1)[:, :, None, None]
-        gs = np.stack([ones if sleep_gate is None or sleep_gate[i] is None else np.asarray(sleep_gate[i], float)
-                       for i in range(N)], axis=1)[:, :, None, None]
+        X = np.stack([np.asarray(d, dtype=float) for d in data], axis=1)[:, :, None, :]  # (m, N, 1, n0)
+        gw, gs = (
+            np.stack([np.ones(m) if g is None else np.asarray(g, float) for g in gates], axis=1)[:, :, None, None]
+            for gates in (chunk.wake_gate, chunk.sleep_gate)
+        )
         P = stack(params)
-        eps = {name: [np.array([c.learning_rates[name][k] for c in circuits])[:, None, None]
-                      for k in range(len(P[name]))] for name in P}
+        eps = {
+            name: [np.array([c.learning_rates[name][k] for c in circuits])[:, None, None] for k in range(len(P[name]))]
+            for name in P
+        }
         masks = {kind: [self._mask(pts, kind, k) for k in range(L)] for kind in ("generative", "recognition")}
         clamps = [self._clamp(pts, l) for l in range(L + 1)]
         rec = {"wake": [[] for _ in range(L + 1)], "sleep": [[] for _ in range(L + 1)]} if self.record_spikes else None
@@ -156,8 +162,8 @@ class VectorisedEngine(InProcessEngine):
                 f = self._sleep(P, eps, masks, clamps, [u[t] for u in us], gs[t])
                 if rec is not None:
                     for l in range(L + 1):
-                        rec["wake"][l].append(np.broadcast_to(s[l][:, 0, :], (N, c0.layers[l])).copy())
-                        rec["sleep"][l].append(np.broadcast_to(f[l][:, 0, :], (N, c0.layers[l])).copy())
+                        rec["wake"][l].append(np.broadcast_to(s[l][:, 0, :], (N, self.circuit.layers[l])).copy())
+                        rec["sleep"][l].append(np.broadcast_to(f[l][:, 0, :], (N, self.circuit.layers[l])).copy())
         out = [unstack(P, i) for i in range(N)]
         extras = []
         for i in range(N):
@@ -173,15 +179,17 @@ class VectorisedEngine(InProcessEngine):
     def _mask(self, pts, kind, k):
         if all((kind, k) not in pt.lesions for pt in pts):
             return 1.0
-        return np.stack([np.asarray(pt.mask(kind, k), dtype=float) * np.ones(self.circuit.weight_shape(kind, k))
-                         for pt in pts])
+        return np.stack(
+            [np.asarray(pt.mask(kind, k), dtype=float) * np.ones(self.circuit.weight_shape(kind, k)) for pt in pts]
+        )
 
     def _clamp(self, pts, l):
         if all(l not in pt.clamps for pt in pts):
             return None
         on = np.array([l in pt.clamps for pt in pts])[:, None, None]
-        values = np.stack([np.asarray(pt.clamps.get(l, np.zeros(self.circuit.layers[l])), dtype=float)
-                           for pt in pts])[:, None, :]
+        values = np.stack([np.asarray(pt.clamps.get(l, np.zeros(self.circuit.layers[l])), dtype=float) for pt in pts])[
+            :, None, :
+        ]
         return on, values
 
     def _wake(self, P, eps, masks, clamps, d, u, gate):

@@ -26,24 +26,25 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..model import load_circuit
-from ..files.data import bars_distribution, sample_bars
+from .. import plotting
+from ..engines import MAX_CHUNK
 from ..errors import HMError
-from ..measures import exact_summary
+from ..files.data import bars_distribution, sample_bars
 from ..files.model_io import save_history, save_json, save_model
+from ..measures import exact_summary
+from ..model import Parameters, Rule, load_circuit, sample_fantasies
+from ..runs.runner import Task, default_workers, run_tasks
 from ..seeds import SeedTree
-from ..model import Rule
-from ..model import Parameters, sample_fantasies
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
-EXAMPLES = 2_000_000        # "trained on 2 x 10^6 random examples"
-P_VERTICAL = 2 / 3          # Fig. 1a leaves it open; public reproductions use 2/3
-PAPER_KL = 0.10             # "final asymmetric divergence ... was 0.10 bits"
-PAPER_PENALTY = 0.08        # "The penalty term in Eq. 8 was 0.08 bits"
-RECORD_EVERY = 50_000       # weight snapshots for the evolution figure
-SEED = 0                    # first seed, "to get identical figures for repeated runs"
-RESTARTS = 3                # machines per seed; the one with the lowest training free energy is kept
-SEEDS = 10                  # seeds of the default run (the README's statistics use 20 and 40)
+EXAMPLES = 2_000_000  # "trained on 2 x 10^6 random examples"
+P_VERTICAL = 2 / 3  # Fig. 1a leaves it open; public reproductions use 2/3
+PAPER_KL = 0.10  # "final asymmetric divergence ... was 0.10 bits"
+PAPER_PENALTY = 0.08  # "The penalty term in Eq. 8 was 0.08 bits"
+RECORD_EVERY = 50_000  # weight snapshots for the evolution figure
+SEED = 0  # first seed, "to get identical figures for repeated runs"
+RESTARTS = 3  # machines per seed; the one with the lowest training free energy is kept
+SEEDS = 10  # seeds of the default run (the README's statistics use 20 and 40)
 
 #: Readings of "0.2 for the generative and recognition weights to and from
 #: the input units and 0.001 for the other weights": which bias sets learn at
@@ -51,50 +52,67 @@ SEEDS = 10                  # seeds of the default run (the README's statistics 
 READINGS = {
     "connections": {
         "doc": "every parameter on a connection that touches the input: G1, R1, input generative "
-               "biases, first-hidden recognition biases (default, circuits/bars.toml)",
-        "generative_biases": [0.2, 0.001, 0.001], "recognition_biases": [0.2, 0.001]},
+        "biases, first-hidden recognition biases (default, circuits/bars.toml)",
+        "generative_biases": [0.2, 0.001, 0.001],
+        "recognition_biases": [0.2, 0.001],
+    },
     "input-biases": {
         "doc": "G1, R1 and the input units' generative biases",
-        "generative_biases": [0.2, 0.001, 0.001], "recognition_biases": [0.001, 0.001]},
+        "generative_biases": [0.2, 0.001, 0.001],
+        "recognition_biases": [0.001, 0.001],
+    },
     "weights-only": {
         "doc": "G1 and R1 only; every bias at 0.001",
-        "generative_biases": [0.001, 0.001, 0.001], "recognition_biases": [0.001, 0.001]},
+        "generative_biases": [0.001, 0.001, 0.001],
+        "recognition_biases": [0.001, 0.001],
+    },
 }
 
 
 def circuit_for(reading: str):
     base = load_circuit("bars")
     r = READINGS[reading]
-    return base.replace(learning_rates={"generative_biases": r["generative_biases"],
-                                        "recognition_biases": r["recognition_biases"]})
+    return base.replace(
+        learning_rates={"generative_biases": r["generative_biases"], "recognition_biases": r["recognition_biases"]}
+    )
 
 
 #: ``--engine spiking``: the spiking circuit's parameters when the circuit has no [dynamics] table
 SPIKING_BRIDGE = {"window": 1.0, "dt": 1.0}
 
 
-def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device=None,
-         reading="connections", examples=None, restarts=RESTARTS, workers=None, scheduler=None,
-         rule="wake-sleep"):
+def main(
+    seed=SEED,
+    seeds=SEEDS,
+    quick=False,
+    out="figures",
+    engine=None,
+    device=None,
+    reading="connections",
+    examples=None,
+    restarts=RESTARTS,
+    workers=None,
+    scheduler=None,
+    rule="wake-sleep",
+):
     """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
 
-    Each seed trains ``restarts`` machines (restart r > 0 uses seed
-    the ``restart, r`` child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps the one with the lowest free energy on fresh
+    Each seed trains ``restarts`` machines (restart r > 0 uses the
+    ``restart, r`` child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps
+    the one with the lowest free energy on fresh
     *training* data; the true KL is never used to choose.  ``restarts=1`` is
     the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
     the whole pipeline: the numbers are not the paper's).  The trainings are
     the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
     processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
     """
-    from ..runs.runner import Task, default_workers, run_tasks
-
     t_start = time.perf_counter()
     out = Path(out)
     examples = int(examples or (20_000 if quick else EXAMPLES))
     record_every = max(examples // 40, 1)
     circuit = circuit_for(reading)
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
-    chunk = min(examples, 100_000)
+    chunk = min(examples, MAX_CHUNK)
     runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
     rule = Rule.parse(rule)
     # default: the papers' rule on the Brian2 circuit, the others on the vectorised
@@ -104,15 +122,37 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
         # in real time: the bridge at one clock step per window unless the circuit says otherwise
         # (then the spiking circuit is the binary one sample for sample: README)
         circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
-    tasks = [Task(i, circuit.to_dict(), "bars", examples, s, r, (), P_VERTICAL, engine, device, chunk,
-                  record_every, keep_model=True, rule=rule.label) for i, (s, r) in enumerate(runs_wanted)]
+    tasks = [
+        Task(
+            i,
+            circuit.to_dict(),
+            "bars",
+            examples,
+            s,
+            r,
+            (),
+            P_VERTICAL,
+            engine,
+            device,
+            chunk,
+            record_every,
+            keep_model=True,
+            rule=rule.label,
+        )
+        for i, (s, r) in enumerate(runs_wanted)
+    ]
     workers = workers or default_workers()
     # the vectorised engine's machines are independent of their population
     # (one generator each), so it takes all tasks in as few populations as
     # there are workers; Brian2 populations keep their fixed size
     population = -(-len(tasks) // workers) if engine == "vectorised" else None
-    results = run_tasks(tasks, workers=workers, scheduler=scheduler, desc=f"bars {rule.label}",
-                        **({"population": population} if population else {}))
+    results = run_tasks(
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        desc=f"bars {rule.label}",
+        **({"population": population} if population else {}),
+    )
     runs, chosen_results = [], []
     for s in range(seed, seed + seeds):
         candidates = []
@@ -120,17 +160,27 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
             if task.seed != s:
                 continue
             row = res["row"]
-            run = {"seed": s, "restart": task.restart, "run_seed": task.run_seed, "seconds": row.get("seconds"),
-                   "status": row["status"], "chosen": False, "cached_build": row.get("cached_build")}
+            run = {
+                "seed": s,
+                "restart": task.restart,
+                "run_seed": task.run_seed,
+                "seconds": row.get("seconds"),
+                "status": row["status"],
+                "chosen": False,
+                "cached_build": row.get("cached_build"),
+            }
             if row["status"] != "ok":
                 run["error"] = row.get("error", "")
                 print(f"seed {s} restart {task.restart}: FAILED: {run['error']}", file=sys.stderr)
             else:
                 for key in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "training_free_energy_bits"):
                     run[key] = row[key]
-                print(f"seed {s} restart {task.restart}: KL(data||model) = {run['kl_data_model_bits']:.3f} bits, "
-                      f"KL(Q||P) = {run['kl_q_p_bits']:.3f} bits, training F = "
-                      f"{run['training_free_energy_bits']:.3f} bits", file=sys.stderr)
+                print(
+                    f"seed {s} restart {task.restart}: KL(data||model) = {run['kl_data_model_bits']:.3f} bits, "
+                    f"KL(Q||P) = {run['kl_q_p_bits']:.3f} bits, training F = "
+                    f"{run['training_free_energy_bits']:.3f} bits",
+                    file=sys.stderr,
+                )
                 candidates.append((run, res, row))
             runs.append(run)
         if not candidates:
@@ -138,9 +188,16 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
         run, res, row = min(candidates, key=lambda c: c[0]["training_free_energy_bits"])
         run["chosen"] = True
         seen, hist = res["history"]
-        chosen_results.append(SimpleNamespace(params=Parameters.from_arrays(res["model"], circuit),
-                                              seed=SeedTree(s).restart(run["restart"]), history_seen=seen, history=hist,
-                                              engine=engine, device=row["device"]))
+        chosen_results.append(
+            SimpleNamespace(
+                params=Parameters.from_arrays(res["model"], circuit),
+                seed=SeedTree(s).restart(run["restart"]),
+                history_seen=seen,
+                history=hist,
+                engine=engine,
+                device=row["device"],
+            )
+        )
     if not chosen_results:
         raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
     # the run drawn in the figures: the chosen run with the lowest training
@@ -151,8 +208,10 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
     cached = sum(bool(r.get("cached_build")) for r in runs)
     if any(r.get("cached_build") is not None for r in runs):
-        print(f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step "
-              f"{compile_s:.1f} s", file=sys.stderr)
+        print(
+            f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step {compile_s:.1f} s",
+            file=sys.stderr,
+        )
 
     chosen = [r for r in runs if r["chosen"]]
     all_kls = np.array([r["kl_data_model_bits"] for r in runs if r["status"] == "ok"])
@@ -160,19 +219,36 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
     pens = np.array([r["kl_q_p_bits"] for r in chosen])
     best = int(np.argmin(kls))
     summary = {
-        "experiment": "bars", "paper": "Hinton, Dayan, Frey & Neal (1995), Fig. 1, note [15]",
-        "reading": reading, "reading_doc": READINGS[reading]["doc"], "p_vertical": P_VERTICAL, "rule": rule.label,
+        "experiment": "bars",
+        "paper": "Hinton, Dayan, Frey & Neal (1995), Fig. 1, note [15]",
+        "reading": reading,
+        "reading_doc": READINGS[reading]["doc"],
+        "p_vertical": P_VERTICAL,
+        "rule": rule.label,
         "seconds_total": time.perf_counter() - t_start,
-        "examples": examples, "seeds": seeds, "first_seed": seed, "quick": quick,
-        "engine": first.engine, "device": first.device, "compile_seconds": compile_s, "runs_on_cached_build": cached,
-        "paper_kl_data_model_bits": PAPER_KL, "paper_kl_q_p_bits": PAPER_PENALTY,
-        "median_kl_data_model_bits": float(np.median(kls)), "best_kl_data_model_bits": float(kls[best]),
-        "best_seed": chosen[best]["seed"], "kl_q_p_bits_of_best": float(pens[best]),
+        "examples": examples,
+        "seeds": seeds,
+        "first_seed": seed,
+        "quick": quick,
+        "engine": first.engine,
+        "device": first.device,
+        "compile_seconds": compile_s,
+        "runs_on_cached_build": cached,
+        "paper_kl_data_model_bits": PAPER_KL,
+        "paper_kl_q_p_bits": PAPER_PENALTY,
+        "median_kl_data_model_bits": float(np.median(kls)),
+        "best_kl_data_model_bits": float(kls[best]),
+        "best_seed": chosen[best]["seed"],
+        "kl_q_p_bits_of_best": float(pens[best]),
         "median_kl_q_p_bits": float(np.median(pens)),
-        "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)), "restarts": restarts,
-        "single_runs": len(runs), "failed_runs": sum(r["status"] != "ok" for r in runs),
-        "seeds_without_a_result": seeds - len(chosen), "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
-        "single_run_median_kl_data_model_bits": float(np.median(all_kls)), "runs": runs,
+        "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)),
+        "restarts": restarts,
+        "single_runs": len(runs),
+        "failed_runs": sum(r["status"] != "ok" for r in runs),
+        "seeds_without_a_result": seeds - len(chosen),
+        "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
+        "single_run_median_kl_data_model_bits": float(np.median(all_kls)),
+        "runs": runs,
     }
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
@@ -185,39 +261,53 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", engine=None, device
         name += f"_seeds{seeds}"  # never overwrite the results of another number of seeds
     if quick:
         name += "_quick"
-    curve = [exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit),
-                           patterns, probs)["kl_data_model_bits"] for i in range(len(first.history_seen))]
+    curve = [
+        exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
+            "kl_data_model_bits"
+        ]
+        for i in range(len(first.history_seen))
+    ]
     summary["figures_run_seed"] = first.seed.label()
     summary["learning_curve_seed"] = first.seed.label()
     summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
     save_json(out / f"{name}.json", summary)
 
     # ------- figures of the shown run (its weights were recorded during the run)
-    from .. import plotting
 
-    save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine,
-               first.device)
+    save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine, first.device)
     save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
     rng = SeedTree(seed).child("figures").rng()
     train_imgs = sample_bars(200, rng, p_vertical=P_VERTICAL)
-    train_imgs = train_imgs[train_imgs.sum(1) > 0][:32]          # "ambiguous all-white images removed"
+    train_imgs = train_imgs[train_imgs.sum(1) > 0][:32]  # "ambiguous all-white images removed"
     fant = sample_fantasies(first.params, 400, rng)[0]
     fant = fant[fant.sum(1) > 0][:32]
-    plotting.save(plotting.samples_and_fantasies(train_imgs, fant, 4,
-                  titles=("training images (Fig. 1b)", f"fantasies after {examples:,} examples")),
-                  out / f"{name}_fantasies.png")
+    plotting.save(
+        plotting.samples_and_fantasies(
+            train_imgs, fant, 4, titles=("training images (Fig. 1b)", f"fantasies after {examples:,} examples")
+        ),
+        out / f"{name}_fantasies.png",
+    )
     plotting.save(plotting.bars_generative_weights(first.params), out / f"{name}_weights.png")
-    fig = plotting.learning_curve(np.maximum(first.history_seen, 1), curve, reference=PAPER_KL,
-                                  label=f"seed {first.seed.label()} ({first.engine}/{first.device})")
+    fig = plotting.learning_curve(
+        np.maximum(first.history_seen, 1),
+        curve,
+        reference=PAPER_KL,
+        label=f"seed {first.seed.label()} ({first.engine}/{first.device})",
+    )
     fig.axes[0].set_xscale("log")
     plotting.save(fig, out / f"{name}_learning_curve.png")
-    plotting.save(plotting.weight_evolution(first.history_seen, first.history, circuit),
-                  out / f"{name}_weight_evolution.png")
+    plotting.save(
+        plotting.weight_evolution(first.history_seen, first.history, circuit), out / f"{name}_weight_evolution.png"
+    )
 
-    print(f"bars ({reading}, {rule.label}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
-          f"{first.engine}/{first.device}):\n"
-          f"  KL(data||model): paper {PAPER_KL:.2f} bits, measured median {summary['median_kl_data_model_bits']:.3f}, "
-          f"best {summary['best_kl_data_model_bits']:.3f}; {summary['seeds_reaching_paper_kl']}/{seeds} seeds <= {PAPER_KL}\n"
-          f"  KL(Q||P) penalty: paper {PAPER_PENALTY:.2f} bits, measured {summary['kl_q_p_bits_of_best']:.3f} (best seed)\n"
-          f"  results -> {out / (name + '.json')}")
+    print(
+        f"bars ({reading}, {rule.label}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
+        f"{first.engine}/{first.device}):\n"
+        f"  KL(data||model): paper {PAPER_KL:.2f} bits, measured median {summary['median_kl_data_model_bits']:.3f}, "
+        f"best {summary['best_kl_data_model_bits']:.3f}; "
+        f"{summary['seeds_reaching_paper_kl']}/{seeds} seeds <= {PAPER_KL}\n"
+        f"  KL(Q||P) penalty: paper {PAPER_PENALTY:.2f} bits, "
+        f"measured {summary['kl_q_p_bits_of_best']:.3f} (best seed)\n"
+        f"  results -> {out / (name + '.json')}"
+    )
     return summary

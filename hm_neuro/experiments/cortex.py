@@ -30,18 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import load_circuit
+from .. import plotting
+from ..engines import make_engine
 from ..files.data import bars_distribution, sample_bars
-from ..measures import exact_summary, sampled_free_energy
 from ..files.model_io import save_json
-from ..model import Parameters, Perturbation
+from ..measures import exact_summary, sampled_free_energy
+from ..model import Parameters, Perturbation, load_circuit
 from ..seeds import SeedTree
 from ..training import BarsStream, Epoch, train, train_population
 
-TRAIN = 2_000_000          # the bars protocol
-CONTINUE = 500_000         # examples of the deprivation / control epoch
+TRAIN = 2_000_000  # the bars protocol
+CONTINUE = 500_000  # examples of the deprivation / control epoch
 FRACTIONS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
-SEED = 9                   # a seed whose bars run reaches the paper's solution (figures/bars_restarts1_seeds40.json)
+SEED = 9  # a seed whose bars run reaches the paper's solution (figures/bars_restarts1_seeds40.json)
 
 
 def params_at(history, i, circuit):
@@ -51,11 +52,10 @@ def params_at(history, i, circuit):
 def engine_fantasies(circuit, params, n, seed, perturbation, engine, device):
     """Sample only (frozen gates) on the engine's circuit, perturbed; the
     fantasies are the sleep samples of the input layer."""
-    from ..engines import make_engine
-
     with make_engine(circuit, engine, device=device, chunk=n, record_spikes=True) as eng:
-        _, extras = eng.run(params, np.zeros((n, circuit.n_input)), seed, np.zeros(n), np.zeros(n),
-                            perturbation=perturbation)
+        _, extras = eng.run(
+            params, np.zeros((n, circuit.n_input)), seed, np.zeros(n), np.zeros(n), perturbation=perturbation
+        )
     return extras["sleep"][0]
 
 
@@ -67,27 +67,42 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     patterns, probs = bars_distribution()
     stream = BarsStream()
     root = SeedTree(seed)
-    base = train(circuit, stream, n_train, seed=root, engine=engine, device=device,
-                 record_every=max(n_train // 20, 1))
+    base = train(circuit, stream, n_train, seed=root, engine=engine, device=device, record_every=max(n_train // 20, 1))
     trained = base.params
     device = base.device if base.engine == "brian2" else None
-    result = {"experiment": "cortex", "seed": seed, "train_examples": n_train, "quick": quick,
-              "engine": base.engine, "device": base.device,
-              "trained": exact_summary(trained, patterns, probs)}
+    result = {
+        "experiment": "cortex",
+        "seed": seed,
+        "train_examples": n_train,
+        "quick": quick,
+        "engine": base.engine,
+        "device": base.device,
+        "trained": exact_summary(trained, patterns, probs),
+    }
 
     # 1. sleep deprivation vs control, continuing from the trained machine
     # control and deprived machines side by side in one population, on the same data (same data seed)
     curves = {}
     names = (("control", "wake-sleep"), ("deprived", "wake"))
     cont = root.child("epoch", 1)
-    runs = train_population(circuit, [BarsStream(), BarsStream()], n_cont, [cont, cont], engine=engine,
-                            device=device, params=[trained, trained],
-                            schedule=[[Epoch(n_cont, kind)] for _, kind in names], record_every=max(n_cont // 10, 1))
+    runs = train_population(
+        circuit,
+        [BarsStream(), BarsStream()],
+        n_cont,
+        [cont, cont],
+        engine=engine,
+        device=device,
+        params=[trained, trained],
+        schedule=[[Epoch(n_cont, kind)] for _, kind in names],
+        record_every=max(n_cont // 10, 1),
+    )
     for (name, _), r in zip(names, runs):
         summ = [exact_summary(params_at(r.history, i, circuit), patterns, probs) for i in range(len(r.history_seen))]
-        curves[name] = {"examples": [n_train + s for s in r.history_seen],
-                        "kl_data_model_bits": [x["kl_data_model_bits"] for x in summ],
-                        "kl_q_p_bits": [x["kl_q_p_bits"] for x in summ]}
+        curves[name] = {
+            "examples": [n_train + s for s in r.history_seen],
+            "kl_data_model_bits": [x["kl_data_model_bits"] for x in summ],
+            "kl_q_p_bits": [x["kl_q_p_bits"] for x in summ],
+        }
     result["sleep_deprivation"] = curves
 
     # 2. lesions of recognition_0, 3. corrupted inputs (free energy, 50 recognition samples per image)
@@ -96,7 +111,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     lesion_f, corrupt_f = [], []
     for f in FRACTIONS:
         p = trained.copy()
-        p.recognition_weights[0] *= (rng.random(p.recognition_weights[0].shape) >= f)
+        p.recognition_weights[0] *= rng.random(p.recognition_weights[0].shape) >= f
         lesion_f.append(float(np.mean(sampled_free_energy(p, data, 50, rng))))
         flipped = np.abs(data - (rng.random(data.shape) < f / 2))  # f/2 of the pixels flipped
         corrupt_f.append(float(np.mean(sampled_free_energy(trained, flipped, 50, rng))))
@@ -109,8 +124,10 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     n0, n1 = circuit.layers[0], circuit.layers[1]
     G = base.history["generative_weights_0"].reshape(-1, n1, n0)
     R = base.history["recognition_weights_0"].reshape(-1, n0, n1)
-    align = [float(np.corrcoef(R[i].ravel(), G[i].T.ravel())[0, 1]) if np.std(G[i]) > 0 and np.std(R[i]) > 0
-             else 0.0 for i in range(len(base.history_seen))]
+    align = [
+        float(np.corrcoef(R[i].ravel(), G[i].T.ravel())[0, 1]) if np.std(G[i]) > 0 and np.std(R[i]) > 0 else 0.0
+        for i in range(len(base.history_seen))
+    ]
     result["alignment"] = {"examples": base.history_seen, "corr_R1_G1T": align}
 
     # 5. imagery on the Brian2 circuit: top unit clamped; top-down input to layer 1 cut
@@ -118,26 +135,26 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     imagery = {}
     for state in (0.0, 1.0):
         pt = Perturbation(clamps={2: np.array([state])})
-        imagery[int(state)] = engine_fantasies(circuit, trained, n_img, root.child("figures").integer(), pt,
-                                               engine, device)
+        imagery[int(state)] = engine_fantasies(
+            circuit, trained, n_img, root.child("figures").integer(), pt, engine, device
+        )
     cut = Perturbation(lesions={("generative", 1): np.zeros((1, n1))})
     imagery["cut"] = engine_fantasies(circuit, trained, n_img, root.child("figures").integer(), cut, engine, device)
     for key, f in imagery.items():
         img = f.reshape(-1, 4, 4)
-        result[f"imagery_{key}_vertical_fraction"] = float(np.mean(
-            [np.all(x == x[:1]) and x.any() for x in img]))
+        result[f"imagery_{key}_vertical_fraction"] = float(np.mean([np.all(x == x[:1]) and x.any() for x in img]))
         result[f"imagery_{key}_blank_fraction"] = float(np.mean(f.sum(1) == 0))
     name = "cortex_quick" if quick else "cortex"
     save_json(out / f"{name}.json", result)
     plot(result, imagery, out / f"{name}.png")
-    print(f"cortex: after {n_cont:,} more examples, KL(Q||P) control {curves['control']['kl_q_p_bits'][-1]:.3f} "
-          f"vs deprived {curves['deprived']['kl_q_p_bits'][-1]:.3f} bits -> {out / (name + '.png')}")
+    print(
+        f"cortex: after {n_cont:,} more examples, KL(Q||P) control {curves['control']['kl_q_p_bits'][-1]:.3f} "
+        f"vs deprived {curves['deprived']['kl_q_p_bits'][-1]:.3f} bits -> {out / (name + '.png')}"
+    )
     return result
 
 
 def plot(result, imagery, path):
-    from .. import plotting
-
     plt = plotting._plt()
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     ax = axes[0, 0]
@@ -165,8 +182,10 @@ def plot(result, imagery, path):
     ax.set_xlabel("training examples")
     ax.set_ylabel("corr(R1, G1ᵀ)")
     ax.set_title("4. recognition vs generation alignment", fontsize=9)
-    for ax, key, title in ((axes[1, 1], 0, "5. imagery: top unit clamped OFF"),
-                           (axes[1, 2], 1, "5. imagery: top unit clamped ON")):
+    for ax, key, title in (
+        (axes[1, 1], 0, "5. imagery: top unit clamped OFF"),
+        (axes[1, 2], 1, "5. imagery: top unit clamped ON"),
+    ):
         f = imagery[key]
         f = f[f.sum(1) > 0][:24]
         plotting.image_grid(ax, f, 4, 8, title)

@@ -31,16 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import load_circuit
-from ..files.data import load_digits
+from .. import plotting
+from ..engines import MAX_CHUNK
 from ..errors import HMError
-from ..measures import importance_log2_prob, sampled_free_energy
-from ..seeds import SeedTree
+from ..files.data import load_digits
 from ..files.model_io import save_json
-from ..model import Parameters, sample_fantasies
+from ..measures import importance_log2_prob, sampled_free_energy
+from ..model import Parameters, Rule, load_circuit, sample_fantasies
+from ..runs.runner import Task, default_workers, run_tasks
+from ..seeds import SeedTree
 
-SWEEPS = 500            # "500 sweeps through the 700 examples"
-N_DL_SAMPLES = 10       # "each net was run 10 times"
+SWEEPS = 500  # "500 sweeps through the 700 examples"
+N_DL_SAMPLES = 10  # "each net was run 10 times"
 TEST_FRACTION = 0.5
 SEED = 0
 PAPER = {"helmholtz": 0.048, "nearest_neighbour": 0.067, "backprop": 0.056}
@@ -58,8 +60,10 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
     from sklearn.neural_network import MLPClassifier
 
     nn = KNeighborsClassifier(n_neighbors=1).fit(xtr, ytr)
-    grid = {"hidden_layer_sizes": [(32,), (64,)] if quick else [(16,), (32,), (64,), (128,)],
-            "alpha": [1e-3, 1e-1] if quick else [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
+    grid = {
+        "hidden_layer_sizes": [(32,), (64,)] if quick else [(16,), (32,), (64,), (128,)],
+        "alpha": [1e-3, 1e-1] if quick else [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+    }
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -68,25 +72,36 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
     with warnings.catch_warnings():  # some grid points stop at max_iter; cross-validation judges them
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(xtr, ytr)
-    return ({"nearest_neighbour": float(np.mean(nn.predict(xte) != yte)),
-             "backprop": float(np.mean(mlp.predict(xte) != yte))},
-            {"backprop_chosen": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mlp.best_params_.items()}})
+    return (
+        {
+            "nearest_neighbour": float(np.mean(nn.predict(xte) != yte)),
+            "backprop": float(np.mean(mlp.predict(xte) != yte)),
+        },
+        {"backprop_chosen": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mlp.best_params_.items()}},
+    )
 
 
 #: description length: the free energy of eq. 5, its expected cost alone, the importance-sampled -log2 P(d)
 MEASURES = ("free-energy", "expected-cost", "importance")
 
 
-def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps=None, measure="free-energy",
-         workers=None, scheduler=None, rule="wake-sleep"):
+def main(
+    seed=SEED,
+    quick=False,
+    out="figures",
+    engine=None,
+    device=None,
+    sweeps=None,
+    measure="free-energy",
+    workers=None,
+    scheduler=None,
+    rule="wake-sleep",
+):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
     1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
     the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
     papers' run on the vectorised engine, on the same split."""
-    from ..runs.runner import Task, default_workers, run_tasks
-    from ..model import Rule
-
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
     rule = Rule.parse(rule)
@@ -98,17 +113,36 @@ def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps
     xtr, xte, ytr, yte = split(x, y, seed)
     classes = list(range(10))
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
-    chunk = min(max(n_per.values()) * sweeps, 100_000)  # one compiled build serves every class
+    chunk = min(max(n_per.values()) * sweeps, MAX_CHUNK)  # one compiled build serves every class
     # the ten machines are one population: each learns for its own 500 sweeps, then is frozen
     # until the largest class is done (a frozen epoch samples but changes nothing)
     longest = max(n_per.values()) * sweeps
-    tasks = [Task(c, circuit.to_dict(), xtr[ytr == c], longest, seed, restart=c, point=(("digit", c),),
-                  engine=engine, device=device, chunk=chunk, keep_model=True, rule=rule.label,
-                  schedule=(("wake-sleep", n_per[c] * sweeps),) + ((("frozen", longest - n_per[c] * sweeps),)
-                                                                   if n_per[c] * sweeps < longest else ()))
-             for c in classes]
-    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits",
-                        **({"population": len(tasks)} if engine == "vectorised" else {}))
+    tasks = [
+        Task(
+            c,
+            circuit.to_dict(),
+            xtr[ytr == c],
+            longest,
+            seed,
+            restart=c,
+            point=(("digit", c),),
+            engine=engine,
+            device=device,
+            chunk=chunk,
+            keep_model=True,
+            rule=rule.label,
+            schedule=(("wake-sleep", n_per[c] * sweeps),)
+            + ((("frozen", longest - n_per[c] * sweeps),) if n_per[c] * sweeps < longest else ()),
+        )
+        for c in classes
+    ]
+    results = run_tasks(
+        tasks,
+        workers=workers or default_workers(),
+        scheduler=scheduler,
+        desc="digits",
+        **({"population": len(tasks)} if engine == "vectorised" else {}),
+    )
     failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
     if failed:
         raise HMError(f"digits: the machine of digit {failed[0]['digit']} failed: {failed[0]['error']}")
@@ -119,28 +153,47 @@ def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps
     if measure == "importance":
         dl = np.stack([-importance_log2_prob(models[c], xte, N_DL_SAMPLES, rng) for c in classes], axis=1)
     else:
-        dl = np.stack([sampled_free_energy(models[c], xte, N_DL_SAMPLES, rng,
-                                           include_entropy=(measure == "free-energy")) for c in classes], axis=1)
+        dl = np.stack(
+            [
+                sampled_free_energy(models[c], xte, N_DL_SAMPLES, rng, include_entropy=(measure == "free-energy"))
+                for c in classes
+            ],
+            axis=1,
+        )
     pred = np.argmin(dl, axis=1)
     err = float(np.mean(pred != yte))
     base, chosen = baselines(xtr, ytr, xte, yte, seed, quick)
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (yte, pred), 1)
-    result = {"experiment": "digits", "paper": "Hinton et al. (1995), Fig. 2, note [16]",
-              "data": "sklearn 8x8 digits, binarised at >= 8/16", "train_images": int(len(ytr)),
-              "test_images": int(len(yte)), "split_seed": seed, "sweeps": sweeps, "quick": quick,
-              "rule": rule.label, "engine": engine,
-              "description_length": measure, "dl_samples": N_DL_SAMPLES,
-              "error_helmholtz": err, "error_nearest_neighbour": base["nearest_neighbour"],
-              "error_backprop": base["backprop"], **chosen,
-              "paper_error_helmholtz": PAPER["helmholtz"], "paper_error_nearest_neighbour": PAPER["nearest_neighbour"],
-              "paper_error_backprop": PAPER["backprop"], "confusion": confusion.tolist()}
-    name = "digits" + ("" if rule.is_default else "_" + rule.label.replace(":", "")
-                       + ("_brian2" if engine == "brian2" else "")) \
-        + ("" if measure == "free-energy" else "_" + measure) + ("_quick" if quick else "")
+    result = {
+        "experiment": "digits",
+        "paper": "Hinton et al. (1995), Fig. 2, note [16]",
+        "data": "sklearn 8x8 digits, binarised at >= 8/16",
+        "train_images": int(len(ytr)),
+        "test_images": int(len(yte)),
+        "split_seed": seed,
+        "sweeps": sweeps,
+        "quick": quick,
+        "rule": rule.label,
+        "engine": engine,
+        "description_length": measure,
+        "dl_samples": N_DL_SAMPLES,
+        "error_helmholtz": err,
+        "error_nearest_neighbour": base["nearest_neighbour"],
+        "error_backprop": base["backprop"],
+        **chosen,
+        "paper_error_helmholtz": PAPER["helmholtz"],
+        "paper_error_nearest_neighbour": PAPER["nearest_neighbour"],
+        "paper_error_backprop": PAPER["backprop"],
+        "confusion": confusion.tolist(),
+    }
+    name = (
+        "digits"
+        + ("" if rule.is_default else "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else ""))
+        + ("" if measure == "free-energy" else "_" + measure)
+        + ("_quick" if quick else "")
+    )
     save_json(out / f"{name}.json", result)
-
-    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 10))
@@ -153,7 +206,9 @@ def main(seed=SEED, quick=False, out="figures", engine=None, device=None, sweeps
     plotting.confusion(ax, confusion, classes)
     ax.set_title(f"classified by description length: {100 * err:.1f}% errors", fontsize=9)
     plotting.save(fig, out / f"{name}_confusion.png")
-    print(f"digits ({rule.label}, {sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
-          f"nearest neighbour {100 * base['nearest_neighbour']:.1f}% (paper 6.7%), "
-          f"backprop {100 * base['backprop']:.1f}% (paper 5.6%) -> {out / (name + '.json')}")
+    print(
+        f"digits ({rule.label}, {sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
+        f"nearest neighbour {100 * base['nearest_neighbour']:.1f}% (paper 6.7%), "
+        f"backprop {100 * base['backprop']:.1f}% (paper 5.6%) -> {out / (name + '.json')}"
+    )
     return result

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import load_circuit
+from .. import plotting
 from ..files.data import load_digits
-from ..measures import importance_log2_prob, sampled_free_energy
-from ..seeds import SeedTree
 from ..files.model_io import save_json, save_model
-from ..model import sample_fantasies
+from ..measures import importance_log2_prob, sampled_free_energy
+from ..model import load_circuit, sample_fantasies
+from ..seeds import SeedTree
 from ..training import SweepStream, train
 
-SWEEPS = 500   # as for the digit machines of note [16]
+SWEEPS = 500  # as for the digit machines of note [16]
 SEED = 0
 
 
@@ -39,16 +39,22 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     r = train(circuit, stream, len(x) * sweeps, seed=seed, engine=engine, device=device)
     rng = SeedTree(seed).child("evaluation").rng()
     name = "nines_quick" if quick else "nines"
-    result = {"experiment": "nines", "paper": "Dayan, Helmholtz machines and wake-sleep learning, Fig. 1B",
-              "images": int(len(x)), "sweeps": sweeps, "examples": r.examples_seen,
-              "engine": r.engine, "device": r.device, "seed": seed, "quick": quick,
-              "free_energy_bits": float(np.mean(sampled_free_energy(r.params, x, 100, rng))),
-              "importance_neg_log2_prob_bits": float(-np.mean(importance_log2_prob(r.params, x, 1000, rng))),
-              "untrained_bits": float(circuit.n_input)}  # all-zero weights: every pixel costs 1 bit
+    result = {
+        "experiment": "nines",
+        "paper": "Dayan, Helmholtz machines and wake-sleep learning, Fig. 1B",
+        "images": int(len(x)),
+        "sweeps": sweeps,
+        "examples": r.examples_seen,
+        "engine": r.engine,
+        "device": r.device,
+        "seed": seed,
+        "quick": quick,
+        "free_energy_bits": float(np.mean(sampled_free_energy(r.params, x, 100, rng))),
+        "importance_neg_log2_prob_bits": float(-np.mean(importance_log2_prob(r.params, x, 1000, rng))),
+        "untrained_bits": float(circuit.n_input),
+    }  # all-zero weights: every pixel costs 1 bit
     save_json(out / f"{name}.json", result)
     save_model(out / f"{name}_model.npz", r.params, circuit, seed, r.examples_seen, r.engine, r.device)
-
-    from .. import plotting
 
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(3.0, 10))
@@ -56,6 +62,8 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     plotting.image_grid(axes[0], x[picks], 8, 1, "training")
     plotting.image_grid(axes[1], sample_fantasies(r.params, 8, rng)[0], 8, 1, "fantasies")
     plotting.save(fig, out / f"{name}.png")
-    print(f"nines: {len(x)} images x {sweeps} sweeps; free energy {result['free_energy_bits']:.1f} bits "
-          f"(untrained: {result['untrained_bits']:.0f}) -> {out / (name + '.png')}")
+    print(
+        f"nines: {len(x)} images x {sweeps} sweeps; free energy {result['free_energy_bits']:.1f} bits "
+        f"(untrained: {result['untrained_bits']:.0f}) -> {out / (name + '.png')}"
+    )
     return result

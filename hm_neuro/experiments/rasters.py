@@ -17,15 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import load_circuit
-from ..files.data import sample_bars
+from .. import plotting
 from ..engines import make_engine
+from ..files.data import sample_bars
 from ..files.model_io import save_json
+from ..model import load_circuit
 from ..seeds import SeedTree
 from ..training import BarsStream, train
 
 TRAIN = 2_000_000
-SHOWN = 40          # examples drawn in the raster
+SHOWN = 40  # examples drawn in the raster
 RATE_EXAMPLES = 5000  # examples used for the firing rates
 SEED = 9
 
@@ -39,17 +40,25 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     data = sample_bars(n, node.rng())
     dev = r.device
     with make_engine(circuit, engine, device=device, chunk=n, record_spikes=True) as eng:
-        _, rec = eng.run(r.params, data, node.integer(), np.zeros(n), np.zeros(n))   # frozen: sampling only
+        _, rec = eng.run(r.params, data, node.integer(), np.zeros(n), np.zeros(n))  # frozen: sampling only
     rates = {phase: [a.mean(0).tolist() for a in rec[phase]] for phase in ("wake", "sleep")}
-    result = {"experiment": "rasters", "seed": seed, "train_examples": r.examples_seen, "quick": quick,
-              "device": dev, "examples": n, "firing_probability": rates,
-              "input_on_fraction_wake": float(rec["wake"][0].mean()),
-              "input_on_fraction_sleep": float(rec["sleep"][0].mean())}
+    result = {
+        "experiment": "rasters",
+        "seed": seed,
+        "train_examples": r.examples_seen,
+        "quick": quick,
+        "device": dev,
+        "examples": n,
+        "firing_probability": rates,
+        "input_on_fraction_wake": float(rec["wake"][0].mean()),
+        "input_on_fraction_sleep": float(rec["sleep"][0].mean()),
+    }
     name = "rasters_quick" if quick else "rasters"
     save_json(out / f"{name}.json", result)
-    from .. import plotting
 
     plotting.save(plotting.phase_raster(rec, circuit.layers, SHOWN, rates), out / f"{name}.png")
-    print(f"rasters: input on-fraction awake {result['input_on_fraction_wake']:.3f}, dreaming "
-          f"{result['input_on_fraction_sleep']:.3f} -> {out / (name + '.png')}")
+    print(
+        f"rasters: input on-fraction awake {result['input_on_fraction_wake']:.3f}, dreaming "
+        f"{result['input_on_fraction_sleep']:.3f} -> {out / (name + '.png')}"
+    )
     return result

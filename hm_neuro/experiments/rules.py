@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bars
+from .. import plotting
 from ..files.model_io import save_json
 from ..model import Rule
+from . import bars
 
 RULES = ("wake-sleep", "wake-sleep:4", "reweighted:2", "reweighted:5", "reweighted:10")
 SEEDS = 40
@@ -47,26 +48,50 @@ def main(seeds=SEEDS, quick=False, out="figures", workers=None, fresh=False, rul
         path = out / f"{_bars_name(rule, seeds, quick)}.json"
         summary = json.loads(path.read_text()) if path.exists() and not fresh else None
         if summary is None or summary.get("seeds") != seeds or summary.get("quick") != quick:
-            summary = bars.main(seeds=seeds, quick=quick, out=out, restarts=1, rule=rule.label, workers=workers,
-                                engine=engine if rule.is_default else "vectorised")
+            summary = bars.main(
+                seeds=seeds,
+                quick=quick,
+                out=out,
+                restarts=1,
+                rule=rule.label,
+                workers=workers,
+                engine=engine if rule.is_default else "vectorised",
+            )
         runs = [r for r in summary["runs"] if r["status"] == "ok"]
         kls = np.array([r["kl_data_model_bits"] for r in runs])
-        rows.append({"rule": rule.label, "engine": summary["engine"], "seeds": seeds,
-                     "seeds_reaching_paper_kl": int(np.sum(kls <= bars.PAPER_KL)),
-                     "median_kl_data_model_bits": float(np.median(kls)),
-                     "median_kl_q_p_bits": float(np.median([r["kl_q_p_bits"] for r in runs])),
-                     "median_seconds_per_run": float(np.median([r["seconds"] for r in runs])),
-                     "kl_data_model_bits": kls.tolist(), "source": str(path)})
+        rows.append(
+            {
+                "rule": rule.label,
+                "engine": summary["engine"],
+                "seeds": seeds,
+                "seeds_reaching_paper_kl": int(np.sum(kls <= bars.PAPER_KL)),
+                "median_kl_data_model_bits": float(np.median(kls)),
+                "median_kl_q_p_bits": float(np.median([r["kl_q_p_bits"] for r in runs])),
+                "median_seconds_per_run": float(np.median([r["seconds"] for r in runs])),
+                "kl_data_model_bits": kls.tolist(),
+                "source": str(path),
+            }
+        )
     name = "rules_quick" if quick else "rules"
-    save_json(out / f"{name}.json", {"experiment": "rules", "examples": 20_000 if quick else bars.EXAMPLES,
-                                     "paper_kl_data_model_bits": bars.PAPER_KL, "rows": rows})
-    from .. import plotting
+    save_json(
+        out / f"{name}.json",
+        {
+            "experiment": "rules",
+            "examples": 20_000 if quick else bars.EXAMPLES,
+            "paper_kl_data_model_bits": bars.PAPER_KL,
+            "rows": rows,
+        },
+    )
 
-    plotting.save(plotting.kl_distributions({r["rule"]: r["kl_data_model_bits"] for r in rows}, bars.PAPER_KL),
-                  out / f"{name}.png")
+    plotting.save(
+        plotting.kl_distributions({r["rule"]: r["kl_data_model_bits"] for r in rows}, bars.PAPER_KL),
+        out / f"{name}.png",
+    )
     for r in rows:
-        print(f"{r['rule']:16s} {r['seeds_reaching_paper_kl']:>3d}/{seeds} seeds <= {bars.PAPER_KL}  median KL "
-              f"{r['median_kl_data_model_bits']:.3f}  KL(Q||P) {r['median_kl_q_p_bits']:.3f}  "
-              f"{r['median_seconds_per_run']:.0f} s/run ({r['engine']})")
+        print(
+            f"{r['rule']:16s} {r['seeds_reaching_paper_kl']:>3d}/{seeds} seeds <= {bars.PAPER_KL}  median KL "
+            f"{r['median_kl_data_model_bits']:.3f}  KL(Q||P) {r['median_kl_q_p_bits']:.3f}  "
+            f"{r['median_seconds_per_run']:.0f} s/run ({r['engine']})"
+        )
     print(f"-> {out / (name + '.json')}, {out / (name + '.png')}")
     return rows

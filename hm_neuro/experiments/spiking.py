@@ -52,17 +52,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import load_circuit
-from ..files.data import bars_distribution, sample_bars
+from .. import plotting
+from ..engines import MAX_CHUNK, make_engine
 from ..errors import bad
-from .bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
-from ..measures import exact_summary
+from ..files.data import bars_distribution, sample_bars
 from ..files.model_io import save_json, save_model
-from ..seeds import SeedTree
-from ..measures import sampled_kl_bits
-from ..model import Spiking
+from ..measures import exact_summary, sampled_kl_bits
+from ..model import Spiking, load_circuit
 from ..runs.fantasies import sampled_fantasies
+from ..seeds import SeedTree
 from ..training import BarsStream, train_population
+from .bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
 
 SEEDS = 10
 SEED = 0
@@ -87,12 +87,18 @@ SETTINGS = {
 #: named groups of settings (``--settings default`` is what runs without --settings)
 GROUPS = {
     "default": ("bridge", "rate-escape", "tau_syn=0.5ms", "tau_syn=0.5ms+settle=1.5ms"),
-    "sweep": ("tau_syn=0.1ms", "tau_syn=0.25ms", "tau_syn=0.5ms", "tau_syn=1ms",
-              "T=0.5ms+tau_syn=0.5ms", "T=2ms+tau_syn=0.5ms"),
+    "sweep": (
+        "tau_syn=0.1ms",
+        "tau_syn=0.25ms",
+        "tau_syn=0.5ms",
+        "tau_syn=1ms",
+        "T=0.5ms+tau_syn=0.5ms",
+        "T=2ms+tau_syn=0.5ms",
+    ),
     "delays": ("delay=0.5ms", "delay=0.5ms+settle=0.5ms"),
 }
-CHUNK = 100_000
-FANTASIES = 100_000         # spiking fantasies per machine for the sampled KL
+CHUNK = MAX_CHUNK
+FANTASIES = 100_000  # spiking fantasies per machine for the sampled KL
 
 
 def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, examples=None, settings=None):
@@ -117,45 +123,79 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     for name in names:
         sp = SETTINGS[name]
         t0 = time.perf_counter()
-        runs = train_population([circuit] * seeds, [BarsStream(p_vertical=P_VERTICAL) for _ in run_seeds], n,
-                                run_seeds, engine="spiking", device=device, chunk=min(CHUNK, n),
-                                spiking=sp, desc=f"spiking bars, {name} x{seeds}")
+        runs = train_population(
+            [circuit] * seeds,
+            [BarsStream(p_vertical=P_VERTICAL) for _ in run_seeds],
+            n,
+            run_seeds,
+            engine="spiking",
+            device=device,
+            chunk=min(CHUNK, n),
+            spiking=sp,
+            desc=f"spiking bars, {name} x{seeds}",
+        )
         seconds = time.perf_counter() - t0
         summaries = [exact_summary(r.params, patterns, probs) for r in runs]
         kl = [s["kl_data_model_bits"] for s in summaries]
         m = 300 if quick else FANTASIES
-        fantasies = sampled_fantasies([r.params for r in runs], circuit, sp, m,
-                                      seed=SeedTree(seed).child("evaluation").integer(), device=device)
+        fantasies = sampled_fantasies(
+            [r.params for r in runs], circuit, sp, m, seed=SeedTree(seed).child("evaluation").integer(), device=device
+        )
         sampled = [sampled_kl_bits(f, patterns, probs) for f in fantasies]
         results[name] = {
-            "spiking": sp.key(), "bridge": sp.bridge,
+            "spiking": sp.key(),
+            "bridge": sp.bridge,
             "steps_per_example": sp.steps_per_example(circuit.n_hidden_layers),
             "ms_per_example": sp.example_ms(circuit.n_hidden_layers),
-            "seeds": run_seeds, "kl_data_model_bits": kl,
+            "seeds": run_seeds,
+            "kl_data_model_bits": kl,
             "kl_q_p_bits": [s["kl_q_p_bits"] for s in summaries],
-            "spiking_fantasies": m, "kl_data_spiking_fantasies_bits": sampled,
+            "spiking_fantasies": m,
+            "kl_data_spiking_fantasies_bits": sampled,
             "median_kl_data_spiking_fantasies_bits": float(np.median(sampled)),
             "seeds_at_or_below_paper": int(sum(k <= PAPER_KL for k in kl)),
-            "median_kl_bits": float(np.median(kl)), "seconds": seconds,
-            "engine": runs[0].engine, "device": runs[0].device}
+            "median_kl_bits": float(np.median(kl)),
+            "seconds": seconds,
+            "engine": runs[0].engine,
+            "device": runs[0].device,
+        }
         trained[name] = runs
-        print(f"spiking bars, {name}: {results[name]['seeds_at_or_below_paper']}/{seeds} seeds <= {PAPER_KL} bits, "
-              f"median KL {results[name]['median_kl_bits']:.3f} bits (weights read as a binary machine), "
-              f"{results[name]['median_kl_data_spiking_fantasies_bits']:.3f} bits (the spiking network's own "
-              f"fantasies) ({seconds:.0f} s)")
-    name = "spiking" + {"default": "", None: "_" + "_".join(names).replace("=", "")}.get(group, "_" + str(group)) \
+        print(
+            f"spiking bars, {name}: {results[name]['seeds_at_or_below_paper']}/{seeds} seeds <= {PAPER_KL} bits, "
+            f"median KL {results[name]['median_kl_bits']:.3f} bits (weights read as a binary machine), "
+            f"{results[name]['median_kl_data_spiking_fantasies_bits']:.3f} bits (the spiking network's own "
+            f"fantasies) ({seconds:.0f} s)"
+        )
+    name = (
+        "spiking"
+        + {"default": "", None: "_" + "_".join(names).replace("=", "")}.get(group, "_" + str(group))
         + ("_quick" if quick else "")
-    summary = {"experiment": "spiking", "circuit": "bars (16-8-1)", "examples": n, "quick": quick,
-               "paper_kl_bits": PAPER_KL, "measure": "kl_data_model_bits: exact KL(data || model) of the learned "
-               "weights read as a binary machine (eqs. 2-3 enumerated); kl_data_spiking_fantasies_bits: KL(data || "
-               "the spiking network's own fantasies), each data pattern's probability estimated from "
-               "spiking_fantasies sweeps with learning off", "settings": results}
+    )
+    summary = {
+        "experiment": "spiking",
+        "circuit": "bars (16-8-1)",
+        "examples": n,
+        "quick": quick,
+        "paper_kl_bits": PAPER_KL,
+        "measure": "kl_data_model_bits: exact KL(data || model) of the learned "
+        "weights read as a binary machine (eqs. 2-3 enumerated); kl_data_spiking_fantasies_bits: KL(data || "
+        "the spiking network's own fantasies), each data pattern's probability estimated from "
+        "spiking_fantasies sweeps with learning off",
+        "settings": results,
+    }
     save_json(out / f"{name}.json", summary)
     if "bridge" in trained:
         best = int(np.argmin(results["bridge"]["kl_data_model_bits"]))
         r = trained["bridge"][best]  # kept, so that the figure can be redrawn without training again
-        save_model(out / f"{name}_bridge_model.npz", r.params, circuit.replace(dynamics=SETTINGS["bridge"].key()),
-                   r.seed, n, r.engine, r.device)
+        save_model(
+            out / f"{name}_bridge_model.npz",
+            r.params,
+            circuit.replace(dynamics=SETTINGS["bridge"].key()),
+            r.seed,
+            n,
+            r.engine,
+            r.device,
+        )
         _figure(out / f"{name}.png", results, trained["bridge"][best].params, circuit, seed, device)
     elif group == "sweep":  # the other groups: the JSON only
         _sweep_figure(out / f"{name}.png", results)
@@ -164,17 +204,22 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
 
 def _sweep_figure(path, results):
     """KL against tau_syn (1-ms windows) and against the window (tau_syn = 0.5 ms)."""
-    from .. import plotting
-
     plt = plotting._plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    panels = [("tau_syn", lambda sp: sp.window == 1.0, axes[0], "synaptic time constant tau_syn [ms] (T = 1 ms)"),
-              ("window", lambda sp: sp.tau_syn == 0.5, axes[1], "window T [ms] (tau_syn = 0.5 ms)")]
+    panels = [
+        ("tau_syn", lambda sp: sp.window == 1.0, axes[0], "synaptic time constant tau_syn [ms] (T = 1 ms)"),
+        ("window", lambda sp: sp.tau_syn == 0.5, axes[1], "window T [ms] (tau_syn = 0.5 ms)"),
+    ]
     for key, keep, ax, label in panels:
-        rows = sorted((getattr(Spiking(**r["spiking"]), key), r) for r in results.values() if keep(Spiking(**r["spiking"])))
-        for j, (measure, color, text) in enumerate([("kl_data_model_bits", "tab:blue", "weights read as a binary machine"),
-                                                     ("kl_data_spiking_fantasies_bits", "tab:orange",
-                                                      "the spiking network's fantasies")]):
+        rows = sorted(
+            (getattr(Spiking(**r["spiking"]), key), r) for r in results.values() if keep(Spiking(**r["spiking"]))
+        )
+        for j, (measure, color, text) in enumerate(
+            [
+                ("kl_data_model_bits", "tab:blue", "weights read as a binary machine"),
+                ("kl_data_spiking_fantasies_bits", "tab:orange", "the spiking network's fantasies"),
+            ]
+        ):
             x = np.array([v for v, _ in rows])
             ys = [np.asarray(r[measure]) for _, r in rows]
             shift = 1.0 + 0.04 * (2 * j - 1)
@@ -195,13 +240,11 @@ def _sweep_figure(path, results):
 def _figure(path, results, params, circuit, seed, device):
     """KL per setting; wake-sleep cycles of the trained bridge machine (a
     raster, and the two compartments of a hidden unit); its fantasies."""
-    from .. import plotting
-    from ..engines import make_engine
-
     sp = Spiking(window=1.0, dt=0.1)  # the bridge on a fine clock, to show time
     cycles = 3
-    with make_engine(circuit, "spiking", device="numpy", chunk=cycles, record_spikes=True, record_traces=True,
-                     spiking=sp) as eng:
+    with make_engine(
+        circuit, "spiking", device="numpy", chunk=cycles, record_spikes=True, record_traces=True, spiking=sp
+    ) as eng:
         data = sample_bars(cycles, SeedTree(seed).child("figures").rng(), p_vertical=P_VERTICAL)
         _, extra = eng.run(params, data, seed=seed, wake_gate=np.zeros(cycles), sleep_gate=np.zeros(cycles))
     dreams = sampled_fantasies([params], circuit, sp, 24, seed=seed, device="numpy")[0]
@@ -211,13 +254,26 @@ def _figure(path, results, params, circuit, seed, device):
     a, b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     f, tax = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1], sharex=b)
     rng = np.random.default_rng(0)
-    for i, (label, r) in enumerate(results.items()):
+    for i, r in enumerate(results.values()):
         v = np.asarray(r["kl_data_model_bits"])
         w = np.asarray(r["kl_data_spiking_fantasies_bits"])
-        a.scatter(i - 0.17 + rng.uniform(-0.08, 0.08, len(v)), v, s=14, alpha=0.7, color="tab:blue",
-                  label="weights read as a binary machine (exact)" if i == 0 else None)
-        a.scatter(i + 0.17 + rng.uniform(-0.08, 0.08, len(w)), w, s=14, alpha=0.7, facecolors="none",
-                  edgecolors="tab:orange", label="the spiking network's fantasies (sampled)" if i == 0 else None)
+        a.scatter(
+            i - 0.17 + rng.uniform(-0.08, 0.08, len(v)),
+            v,
+            s=14,
+            alpha=0.7,
+            color="tab:blue",
+            label="weights read as a binary machine (exact)" if i == 0 else None,
+        )
+        a.scatter(
+            i + 0.17 + rng.uniform(-0.08, 0.08, len(w)),
+            w,
+            s=14,
+            alpha=0.7,
+            facecolors="none",
+            edgecolors="tab:orange",
+            label="the spiking network's fantasies (sampled)" if i == 0 else None,
+        )
         a.plot([i - 0.3, i - 0.04], [np.median(v)] * 2, color="k", lw=1.5)
         a.plot([i + 0.04, i + 0.3], [np.median(w)] * 2, color="k", lw=1.5)
     a.axhline(PAPER_KL, color="tab:red", ls="--", lw=1, label=f"paper: {PAPER_KL} bits")
@@ -244,8 +300,11 @@ def _figure(path, results, params, circuit, seed, device):
         b.axvspan(t0 + sleep_start, t0 + sleep_end, color="slateblue", alpha=0.12, lw=0)
     b.set_yticks([p for p, _ in ticks])
     b.set_yticklabels([s for _, s in ticks])
-    b.set_title(f"trained bridge machine, {cycles} cycles of {cycle:.1f} ms (learning off): yellow wake, data "
-                f"clamped on layer 0 (lines); blue sleep, a fantasy top-down", fontsize=9)
+    b.set_title(
+        f"trained bridge machine, {cycles} cycles of {cycle:.1f} ms (learning off): yellow wake, data "
+        f"clamped on layer 0 (lines); blue sleep, a fantasy top-down",
+        fontsize=9,
+    )
     # the two compartments of the hidden unit that fires most
     tr = extra["traces"][1]
     unit = int(np.argmax([np.count_nonzero(extra["spikes"][1][1] == j) for j in range(circuit.layers[1])]))
@@ -265,7 +324,7 @@ def _figure(path, results, params, circuit, seed, device):
     tiles = np.ones((4 * (side + 1) - 1, 6 * (side + 1) - 1)) * 0.5
     for k, d in enumerate(dreams[:24]):
         r, q = divmod(k, 6)
-        tiles[r * (side + 1):r * (side + 1) + side, q * (side + 1):q * (side + 1) + side] = d.reshape(side, side)
+        tiles[r * (side + 1) : r * (side + 1) + side, q * (side + 1) : q * (side + 1) + side] = d.reshape(side, side)
     f.imshow(tiles, cmap="gray_r", vmin=0, vmax=1)
     f.set_axis_off()
     f.set_title("24 fantasies of the spiking network", fontsize=9)

@@ -22,6 +22,7 @@ DIGITS_THRESHOLD = 8
 
 # ---------------------------------------------------------------------- bars
 
+
 def check_bars_args(size, p_vertical, p_bar):
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise bad("bars size", "must be an integer >= 1", size)
@@ -30,8 +31,9 @@ def check_bars_args(size, p_vertical, p_bar):
             raise bad(name, "must be a probability in [0, 1]", v)
 
 
-def sample_bars(n: int, rng: np.random.Generator, size: int = 4,
-                p_vertical: float = 2 / 3, p_bar: float = 0.2) -> np.ndarray:
+def sample_bars(
+    n: int, rng: np.random.Generator, size: int = 4, p_vertical: float = 2 / 3, p_bar: float = 0.2
+) -> np.ndarray:
     """``n`` images from the generative model of Hinton et al. (1995), Fig. 1a.
 
     The top level picks vertical (probability ``p_vertical``) or horizontal
@@ -61,7 +63,7 @@ def bars_distribution(size: int = 4, p_vertical: float = 2 / 3, p_bar: float = 0
         for bars in itertools.product((0, 1), repeat=size):
             b = np.array(bars, dtype=bool)
             k = int(b.sum())
-            p = pv * p_bar ** k * (1 - p_bar) ** (size - k)
+            p = pv * p_bar**k * (1 - p_bar) ** (size - k)
             img = np.broadcast_to(b[None, :] if vertical else b[:, None], (size, size))
             key = tuple(img.reshape(-1).astype(int))
             probs[key] = probs.get(key, 0.0) + p
@@ -70,6 +72,7 @@ def bars_distribution(size: int = 4, p_vertical: float = 2 / 3, p_bar: float = 0
 
 
 # -------------------------------------------------------------------- digits
+
 
 def load_digits(threshold: int = DIGITS_THRESHOLD, digits=None):
     """scikit-learn's bundled 8x8 handwritten digits, binarised.
@@ -93,6 +96,7 @@ def load_digits(threshold: int = DIGITS_THRESHOLD, digits=None):
 
 # ---------------------------------------------------------------- user files
 
+
 def validate_binary(x, n_input=None, source="data") -> np.ndarray:
     """A checked float64 copy of a 2-D 0/1 array."""
     if np.iscomplexobj(x):
@@ -113,8 +117,11 @@ def validate_binary(x, n_input=None, source="data") -> np.ndarray:
         bad_vals = np.unique(a[(a != 0) & (a != 1)])[:3].tolist()
         raise bad(source, "values must be 0 or 1", bad_vals)
     if n_input is not None and a.shape[1] != n_input:
-        raise bad(source, f"rows have {a.shape[1]} values but the circuit's input layer has {n_input} units",
-                  f"shape {a.shape}")
+        raise bad(
+            source,
+            f"rows have {a.shape[1]} values but the circuit's input layer has {n_input} units",
+            f"shape {a.shape}",
+        )
     return a
 
 
@@ -149,7 +156,7 @@ def load_data_file(path, n_input=None) -> np.ndarray:
 
 
 #: largest data array read from a file, in bytes (as stored)
-MAX_DATA_BYTES = 2 ** 31
+MAX_DATA_BYTES = 2**31
 
 
 def _check_npy_size(f, stored_bytes: int, src: str):
@@ -181,8 +188,9 @@ def _read_csv(p: Path, src: str):
             except ValueError:
                 raise bad(src, f"line {lineno} has a value that is not a number", row) from None
             if len(rows[-1]) != len(rows[0]):
-                raise bad(src, f"ragged CSV: line {lineno} has {len(rows[-1])} values, the first row has "
-                          f"{len(rows[0])}")
+                raise bad(
+                    src, f"ragged CSV: line {lineno} has {len(rows[-1])} values, the first row has {len(rows[0])}"
+                )
     if not rows:
         raise bad(src, "has no rows; need at least one example")
     return np.array(rows)

@@ -27,16 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import Circuit
+from .._version import __version__
 from ..errors import HMError, bad
-from ..model import Parameters
+from ..model import Circuit, Parameters
+from ..seeds import tree
 
 FORMAT = "hm_neuro-model-1"
 
 
 def versions() -> dict:
-    from .. import __version__
-
     out = {"hm_neuro": __version__, "numpy": np.__version__, "python": platform.python_version()}
     try:
         from importlib.metadata import version
@@ -88,20 +87,32 @@ def _jsonable(x):
     raise TypeError(type(x).__name__)
 
 
-def save_model(path, params: Parameters, circuit: Circuit, seed, examples_seen: int,
-               engine: str = "", device: str = "", rule: str = "wake-sleep"):
+def save_model(
+    path,
+    params: Parameters,
+    circuit: Circuit,
+    seed,
+    examples_seen: int,
+    engine: str = "",
+    device: str = "",
+    rule: str = "wake-sleep",
+):
     """A model file (keys in the module docstring); ``seed`` an int or a
     :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``);
     ``rule`` the learning rule that trained it."""
-    from ..seeds import tree
-
     node = tree(seed)
     arrays = dict(params.arrays())
-    arrays.update(format=np.array(FORMAT), circuit=np.array(json.dumps(circuit.to_dict())),
-                  seed=np.array(node.seed), seed_path=np.array(node.label()),
-                  examples_seen=np.array(int(examples_seen)),
-                  versions=np.array(json.dumps(versions())), engine=np.array(engine),
-                  device=np.array(device), rule=np.array(rule))
+    arrays.update(
+        format=np.array(FORMAT),
+        circuit=np.array(json.dumps(circuit.to_dict())),
+        seed=np.array(node.seed),
+        seed_path=np.array(node.label()),
+        examples_seen=np.array(int(examples_seen)),
+        versions=np.array(json.dumps(versions())),
+        engine=np.array(engine),
+        device=np.array(device),
+        rule=np.array(rule),
+    )
     save_npz(path, arrays)
 
 
@@ -182,21 +193,28 @@ def load_model(path, circuit: Circuit | None = None):
         vers = json.loads(_scalar(z, "versions", "U", where))
     except json.JSONDecodeError:
         raise bad(where, "'versions' is not JSON") from None
-    meta = {"seed": _scalar(z, "seed", "iu", where, 0), "examples_seen": _scalar(z, "examples_seen", "iu", where, 0),
-            "versions": vers, "engine": str(z.get("engine", "")), "device": str(z.get("device", "")),
-            "seed_path": str(z.get("seed_path", ""))}
+    meta = {
+        "seed": _scalar(z, "seed", "iu", where, 0),
+        "examples_seen": _scalar(z, "examples_seen", "iu", where, 0),
+        "versions": vers,
+        "engine": str(z.get("engine", "")),
+        "device": str(z.get("device", "")),
+        "seed_path": str(z.get("seed_path", "")),
+    }
     return params, circuit, meta
 
 
 def save_history(path, examples_seen, history: dict, circuit: Circuit, seed):
     """Weight snapshots: ``examples_seen`` (S,) and, per parameter, (S, size)."""
-    from ..seeds import tree
-
     arrays = {k: np.asarray(v) for k, v in history.items()}
-    arrays.update(examples_seen=np.asarray(examples_seen, dtype=np.int64),
-                  circuit=np.array(json.dumps(circuit.to_dict())), seed=np.array(tree(seed).seed),
-                  seed_path=np.array(tree(seed).label()),
-                  versions=np.array(json.dumps(versions())), format=np.array("hm_neuro-history-1"))
+    arrays.update(
+        examples_seen=np.asarray(examples_seen, dtype=np.int64),
+        circuit=np.array(json.dumps(circuit.to_dict())),
+        seed=np.array(tree(seed).seed),
+        seed_path=np.array(tree(seed).label()),
+        versions=np.array(json.dumps(versions())),
+        format=np.array("hm_neuro-history-1"),
+    )
     save_npz(path, arrays)
 
 
@@ -206,6 +224,7 @@ def load_history(path):
         raise bad(f"history file {path}", "not an hm_neuro weight history")
     circuit = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"history file {path}: circuit")
     seen = z["examples_seen"]
-    snaps = {k: v for k, v in z.items()
-             if k not in ("examples_seen", "circuit", "seed", "seed_path", "versions", "format")}
+    snaps = {
+        k: v for k, v in z.items() if k not in ("examples_seen", "circuit", "seed", "seed_path", "versions", "format")
+    }
     return seen, snaps, circuit

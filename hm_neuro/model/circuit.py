@@ -97,8 +97,12 @@ class Circuit:
                 raise bad(f"layers[{i}]", f"must be in 1..{MAX_UNITS_PER_LAYER} units", n)
         weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
         if weights > MAX_WEIGHTS:
-            raise bad("layers", f"{weights:.3g} weights per pathway is more than the limit of {MAX_WEIGHTS:.0e} "
-                      f"(each needs 8 bytes in two pathways and the engines' copies)", list(layers))
+            raise bad(
+                "layers",
+                f"{weights:.3g} weights per pathway is more than the limit of {MAX_WEIGHTS:.0e} "
+                f"(each needs 8 bytes in two pathways and the engines' copies)",
+                list(layers),
+            )
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
         for table in ("learning_rates", "initial_values"):
@@ -112,23 +116,26 @@ class Circuit:
                     if table == "learning_rates":
                         raise bad(f"{table}.{key}", "missing key")
                     given[key] = 0.0
-                full[key] = _per_set(f"{table}.{key}", given[key], count(L),
-                                     nonnegative=(table == "learning_rates"))
+                full[key] = _per_set(f"{table}.{key}", given[key], count(L), nonnegative=(table == "learning_rates"))
             object.__setattr__(self, table, full)
         into = self.nonnegative_generative_weights_into
         if not isinstance(into, (list, tuple)):
             raise bad("nonnegative_generative_weights_into", "must be a list of layer indices", into)
         for v in into:
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < L:
-                raise bad("nonnegative_generative_weights_into",
-                          f"layer {v!r} has no incoming generative weights; valid layers are 0..{L - 1}",
-                          list(into))
+                raise bad(
+                    "nonnegative_generative_weights_into",
+                    f"layer {v!r} has no incoming generative weights; valid layers are 0..{L - 1}",
+                    list(into),
+                )
         object.__setattr__(self, "nonnegative_generative_weights_into", tuple(sorted(set(into))))
         for k in self.nonnegative_generative_weights_into:
             if self.initial_values["generative_weights"][k] < 0:
-                raise bad("initial_values.generative_weights",
-                          f"weights into layer {k} are kept >= 0 and cannot start negative",
-                          list(self.initial_values["generative_weights"]))
+                raise bad(
+                    "initial_values.generative_weights",
+                    f"weights into layer {k} are kept >= 0 and cannot start negative",
+                    list(self.initial_values["generative_weights"]),
+                )
         if not isinstance(self.dynamics, dict):
             raise bad("dynamics", "must be a table", self.dynamics)
         fields = {f.name for f in dataclasses.fields(Spiking)}
@@ -167,12 +174,17 @@ class Circuit:
         return k in self.nonnegative_generative_weights_into
 
     @classmethod
-    def uniform(cls, layers, rate: float, nonnegative_into=(), name: str = "circuit") -> "Circuit":
+    def uniform(cls, layers, rate: float, nonnegative_into=(), name: str = "circuit") -> Circuit:
         """A circuit with one learning rate everywhere and every value starting at 0."""
-        return cls(layers=tuple(layers), learning_rates={k: rate for k in PARAMETER_SETS},
-                   initial_values={}, nonnegative_generative_weights_into=tuple(nonnegative_into), name=name)
+        return cls(
+            layers=tuple(layers),
+            learning_rates={k: rate for k in PARAMETER_SETS},
+            initial_values={},
+            nonnegative_generative_weights_into=tuple(nonnegative_into),
+            name=name,
+        )
 
-    def replace(self, **changes) -> "Circuit":
+    def replace(self, **changes) -> Circuit:
         """A copy with some fields changed; nested rate tables are merged."""
         for table in ("learning_rates", "initial_values"):
             if table in changes:
@@ -194,7 +206,7 @@ class Circuit:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "circuit") -> "Circuit":
+    def from_dict(cls, d: dict, source: str = "circuit") -> Circuit:
         if not isinstance(d, dict):
             raise bad(source, "must be a table", type(d).__name__)
         for key, value in d.items():

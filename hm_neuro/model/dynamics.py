@@ -53,6 +53,7 @@ def window_probability(u, T: float, dt: float, escape: str = "exact"):
 
 # ------------------------------------------------------------ training in real time
 
+
 @dataclasses.dataclass(frozen=True)
 class Spiking:
     """The spiking realisation's parameters (times in ms).
@@ -88,9 +89,15 @@ class Spiking:
             raise bad("window", f"must be in (0, {MAX_WINDOW_MS}] ms", self.window)
         if not 0 < self.dt <= self.window:
             raise bad("dt", f"must be in (0, window={self.window}] ms", self.dt)
-        if self.steps_per_window > MAX_STEPS_PER_WINDOW or abs(self.steps_per_window * self.dt - self.window) > 1e-9 * self.window:
-            raise bad("window", f"must be a whole number (at most {MAX_STEPS_PER_WINDOW}) of steps of dt={self.dt} ms",
-                      self.window)
+        if (
+            self.steps_per_window > MAX_STEPS_PER_WINDOW
+            or abs(self.steps_per_window * self.dt - self.window) > 1e-9 * self.window
+        ):
+            raise bad(
+                "window",
+                f"must be a whole number (at most {MAX_STEPS_PER_WINDOW}) of steps of dt={self.dt} ms",
+                self.window,
+            )
         if self.escape not in ESCAPES:
             raise bad("escape", f"must be one of {list(ESCAPES)}", self.escape)
         if not 0 <= self.tau_syn <= MAX_WINDOW_MS:
@@ -130,10 +137,13 @@ class Spiking:
         slot = ns + nw
         wake_learn = L * slot + ns
         sleep_start = wake_learn + 1
-        return {"wake_window": {l: (l - 1) * slot + ns for l in range(1, L + 1)},
-                "wake_learn": wake_learn, "sleep_start": sleep_start,
-                "sleep_window": {l: sleep_start + (L - l) * slot + ns for l in range(L + 1)},
-                "sleep_learn": sleep_start + (L + 1) * slot + ns}
+        return {
+            "wake_window": {l: (l - 1) * slot + ns for l in range(1, L + 1)},
+            "wake_learn": wake_learn,
+            "sleep_start": sleep_start,
+            "sleep_window": {l: sleep_start + (L - l) * slot + ns for l in range(L + 1)},
+            "sleep_learn": sleep_start + (L + 1) * slot + ns,
+        }
 
     def steps_per_example(self, n_hidden_layers: int) -> int:
         """One wake sweep (a settle and a window per hidden layer), a settle

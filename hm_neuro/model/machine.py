@@ -34,6 +34,7 @@ SIGMOID_CODE = "1.0 / (1.0 + exp(-({x})))"
 
 # ------------------------------------------------------------------ eq. 1
 
+
 def sigmoid(x):
     """Eq. 1: the probability that a binary stochastic unit is on,
     ``sigma(x) = 1 / (1 + exp(-x))`` for total input ``x`` (bias + weighted input).
@@ -49,7 +50,7 @@ def sample(probabilities, uniforms):
     return (uniforms < probabilities).astype(float)
 
 
-def generative_logits(params: "Parameters", states: list, k: int, masks=None):
+def generative_logits(params: Parameters, states: list, k: int, masks=None):
     """Total top-down input of layer ``k`` from the states of layer ``k + 1``
     (the top layer: its biases alone)."""
     if k == len(params.generative_biases) - 1:
@@ -59,13 +60,14 @@ def generative_logits(params: "Parameters", states: list, k: int, masks=None):
     return params.generative_biases[k] + states[k + 1] @ G
 
 
-def recognition_logits(params: "Parameters", states: list, k: int, masks=None):
+def recognition_logits(params: Parameters, states: list, k: int, masks=None):
     """Total bottom-up input of hidden layer ``k + 1`` from the states of layer ``k``."""
     R = params.recognition_weights[k] if masks is None else params.recognition_weights[k] * masks[k]
     return params.recognition_biases[k] + states[k] @ R
 
 
 # ------------------------------------------------------------- eqs. 2-3
+
 
 def log_sigmoid(x):
     """ln sigma(x) (eq. 1), finite for any finite x."""
@@ -87,22 +89,22 @@ def log_bernoulli_pairs(states, logits):
     return states @ log_sigmoid(logits).T + (1.0 - states) @ log_sigmoid(-logits).T
 
 
-def log_joint(params: "Parameters", states: list):
+def log_joint(params: Parameters, states: list):
     """ln P(alpha, d), eqs. 2-3: the generative probability of the total
     representation ``[d, s_1, ..., s_L]`` (rows), natural log."""
     return sum(log_bernoulli(states[l], generative_logits(params, states, l)) for l in range(len(states)))
 
 
-def log_recognition(params: "Parameters", states: list):
+def log_recognition(params: Parameters, states: list):
     """ln Q(alpha | d): the recognition probability of ``[s_1, ..., s_L]`` given ``d`` (rows)."""
-    return sum(log_bernoulli(states[k + 1], recognition_logits(params, states, k))
-               for k in range(len(states) - 1))
+    return sum(log_bernoulli(states[k + 1], recognition_logits(params, states, k)) for k in range(len(states) - 1))
 
 
 # ------------------------------------------------------------- sampling
 
+
 @np.errstate(over="ignore")
-def sample_recognition(params: "Parameters", data, rng: np.random.Generator) -> list:
+def sample_recognition(params: Parameters, data, rng: np.random.Generator) -> list:
     """One recognition sample per data row, bottom-up: ``[d, s_1, ..., s_L]``."""
     s = [np.asarray(data, dtype=float)]
     for k in range(len(params.recognition_weights)):
@@ -112,7 +114,7 @@ def sample_recognition(params: "Parameters", data, rng: np.random.Generator) -> 
 
 
 @np.errstate(over="ignore")
-def sample_fantasies(params: "Parameters", n: int, rng: np.random.Generator) -> list:
+def sample_fantasies(params: Parameters, n: int, rng: np.random.Generator) -> list:
     """``n`` independent fantasies of the generative model, top-down: ``[d*, ..., s*_L]``."""
     L = len(params.generative_weights)
     f = [None] * (L + 1)
@@ -125,6 +127,7 @@ def sample_fantasies(params: "Parameters", n: int, rng: np.random.Generator) -> 
 
 # ------------------------------------------------------------ parameters
 
+
 @dataclasses.dataclass
 class Parameters:
     """Weights and biases of one machine (layout in the module docstring)."""
@@ -135,19 +138,21 @@ class Parameters:
     recognition_biases: list
 
     @classmethod
-    def initial(cls, circuit: Circuit) -> "Parameters":
+    def initial(cls, circuit: Circuit) -> Parameters:
         n, iv = circuit.layers, circuit.initial_values
         L = len(n) - 1
         return cls(
-            generative_weights=[np.full(circuit.weight_shape("generative", k), iv["generative_weights"][k])
-                                for k in range(L)],
-            recognition_weights=[np.full(circuit.weight_shape("recognition", k), iv["recognition_weights"][k])
-                                 for k in range(L)],
+            generative_weights=[
+                np.full(circuit.weight_shape("generative", k), iv["generative_weights"][k]) for k in range(L)
+            ],
+            recognition_weights=[
+                np.full(circuit.weight_shape("recognition", k), iv["recognition_weights"][k]) for k in range(L)
+            ],
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
         )
 
-    def copy(self) -> "Parameters":
+    def copy(self) -> Parameters:
         return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])
 
     def arrays(self) -> dict:
@@ -155,15 +160,21 @@ class Parameters:
         return {f"{f.name}_{i}": a for f in dataclasses.fields(self) for i, a in enumerate(getattr(self, f.name))}
 
     @classmethod
-    def from_arrays(cls, arrays: dict, circuit: Circuit) -> "Parameters":
+    def from_arrays(cls, arrays: dict, circuit: Circuit) -> Parameters:
         """Inverse of :meth:`arrays`; flat arrays (weight history rows) are
         reshaped to the circuit's shapes, so sizes must match."""
         template = cls.initial(circuit)
-        return cls(*[[np.array(arrays[f"{f.name}_{i}"], dtype=float).reshape(a.shape)
-                      for i, a in enumerate(getattr(template, f.name))]
-                     for f in dataclasses.fields(cls)])
+        return cls(
+            *[
+                [
+                    np.array(arrays[f"{f.name}_{i}"], dtype=float).reshape(a.shape)
+                    for i, a in enumerate(getattr(template, f.name))
+                ]
+                for f in dataclasses.fields(cls)
+            ]
+        )
 
-    def max_abs_difference(self, other: "Parameters") -> float:
+    def max_abs_difference(self, other: Parameters) -> float:
         return max(float(np.max(np.abs(a - b))) for a, b in zip(self.arrays().values(), other.arrays().values()))
 
     def largest_magnitude(self) -> float:
@@ -196,12 +207,11 @@ class Uniforms:
     sleep: list
 
     @classmethod
-    def draw(cls, circuit: Circuit, n: int, rng: np.random.Generator) -> "Uniforms":
+    def draw(cls, circuit: Circuit, n: int, rng: np.random.Generator) -> Uniforms:
         layers = circuit.layers
-        return cls(wake=[rng.random((n, m)) for m in layers[1:]],
-                   sleep=[rng.random((n, m)) for m in layers])
+        return cls(wake=[rng.random((n, m)) for m in layers[1:]], sleep=[rng.random((n, m)) for m in layers])
 
-    def rows(self, a: int, b: int) -> "Uniforms":
+    def rows(self, a: int, b: int) -> Uniforms:
         """The numbers of examples a..b-1."""
         return Uniforms([u[a:b] for u in self.wake], [u[a:b] for u in self.sleep])
 
@@ -235,13 +245,14 @@ class Perturbation:
             getattr(out, f"{kind}_weights")[k] *= np.asarray(m, dtype=float)
         return out
 
-    def validate(self, circuit: Circuit) -> "Perturbation":
+    def validate(self, circuit: Circuit) -> Perturbation:
         L = circuit.n_hidden_layers
         n = circuit.layers
         for (kind, k), m in self.lesions.items():
             if kind not in ("generative", "recognition") or not (isinstance(k, int) and 0 <= k < L):
-                raise bad("lesion", f"no synapse set {kind}_{k}; sets are generative_0..{L - 1} and "
-                          f"recognition_0..{L - 1}")
+                raise bad(
+                    "lesion", f"no synapse set {kind}_{k}; sets are generative_0..{L - 1} and recognition_0..{L - 1}"
+                )
             shape = circuit.weight_shape(kind, k)
             if np.shape(m) != shape or not np.all((np.asarray(m) == 0) | (np.asarray(m) == 1)):
                 raise bad(f"lesion {kind}_{k}", f"mask must be 0/1 of shape {shape}", np.shape(m))

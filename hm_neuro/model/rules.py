@@ -36,12 +36,12 @@ class Rule:
 
     name: str = "wake-sleep"
     samples: int = 1
-    fantasies: int = 1           #: fantasies per sleep phase (wake-sleep:S)
-    sleep_update: bool = True    #: eq. 7 in the sleep phase
-    wake_update: bool = False    #: the weighted recognition update on real data (reweighted)
+    fantasies: int = 1  #: fantasies per sleep phase (wake-sleep:S)
+    sleep_update: bool = True  #: eq. 7 in the sleep phase
+    wake_update: bool = False  #: the weighted recognition update on real data (reweighted)
 
     @classmethod
-    def parse(cls, text: str) -> "Rule":
+    def parse(cls, text: str) -> Rule:
         """``wake-sleep``, ``reweighted:K`` or ``reweighted:K:wake`` (no sleep-phase Q update)."""
         if isinstance(text, Rule):
             return text
@@ -52,8 +52,9 @@ class Rule:
             try:
                 f = int(parts[1])
             except ValueError:
-                raise bad("rule", "S of wake-sleep:S must be a whole number of fantasies, e.g. wake-sleep:4",
-                          text) from None
+                raise bad(
+                    "rule", "S of wake-sleep:S must be a whole number of fantasies, e.g. wake-sleep:4", text
+                ) from None
             if not 1 <= f <= MAX_SAMPLES:
                 raise bad("rule", f"S of wake-sleep:S must be in 1..{MAX_SAMPLES}", text)
             return cls(fantasies=f)
@@ -67,9 +68,12 @@ class Rule:
             if len(parts) == 3 and parts[2] != "wake":
                 raise bad("rule", "the only option of reweighted:K is ':wake' (no sleep-phase update)", text)
             return cls("reweighted", k, sleep_update=len(parts) == 2, wake_update=True)
-        raise bad("rule", "must be wake-sleep, wake-sleep:S (S fantasies), reweighted:K or reweighted:K:wake "
-                  "(K samples, e.g. reweighted:5)",
-                  text)
+        raise bad(
+            "rule",
+            "must be wake-sleep, wake-sleep:S (S fantasies), reweighted:K or reweighted:K:wake "
+            "(K samples, e.g. reweighted:5)",
+            text,
+        )
 
     @property
     def label(self) -> str:
@@ -83,4 +87,3 @@ class Rule:
 
 
 WAKE_SLEEP = Rule()
-

@@ -29,13 +29,16 @@ import json
 
 import numpy as np
 
-from ..model import Circuit
+from ..engines import MAX_CHUNK, make_engine
 from ..errors import HMError, bad
-from ..model import Parameters, Perturbation
+from ..files.model_io import save_npz, versions
+from ..model import Circuit, Parameters, Perturbation
+from ..resources import read_toml
+from ..seeds import tree
 from ..training import EPOCH_KINDS, Epoch, train
 
 #: bounds of a protocol epoch (rasters are held in memory)
-MAX_PROTOCOL_EXAMPLES = 10 ** 9
+MAX_PROTOCOL_EXAMPLES = 10**9
 MAX_RECORDED = 100_000
 _EPOCH_KEYS = {"examples", "kind", "clamp", "lesion", "record_spikes", "measure_every", "name"}
 
@@ -44,18 +47,21 @@ _EPOCH_KEYS = {"examples", "kind", "clamp", "lesion", "record_spikes", "measure_
 class ProtocolEpoch:
     examples: int
     kind: str = "wake-sleep"
-    clamp: dict = dataclasses.field(default_factory=dict)      # {layer: [0/1, ...]}
-    lesion: dict = dataclasses.field(default_factory=dict)     # {"generative_k" | "recognition_k": fraction}
+    clamp: dict = dataclasses.field(default_factory=dict)  # {layer: [0/1, ...]}
+    lesion: dict = dataclasses.field(default_factory=dict)  # {"generative_k" | "recognition_k": fraction}
     record_spikes: int = 0
-    measure_every: int = 0   # 0: measures at the epoch's end only
+    measure_every: int = 0  # 0: measures at the epoch's end only
     name: str = ""
 
     def __post_init__(self):
         Epoch(self.examples, self.kind)  # validates length and kind
         if not 0 <= self.record_spikes <= self.examples:
             raise bad("epoch record_spikes", f"must be in 0..{self.examples}", self.record_spikes)
-        if isinstance(self.measure_every, bool) or not isinstance(self.measure_every, int) or \
-                not 0 <= self.measure_every <= self.examples:
+        if (
+            isinstance(self.measure_every, bool)
+            or not isinstance(self.measure_every, int)
+            or not 0 <= self.measure_every <= self.examples
+        ):
             raise bad("epoch measure_every", f"must be an integer in 0..{self.examples}", self.measure_every)
         for key, frac in self.lesion.items():
             if not (isinstance(frac, (int, float)) and 0.0 <= frac <= 1.0):
@@ -79,7 +85,9 @@ class ProtocolEpoch:
             k = int(k)
             if not 0 <= k < circuit.n_hidden_layers:
                 raise bad("epoch lesion", f"no synapse set {key}", key)
-            lesions[(kind, k)] = (rng.random(circuit.weight_shape(kind, k)) >= frac).astype(float)  # frac of them silenced
+            lesions[(kind, k)] = (rng.random(circuit.weight_shape(kind, k)) >= frac).astype(
+                float
+            )  # frac of them silenced
         clamps = {int(l): np.asarray(v, dtype=float) for l, v in self.clamp.items()}
         return Perturbation(lesions=lesions, clamps=clamps).validate(circuit)
 
@@ -89,8 +97,6 @@ def load_protocol(spec) -> tuple:
 
     Every malformed protocol gets a message in protocol terms (which epoch,
     which key, what is expected)."""
-    from ..resources import read_toml
-
     d, source, _, text = read_toml("protocols", spec)
     if set(d) - {"epoch"} or not isinstance(d.get("epoch"), list) or not d["epoch"]:
         raise bad(source, "needs one or more [[epoch]] tables and nothing else", sorted(d))
@@ -106,19 +112,24 @@ def load_protocol(spec) -> tuple:
             raise bad(where, "missing key 'examples'")
         for key in ("clamp", "lesion"):
             if key in e and not isinstance(e[key], dict):
-                raise bad(f"{where}: {key}", "must be a table, e.g. clamp = { 2 = [1] } or "
-                          "lesion = { recognition_0 = 0.5 }", e[key])
+                raise bad(
+                    f"{where}: {key}",
+                    "must be a table, e.g. clamp = { 2 = [1] } or lesion = { recognition_0 = 0.5 }",
+                    e[key],
+                )
         clamp = {}
         for layer, state in e.get("clamp", {}).items():
             if not str(layer).isdigit():
                 raise bad(f"{where}: clamp", "keys are layer numbers (0 = input)", layer)
             if not isinstance(state, list) or not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1) for v in state):
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1) for v in state
+            ):
                 raise bad(f"{where}: clamp {layer}", "must be a list of 0s and 1s, one per unit", state)
             clamp[int(layer)] = state
         for key, value in e.items():
             if key in ("examples", "record_spikes", "measure_every") and (
-                    isinstance(value, bool) or not isinstance(value, int)):
+                isinstance(value, bool) or not isinstance(value, int)
+            ):
                 raise bad(f"{where}: {key}", "must be a whole number", value)
             if key in ("kind", "name") and not isinstance(value, str):
                 raise bad(f"{where}: {key}", "must be text", value)
@@ -134,9 +145,19 @@ def load_protocol(spec) -> tuple:
     return epochs, text
 
 
-def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = None, seed=0,
-                 engine: str = "brian2", device: str | None = None, propagation: str = "auto",
-                 measures=None, progress: bool = True, spiking=None) -> dict:
+def run_protocol(
+    circuit: Circuit,
+    stream,
+    epochs,
+    params: Parameters | None = None,
+    seed=0,
+    engine: str = "brian2",
+    device: str | None = None,
+    propagation: str = "auto",
+    measures=None,
+    progress: bool = True,
+    spiking=None,
+) -> dict:
     """Run the epochs one after another on ONE engine (one compiled build).
 
     ``measures(params) -> dict`` is evaluated before the first epoch, after
@@ -156,9 +177,6 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     lesions the ``lesion`` child of that, its rasters the ``data`` child, and
     measurement segment ``j`` the ``segment, j`` child (:mod:`hm_neuro.seeds`).
     """
-    from ..engines import make_engine
-    from ..seeds import tree
-
     root = tree(seed)
     params = (params or Parameters.initial(circuit)).copy()
     chunk = max(max(ep.segments()) for ep in epochs)
@@ -167,8 +185,15 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
     records = []
     initial = measures(params) if measures else {}
     done = 0
-    with make_engine(circuit, engine, device=device, chunk=min(chunk, 100_000), propagation=propagation,
-                     record_spikes=any(e.record_spikes for e in epochs), spiking=spiking) as eng:
+    with make_engine(
+        circuit,
+        engine,
+        device=device,
+        chunk=min(chunk, MAX_CHUNK),
+        propagation=propagation,
+        record_spikes=any(e.record_spikes for e in epochs),
+        spiking=spiking,
+    ) as eng:
         for i, ep in enumerate(epochs):
             node = root.child("epoch", i)
             pt = ep.perturbation(circuit, node.child("lesion").rng())
@@ -176,8 +201,14 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
             if ep.record_spikes:  # the first record_spikes examples, frozen copy: rasters without learning drift
                 rows = stream.take(ep.record_spikes, node.child("data").rng())
                 gates = EPOCH_KINDS[ep.kind]
-                _, rec = eng.run(params, rows, node.child("chunk").integer(), np.full(len(rows), gates[0]),
-                                 np.full(len(rows), gates[1]), perturbation=pt)
+                _, rec = eng.run(
+                    params,
+                    rows,
+                    node.child("chunk").integer(),
+                    np.full(len(rows), gates[0]),
+                    np.full(len(rows), gates[1]),
+                    perturbation=pt,
+                )
                 for phase in ("wake", "sleep"):
                     rates[phase] = [a.mean(axis=0).tolist() for a in rec[phase]]
                     for l, a in enumerate(rec[phase]):
@@ -185,27 +216,46 @@ def run_protocol(circuit: Circuit, stream, epochs, params: Parameters | None = N
                         spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
             trace = []
             for j, n in enumerate(ep.segments()):
-                r = train(circuit, stream, n, seed=node.child("segment", j), engine=eng, params=params,
-                          schedule=[Epoch(n, ep.kind)], progress=progress, perturbation=pt)
+                r = train(
+                    circuit,
+                    stream,
+                    n,
+                    seed=node.child("segment", j),
+                    engine=eng,
+                    params=params,
+                    schedule=[Epoch(n, ep.kind)],
+                    progress=progress,
+                    perturbation=pt,
+                )
                 params = r.params
                 done += n
                 if measures:
                     trace.append({"examples": done, **measures(pt.lesioned(params))})
-            records.append({"epoch": dataclasses.asdict(ep), "examples_before": done - ep.examples,
-                            "measures": {k: v for k, v in trace[-1].items() if k != "examples"} if trace else {},
-                            "trace": trace, "rates": rates, "spikes": spikes})
+            records.append(
+                {
+                    "epoch": dataclasses.asdict(ep),
+                    "examples_before": done - ep.examples,
+                    "measures": {k: v for k, v in trace[-1].items() if k != "examples"} if trace else {},
+                    "trace": trace,
+                    "rates": rates,
+                    "spikes": spikes,
+                }
+            )
     return {"params": params, "initial_measures": initial, "epochs": records}
 
 
 def save_recording(path, result: dict, protocol_text: str, circuit: Circuit, seed: int):
     """Recordings and measures, with the protocol that made them, in one .npz."""
-    from ..files.model_io import save_npz, versions
-
     arrays = {f"epoch{i}_{k}": v for i, r in enumerate(result["epochs"]) for k, v in r["spikes"].items()}
     arrays.update({f"final_{k}": v for k, v in result["params"].arrays().items()})
     meta = [{k: v for k, v in r.items() if k != "spikes"} for r in result["epochs"]]
     arrays["initial_measures"] = np.array(json.dumps(result.get("initial_measures", {})))
-    arrays.update(protocol=np.array(protocol_text), circuit=np.array(json.dumps(circuit.to_dict())),
-                  epochs=np.array(json.dumps(meta)), seed=np.array(int(seed)),
-                  versions=np.array(json.dumps(versions())), format=np.array("hm_neuro-recording-1"))
+    arrays.update(
+        protocol=np.array(protocol_text),
+        circuit=np.array(json.dumps(circuit.to_dict())),
+        epochs=np.array(json.dumps(meta)),
+        seed=np.array(int(seed)),
+        versions=np.array(json.dumps(versions())),
+        format=np.array("hm_neuro-recording-1"),
+    )
     save_npz(path, arrays)

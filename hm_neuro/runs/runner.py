@@ -35,13 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import Circuit
+from ..engines import MAX_CHUNK, make_engine
 from ..errors import HMError, bad
+from ..measures import machine_summary
+from ..model import Circuit
 from ..seeds import SeedTree
+from ..training import Epoch, SweepStream, stream_for, train_population
 
 logger = logging.getLogger(__name__)
 
-MAX_CHUNK = 100_000
 #: machines per population (a group of same-shape tasks) unless told otherwise
 POPULATION = 8
 
@@ -90,13 +92,27 @@ class Task:
     def shape(self) -> tuple:
         """Tasks with equal shapes can share one population circuit."""
         c = self.circuit
-        return (self.engine, self.device, tuple(c["layers"]), tuple(c.get("nonnegative_generative_weights_into", ())),
-                self.examples, self.chunk or min(self.examples, MAX_CHUNK), self.record_every, self.rule,
-                tuple(sorted(c.get("dynamics", {}).items())))
+        return (
+            self.engine,
+            self.device,
+            tuple(c["layers"]),
+            tuple(c.get("nonnegative_generative_weights_into", ())),
+            self.examples,
+            self.chunk or min(self.examples, MAX_CHUNK),
+            self.record_every,
+            self.rule,
+            tuple(sorted(c.get("dynamics", {}).items())),
+        )
 
     def row(self) -> dict:
-        return {"task": self.index, "seed": self.seed, "restart": self.restart, "run_seed": self.run_seed,
-                **dict(self.point), "examples": self.examples}
+        return {
+            "task": self.index,
+            "seed": self.seed,
+            "restart": self.restart,
+            "run_seed": self.run_seed,
+            **dict(self.point),
+            "examples": self.examples,
+        }
 
 
 def groups(tasks, population: int = POPULATION) -> list:
@@ -109,7 +125,7 @@ def groups(tasks, population: int = POPULATION) -> list:
     by_shape = {}
     for t in tasks:
         by_shape.setdefault(t.shape(), []).append(t)
-    return [tuple(same[i:i + population]) for same in by_shape.values() for i in range(0, len(same), population)]
+    return [tuple(same[i : i + population]) for same in by_shape.values() for i in range(0, len(same), population)]
 
 
 # ----------------------------------------------------------------- on a worker
@@ -128,14 +144,18 @@ atexit.register(_close_cached_engine)
 
 def _engine_for(circuit: Circuit, task: Task, n: int):
     """This process's engine for a group of ``n`` tasks like ``task``: re-used if the shape matches."""
-    from ..engines import make_engine
-
     key = task.shape() + (n,)
     if _ENGINE["key"] != key:
         _close_cached_engine()  # resets Brian2's device and deletes the old private run folder
-        _ENGINE["engine"] = make_engine(circuit, task.engine, device=task.device,
-                                        chunk=task.chunk or min(task.examples, MAX_CHUNK),
-                                        record_every=task.record_every, n_machines=n, rule=task.rule)
+        _ENGINE["engine"] = make_engine(
+            circuit,
+            task.engine,
+            device=task.device,
+            chunk=task.chunk or min(task.examples, MAX_CHUNK),
+            record_every=task.record_every,
+            n_machines=n,
+            rule=task.rule,
+        )
         _ENGINE["key"] = key
         _ENGINE["compile_seconds"] = _ENGINE["engine"].compile_seconds
         fresh = True
@@ -145,8 +165,6 @@ def _engine_for(circuit: Circuit, task: Task, n: int):
 
 
 def stream_for_task(task: Task, circuit: Circuit):
-    from ..training import SweepStream, stream_for
-
     if isinstance(task.data, str):
         return stream_for(task.data, circuit, task.p_vertical)
     return SweepStream(np.asarray(task.data), f"task {task.index} data")
@@ -177,9 +195,6 @@ def run_group(group) -> list:
     HMError (bad input, divergence) makes every task of the group a failed
     row without retry.
     """
-    from ..measures import machine_summary
-    from ..training import Epoch, train_population
-
     group = list(group)
     rows = []
     for t in group:
@@ -194,8 +209,15 @@ def run_group(group) -> list:
         streams = [stream_for_task(t, c) for t, c in zip(group, circuits)]
         eng, compile_s = _engine_for(circuits[0], group[0], len(group))
         schedules = [[Epoch(int(n), k) for k, n in t.schedule] or [Epoch(t.examples)] for t in group]
-        results = train_population(circuits, streams, group[0].examples, [t.seed_tree for t in group],
-                                   engine=eng, schedule=schedules, progress=False)
+        results = train_population(
+            circuits,
+            streams,
+            group[0].examples,
+            [t.seed_tree for t in group],
+            engine=eng,
+            schedule=schedules,
+            progress=False,
+        )
         out = []
         for t, c, s, res, row in zip(group, circuits, streams, results, rows):
             if res.error:
@@ -203,18 +225,34 @@ def run_group(group) -> list:
                 out.append({"row": row, "model": None, "history": None})
                 continue
             try:
-                values = machine_summary(res.params, c, t.data if isinstance(t.data, str) else None, s,
-                                         t.seed_tree, p_vertical=t.p_vertical)
+                values = machine_summary(
+                    res.params, c, t.data if isinstance(t.data, str) else None, s, t.seed_tree, p_vertical=t.p_vertical
+                )
             except HMError as e:  # non-finite measures: this machine diverged
                 row.update(status="failed", error=str(e), population=len(group))
                 out.append({"row": row, "model": None, "history": None})
                 continue
-            row.update({k: values[k] for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits",
-                                                "training_free_energy_bits") if k in values})
-            row.update(status="ok", device=res.device, compile_seconds=compile_s, population=len(group),
-                       cached_build=getattr(eng, "cached_build", None))
-            out.append({"row": row, "model": res.params.arrays() if t.keep_model else None,
-                        "history": (res.history_seen, res.history) if t.keep_model and t.record_every else None})
+            row.update(
+                {
+                    k: values[k]
+                    for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "training_free_energy_bits")
+                    if k in values
+                }
+            )
+            row.update(
+                status="ok",
+                device=res.device,
+                compile_seconds=compile_s,
+                population=len(group),
+                cached_build=getattr(eng, "cached_build", None),
+            )
+            out.append(
+                {
+                    "row": row,
+                    "model": res.params.arrays() if t.keep_model else None,
+                    "history": (res.history_seen, res.history) if t.keep_model and t.record_every else None,
+                }
+            )
     except HMError as e:
         out = []
         for row in rows:
@@ -226,12 +264,8 @@ def run_group(group) -> list:
     return out
 
 
-def run_task(task: Task) -> dict:
-    """One task alone (a population of one)."""
-    return run_group([task])[0]
-
-
 # ------------------------------------------------------------------ the driver
+
 
 def _failed(task: Task, exc: BaseException) -> dict:
     row = task.row()
@@ -253,10 +287,12 @@ def _client(workers: int, scheduler):
         try:
             return Client(str(scheduler), timeout="10s"), None
         except (OSError, TimeoutError) as e:
-            raise bad("scheduler", f"cannot reach a Dask scheduler there ({e.__class__.__name__})",
-                      str(scheduler)) from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+            raise bad(
+                "scheduler", f"cannot reach a Dask scheduler there ({e.__class__.__name__})", str(scheduler)
+            ) from None
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
     return Client(cluster), cluster
 
 
@@ -267,8 +303,15 @@ def check_workers(workers, retries=0):
         raise bad("retries", "must be an integer in 0..100", retries)
 
 
-def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 2, progress: bool = True,
-              desc: str = "sweep", population: int = POPULATION) -> list:
+def run_tasks(
+    tasks,
+    workers: int | None = None,
+    scheduler=None,
+    retries: int = 2,
+    progress: bool = True,
+    desc: str = "sweep",
+    population: int = POPULATION,
+) -> list:
     """Run every task; results in task order (failed tasks as rows with their error).
 
     Tasks of one shape run as populations (:func:`groups`).  ``workers=1``
@@ -307,9 +350,16 @@ def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 
 
     client, cluster = _client(workers, scheduler)
     try:
-        futures = {client.submit(run_group, g, retries=retries, pure=False,
-                                 key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}"): g
-                   for g in grouped}
+        futures = {
+            client.submit(
+                run_group,
+                g,
+                retries=retries,
+                pure=False,
+                key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}",
+            ): g
+            for g in grouped
+        }
         for fut in as_completed(futures):
             g = futures[fut]
             try:
@@ -317,8 +367,7 @@ def run_tasks(tasks, workers: int | None = None, scheduler=None, retries: int = 
             except Exception as e:  # noqa: BLE001 - still failing after the retries
                 res = [_failed(t, e) for t in g]
             store(g, res)
-            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results),
-                            refresh=False)
+            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results), refresh=False)
     finally:
         bar.close()
         client.close()

@@ -27,24 +27,43 @@ import logging
 import math
 from pathlib import Path
 
-from ..model import PARAMETER_SETS, load_circuit
+from ..engines import MAX_CHUNK
 from ..errors import HMError, bad
-from .runner import MAX_CHUNK, Task, stream_for_task
+from ..files.model_io import atomic_path, save_json
+from ..model import PARAMETER_SETS, load_circuit
+from ..resources import read_toml
 from ..seeds import MAX_SEED
+from ..training import plan_chunks
+from .runner import Task, stream_for_task
 
 logger = logging.getLogger(__name__)
 
 #: grid axes a sweep file or ``--grid`` may vary
 GRID_KEYS = ("circuit", "data", "examples", "p_vertical") + tuple(f"learning_rates.{k}" for k in PARAMETER_SETS)
 #: columns of the results table, in order (grid axes are inserted after 'restart')
-COLUMNS = ("task", "seed", "restart", "run_seed", "status", "kl_data_model_bits", "kl_q_p_bits",
-           "free_energy_bits", "training_free_energy_bits", "examples", "seconds", "compile_seconds",
-           "device", "worker", "error")
+COLUMNS = (
+    "task",
+    "seed",
+    "restart",
+    "run_seed",
+    "status",
+    "kl_data_model_bits",
+    "kl_q_p_bits",
+    "free_energy_bits",
+    "training_free_energy_bits",
+    "examples",
+    "seconds",
+    "compile_seconds",
+    "device",
+    "worker",
+    "error",
+)
 #: the most trainings one sweep may ask for
 MAX_TASKS = 100_000
 
 
 # -------------------------------------------------------------- sweep specs
+
 
 @dataclasses.dataclass
 class SweepSpec:
@@ -59,8 +78,11 @@ class SweepSpec:
     device: str | None = None
 
     def validate(self):
-        if isinstance(self.examples, bool) or not isinstance(self.examples, (int, float)) or \
-                not (math.isfinite(self.examples) and float(self.examples).is_integer() and 1 <= self.examples <= 1e12):
+        if (
+            isinstance(self.examples, bool)
+            or not isinstance(self.examples, (int, float))
+            or not (math.isfinite(self.examples) and float(self.examples).is_integer() and 1 <= self.examples <= 1e12)
+        ):
             raise bad("examples", "must be a whole number in 1..1e12", self.examples)
         self.examples = int(self.examples)
         if not self.seeds:
@@ -86,8 +108,6 @@ class SweepSpec:
     def tasks(self, record_every: int = 0, keep_model: bool = False):
         """The tasks of this sweep (every grid point x seed x restart); checks
         every circuit and data source here, before anything runs."""
-        from ..training import plan_chunks
-
         out = []
         for point in self.points():
             p = dict(point)
@@ -96,8 +116,11 @@ class SweepSpec:
             if rates:
                 circuit = circuit.replace(learning_rates=rates)
             examples = p.get("examples", self.examples)
-            if isinstance(examples, bool) or not isinstance(examples, (int, float)) or \
-                    not (math.isfinite(examples) and float(examples).is_integer() and 1 <= examples <= 1e12):
+            if (
+                isinstance(examples, bool)
+                or not isinstance(examples, (int, float))
+                or not (math.isfinite(examples) and float(examples).is_integer() and 1 <= examples <= 1e12)
+            ):
                 raise bad("grid: examples", "must be whole numbers in 1..1e12", examples)
             examples = int(examples)
             data = p.get("data", self.data)
@@ -105,13 +128,30 @@ class SweepSpec:
             task0 = Task(0, circuit.to_dict(), data, examples, 0, p_vertical=pv)
             stream = stream_for_task(task0, circuit)  # raises on a bad data spec or shape
             if stream.n_input != circuit.n_input:
-                raise bad("data", f"rows have {stream.n_input} values but circuit '{circuit.name}' has "
-                          f"{circuit.n_input} inputs", data)
+                raise bad(
+                    "data",
+                    f"rows have {stream.n_input} values but circuit '{circuit.name}' has {circuit.n_input} inputs",
+                    data,
+                )
             for s in self.seeds:
                 for r in range(self.restarts):
-                    out.append(Task(len(out), circuit.to_dict(), data, examples, int(s), r,
-                                    tuple((k, _cell(v)) for k, v in point), pv, self.engine, self.device,
-                                    plan_chunks(examples, MAX_CHUNK), record_every, keep_model))
+                    out.append(
+                        Task(
+                            len(out),
+                            circuit.to_dict(),
+                            data,
+                            examples,
+                            int(s),
+                            r,
+                            tuple((k, _cell(v)) for k, v in point),
+                            pv,
+                            self.engine,
+                            self.device,
+                            plan_chunks(examples, MAX_CHUNK),
+                            record_every,
+                            keep_model,
+                        )
+                    )
         return out
 
 
@@ -143,8 +183,9 @@ def parse_seeds(value) -> tuple:
             return parse_seeds([int(x) for x in text.split(",")])
         return parse_seeds(int(text))
     except ValueError:
-        raise bad("seeds", f"must be a count (10), a list (3,7) or a range (5:10) of at most {MAX_TASKS} seeds",
-                  value) from None
+        raise bad(
+            "seeds", f"must be a count (10), a list (3,7) or a range (5:10) of at most {MAX_TASKS} seeds", value
+        ) from None
 
 
 def parse_grid_option(items) -> dict:
@@ -165,8 +206,6 @@ def parse_grid_option(items) -> dict:
 
 def load_sweep(spec) -> SweepSpec:
     """A sweep TOML file or shipped name -> :class:`SweepSpec` (validated)."""
-    from ..resources import read_toml
-
     d, source, _, _ = read_toml("sweeps", spec)
     known = {f.name for f in dataclasses.fields(SweepSpec)}
     for key in d:
@@ -184,6 +223,7 @@ def load_sweep(spec) -> SweepSpec:
 
 # --------------------------------------------------------------- the results
 
+
 def table(results) -> list:
     """The rows of the results table, with every column present."""
     rows = [dict(r["row"]) for r in results]
@@ -198,8 +238,6 @@ def table(results) -> list:
 
 def save_table(out_dir, name: str, rows: list, meta: dict):
     """``NAME.csv`` and ``NAME.json`` (rows plus the sweep's settings), atomically."""
-    from ..files.model_io import atomic_path, save_json
-
     out_dir = Path(out_dir)
     buf = io.StringIO()
     if rows:

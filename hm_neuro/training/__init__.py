@@ -7,6 +7,23 @@ from .loop import TrainResult, plan_chunks, train, train_population
 from .schedules import EPOCH_KINDS, MAX_EXAMPLES, Epoch, parse_schedule, schedule_gates
 from .streams import BarsStream, SweepStream, stream_for
 
-__all__ = ["train", "train_population", "TrainResult", "plan_chunks", "Checkpointing", "Interrupted", "array_digest",
-           "checkpoint_progress", "load_checkpoint", "save_checkpoint", "Epoch", "EPOCH_KINDS", "MAX_EXAMPLES",
-           "parse_schedule", "schedule_gates", "BarsStream", "SweepStream", "stream_for"]
+__all__ = [
+    "train",
+    "train_population",
+    "TrainResult",
+    "plan_chunks",
+    "Checkpointing",
+    "Interrupted",
+    "array_digest",
+    "checkpoint_progress",
+    "load_checkpoint",
+    "save_checkpoint",
+    "Epoch",
+    "EPOCH_KINDS",
+    "MAX_EXAMPLES",
+    "parse_schedule",
+    "schedule_gates",
+    "BarsStream",
+    "SweepStream",
+    "stream_for",
+]

@@ -55,14 +55,22 @@ def array_digest(arrays: dict) -> str:
 CHECKPOINT_FORMAT = "hm_neuro-checkpoint-2"
 
 
-def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state, stream_state,
-                    history_seen, history):
+def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state, stream_state, history_seen, history):
     arrays = {f"param_{k}": v for k, v in params.arrays().items()}
     arrays.update({f"history_{k}": v for k, v in history.items()})
     arrays["stream_order"] = np.asarray(stream_state, dtype=np.int64)
-    arrays["meta"] = np.array(json.dumps({
-        "format": CHECKPOINT_FORMAT, "run": run_id, "done": int(done),
-        "chunk_index": int(chunk_index), "data_rng": rng_state, "history_seen": list(map(int, history_seen))}))
+    arrays["meta"] = np.array(
+        json.dumps(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "run": run_id,
+                "done": int(done),
+                "chunk_index": int(chunk_index),
+                "data_rng": rng_state,
+                "history_seen": list(map(int, history_seen)),
+            }
+        )
+    )
     save_npz(path, arrays)
 
 
@@ -91,8 +99,11 @@ def load_checkpoint(path, run_id, circuit):
     stored = meta["run"] if isinstance(meta["run"], dict) else {}
     for key, value in run_id.items():
         if stored.get(key) != json.loads(json.dumps(value)):
-            raise bad(where, f"was made with a different {key} ({_short(stored.get(key))}; this run: "
-                      f"{_short(value)}); resume with the same options")
+            raise bad(
+                where,
+                f"was made with a different {key} ({_short(stored.get(key))}; this run: "
+                f"{_short(value)}); resume with the same options",
+            )
     done, c = meta["done"], meta["chunk_index"]
     if not (isinstance(done, int) and 0 < done < run_id["examples"] and isinstance(c, int) and c >= 1):
         raise bad(where, f"progress must be in 1..{run_id['examples'] - 1} examples", done)
@@ -102,9 +113,15 @@ def load_checkpoint(path, run_id, circuit):
     if "stream_order" not in z:
         raise bad(where, "missing 'stream_order'")
     params = parameters_from({k[6:]: v for k, v in z.items() if k.startswith("param_")}, circuit, where)
-    return {"params": params, "done": done, "chunk_index": c, "data_rng": rng_state,
-            "stream": z["stream_order"], "history_seen": meta["history_seen"],
-            "history": {k[8:]: v for k, v in z.items() if k.startswith("history_")}}
+    return {
+        "params": params,
+        "done": done,
+        "chunk_index": c,
+        "data_rng": rng_state,
+        "stream": z["stream_order"],
+        "history_seen": meta["history_seen"],
+        "history": {k[8:]: v for k, v in z.items() if k.startswith("history_")},
+    }
 
 
 def _short(v) -> str:

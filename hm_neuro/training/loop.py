@@ -28,12 +28,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..checks import Integer, check
-from ..errors import bad
-from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
-from ..seeds import tree
 from ..engines import EngineOptions, make_engine
 from ..engines.brian2.device import default_device
 from ..engines.vectorised import chunk_limit
+from ..errors import bad
+from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
+from ..seeds import tree
 from .checkpoints import Checkpointing, Interrupted, load_checkpoint, perturbation_digest, save_checkpoint
 from .schedules import MAX_EXAMPLES, Epoch, schedule_gates
 
@@ -61,9 +61,20 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
     return -(-n_examples // n_chunks)
 
 
-def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", *, params: Parameters | None = None,
-          schedule=None, perturbation=None, checkpoint: Checkpointing | None = None, progress: bool = True,
-          **options) -> TrainResult:
+def train(
+    circuit: Circuit,
+    stream,
+    n_examples: int,
+    seed=0,
+    engine="brian2",
+    *,
+    params: Parameters | None = None,
+    schedule=None,
+    perturbation=None,
+    checkpoint: Checkpointing | None = None,
+    progress: bool = True,
+    **options,
+) -> TrainResult:
     """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
 
     ``engine``: an engine name, :class:`hm_neuro.engines.EngineOptions`
@@ -82,13 +93,36 @@ def train(circuit: Circuit, stream, n_examples: int, seed=0, engine="brian2", *,
     bit, as a run never interrupted.  A resume whose options, resolved
     device or fingerprint differ is refused, naming the difference.
     """
-    return train_population([circuit], [stream], n_examples, [seed], engine, params=[params], schedule=schedule,
-                            perturbation=[perturbation], checkpoint=checkpoint, progress=progress, **options)[0]
+    return train_population(
+        [circuit],
+        [stream],
+        n_examples,
+        [seed],
+        engine,
+        params=[params],
+        schedule=schedule,
+        perturbation=[perturbation],
+        checkpoint=checkpoint,
+        progress=progress,
+        **options,
+    )[0]
 
 
-def train_population(circuits, streams, n_examples: int, seeds, engine="brian2", *, params=None, schedule=None,
-                     perturbation=None, checkpoint: Checkpointing | None = None, progress: bool = True,
-                     desc: str | None = None, **options) -> list:
+def train_population(
+    circuits,
+    streams,
+    n_examples: int,
+    seeds,
+    engine="brian2",
+    *,
+    params=None,
+    schedule=None,
+    perturbation=None,
+    checkpoint: Checkpointing | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+    **options,
+) -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
 
     ``circuits``: one per machine (same layers and constraints; learning
@@ -103,20 +137,24 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
         circuits = [circuits] * len(streams)
     N = len(circuits)
     if N < 1 or len(streams) != N or len(seeds) != N:
-        raise bad("machines", "need one circuit, stream and seed per machine",
-                  (len(circuits), len(streams), len(seeds)))
+        raise bad(
+            "machines", "need one circuit, stream and seed per machine", (len(circuits), len(streams), len(seeds))
+        )
     n_examples = check("examples", n_examples, Integer(1, MAX_EXAMPLES))
     _check_shapes(circuits, streams)
     schedules = _schedules(schedule, n_examples, N)
-    perturbation = [(pt or NO_PERTURBATION).validate(c)
-                    for pt, c in zip(perturbation if perturbation is not None else [None] * N, circuits)]
+    perturbation = [
+        (pt or NO_PERTURBATION).validate(c)
+        for pt, c in zip(perturbation if perturbation is not None else [None] * N, circuits)
+    ]
     if checkpoint is not None:
         check("checkpoint_every", checkpoint.every, Integer(0, MAX_EXAMPLES))
         if N != 1:
             raise bad("checkpoint", "checkpoints are for one machine; train populations without them")
     trees = [tree(s) for s in seeds]
-    params = [(p or Parameters.initial(c)).copy() for p, c in zip(params if params is not None else [None] * N,
-                                                                  circuits)]
+    params = [
+        (p or Parameters.initial(c)).copy() for p, c in zip(params if params is not None else [None] * N, circuits)
+    ]
     data_rngs = [t.child("data").rng() for t in trees]
     own_engine = not hasattr(engine, "run_population")
     if own_engine:
@@ -131,23 +169,45 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
     state = {"done": 0, "chunk": 0, "history_seen": [], "history": [{} for _ in range(N)], "errors": [None] * N}
     run_id = None
     if checkpoint is not None:
-        run_id = _run_id(opts, engine, trees[0], n_examples, chunk, circuits[0], schedules[0], streams[0],
-                         perturbation[0], checkpoint.fingerprint)
+        run_id = _run_id(
+            opts,
+            engine,
+            trees[0],
+            n_examples,
+            chunk,
+            circuits[0],
+            schedules[0],
+            streams[0],
+            perturbation[0],
+            checkpoint.fingerprint,
+        )
     if checkpoint is not None and checkpoint.resume:
         saved = load_checkpoint(checkpoint.path, run_id, circuits[0])
         params = [saved["params"]]
-        state.update(done=saved["done"], chunk=saved["chunk_index"], history_seen=saved["history_seen"],
-                     history=[{k: [v] for k, v in saved["history"].items()}])
+        state.update(
+            done=saved["done"],
+            chunk=saved["chunk_index"],
+            history_seen=saved["history_seen"],
+            history=[{k: [v] for k, v in saved["history"].items()}],
+        )
         data_rngs[0].bit_generator.state = saved["data_rng"]
         streams[0].set_state(saved["stream"])
     t0 = time.perf_counter()
     label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
     eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
     try:
-        with tqdm(total=n_examples * N, initial=state["done"] * N, disable=not progress, unit="ex", unit_scale=True,
-                  desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]") as bar:
-            params = _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation,
-                           params, state, checkpoint, run_id)
+        with tqdm(
+            total=n_examples * N,
+            initial=state["done"] * N,
+            disable=not progress,
+            unit="ex",
+            unit_scale=True,
+            desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]",
+        ) as bar:
+            run = _Run(
+                eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id
+            )
+            params = _loop(run, bar, params, state)
     finally:
         if own_engine:
             eng.close()
@@ -158,9 +218,15 @@ def train_population(circuits, streams, n_examples: int, seeds, engine="brian2",
 def _check_shapes(circuits, streams):
     shape = circuits[0]
     for c, s in zip(circuits, streams):
-        if (c.layers, c.nonnegative_generative_weights_into) != (shape.layers, shape.nonnegative_generative_weights_into):
-            raise bad("circuit", f"every machine of a population has the shape of '{shape.name}' "
-                      f"(layers {list(shape.layers)})", c.name)
+        if (c.layers, c.nonnegative_generative_weights_into) != (
+            shape.layers,
+            shape.nonnegative_generative_weights_into,
+        ):
+            raise bad(
+                "circuit",
+                f"every machine of a population has the shape of '{shape.name}' (layers {list(shape.layers)})",
+                c.name,
+            )
         if s.n_input != c.n_input:
             raise bad("data", f"rows have {s.n_input} values but circuit '{c.name}' has {c.n_input} input units")
 
@@ -192,25 +258,62 @@ def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, strea
     """Everything a checkpoint's run is, as stored and compared on resume
     (the device as resolved: the one actually used)."""
     eng = opts if opts is not None else engine
-    return {"seed": seed_tree.label(), "examples": n_examples, "chunk": int(chunk), "circuit": circuit.to_dict(),
-            "schedule": [[e.kind, int(e.examples)] for e in schedule], "record_every": eng.record_every,
-            "engine": opts.engine if opts is not None else engine.name, "device": eng.device,
-            "propagation": getattr(eng, "propagation", "auto"), "rule": getattr(eng, "rule", WAKE_SLEEP).label,
-            "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
-            "data": stream.description, "perturbation": perturbation_digest(perturbation), **(fingerprint or {})}
+    return {
+        "seed": seed_tree.label(),
+        "examples": n_examples,
+        "chunk": int(chunk),
+        "circuit": circuit.to_dict(),
+        "schedule": [[e.kind, int(e.examples)] for e in schedule],
+        "record_every": eng.record_every,
+        "engine": opts.engine if opts is not None else engine.name,
+        "device": eng.device,
+        "propagation": getattr(eng, "propagation", "auto"),
+        "rule": getattr(eng, "rule", WAKE_SLEEP).label,
+        "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
+        "data": stream.description,
+        "perturbation": perturbation_digest(perturbation),
+        **(fingerprint or {}),
+    }
 
 
-def _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, params, state,
-          checkpoint, run_id) -> list:
+@dataclasses.dataclass
+class _Run:
+    """What stays fixed while a training runs chunk after chunk."""
+
+    eng: object
+    circuits: list
+    streams: list
+    n_examples: int
+    trees: list
+    data_rngs: list
+    schedules: list
+    perturbation: list
+    checkpoint: Checkpointing | None
+    run_id: dict | None
+
+
+def _loop(run: _Run, bar, params: list, state: dict) -> list:
     """Chunk after chunk until ``n_examples``; a checkpoint every
     ``checkpoint.every`` examples and on an interrupt (Ctrl-C, SIGTERM)."""
+    eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id = vars(
+        run
+    ).values()
     N, errors = len(params), state["errors"]
     saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state(), "params": params[0]}
 
     def save_state():
-        save_checkpoint(checkpoint.path, run_id, circuits[0], saved["params"], saved["done"], saved["chunk"],
-                        saved["rng"], saved["stream"], list(state["history_seen"]),
-                        {k: np.concatenate(v) for k, v in state["history"][0].items()})
+        save_checkpoint(
+            checkpoint.path,
+            run_id,
+            circuits[0],
+            saved["params"],
+            saved["done"],
+            saved["chunk"],
+            saved["rng"],
+            saved["stream"],
+            list(state["history_seen"]),
+            {k: np.concatenate(v) for k, v in state["history"][0].items()},
+        )
 
     saved.update(done=state["done"], chunk=state["chunk"])
     last_ckpt = state["done"]
@@ -224,13 +327,22 @@ def _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, 
                 if errors[k]:  # a diverged machine of a population stays frozen
                     gates[k] = (np.zeros(m), np.zeros(m))
             new_params, extras = eng.run_population(
-                params, rows, [t.child("chunk", c).integer() for t in trees], [g[0] for g in gates],
-                [g[1] for g in gates], offset=done, perturbation=perturbation, circuits=circuits)
+                params,
+                rows,
+                [t.child("chunk", c).integer() for t in trees],
+                [g[0] for g in gates],
+                [g[1] for g in gates],
+                offset=done,
+                perturbation=perturbation,
+                circuits=circuits,
+            )
             for k, p in enumerate(new_params):
                 if errors[k] or not diverged(p):
                     continue
-                msg = (f"diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
-                       f"{done + m} examples; lower the learning rates")
+                msg = (
+                    f"diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
+                    f"{done + m} examples; lower the learning rates"
+                )
                 if N == 1:
                     last = f"; last good checkpoint: {checkpoint.path}" if checkpoint and checkpoint.every else ""
                     raise bad("training", msg + last)
@@ -242,18 +354,29 @@ def _loop(eng, bar, circuits, streams, n_examples, trees, data_rngs, schedules, 
                 for key, v in e["history"].items():
                     h.setdefault(key, []).append(v)
             state["done"], state["chunk"] = done + m, c + 1
-            saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state(), "params": params[0],
-                     "done": state["done"], "chunk": state["chunk"]}
+            saved = {
+                "rng": data_rngs[0].bit_generator.state,
+                "stream": streams[0].get_state(),
+                "params": params[0],
+                "done": state["done"],
+                "chunk": state["chunk"],
+            }
             bar.update(m * N)
-            if checkpoint and checkpoint.every and state["done"] - last_ckpt >= checkpoint.every \
-                    and state["done"] < n_examples:
+            if (
+                checkpoint
+                and checkpoint.every
+                and state["done"] - last_ckpt >= checkpoint.every
+                and state["done"] < n_examples
+            ):
                 save_state()
                 last_ckpt = state["done"]
     except KeyboardInterrupt:
         if checkpoint is not None and saved["done"] > 0:
             save_state()
-            raise Interrupted(f"interrupted after {saved['done']} examples; checkpoint saved to {checkpoint.path}; "
-                              "continue with --resume") from None
+            raise Interrupted(
+                f"interrupted after {saved['done']} examples; checkpoint saved to {checkpoint.path}; "
+                "continue with --resume"
+            ) from None
         raise
     return params
 
@@ -264,7 +387,15 @@ def _result(k, params, state, n_examples, seed, eng, seconds) -> TrainResult:
         seen.append(n_examples)
         for name, a in params.arrays().items():
             hist.setdefault(name, []).append(a.ravel()[None, :])
-    return TrainResult(params=params, examples_seen=n_examples, seed=seed, history_seen=seen,
-                       history={name: np.concatenate(v) for name, v in hist.items()}, seconds=seconds,
-                       compile_seconds=eng.compile_seconds, engine=eng.name, device=eng.device,
-                       error=state["errors"][k])
+    return TrainResult(
+        params=params,
+        examples_seen=n_examples,
+        seed=seed,
+        history_seen=seen,
+        history={name: np.concatenate(v) for name, v in hist.items()},
+        seconds=seconds,
+        compile_seconds=eng.compile_seconds,
+        engine=eng.name,
+        device=eng.device,
+        error=state["errors"][k],
+    )

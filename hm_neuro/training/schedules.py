@@ -12,7 +12,7 @@ from ..errors import bad
 #: learning gates (wake, sleep) of each kind of epoch
 EPOCH_KINDS = {"wake-sleep": (1.0, 1.0), "wake": (1.0, 0.0), "sleep": (0.0, 1.0), "frozen": (0.0, 0.0)}
 #: the most examples one training may ask for (a bound on schedules and counts)
-MAX_EXAMPLES = 10 ** 12
+MAX_EXAMPLES = 10**12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +52,6 @@ def schedule_gates(epochs, start: int, stop: int):
     for ep in epochs:
         a, b = max(pos, start), min(pos + ep.examples, stop)
         if a < b:
-            wake[a - start:b - start], sleep[a - start:b - start] = EPOCH_KINDS[ep.kind]
+            wake[a - start : b - start], sleep[a - start : b - start] = EPOCH_KINDS[ep.kind]
         pos += ep.examples
     return wake, sleep

@@ -56,10 +56,9 @@ def stream_for(spec: str, circuit: Circuit, p_vertical: float = 2 / 3):
     ``bars`` (fresh samples, square input layers only), ``digits[:K]`` or a
     data file (sweeps)."""
     if spec == "bars":
-        side = int(round(circuit.n_input ** 0.5))
+        side = int(round(circuit.n_input**0.5))
         if side * side != circuit.n_input:
-            raise bad("data", f"bars needs a square input layer; circuit '{circuit.name}' has "
-                      f"{circuit.n_input} inputs")
+            raise bad("data", f"bars needs a square input layer; circuit '{circuit.name}' has {circuit.n_input} inputs")
         return BarsStream(p_vertical=p_vertical, size=side)
     rows, desc = resolve_data(spec, circuit.n_input)
     return SweepStream(rows, desc)

@@ -17,8 +17,7 @@ import numpy as np
 
 from ...errors import bad
 from ...model import Circuit, Rule
-from .code import (SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, delta_rule, log_sigmoid, sampled, sigmoid,
-                   suffix)
+from .code import SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, delta_rule, log_sigmoid, sampled, sigmoid, suffix
 from .population import PopulationNetwork
 
 #: event-driven propagation pays off from this many synapses per example
@@ -69,9 +68,18 @@ class BinaryNetwork(PopulationNetwork):
     reweighted rules add one importance neuron per machine.
     """
 
-    def __init__(self, circuit: Circuit, chunk: int, external_uniforms: bool = False, record_spikes: bool = False,
-                 record_every: int = 0, propagation: str = "summed", n_machines: int = 1, rule=None,
-                 monitors=None):
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int,
+        external_uniforms: bool = False,
+        record_spikes: bool = False,
+        record_every: int = 0,
+        propagation: str = "summed",
+        n_machines: int = 1,
+        rule=None,
+        monitors=None,
+    ):
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
@@ -91,14 +99,25 @@ class BinaryNetwork(PopulationNetwork):
             self.timed_arrays += list(self.u_wake.values()) + list(self.u_sleep.values())
         events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
         for l in range(L + 1):
-            g = self.new_layer(l, binary_layer(below=l > 0, above=l < L, samples=K, fantasies=S,
-                                               wake_update=rule.wake_update, weighted=self.weighted), events=events)
+            g = self.new_layer(
+                l,
+                binary_layer(
+                    below=l > 0,
+                    above=l < L,
+                    samples=K,
+                    fantasies=S,
+                    wake_update=rule.wake_update,
+                    weighted=self.weighted,
+                ),
+                events=events,
+            )
             g.state_updater.active = False
         objects = list(self.layers)
         if self.weighted:
             objects += self._importance_population()
-        objects += self.connect_pathways(lambda k: self._synapse_args("recognition", k),
-                                         lambda k: self._synapse_args("generative", k))
+        objects += self.connect_pathways(
+            lambda k: self._synapse_args("recognition", k), lambda k: self._synapse_args("generative", k)
+        )
         phases = Phases()
         self.wake(phases)
         self.wake_learning(phases)
@@ -132,9 +151,11 @@ class BinaryNetwork(PopulationNetwork):
         reweighted) is computed once per unit, so a synapse multiplies it by
         its presynaptic state -- which, ``presynaptic=False``, is the event
         itself (event-driven propagation)."""
-        state, err, copies = {"generative": ("s_wake", "err_gen", self.K),
-                              "recognition": ("s_sleep", "err_rec", self.S),
-                              "recognition_wake": ("s_wake", "err_rec_wake", self.K)}[kind]
+        state, err, copies = {
+            "generative": ("s_wake", "err_gen", self.K),
+            "recognition": ("s_sleep", "err_rec", self.S),
+            "recognition_wake": ("s_wake", "err_rec_wake", self.K),
+        }[kind]
         pre = f"{state}{{c}}_pre * " if presynaptic else ""
         dw = "mask * " + copies_sum(pre + err + "{c}_post", copies)
         return delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))
@@ -144,17 +165,20 @@ class BinaryNetwork(PopulationNetwork):
         pathway = "rec" if kind == "recognition" else "gen"
         model = SYNAPSE
         if not self.event:  # the generative synapses carry the fantasy down in their learning pass (sleep)
-            inputs = [SUMMED_INPUT.format(x=f"x_{pathway}_wake{suffix(c)}", s=f"s_wake{suffix(c)}")
-                      for c in range(self.K)]
+            inputs = [
+                SUMMED_INPUT.format(x=f"x_{pathway}_wake{suffix(c)}", s=f"s_wake{suffix(c)}") for c in range(self.K)
+            ]
             if kind == "recognition":
-                inputs += [SUMMED_INPUT.format(x=f"x_rec_sleep{suffix(c)}", s=f"s_sleep{suffix(c)}")
-                           for c in range(self.S)]
+                inputs += [
+                    SUMMED_INPUT.format(x=f"x_rec_sleep{suffix(c)}", s=f"s_sleep{suffix(c)}") for c in range(self.S)
+                ]
             return {"model": model + "\n".join(inputs)}
-        on_pre = {"wake_input": f"x_{pathway}_wake_post += mask * w",
-                  "sleep_input": f"x_{pathway}_sleep_post += mask * w",
-                  "learn": self.learning_code(kind, k, presynaptic=False)}
-        on_event = {"wake_input": "wake", "sleep_input": "sleep",
-                    "learn": "sleep" if kind == "recognition" else "wake"}
+        on_pre = {
+            "wake_input": f"x_{pathway}_wake_post += mask * w",
+            "sleep_input": f"x_{pathway}_sleep_post += mask * w",
+            "learn": self.learning_code(kind, k, presynaptic=False),
+        }
+        on_event = {"wake_input": "wake", "sleep_input": "sleep", "learn": "sleep" if kind == "recognition" else "wake"}
         return {"model": model, "on_pre": on_pre, "on_event": on_event, "delay": {key: 0 * b2.second for key in on_pre}}
 
     def _importance_population(self):
@@ -174,13 +198,21 @@ class BinaryNetwork(PopulationNetwork):
         self.importance = imp
         self.collect = []
         for l, g in enumerate(self.layers):
-            S = b2.Synapses(g, imp, "\n".join(f"lw{suffix(c)}_layer_{l}_post = lp{suffix(c)}_pre : 1 (summed)"
-                                               for c in range(K)), name=f"importance_from_{l}", clock=self.clock)
+            S = b2.Synapses(
+                g,
+                imp,
+                "\n".join(f"lw{suffix(c)}_layer_{l}_post = lp{suffix(c)}_pre : 1 (summed)" for c in range(K)),
+                name=f"importance_from_{l}",
+                clock=self.clock,
+            )
             S.connect(i=np.arange(N * n[l]), j=np.repeat(np.arange(N), n[l]))
             self.collect.append(S)
             for c in range(K):
-                setattr(g, f"omega_of_machine{suffix(c)}",
-                        b2.linked_var(imp, f"omega{suffix(c)}", index=np.repeat(np.arange(N), n[l])))
+                setattr(
+                    g,
+                    f"omega_of_machine{suffix(c)}",
+                    b2.linked_var(imp, f"omega{suffix(c)}", index=np.repeat(np.arange(N), n[l])),
+                )
         return [imp] + self.collect
 
     # ------------------------------------------------------------ the phase controller
@@ -215,7 +247,10 @@ class BinaryNetwork(PopulationNetwork):
             code = []
             for c in range(K):
                 s, drive = f"s_wake{suffix(c)}", f"b_rec + x_rec_wake{suffix(c)}"
-                code += [f"q{suffix(c)} = {sigmoid(drive)}", f"{s} = {sampled(self.uniform('wake', k + 1, c), f'q{suffix(c)}')}"]
+                code += [
+                    f"q{suffix(c)} = {sigmoid(drive)}",
+                    f"{s} = {sampled(self.uniform('wake', k + 1, c), f'q{suffix(c)}')}",
+                ]
                 if self.weighted:
                     code.append(f"lq{suffix(c)} = {log_sigmoid(f'(2 * {s} - 1) * ({drive})')}")
             phases.op(lay[k + 1], "\n".join(code) + self._consumed("x_rec_wake"), "recognise")
@@ -229,12 +264,22 @@ class BinaryNetwork(PopulationNetwork):
         gate = "wake_gate(t, machine)"
         code = f"b_gen += eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
         if l < self.L:
-            code += "".join(f"\nerr_gen{suffix(c)} = eps_gen * {gate}" + (f" * omega{suffix(c)}" if w else "")
-                            + f" * (s_wake{suffix(c)} - p{suffix(c)})" for c in range(K))
+            code += "".join(
+                f"\nerr_gen{suffix(c)} = eps_gen * {gate}"
+                + (f" * omega{suffix(c)}" if w else "")
+                + f" * (s_wake{suffix(c)} - p{suffix(c)})"
+                for c in range(K)
+            )
         if l > 0 and self.rule.wake_update:
-            code += (f"\nb_rec += eps_b_rec * {gate} * " + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
-                     + "".join(f"\nerr_rec_wake{suffix(c)} = eps_rec * {gate} * omega{suffix(c)}"
-                               f" * (s_wake{suffix(c)} - q{suffix(c)})" for c in range(K)))
+            code += (
+                f"\nb_rec += eps_b_rec * {gate} * "
+                + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
+                + "".join(
+                    f"\nerr_rec_wake{suffix(c)} = eps_rec * {gate} * omega{suffix(c)}"
+                    f" * (s_wake{suffix(c)} - q{suffix(c)})"
+                    for c in range(K)
+                )
+            )
         return code
 
     def wake_learning(self, phases: Phases):
@@ -255,13 +300,23 @@ class BinaryNetwork(PopulationNetwork):
             if self.weighted:  # predictions first; the biases learn once the weights are normalised
                 phases.op(lay[l], "\n".join(code), "wake_predict")
             else:
-                phases.op(lay[l], "\n".join(code) + "\n" + self._wake_bias_update(l)
-                          + (self._consumed("x_gen_wake") if l < L else ""), "wake_bias")
+                phases.op(
+                    lay[l],
+                    "\n".join(code)
+                    + "\n"
+                    + self._wake_bias_update(l)
+                    + (self._consumed("x_gen_wake") if l < L else ""),
+                    "wake_bias",
+                )
         if self.weighted:
             self._normalise(phases)
             for l in range(L + 1):
-                phases.op(lay[l], "".join(f"omega{suffix(c)} = omega_of_machine{suffix(c)}\n" for c in range(K))
-                          + self._wake_bias_update(l), "wake_bias")
+                phases.op(
+                    lay[l],
+                    "".join(f"omega{suffix(c)} = omega_of_machine{suffix(c)}\n" for c in range(K))
+                    + self._wake_bias_update(l),
+                    "wake_bias",
+                )
         for k in range(L):
             if self.event:  # summed: in the pass that carries the fantasy down (sleep)
                 phases.place(next(p for p in G[k]._pathways if p.name == f"{G[k].name}_learn"))
@@ -274,21 +329,27 @@ class BinaryNetwork(PopulationNetwork):
         for S in self.collect:
             for upd in S.summed_updaters.values():
                 phases.place(upd)
-        total = [f"lw{suffix(c)} = " + " + ".join(f"lw{suffix(c)}_layer_{l}" for l in range(self.L + 1))
-                 for c in range(K)]
-        peak = ["lw_max = lw"] + [f"lw_max = lw_{c} * int(lw_{c} > lw_max) + lw_max * int(lw_{c} <= lw_max)"
-                                  for c in range(1, K)]
-        norm = ([f"omega{suffix(c)} = exp(lw{suffix(c)} - lw_max)" for c in range(K)]
-                + ["lw_total = " + " + ".join(f"omega{suffix(c)}" for c in range(K))]
-                + [f"omega{suffix(c)} = omega{suffix(c)} / lw_total" for c in range(K)])
+        total = [
+            f"lw{suffix(c)} = " + " + ".join(f"lw{suffix(c)}_layer_{l}" for l in range(self.L + 1)) for c in range(K)
+        ]
+        peak = ["lw_max = lw"] + [
+            f"lw_max = lw_{c} * int(lw_{c} > lw_max) + lw_max * int(lw_{c} <= lw_max)" for c in range(1, K)
+        ]
+        norm = (
+            [f"omega{suffix(c)} = exp(lw{suffix(c)} - lw_max)" for c in range(K)]
+            + ["lw_total = " + " + ".join(f"omega{suffix(c)}" for c in range(K))]
+            + [f"omega{suffix(c)} = omega{suffix(c)} / lw_total" for c in range(K)]
+        )
         phases.op(self.importance, "\n".join(total + peak + norm), "normalise")
 
     def _dream(self, l: int) -> str:
         """Layer l's fantasies from the input above (eq. 1): S samples."""
         drive = "b_gen" if l == self.L else "b_gen + x_gen_sleep{c}"
-        return "\n".join(f"p{suffix(c)} = {sigmoid(drive.format(c=suffix(c)))}\n"
-                         f"s_sleep{suffix(c)} = {sampled(self.uniform('sleep', l, c), f'p{suffix(c)}')}"
-                         for c in range(self.S))
+        return "\n".join(
+            f"p{suffix(c)} = {sigmoid(drive.format(c=suffix(c)))}\n"
+            f"s_sleep{suffix(c)} = {sampled(self.uniform('sleep', l, c), f'p{suffix(c)}')}"
+            for c in range(self.S)
+        )
 
     def sleep(self, phases: Phases):
         """S fantasies top-down (eq. 1), the top layer from its biases alone."""
@@ -302,9 +363,12 @@ class BinaryNetwork(PopulationNetwork):
                 # one pass over the generative synapses G_k: they learn from the wake sample
                 # (eq. 4; nothing reads them between the wake phase and here) and carry the
                 # fantasy of layer k + 1 down to layer k (eq. 1), which resets its input once read
-                phases.op(G[k], self.learning_code("generative", k) + "".join(
-                    f"\nx_gen_sleep{suffix(c)}_post += mask * w * s_sleep{suffix(c)}_pre" for c in range(S)),
-                    "wake_learn_and_fantasy")
+                phases.op(
+                    G[k],
+                    self.learning_code("generative", k)
+                    + "".join(f"\nx_gen_sleep{suffix(c)}_post += mask * w * s_sleep{suffix(c)}_pre" for c in range(S)),
+                    "wake_learn_and_fantasy",
+                )
             phases.op(lay[k], self._dream(k) + "".join(f"\nx_gen_sleep{suffix(c)} = 0" for c in range(S)), "dream")
             self._emit(phases, lay[k], "sleep")
 
@@ -314,11 +378,18 @@ class BinaryNetwork(PopulationNetwork):
         for k in range(self.L):
             for c in range(S):
                 self._propagate(phases, R[k], f"x_rec_sleep{suffix(c)}", "sleep")
-            phases.op(lay[k + 1], "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}"
-                                            for c in range(S)) + "\n"
-                      "b_rec += eps_b_rec * sleep_gate(t, machine) * " + copies_sum("(s_sleep{c} - q{c})", S)
-                      + "".join(f"\nerr_rec{suffix(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{suffix(c)} - q{suffix(c)})"
-                                for c in range(S)) + self._consumed("x_rec_sleep"), "sleep_bias")
+            phases.op(
+                lay[k + 1],
+                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}" for c in range(S)) + "\n"
+                "b_rec += eps_b_rec * sleep_gate(t, machine) * "
+                + copies_sum("(s_sleep{c} - q{c})", S)
+                + "".join(
+                    f"\nerr_rec{suffix(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{suffix(c)} - q{suffix(c)})"
+                    for c in range(S)
+                )
+                + self._consumed("x_rec_sleep"),
+                "sleep_bias",
+            )
         for k in range(self.L):
             if self.event:
                 phases.place(next(p for p in R[k]._pathways if p.name == f"{R[k].name}_learn"))
@@ -339,6 +410,5 @@ class BinaryNetwork(PopulationNetwork):
                 keep = (steps >= 0) & (steps < m)
                 a[steps[keep], idx[keep]] = 1.0
                 for k in range(self.n_machines):
-                    out[k][phase].append(a[:, k * n_l:(k + 1) * n_l])
+                    out[k][phase].append(a[:, k * n_l : (k + 1) * n_l])
         return out
-

@@ -11,6 +11,7 @@ import numpy as np
 from ...errors import bad
 from ...files.outputs import writable_folder
 
+
 def cache_root() -> Path:
     """Where compiled builds are kept: ``$HM_NEURO_CACHE_DIR``, else the
     user's cache folder (``$XDG_CACHE_HOME/hm_neuro`` or ``~/.cache/hm_neuro``)."""
@@ -39,8 +40,14 @@ def build_key(**shape) -> str:
 
     import brian2
 
-    ident = dict(shape, brian2=brian2.__version__, numpy=np.__version__, python=platform.python_version(),
-                 compiler=_compiler_version(), format=2)
+    ident = dict(
+        shape,
+        brian2=brian2.__version__,
+        numpy=np.__version__,
+        python=platform.python_version(),
+        compiler=_compiler_version(),
+        format=2,
+    )
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -99,7 +106,8 @@ def clear_cache() -> int:
             try:
                 shutil.rmtree(d)
             except OSError as e:
-                raise bad("cache clear", f"removed {removed} build(s), then could not remove {d} ({e.strerror})",
-                          str(d)) from None
+                raise bad(
+                    "cache clear", f"removed {removed} build(s), then could not remove {d} ({e.strerror})", str(d)
+                ) from None
         removed += 1
     return removed

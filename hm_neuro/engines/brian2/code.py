@@ -100,39 +100,33 @@ def copy(template: str, c: int) -> Equations:
     return eqs if c == 0 else Equations(template, **{name: name + suffix(c) for name in eqs.names})
 
 
-def binary_layer(below: bool, above: bool, samples: int, fantasies: int, wake_update: bool,
-                 weighted: bool) -> Equations:
+def binary_layer(
+    below: bool, above: bool, samples: int, fantasies: int, wake_update: bool, weighted: bool
+) -> Equations:
     """The model of a layer of the binary circuit: ``below``: recognition
     weights arrive (a hidden layer); ``above``: generative weights arrive
     (every layer but the top); K = ``samples`` wake samples and S =
     ``fantasies`` fantasies (copies of the state)."""
+    K, S = samples, fantasies
+    blocks = [  # (template, copies, present in this layer)
+        (GENERATIVE_TARGET, 1, above),
+        (RECOGNITION_TARGET, 1, below),
+        (PREDICTION, max(K, S), True),
+        (RECOGNITION_PREDICTION, max(K, S), below),
+        (WAKE_SAMPLE, K, True),
+        (WAKE_GENERATIVE, K, above),
+        (WAKE_RECOGNITION, K, below),
+        (WAKE_Q_UPDATE, K, below and wake_update),
+        (IMPORTANCE_SHARE, K, weighted),
+        (IMPORTANCE_SHARE_Q, K, below and weighted),
+        (FANTASY, S, True),
+        (FANTASY_GENERATIVE, S, above),
+        (FANTASY_RECOGNITION, S, below),
+    ]
     eqs = Equations(UNIT)
-    if above:
-        eqs += Equations(GENERATIVE_TARGET)
-    if below:
-        eqs += Equations(RECOGNITION_TARGET)
-    for c in range(max(samples, fantasies)):
-        eqs += copy(PREDICTION, c)
-        if below:
-            eqs += copy(RECOGNITION_PREDICTION, c)
-    for c in range(samples):
-        eqs += copy(WAKE_SAMPLE, c)
-        if above:
-            eqs += copy(WAKE_GENERATIVE, c)
-        if below:
-            eqs += copy(WAKE_RECOGNITION, c)
-            if wake_update:
-                eqs += copy(WAKE_Q_UPDATE, c)
-        if weighted:
-            eqs += copy(IMPORTANCE_SHARE, c)
-            if below:
-                eqs += copy(IMPORTANCE_SHARE_Q, c)
-    for c in range(fantasies):
-        eqs += copy(FANTASY, c)
-        if above:
-            eqs += copy(FANTASY_GENERATIVE, c)
-        if below:
-            eqs += copy(FANTASY_RECOGNITION, c)
+    for template, copies, present in blocks:
+        for c in range(copies if present else 0):
+            eqs += copy(template, c)
     return eqs
 
 
@@ -186,6 +180,7 @@ def spiking_layer(below: bool, above: bool, delay_steps: int, tau_syn_ms: float)
 
 # ---------------------------------------------------------------- code of eqs. 1, 4, 7
 
+
 def sigmoid(x: str) -> str:
     """Eq. 1 as Brian2 code (:data:`hm_neuro.model.SIGMOID_CODE`)."""
     return SIGMOID_CODE.format(x=x)
@@ -205,8 +200,7 @@ def copies_sum(term: str, copies: int, weight: str | None = None) -> str:
     """Brian2 code of ``term`` summed over the copies c of a unit's state
     (``{c}`` becomes the copy's suffix), each times ``weight`` if given; one
     copy: the term alone."""
-    terms = [(weight.format(c=suffix(c)) + " * " if weight else "") + term.format(c=suffix(c))
-             for c in range(copies)]
+    terms = [(weight.format(c=suffix(c)) + " * " if weight else "") + term.format(c=suffix(c)) for c in range(copies)]
     return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
 
 

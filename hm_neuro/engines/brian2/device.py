@@ -28,7 +28,7 @@ def default_device() -> str:
 #: event-driven propagation pays off from this many synapses per example
 #: (benchmarks/bench.py: at 16-8-1 and 64-16-16-4 the extra event detectors
 #: cost more than they save; at 784-200-200 events are several times faster)
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _binary_command() -> tuple:
     """How Brian2 starts a compiled binary: under ``setpriv --pdeathsig TERM``
     where that works (Linux with util-linux >= 2.33), so the binary dies with
@@ -85,7 +85,7 @@ def _restore_default_sigint():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stable_clock_class():
     import brian2 as b2
 

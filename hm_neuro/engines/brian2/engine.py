@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import bad
-from ...model import NO_PERTURBATION, Circuit, Parameters, Uniforms
+from ...model import Circuit
+from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
 from .cache import FileLock, build_key, cache_root, check_cache
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 progress_log = logging.getLogger("hm_neuro.progress")
 
 
-class Brian2Engine:
+class Brian2Engine(EngineBase):
     """Train circuits on Brian2, chunk by chunk, one ``run()`` per chunk.
 
     Built by :func:`hm_neuro.engines.make_engine` from
@@ -43,7 +44,7 @@ class Brian2Engine:
     name = "brian2"
 
     @classmethod
-    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> "Brian2Engine":
+    def from_options(cls, circuit: Circuit, options, n_machines: int = 1) -> Brian2Engine:
         """The engine :func:`hm_neuro.engines.make_engine` builds: the binary
         circuit, or the spiking one (``options.engine == 'spiking'``, dynamics
         from ``options.spiking`` or the circuit's ``[dynamics]`` table)."""
@@ -67,7 +68,7 @@ class Brian2Engine:
         self.n_machines = n_machines
         self.cached_build = False
         self.run_dir = None
-        self.b2 = b2 = configure(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE", cache_root() / "cython"))
+        self.b2 = configure(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE", cache_root() / "cython"))
         self.spiking = spiking = options.spiking
         self.rule = options.rule
         if spiking is not None:
@@ -77,16 +78,32 @@ class Brian2Engine:
             if options.propagation not in ("auto", "summed"):
                 raise bad("propagation", "a spiking circuit propagates summed inputs every step", options.propagation)
             self.propagation = "summed"
-            self.net = SpikingNetwork(circuit, chunk, spiking, options.record_spikes, options.record_every, n_machines,
-                                      record_traces=options.record_traces, monitors=options.monitors)
+            self.net = SpikingNetwork(
+                circuit,
+                chunk,
+                spiking,
+                options.record_spikes,
+                options.record_every,
+                n_machines,
+                record_traces=options.record_traces,
+                monitors=options.monitors,
+            )
         else:
             propagation = options.propagation
             if propagation == "auto":
                 propagation = choose_propagation(circuit) if self.rule.is_default else "summed"
             self.propagation = propagation
-            self.net = BinaryNetwork(circuit, chunk, options.external_uniforms, options.record_spikes,
-                                     options.record_every, propagation, n_machines, rule=self.rule,
-                                     monitors=options.monitors)
+            self.net = BinaryNetwork(
+                circuit,
+                chunk,
+                options.external_uniforms,
+                options.record_spikes,
+                options.record_every,
+                propagation,
+                n_machines,
+                rule=self.rule,
+                monitors=options.monitors,
+            )
         self.compile_seconds = 0.0
         if device == "cpp_standalone":
             self._build()
@@ -101,20 +118,28 @@ class Brian2Engine:
             "main",
             f'if (const char* _s = std::getenv("{SEED_ENV}")) '
             "for (size_t _i = 0; _i < brian::_random_generators.size(); _i++) "
-            "brian::_random_generators[_i].seed(std::stoul(_s) + _i);")
+            "brian::_random_generators[_i].seed(std::stoul(_s) + _i);",
+        )
         b2.device.apply_run_args()
-        self.net.network.run(self.chunk * self.net.example_duration,
-                             namespace={ta.name: ta for ta in self.net.timed_arrays})
+        self.net.network.run(
+            self.chunk * self.net.example_duration, namespace={ta.name: ta for ta in self.net.timed_arrays}
+        )
         if options.build_dir is None:
             spiking = options.spiking
-            key = build_key(layers=list(circuit.layers), nonnegative=list(circuit.nonnegative_generative_weights_into),
-                            chunk=int(self.chunk), propagation=self.propagation,
-                            record_spikes=bool(options.record_spikes), record_every=int(options.record_every),
-                            external_uniforms=bool(options.external_uniforms), n_machines=int(self.n_machines),
-                            spiking=None if spiking is None else spiking.key(),
-                            record_traces=bool(options.record_traces),
-                            **({} if self.rule.is_default else {"rule": self.rule.label}),
-                            **({} if options.monitors is None else {"monitors": self._monitor_key()}))
+            key = build_key(
+                layers=list(circuit.layers),
+                nonnegative=list(circuit.nonnegative_generative_weights_into),
+                chunk=int(self.chunk),
+                propagation=self.propagation,
+                record_spikes=bool(options.record_spikes),
+                record_every=int(options.record_every),
+                external_uniforms=bool(options.external_uniforms),
+                n_machines=int(self.n_machines),
+                spiking=None if spiking is None else spiking.key(),
+                record_traces=bool(options.record_traces),
+                **({} if self.rule.is_default else {"rule": self.rule.label}),
+                **({} if options.monitors is None else {"monitors": self._monitor_key()}),
+            )
             entry = cache_root() / "builds" / key
         else:
             entry = Path(options.build_dir) / "standalone"
@@ -124,8 +149,12 @@ class Brian2Engine:
             binary = entry / "main"
             before = binary.stat().st_mtime_ns if binary.is_file() else None
             if before is None:
-                progress_log.info("compiling the circuit for layers %s x%d on cpp_standalone (first time for this "
-                                  "shape only, ~10-40 s)", list(circuit.layers), self.n_machines)
+                progress_log.info(
+                    "compiling the circuit for layers %s x%d on cpp_standalone (first time for this "
+                    "shape only, ~10-40 s)",
+                    list(circuit.layers),
+                    self.n_machines,
+                )
             # unchanged sources are left untouched by Brian2: make recompiles nothing
             b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
             # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
@@ -137,14 +166,21 @@ class Brian2Engine:
             shutil.copytree(entry / "static_arrays", self.run_dir / "static_arrays")
         self.compile_seconds = time.perf_counter() - t0
         b2.get_device().project_dir = str(self.run_dir)  # run_args arrays go to the private copy
-        logger.info("%s for %s (%s): %s in %.1f s",
-                    "cached build, compiled nothing" if self.cached_build else "build compiled",
-                    list(circuit.layers), f"{self.n_machines} machine(s)", entry, self.compile_seconds)
+        logger.info(
+            "%s for %s (%s): %s in %.1f s",
+            "cached build, compiled nothing" if self.cached_build else "build compiled",
+            list(circuit.layers),
+            f"{self.n_machines} machine(s)",
+            entry,
+            self.compile_seconds,
+        )
 
     def _monitor_key(self) -> list:
         """What the user's monitors add to the generated code (their names and classes)."""
-        return sorted((name, type(m).__name__, str(getattr(m, "record_variables", ""))) for name, m in
-                      self.net.user_monitors.items())
+        return sorted(
+            (name, type(m).__name__, str(getattr(m, "record_variables", "")))
+            for name, m in self.net.user_monitors.items()
+        )
 
     @property
     def monitors(self) -> dict:
@@ -158,8 +194,12 @@ class Brian2Engine:
         a compiled circuit takes its monitors at construction:
         ``make_engine(..., monitors=...)``)."""
         if self.device == "cpp_standalone":
-            raise bad("monitor", "a cpp_standalone circuit is compiled when the engine is made; pass "
-                      "monitors=lambda net: {...} to make_engine", name)
+            raise bad(
+                "monitor",
+                "a cpp_standalone circuit is compiled when the engine is made; pass "
+                "monitors=lambda net: {...} to make_engine",
+                name,
+            )
         if name in self.net.user_monitors:
             raise bad("monitor", "an engine already has a monitor of this name", name)
         self.net.network.restore("initial")
@@ -167,72 +207,40 @@ class Brian2Engine:
         self.net.user_monitors[name] = monitor
         self.net.network.store("initial")
 
-    def run(self, params: Parameters, data, seed: int, wake_gate=None, sleep_gate=None,
-            uniforms: Uniforms | None = None, offset: int = 0, perturbation=NO_PERTURBATION):
-        """One machine (a population of one): see :class:`hm_neuro.engines.Engine`."""
-        if self.n_machines != 1:
-            raise bad("run", f"this engine trains {self.n_machines} machines; use run_population")
-        out, extras = self.run_population([params], [data], [seed], [wake_gate], [sleep_gate],
-                                          None if uniforms is None else [uniforms], offset, [perturbation])
-        return out[0], extras[0]
-
-    def run_population(self, params, data, seeds, wake_gate=None, sleep_gate=None, uniforms=None,
-                       offset: int = 0, perturbation=None, circuits=None):
-        """Train every machine of the population on its own rows (at most ``chunk``).
-
-        Per machine (lists of length ``n_machines``): ``params``, ``data``
-        (rows, n0; every machine the same number of rows), ``wake_gate`` and
-        ``sleep_gate`` (rows,) or None, ``uniforms``, ``perturbation``, and
-        ``circuits`` (same shape, each with its own learning rates; default
-        the engine's circuit), ``seeds``.  Brian2 has one random generator
-        for the whole circuit, seeded from all the machines' seeds (from the
-        one seed for a single machine): without external uniforms a
-        machine's samples depend on the population it is trained in.
-
-        Returns ``(params_list, extras_list)``.
-        """
-        b2 = self.b2
-        N = self.n_machines
-        lists = {"params": params, "data": data}
-        for key, value in (("wake_gate", wake_gate), ("sleep_gate", sleep_gate), ("perturbation", perturbation),
-                           ("circuits", circuits), ("uniforms", uniforms)):
-            lists[key] = [None] * N if value is None else value
-        for key, value in lists.items():
-            if len(value) != N:
-                raise bad(key, f"needs one entry per machine ({N})", len(value))
-        rows = {len(d) for d in lists["data"]}
-        if len(rows) != 1:
-            raise bad("data", "every machine of a population trains on the same number of rows", sorted(rows))
-        m = rows.pop()
-        if m > self.chunk:
-            raise bad("data", f"a chunk holds at most {self.chunk} examples", m)
-        circuits = [c or self.circuit for c in lists["circuits"]]
-        for c in circuits:
-            self._check_shape(c)
-        perturbations = [pt or NO_PERTURBATION for pt in lists["perturbation"]]
+    def train_chunk(self, params: list, chunk: Chunk):
+        """Every machine of the population on its own rows, in one ``run()``.
+        Brian2 has one random generator for the whole circuit, seeded from
+        all the machines' seeds (from the one seed for a single machine):
+        without external uniforms a machine's samples depend on the
+        population it is trained in."""
+        b2, N, m = self.b2, self.n_machines, chunk.rows
+        if len(params) != N:
+            raise bad("params", f"needs one entry per machine ({N})", len(params))
         if self.propagation == "event":
-            for p in lists["params"]:
+            for p in params:
                 for k in self.circuit.nonnegative_generative_weights_into:
                     if np.min(p.generative_weights[k]) < 0:
-                        raise bad(f"generative_weights_{k}", "event-driven propagation clips only the synapses it "
-                                  "updates, so weights kept >= 0 must start >= 0 (use propagation='summed')",
-                                  float(np.min(p.generative_weights[k])))
-        values = dict(self.net.rate_values(circuits))
-        values.update(self.net.parameter_values(lists["params"]))
-        values.update(self.net.perturbation_values(perturbations))
-        values.update(self.net.chunk_inputs(lists["data"], lists["wake_gate"], lists["sleep_gate"],
-                                            None if uniforms is None else lists["uniforms"]))
-        if len(seeds) != N:
-            raise bad("seeds", f"needs one entry per machine ({N})", len(seeds))
+                        raise bad(
+                            f"generative_weights_{k}",
+                            "event-driven propagation clips only the synapses it "
+                            "updates, so weights kept >= 0 must start >= 0 (use propagation='summed')",
+                            float(np.min(p.generative_weights[k])),
+                        )
+        values = dict(self.net.rate_values(chunk.circuits))
+        values.update(self.net.parameter_values(params))
+        values.update(self.net.perturbation_values(chunk.perturbation))
+        values.update(self.net.chunk_inputs(chunk.data, chunk.wake_gate, chunk.sleep_gate, chunk.uniforms))
+        seeds = chunk.seeds
         seed = int(seeds[0]) if N == 1 else int(np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0])
-        seed %= 2 ** 32 - 1024
+        seed %= 2**32 - 1024
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
             try:
                 # results into the private run folder too (Brian2's default is the build's own folder,
                 # which concurrent processes of one shape would share)
-                b2.device.run(directory=str(self.run_dir), results_directory="results", with_output=False,
-                              run_args=values)
+                b2.device.run(
+                    directory=str(self.run_dir), results_directory="results", with_output=False, run_args=values
+                )
             finally:
                 os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
                 b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
@@ -256,22 +264,29 @@ class Brian2Engine:
         for e in extras:
             if self.net.user_monitors:
                 e["monitors"] = self.net.user_monitors
-        seen, snaps = self.net.read_history(m, offset)
+        seen, snaps = self.net.read_history(m, chunk.offset)
         for e, s in zip(extras, snaps):
             e["history_seen"], e["history"] = list(seen), s
         return self.net.read_parameters(), extras
 
-    def _check_shape(self, circuit: Circuit):
-        same = (circuit.layers == self.circuit.layers and
-                circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into)
+    def check_shape(self, circuit: Circuit):
+        """A circuit of the compiled shape: its layers and its constraints."""
+        same = (
+            circuit.layers == self.circuit.layers
+            and circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into
+        )
         if not same:
-            raise bad("circuit", f"this build is for layers {list(self.circuit.layers)} with constraints "
-                      f"{list(self.circuit.nonnegative_generative_weights_into)}", circuit.name)
+            raise bad(
+                "circuit",
+                f"this build is for layers {list(self.circuit.layers)} with constraints "
+                f"{list(self.circuit.nonnegative_generative_weights_into)}",
+                circuit.name,
+            )
 
     def retarget(self, circuit: Circuit):
         """Train another circuit of the same compiled shape (e.g. other learning rates)."""
-        self._check_shape(circuit)
-        self.circuit = self.net.circuit = circuit
+        super().retarget(circuit)
+        self.net.circuit = circuit
 
     def close(self):
         """Forget Brian2's device state and delete this engine's private run folder.
@@ -288,9 +303,3 @@ class Brian2Engine:
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -54,8 +54,9 @@ class PopulationNetwork:
 
     def new_layer(self, l: int, model, **kwargs):
         """Layer l's NeuronGroup on the population's clock."""
-        g = b2.NeuronGroup(self.n_machines * self.circuit.layers[l], model, name=f"layer_{l}", clock=self.clock,
-                           **kwargs)
+        g = b2.NeuronGroup(
+            self.n_machines * self.circuit.layers[l], model, name=f"layer_{l}", clock=self.clock, **kwargs
+        )
         g.machine = np.repeat(np.arange(self.n_machines), self.circuit.layers[l])
         self.layers.append(g)
         return g
@@ -134,26 +135,34 @@ class PopulationNetwork:
         for k in range(self.L):
             for kind, S in (("generative", self.generative[k]), ("recognition", self.recognition[k])):
                 size = n[k] * n[k + 1]
-                vals[S.mask] = np.concatenate([np.ones(size) if isinstance(m, float) else
-                                               np.asarray(m, dtype=float).ravel()
-                                               for m in (pt.mask(kind, k) for pt in perturbations)])
+                vals[S.mask] = np.concatenate(
+                    [
+                        np.ones(size) if isinstance(m, float) else np.asarray(m, dtype=float).ravel()
+                        for m in (pt.mask(kind, k) for pt in perturbations)
+                    ]
+                )
         for l, g in enumerate(self.layers):
             vals[g.clamped] = np.concatenate([np.full(n[l], 1.0 if l in pt.clamps else 0.0) for pt in perturbations])
-            vals[g.clamp_state] = np.concatenate([np.asarray(pt.clamps[l], dtype=float) if l in pt.clamps
-                                                  else np.zeros(n[l]) for pt in perturbations])
+            vals[g.clamp_state] = np.concatenate(
+                [np.asarray(pt.clamps[l], dtype=float) if l in pt.clamps else np.zeros(n[l]) for pt in perturbations]
+            )
         return vals
 
     def parameter_values(self, params_list):
         """{VariableView: flat array} setting every weight and bias of every machine."""
         per_machine = [p.arrays() for p in params_list]
-        return {getattr(obj, var): np.concatenate([np.asarray(a[name], dtype=float).ravel() for a in per_machine])
-                for name, obj, var in self.parameter_objects()}  # weights (pre, post): pre-major, as connected
+        return {
+            getattr(obj, var): np.concatenate([np.asarray(a[name], dtype=float).ravel() for a in per_machine])
+            for name, obj, var in self.parameter_objects()
+        }  # weights (pre, post): pre-major, as connected
 
     def read_parameters(self) -> list:
         """Every machine's weights and biases (one Parameters per machine)."""
         N = self.n_machines
-        flat = {name: np.array(getattr(obj, var)[:], dtype=float).reshape(N, -1)
-                for name, obj, var in self.parameter_objects()}
+        flat = {
+            name: np.array(getattr(obj, var)[:], dtype=float).reshape(N, -1)
+            for name, obj, var in self.parameter_objects()
+        }
         return [Parameters.from_arrays({k: v[m] for k, v in flat.items()}, self.circuit) for m in range(N)]
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
@@ -171,8 +180,10 @@ class PopulationNetwork:
         def gates(g):
             return np.stack([np.ones(m) if x is None else np.asarray(x, dtype=float) for x in g], axis=1)
 
-        vals = {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
-                self.wake_gate: padded(gates(wake_gate))}
+        vals = {
+            self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
+            self.wake_gate: padded(gates(wake_gate)),
+        }
         if self.rule.sleep_update:  # else no code reads it
             vals[self.sleep_gate] = padded(gates(sleep_gate))
         if self.u_wake:
@@ -194,12 +205,11 @@ class PopulationNetwork:
         keep = steps < m
         seen = (offset + steps[keep]).tolist()
         snaps = [{} for _ in range(self.n_machines)]
-        for name, obj, var in self.parameter_objects():
+        for name, _, var in self.parameter_objects():
             vals = np.asarray(getattr(self.history_monitors[name], var))[:, keep].T  # (n_times, N * size)
             for k, part in enumerate(np.split(vals, self.n_machines, axis=1)):
                 snaps[k][name] = part.copy()
         return seen, snaps
-
 
     def assemble(self, objects: list, record_every: int, monitors=None):
         """The ``Network`` of ``objects`` and of every recording: the spike and

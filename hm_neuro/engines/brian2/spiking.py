@@ -79,8 +79,17 @@ class SpikingNetwork(PopulationNetwork):
     parameters, gates, lesions and clamps are shared.
     """
 
-    def __init__(self, circuit: Circuit, chunk: int, spiking: Spiking, record_spikes: bool = False,
-                 record_every: int = 0, n_machines: int = 1, record_traces: bool = False, monitors=None):
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int,
+        spiking: Spiking,
+        record_spikes: bool = False,
+        record_every: int = 0,
+        n_machines: int = 1,
+        record_traces: bool = False,
+        monitors=None,
+    ):
         L = len(circuit.layers) - 1
         C = spiking.steps_per_example(L)
         super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock")
@@ -88,8 +97,9 @@ class SpikingNetwork(PopulationNetwork):
         _quiet_aligned_grids()
         T, nw = f"({spiking.window}*ms)", spiking.steps_per_window
         # P(spike in a step) = 1 - exp(-rho dt), exactly; or Brian2's rand() < rho*dt
-        p_step = (f"-expm1(-log1p(exp({{u}})) * dt / {T})" if spiking.escape == "exact"
-                  else f"log1p(exp({{u}})) / {T} * dt")
+        p_step = (
+            f"-expm1(-log1p(exp({{u}})) * dt / {T})" if spiking.escape == "exact" else f"log1p(exp({{u}})) / {T} * dt"
+        )
         step = f"(timestep(t, dt) % {C})"
         ph = spiking.phases(L)
 
@@ -102,26 +112,43 @@ class SpikingNetwork(PopulationNetwork):
             # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
             sleep_window = window(ph["sleep_window"][l], "u_gen")
             fires = f"({window(ph['wake_window'][l], 'u_rec')} or {sleep_window})" if l > 0 else sleep_window
-            g = self.new_layer(l, spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn),
-                               method="exact", threshold=f"clamped < 0.5 and {fires}", reset="fired = 1",
-                               events={"wake_learn": f"{step} == {ph['wake_learn']}",
-                                       "sleep_learn": f"{step} == {ph['sleep_learn']}"})
+            g = self.new_layer(
+                l,
+                spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn),
+                method="exact",
+                threshold=f"clamped < 0.5 and {fires}",
+                reset="fired = 1",
+                events={"wake_learn": f"{step} == {ph['wake_learn']}", "sleep_learn": f"{step} == {ph['sleep_learn']}"},
+            )
             # the phase boundaries: every state cleared (or held at its clamp) at
             # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
             awake = "wake_start * data(t, i)" if l == 0 else "wake_start * clamped * clamp_state"
-            g.run_regularly(f"wake_start = int({step} == 0)\n"
-                            f"sleep_start = int({step} == {ph['sleep_start']})\n"
-                            f"fired = (1 - wake_start - sleep_start) * fired + {awake} "
-                            "+ sleep_start * clamped * clamp_state", when="start", order=0, name=f"layer_{l}_phase")
+            g.run_regularly(
+                f"wake_start = int({step} == 0)\n"
+                f"sleep_start = int({step} == {ph['sleep_start']})\n"
+                f"fired = (1 - wake_start - sleep_start) * fired + {awake} "
+                "+ sleep_start * clamped * clamp_state",
+                when="start",
+                order=0,
+                name=f"layer_{l}_phase",
+            )
             if k:
-                g.run_regularly("\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
-                                when="end", name=f"layer_{l}_axon")
+                g.run_regularly(
+                    "\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
+                    when="end",
+                    name=f"layer_{l}_axon",
+                )
             # the biases learn after the synapses (which read p before it moves)
-            g.run_on_event("wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)",
-                           when="start", order=5)
+            g.run_on_event(
+                "wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)", when="start", order=5
+            )
             if l > 0:
-                g.run_on_event("sleep_learn", "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
-                               when="start", order=5)
+                g.run_on_event(
+                    "sleep_learn",
+                    "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
+                    when="start",
+                    order=5,
+                )
         objects = list(self.layers)
         objects += self.connect_pathways(self._synapse_args("recognition"), self._synapse_args("generative"))
         # order in the 'start' slot of a step: the phase boundaries (0), the
@@ -143,20 +170,24 @@ class SpikingNetwork(PopulationNetwork):
         if record_traces:  # every step, after the currents and inputs, before the escape
             for l, g in enumerate(self.layers):
                 names = ["u_gen", "a"] + (["u_rec"] if l > 0 else [])
-                self.trace_monitors[l] = b2.StateMonitor(g, names, record=True, when="thresholds", order=-1,
-                                                         name=f"traces_{l}")
+                self.trace_monitors[l] = b2.StateMonitor(
+                    g, names, record=True, when="thresholds", order=-1, name=f"traces_{l}"
+                )
         self.assemble(objects, record_every, monitors)
 
     def _synapse_args(self, kind: str):
         """Synapses arguments of a pathway: the input summed from the
         presynaptic currents, and dendritic-prediction learning at the
         postsynaptic unit's learning event (eqs. 4 and 7 in the bridge limit)."""
-        pathway, phase, gate = (("rec", "sleep_learn", "sleep_gate") if kind == "recognition"
-                                else ("gen", "wake_learn", "wake_gate"))
+        pathway, phase, gate = (
+            ("rec", "sleep_learn", "sleep_gate") if kind == "recognition" else ("gen", "wake_learn", "wake_gate")
+        )
         dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * a_pre * (fired_post - p_{pathway}_post)"
-        return lambda k: {"model": SYNAPSE + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
-                          "on_post": {"learn": delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))},
-                          "on_event": {"learn": phase}}
+        return lambda k: {
+            "model": SYNAPSE + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
+            "on_post": {"learn": delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))},
+            "on_event": {"learn": phase},
+        }
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
         self._chunk_data = data  # layer 0's wake states, for read_spikes
@@ -173,8 +204,9 @@ class SpikingNetwork(PopulationNetwork):
         N = self.n_machines
         C = int(round(float(self.example_duration / self.dt)))
         sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
-        out = [{"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []}
-               for _ in range(N)]
+        out = [
+            {"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []} for _ in range(N)
+        ]
         for l, n_l in enumerate(self.circuit.layers):
             mon = self.spike_monitors[("spikes", l)]
             steps = np.round(np.asarray(mon.t_[:]) / float(self.dt)).astype(int)
@@ -195,7 +227,7 @@ class SpikingNetwork(PopulationNetwork):
             order = np.argsort(machine, kind="stable")  # every machine's spikes, in time order
             bounds = np.searchsorted(machine[order], np.arange(N + 1))
             for k in range(N):
-                mine = order[bounds[k]:bounds[k + 1]]
+                mine = order[bounds[k] : bounds[k + 1]]
                 out[k]["spikes"].append((t[mine], unit[mine]))
                 out[k]["wake"].append(states["wake"][k])
                 out[k]["sleep"].append(states["sleep"][k])
@@ -215,5 +247,3 @@ class SpikingNetwork(PopulationNetwork):
                 rows = slice(k * n_l, (k + 1) * n_l)
                 out[k].append({"t_ms": t, **{name: v[rows].T for name, v in values.items()}})
         return out
-
-

@@ -1,0 +1,201 @@
+"""The equivalence suite, shipped: the Brian2 circuit held to the NumPy
+reference on *this* installation's Brian2, compiler and devices
+(``hm-neuro check``, ``hm_neuro.test()``).
+
+Two kinds of check, the same the repository's tests run:
+
+exact
+    Fed the same pre-drawn uniform numbers, the Brian2 circuit and the
+    reference (:mod:`hm_neuro.engines.reference`) draw the same samples and
+    learn the same weights (to 1e-12) over wake-sleep, wake-only,
+    sleep-only and frozen epochs.
+expectation
+    With the circuit's own random numbers, the mean update of M single wake
+    (sleep) phases equals the expectation of eq. 4 (eq. 7) computed by
+    enumerating every hidden state (every fantasy), within 4.5 standard
+    errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from .engines import make_engine
+from .engines.reference import train as reference_train
+from .measures import hidden_states
+from .model import (
+    NO_PERTURBATION,
+    Circuit,
+    Parameters,
+    Uniforms,
+    generative_logits,
+    load_circuit,
+    log_joint,
+    log_recognition,
+    recognition_logits,
+    sigmoid,
+)
+from .training.schedules import Epoch, schedule_gates
+
+#: a schedule that exercises every kind of epoch
+SCHEDULE = [Epoch(1200, "wake-sleep"), Epoch(300, "wake"), Epoch(300, "sleep"), Epoch(200, "frozen")]
+EXACT_TOLERANCE = 1e-12
+EXPECTATION_SE = 4.5
+
+
+def random_parameters(circuit: Circuit, rng: np.random.Generator, scale: float = 1.0) -> Parameters:
+    """Non-trivial parameters; constrained sets made >= 0."""
+    p = Parameters.initial(circuit)
+    for arrs in (p.generative_weights, p.recognition_weights, p.generative_biases, p.recognition_biases):
+        for a in arrs:
+            a[...] = rng.normal(0.0, scale, a.shape)
+    for k in circuit.nonnegative_generative_weights_into:
+        np.abs(p.generative_weights[k], out=p.generative_weights[k])
+    return p
+
+
+def expected_wake_update(p: Parameters, circuit: Circuit, d):
+    """E_Q[update] and E_Q[update^2] of eq. 4 for data d, by enumeration."""
+    hid = hidden_states(circuit.layers)
+    L = circuit.n_hidden_layers
+    states = [np.tile(d, (len(hid[0]), 1))] + hid
+    w = np.exp(log_recognition(p, states))  # Q(alpha | d) of every alpha
+    pred = [sigmoid(generative_logits(p, states, k)) for k in range(L)]
+    upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
+    return [np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u**2, 1) for u in upd]
+
+
+def expected_sleep_update(p: Parameters, circuit: Circuit):
+    """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
+    full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
+    L = circuit.n_hidden_layers
+    w = np.exp(log_joint(p, full))  # P(alpha, d) of every fantasy
+    q = [sigmoid(recognition_logits(p, full, k)) for k in range(L)]
+    upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
+    return [np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u**2, 1) for u in upd]
+
+
+def mean_update_errors(total, eps: float, mean, second, M: int):
+    """|sample mean - expectation| in standard errors (from the exact
+    variance), per weight; ``total`` = eps * the sum of M updates."""
+    se = np.sqrt(np.maximum(second - mean**2, 0.0) / M)
+    err = np.abs(total / (eps * M) - mean)
+    return err / np.maximum(se, 1e-6 / EXPECTATION_SE)
+
+
+def run_both(
+    circuit: Circuit, device: str, seed: int = 0, n: int = 2000, perturbation=None, propagation: str = "summed"
+):
+    """The reference and the Brian2 circuit on the same data, uniforms and
+    schedule: (initial, reference, brian2 parameters, reference samples, brian2 samples)."""
+    perturbation = perturbation or NO_PERTURBATION
+    rng = np.random.default_rng(seed)
+    p0 = random_parameters(circuit, rng, scale=0.5)
+    data = (rng.random((n, circuit.n_input)) < 0.3).astype(float)
+    u = Uniforms.draw(circuit, n, rng)
+    wg, sg = schedule_gates(SCHEDULE, 0, n)
+    ref = p0.copy()
+    ref_samples = reference_train(ref, circuit, data, u, wg, sg, record_samples=True, perturbation=perturbation)
+    with make_engine(
+        circuit, "brian2", device=device, chunk=n, external_uniforms=True, record_spikes=True, propagation=propagation
+    ) as eng:
+        b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u, perturbation=perturbation)
+    return p0, ref, b2p, ref_samples, (extras["wake"], extras["sleep"])
+
+
+def sample_mismatch(ref_samples, b2_samples) -> str | None:
+    """Where the two engines' samples first differ, or None."""
+    for phase, a, b in zip(("wake", "sleep"), ref_samples, b2_samples):
+        for l, (x, y) in enumerate(zip(a, b)):
+            bad = np.argwhere(x != y)
+            if len(bad):
+                return f"{phase} samples of layer {l} differ first at (example, unit) {tuple(bad[0])}"
+    return None
+
+
+@dataclasses.dataclass
+class Result:
+    check: str
+    device: str
+    difference: float
+    passed: bool
+    seconds: float
+    note: str = ""
+
+
+def exact_check(name: str, circuit: Circuit, device: str, propagation: str = "summed", n: int = 2000) -> Result:
+    t0 = time.perf_counter()
+    p0, ref, b2p, rs, bs = run_both(circuit, device, n=n, propagation=propagation)
+    diff = b2p.max_abs_difference(ref)
+    mismatch = sample_mismatch(rs, bs)
+    learned = ref.max_abs_difference(p0) > 0.1
+    return Result(
+        f"exact {name} ({propagation})",
+        device,
+        diff,
+        diff <= EXACT_TOLERANCE and not mismatch and learned,
+        time.perf_counter() - t0,
+        mismatch or ("" if learned else "nothing was learned"),
+    )
+
+
+def expectation_check(phase: str, device: str, M: int = 20_000) -> Result:
+    """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 by enumeration."""
+    t0 = time.perf_counter()
+    c = Circuit.uniform([4, 3, 2], 1e-9, name="expectation")
+    rng = np.random.default_rng(21)
+    p0 = random_parameters(c, rng, scale=1.0)
+    d = np.array([1.0, 0.0, 1.0, 1.0])
+    wg, sg = (np.ones(M), np.zeros(M)) if phase == "wake" else (np.zeros(M), np.ones(M))
+    with make_engine(c, "brian2", device=device, chunk=M) as eng:
+        p1, _ = eng.run(p0, np.tile(d, (M, 1)), seed=8, wake_gate=wg, sleep_gate=sg)
+    if phase == "wake":
+        mean, second = expected_wake_update(p0, c, d)
+        totals = [a - b for a, b in zip(p1.generative_weights, p0.generative_weights)]
+    else:
+        mean, second = expected_sleep_update(p0, c)
+        totals = [a - b for a, b in zip(p1.recognition_weights, p0.recognition_weights)]
+    z = max(float(np.max(mean_update_errors(t, 1e-9, m, s, M))) for t, m, s in zip(totals, mean, second))
+    return Result(
+        f"expectation {phase} (eq. {4 if phase == 'wake' else 7})",
+        device,
+        z,
+        z <= EXPECTATION_SE,
+        time.perf_counter() - t0,
+        "max |error| in standard errors",
+    )
+
+
+def checks(devices, quick: bool) -> list:
+    """(function, arguments) of every check for ``devices``."""
+    bars = load_circuit("bars")
+    four = Circuit.uniform([12, 8, 6, 4, 2], 0.05, nonnegative_into=(0, 2), name="four-hidden")
+    out = []
+    for device in devices:
+        out.append((exact_check, ("16-8-1", bars, device)))
+        if not quick:
+            out.append((exact_check, ("four-hidden", four, device)))
+            out.append((exact_check, ("16-8-1", bars, device, "event")))
+        out += [(expectation_check, ("wake", device)), (expectation_check, ("sleep", device))]
+    return out
+
+
+def run_checks(devices=("numpy", "cpp_standalone"), quick: bool = True, out=print) -> bool:
+    """Run every check, print a table (check, device, max difference, pass/fail,
+    seconds) through ``out``; True if every check passed."""
+    rows = []
+    out(f"{'check':<34} {'device':<15} {'max difference':>15}  {'result':<6} {'seconds':>8}")
+    for fn, args in checks(devices, quick):
+        r = fn(*args)
+        rows.append(r)
+        unit = " SE" if r.check.startswith("expectation") else ""
+        out(
+            f"{r.check:<34} {r.device:<15} {r.difference:>12.3g}{unit:<3}  {'pass' if r.passed else 'FAIL':<6} "
+            f"{r.seconds:>8.1f}" + (f"  {r.note}" if not r.passed and r.note else "")
+        )
+    failed = [r for r in rows if not r.passed]
+    out(f"{len(rows) - len(failed)} of {len(rows)} checks passed" + (f"; FAILED: {len(failed)}" if failed else ""))
+    return not failed

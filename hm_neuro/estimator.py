@@ -1,0 +1,191 @@
+"""The Helmholtz machine as a scikit-learn estimator (a density model with a
+recognition transform), in the conventions of ``BernoulliRBM``."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from .checks import Integer, Number, check
+from .measures import MAX_ENUMERATED_HIDDEN, exact_log2_prob, importance_log2_prob
+from .model import PARAMETER_SETS, Circuit, sample_fantasies, sigmoid
+from .training import SweepStream, train
+
+LN2 = float(np.log(2.0))
+
+
+class HelmholtzMachine(TransformerMixin, BaseEstimator):
+    """A Helmholtz machine trained by wake-sleep (Hinton et al. 1995).
+
+    Parameters
+    ----------
+    hidden_layers : tuple of int, default=(8,)
+        Units per hidden layer, bottom to top (the input layer is the data's width).
+    learning_rate : float, default=0.05
+        The rate of every weight and bias (a circuit with per-set rates:
+        :class:`hm_neuro.model.Circuit`, through :func:`hm_neuro.train`).
+    n_iter : int, default=20
+        Sweeps through the data, each in a fresh random order; one example per
+        wake and sleep phase (online learning, as in the papers).
+    rule : str, default='wake-sleep'
+        :class:`hm_neuro.model.Rule` (``wake-sleep``, ``wake-sleep:S``,
+        ``reweighted:K``).
+    engine : str, default='numpy'
+        ``numpy`` (the reference), ``vectorised``, ``brian2`` or ``spiking``.
+    device : str or None, default=None
+        The Brian2 device (brian2 and spiking engines).
+    n_samples : int, default=100
+        Recognition samples per row for :meth:`score_samples` when the hidden
+        units are too many to enumerate.
+    binarize : float or None, default=None
+        None: the data must be 0/1 (anything else is refused); a threshold
+        t: a value above t is on (sklearn's ``Binarizer`` inside the estimator).
+    random_state : int, RandomState or None, default=None
+        Seeds the training (the machine's seed tree: data order and every
+        sample) and :meth:`sample`; an int gives the same weights every time.
+
+    Attributes
+    ----------
+    params_ : hm_neuro.model.Parameters
+        The learned generative and recognition weights and biases.
+    circuit_ : hm_neuro.model.Circuit
+    n_features_in_ : int
+    examples_seen_ : int
+
+    Randomness: ``fit`` draws one seed from ``random_state`` and trains with
+    it; ``partial_fit`` draws a new one per call; ``score_samples`` (sampled
+    case) and ``sample`` draw from ``random_state`` too.  Data must be
+    binary (0/1), or binarized by ``binarize``: a Helmholtz machine is a density over binary
+    vectors.
+    """
+
+    def __init__(
+        self,
+        hidden_layers=(8,),
+        learning_rate=0.05,
+        n_iter=20,
+        rule="wake-sleep",
+        engine="numpy",
+        device=None,
+        n_samples=100,
+        binarize=None,
+        random_state=None,
+    ):
+        self.hidden_layers = hidden_layers
+        self.learning_rate = learning_rate
+        self.n_iter = n_iter
+        self.rule = rule
+        self.engine = engine
+        self.device = device
+        self.n_samples = n_samples
+        self.binarize = binarize
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ fitting
+
+    def _check_X(self, X, reset: bool):
+        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        if self.binarize is not None:
+            return (X > check("binarize", self.binarize, Number())).astype(np.float64)
+        if not np.all((X == 0) | (X == 1)):
+            bad_values = X[(X != 0) & (X != 1)]
+            raise ValueError(
+                f"X: a Helmholtz machine models binary data; values must be 0 or 1 "
+                f"(got {bad_values[:3].tolist()}); set binarize=THRESHOLD to binarize them"
+            )
+        return X
+
+    def _circuit(self, n_features: int) -> Circuit:
+        rate = check("learning_rate", self.learning_rate, Number(0.0, 10.0))
+        hidden = tuple(check(f"hidden_layers[{i}]", n, Integer(1, 10_000)) for i, n in enumerate(self.hidden_layers))
+        return Circuit(
+            layers=(n_features, *hidden),
+            learning_rates={k: rate for k in PARAMETER_SETS},
+            initial_values={},
+            name="estimator",
+        )
+
+    def _train(self, X, params, sweeps: int, rng):
+        seed = int(rng.randint(0, 2**31 - 1))
+        options = {"device": self.device} if self.engine in ("brian2", "spiking") else {}
+        r = train(
+            self.circuit_,
+            SweepStream(X, "X"),
+            len(X) * sweeps,
+            seed,
+            self.engine,
+            params=params,
+            progress=False,
+            rule=self.rule,
+            **options,
+        )
+        self.params_ = r.params
+        self.examples_seen_ = getattr(self, "examples_seen_", 0) + r.examples_seen
+
+    def fit(self, X, y=None):
+        """Train a new machine on the rows of ``X`` for ``n_iter`` sweeps."""
+        X = self._check_X(X, reset=True)
+        check("n_iter", self.n_iter, Integer(1, 10**6))
+        self.circuit_ = self._circuit(X.shape[1])
+        self.examples_seen_ = 0
+        self._rng = check_random_state(self.random_state)
+        self._train(X, None, self.n_iter, self._rng)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One more sweep through ``X`` (a new machine if none was fitted)."""
+        first = not hasattr(self, "params_")
+        X = self._check_X(X, reset=first)
+        if first:
+            self.circuit_ = self._circuit(X.shape[1])
+            self.examples_seen_ = 0
+            self._rng = check_random_state(self.random_state)
+        self._train(X, None if first else self.params_, 1, self._rng)
+        return self
+
+    # ------------------------------------------------------------ using the model
+
+    def score_samples(self, X):
+        """ln P(x) of every row under the generative model (eqs. 2-3): exact, by
+        enumerating every hidden state, for at most 20 hidden units; otherwise
+        importance-sampled with ``n_samples`` recognition samples per row (a
+        stochastic lower bound in expectation)."""
+        check_is_fitted(self, "params_")
+        X = self._check_X(X, reset=False)
+        if self.circuit_.n_hidden_units <= MAX_ENUMERATED_HIDDEN:
+            return exact_log2_prob(self.params_, X) * LN2
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        return importance_log2_prob(self.params_, X, self.n_samples, rng) * LN2
+
+    def score(self, X, y=None):
+        """Mean ln P(x) of the rows of ``X``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def transform(self, X, layer: int = -1):
+        """Recognition probabilities of a hidden layer (default the top),
+        propagated bottom-up as probabilities (mean field: the deterministic
+        part of the recognition model, eq. 1 without sampling)."""
+        check_is_fitted(self, "params_")
+        X = self._check_X(X, reset=False)
+        p, q = self.params_, X
+        L = len(p.recognition_weights)
+        stop = L if layer == -1 else check("layer", layer, Integer(1, L))
+        with np.errstate(over="ignore"):
+            for k in range(stop):
+                q = sigmoid(p.recognition_biases[k] + q @ p.recognition_weights[k])
+        return q
+
+    def sample(self, n_samples: int = 1, random_state=None):
+        """``n_samples`` fantasies of the generative model, top-down (rows of input units)."""
+        check_is_fitted(self, "params_")
+        n = check("n_samples", n_samples, Integer(1, 10**7))
+        rng = np.random.default_rng(
+            check_random_state(random_state if random_state is not None else self.random_state).randint(0, 2**31 - 1)
+        )
+        return sample_fantasies(self.params_, n, rng)[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

@@ -1,0 +1,105 @@
+"""The package's layers import one way, down: a subpackage imports only
+those below it (function-level imports included), and what a machine *is*
+(hm_neuro.model) loads neither Brian2 nor any engine."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hm_neuro
+
+ROOT = Path(hm_neuro.__file__).parent
+#: bottom to top; a module may import its own unit and the units of lower layers
+LAYERS = [
+    {"errors", "checks", "seeds", "resources", "_version"},
+    {"model"},
+    {"files"},
+    {"measures"},
+    {"engines"},
+    {"training"},
+    {"runs", "estimator"},
+    {"plotting"},
+    {"experiments"},
+    {"check"},
+    {"cli"},
+]
+LEVEL = {unit: i for i, units in enumerate(LAYERS) for unit in units}
+
+
+def unit_of(module: str) -> str:
+    return module.split(".")[1]
+
+
+def imports(path: Path, module: str) -> set:
+    """Every hm_neuro module that ``module`` (at ``path``) imports, anywhere in it."""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module
+            names = [target] + [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        out |= {n for n in names if n and n.startswith("hm_neuro.") and _is_module(n)}
+    return {n for n in out if n != "hm_neuro"}
+
+
+def _is_module(name: str) -> bool:
+    path = ROOT.parent / name.replace(".", "/")
+    return path.is_dir() or path.with_suffix(".py").is_file()
+
+
+def modules():
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT.parent).with_suffix("")
+        parts = list(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        if len(parts) > 1:  # the top-level hm_neuro/__init__ is the public namespace, above every layer
+            yield path, ".".join(parts)
+
+
+def test_every_unit_has_a_layer():
+    assert {unit_of(m) for _, m in modules()} <= set(LEVEL), "a new module needs a place in LAYERS"
+
+
+@pytest.mark.parametrize("path,module", list(modules()), ids=[m for _, m in modules()])
+def test_imports_run_one_way_down(path, module):
+    own = unit_of(module)
+    for target in imports(path, module):
+        other = unit_of(target)
+        assert other != "hm_neuro", f"{module} imports the public namespace"
+        if other == own:
+            continue
+        assert LEVEL[other] < LEVEL[own] or (LEVEL[other] == LEVEL[own] == 0), (
+            f"{module} (layer {LEVEL[own]}) imports {target} (layer {LEVEL[other]})"
+        )
+
+
+def test_the_layering_test_sees_function_level_imports(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("def f():\n    from ..engines import make_engine\n")
+    assert imports(src, "hm_neuro.model.m") == {"hm_neuro.engines"}
+
+
+def test_the_model_loads_neither_brian2_nor_an_engine():
+    code = (
+        "import sys, hm_neuro.model; "
+        "bad = sorted(m for m in sys.modules if m == 'brian2' or m.startswith(('brian2.', 'hm_neuro.engines'))); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_commands_that_simulate_nothing_do_not_import_brian2(tmp_path):
+    code = (
+        "import sys, hm_neuro, hm_neuro.cli, hm_neuro.measures, hm_neuro.files.model_io, hm_neuro.plotting; "
+        "print('brian2' in sys.modules); sys.exit(1 if 'brian2' in sys.modules else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
