@@ -13,102 +13,50 @@ Layers, bottom to top (each imports only those below it): :mod:`hm_neuro.model`
 vectorised engine, the Brian2 circuit), :mod:`hm_neuro.training`,
 :mod:`hm_neuro.runs` and :mod:`hm_neuro.estimator`, :mod:`hm_neuro.plotting`,
 :mod:`hm_neuro.experiments`, the command line.  Importing this package does
-not import Brian2 (an engine imports it when it is made).
+not import Brian2 (an engine imports it when it is made); each name is
+imported from its module when first used, so ``import hm_neuro.model`` loads
+the model alone.
 """
 
-from ._version import __version__
-from .engines import DEVICES, ENGINES, EngineOptions, make_engine
-from .errors import HMError
-from .files.data import bars_distribution, load_data_file, load_digits, sample_bars
-from .files.model_io import load_history, load_model, save_history, save_model
-from .measures import (
-    description_length,
-    exact_free_energy,
-    exact_log2_prob,
-    exact_summary,
-    importance_log2_prob,
-    kl_data_model,
-    sampled_free_energy,
-)
-from .model import (
-    Circuit,
-    Parameters,
-    Perturbation,
-    Rule,
-    Spiking,
-    Uniforms,
-    load_circuit,
-    sample_fantasies,
-    sample_recognition,
-    sigmoid,
-)
-from .seeds import SeedTree
-from .training import (
-    BarsStream,
-    Checkpointing,
-    Epoch,
-    SweepStream,
-    TrainResult,
-    parse_schedule,
-    train,
-    train_population,
-)
+import importlib
 
-__all__ = [
-    "__version__",
-    "Circuit",
-    "load_circuit",
-    "Rule",
-    "Spiking",
-    "Parameters",
-    "Uniforms",
-    "Perturbation",
-    "sigmoid",
-    "sample_recognition",
-    "sample_fantasies",
-    "EngineOptions",
-    "make_engine",
-    "ENGINES",
-    "DEVICES",
-    "train",
-    "train_population",
-    "TrainResult",
-    "Checkpointing",
-    "Epoch",
-    "parse_schedule",
-    "BarsStream",
-    "SweepStream",
-    "bars_distribution",
-    "sample_bars",
-    "load_digits",
-    "load_data_file",
-    "save_model",
-    "load_model",
-    "save_history",
-    "load_history",
-    "description_length",
-    "exact_free_energy",
-    "exact_log2_prob",
-    "exact_summary",
-    "kl_data_model",
-    "sampled_free_energy",
-    "importance_log2_prob",
-    "SeedTree",
-    "HelmholtzMachine",
-    "HMError",
-    "plotting",
-    "test",
-]
+from ._version import __version__
+
+#: the public names, and the module each comes from (imported when first used)
+_PUBLIC = {
+    "hm_neuro.model": ["Circuit", "load_circuit", "Rule", "Spiking", "Parameters", "Uniforms", "Perturbation",
+                       "sigmoid", "sample_recognition", "sample_fantasies"],
+    "hm_neuro.engines": ["EngineOptions", "make_engine", "ENGINES", "DEVICES"],
+    "hm_neuro.training": ["train", "train_population", "TrainResult", "Checkpointing", "Epoch", "parse_schedule",
+                          "BarsStream", "SweepStream"],
+    "hm_neuro.files.data": ["bars_distribution", "sample_bars", "load_digits", "load_data_file"],
+    "hm_neuro.files.model_io": ["save_model", "load_model", "save_history", "load_history"],
+    "hm_neuro.measures": ["description_length", "exact_free_energy", "exact_log2_prob", "exact_summary",
+                          "kl_data_model", "sampled_free_energy", "importance_log2_prob"],
+    "hm_neuro.seeds": ["SeedTree"],
+    "hm_neuro.errors": ["HMError"],
+    "hm_neuro.estimator": ["HelmholtzMachine"],
+}
+_WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
+_MODULES = {"plotting": "hm_neuro.plotting", "model": "hm_neuro.model", "engines": "hm_neuro.engines",
+            "training": "hm_neuro.training", "measures": "hm_neuro.measures", "files": "hm_neuro.files",
+            "runs": "hm_neuro.runs", "experiments": "hm_neuro.experiments"}
+__all__ = ["__version__", "test", *_WHERE, *_MODULES]
 
 
 def __getattr__(name):
-    import importlib
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    else:
+        raise AttributeError(f"module 'hm_neuro' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-    if name == "plotting":  # matplotlib and scikit-learn are imported only when asked for
-        return importlib.import_module(".plotting", __name__)
-    if name == "HelmholtzMachine":
-        return importlib.import_module(".estimator", __name__).HelmholtzMachine
-    raise AttributeError(f"module 'hm_neuro' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(__all__)
 
 
 def test(devices=("numpy", "cpp_standalone"), quick: bool = True) -> bool:

@@ -103,3 +103,12 @@ def test_commands_that_simulate_nothing_do_not_import_brian2(tmp_path):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_public_name_resolves_and_none_loads_brian2():
+    code = (
+        "import sys, hm_neuro as hm; [getattr(hm, n) for n in hm.__all__ if n != 'plotting']; "
+        "sys.exit(1 if 'brian2' in sys.modules else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -58,11 +58,11 @@ class DivergingEngine(NumpyEngine):
         super().__init__(circuit, chunk=100)
         self.calls, self.poison = 0, poison
 
-    def run(self, params, *args, **kw):
-        params, extras = super().run(params, *args, **kw)
+    def train_chunk(self, params, chunk):
+        params, extras = super().train_chunk(params, chunk)
         self.calls += 1
         if self.calls == 2:
-            params.generative_weights[0][0, 0] = self.poison
+            params[0].generative_weights[0][0, 0] = self.poison
         return params, extras
 
 

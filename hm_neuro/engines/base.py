@@ -38,7 +38,14 @@ class Chunk:
     def machine(self, k: int) -> Chunk:
         """Machine k's part, as a chunk of one."""
         return Chunk(
-            *[[getattr(self, f.name)[k]] if f.name != "offset" else self.offset for f in dataclasses.fields(self)]
+            [self.data[k]],
+            [self.seeds[k]],
+            [self.wake_gate[k]],
+            [self.sleep_gate[k]],
+            None if self.uniforms is None else [self.uniforms[k]],
+            self.offset,
+            [self.perturbation[k]],
+            [self.circuits[k]],
         )
 
 
@@ -64,6 +71,18 @@ class EngineBase:
     propagation: str = "auto"
     rule = WAKE_SLEEP
     spiking = None
+
+    @classmethod
+    def from_options(cls, circuit: Circuit, options, n_machines: int = 1):
+        """The engine :func:`hm_neuro.engines.make_engine` builds from
+        :class:`hm_neuro.engines.EngineOptions`."""
+        return cls(
+            circuit,
+            chunk=options.chunk,
+            record_every=options.record_every,
+            record_spikes=options.record_spikes,
+            n_machines=n_machines,
+        )
 
     def run(
         self,

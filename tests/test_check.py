@@ -1,0 +1,54 @@
+"""hm-neuro check: the equivalence suite from an installed package."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import needs_compiler
+
+from hm_neuro import check
+from hm_neuro.engines.brian2 import binary
+
+
+def test_check_prints_its_table_and_passes_on_the_numpy_target(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "hm_neuro.cli", "check", "--quick", "--devices", "numpy"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["check", "device", "max", "difference", "result", "seconds"]
+    assert "exact 16-8-1 (summed)" in r.stdout and "expectation sleep (eq. 7)" in r.stdout
+    assert lines[-1] == "3 of 3 checks passed"
+    assert list(tmp_path.iterdir()) == []  # nothing written where it ran
+
+
+@needs_compiler
+@pytest.mark.standalone
+def test_check_passes_on_cpp_standalone():
+    out = []
+    assert check.run_checks(devices=["cpp_standalone"], quick=True, out=out.append), "\n".join(out)
+
+
+def test_a_broken_delta_rule_fails_the_check(monkeypatch):
+    """Weight updates 0.1 % too large: the exact check fails (the expectation check, at 4.5 standard
+    errors of 20,000 updates, cannot see 0.1 %; it catches a wrong rule, tests/test_equivalence.py)."""
+    monkeypatch.setattr(binary, "delta_rule", lambda dw, nonnegative: f"w += 1.001 * ({dw})")
+    out = []
+    assert not check.run_checks(devices=["numpy"], quick=True, out=out.append)
+    assert "FAIL" in out[1] and out[-1].endswith("FAILED: 1")
+
+
+def test_bad_devices_are_refused_in_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "hm_neuro.cli", "check", "--devices", "numpy,gpu"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "hm-neuro check: error: --devices: each must be one of ['numpy', 'cython', 'cpp_standalone'] (got 'gpu')"
+    )

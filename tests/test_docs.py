@@ -1,0 +1,66 @@
+"""Every code block of the README and the docs runs as it stands: Python
+blocks are executed (each in a fresh process, in an empty folder), and every
+``hm-neuro`` command in a shell block is parsed by the command line's own
+parser (the long ones -- the main job -- are run by CI's other tests or by
+hand, not here)."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hm_neuro.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def blocks(language) -> list:
+    return [
+        pytest.param(m.group(2), id=f"{page.relative_to(ROOT)}#{i}")
+        for page in PAGES
+        for i, m in enumerate(FENCE.finditer(page.read_text(encoding="utf-8")))
+        if m.group(1) == language
+    ]
+
+
+def commands() -> list:
+    """Every ``hm-neuro ...`` command of the shell blocks, as its arguments."""
+    out = []
+    for p in blocks("bash"):
+        for line in p.values[0].replace("\\\n", " ").splitlines():
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True
+            words = []
+            for token in list(lexer) + [";"]:
+                if token in ("&&", "||", ";", "|", "&"):
+                    if words and words[0] == "hm-neuro":
+                        out.append(pytest.param(words[1:], id=f"{p.id}: {' '.join(words)[:60]}"))
+                    words = []
+                else:
+                    words.append(token)
+    return out
+
+
+def test_the_docs_have_code_to_check():
+    assert len(list(blocks("python"))) >= 5
+    assert len(list(commands())) >= 10
+
+
+@pytest.mark.parametrize("code", blocks("python"))
+def test_python_block_runs(code, tmp_path):
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("argv", commands())
+def test_shell_command_parses(argv, capsys):
+    parser = build_parser()
+    try:
+        parser.parse_args(argv)
+    except SystemExit as e:  # --help exits 0; a bad option exits 2 with its message
+        assert e.code == 0, capsys.readouterr().err
