@@ -24,23 +24,55 @@ from ._version import __version__
 
 #: the public names, and the module each comes from (imported when first used)
 _PUBLIC = {
-    "hm_neuro.model": ["Circuit", "load_circuit", "Rule", "Spiking", "Parameters", "Uniforms", "Perturbation",
-                       "sigmoid", "sample_recognition", "sample_fantasies"],
+    "hm_neuro.model": [
+        "Circuit",
+        "load_circuit",
+        "Rule",
+        "Spiking",
+        "Parameters",
+        "Uniforms",
+        "Perturbation",
+        "sigmoid",
+        "sample_recognition",
+        "sample_fantasies",
+    ],
     "hm_neuro.engines": ["EngineOptions", "make_engine", "ENGINES", "DEVICES"],
-    "hm_neuro.training": ["train", "train_population", "TrainResult", "Checkpointing", "Epoch", "parse_schedule",
-                          "BarsStream", "SweepStream"],
+    "hm_neuro.training": [
+        "train",
+        "train_population",
+        "TrainResult",
+        "Checkpointing",
+        "Epoch",
+        "parse_schedule",
+        "BarsStream",
+        "SweepStream",
+    ],
     "hm_neuro.files.data": ["bars_distribution", "sample_bars", "load_digits", "load_data_file"],
     "hm_neuro.files.model_io": ["save_model", "load_model", "save_history", "load_history"],
-    "hm_neuro.measures": ["description_length", "exact_free_energy", "exact_log2_prob", "exact_summary",
-                          "kl_data_model", "sampled_free_energy", "importance_log2_prob"],
+    "hm_neuro.measures": [
+        "description_length",
+        "exact_free_energy",
+        "exact_log2_prob",
+        "exact_summary",
+        "kl_data_model",
+        "sampled_free_energy",
+        "importance_log2_prob",
+    ],
     "hm_neuro.seeds": ["SeedTree"],
     "hm_neuro.errors": ["HMError"],
     "hm_neuro.estimator": ["HelmholtzMachine"],
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
-_MODULES = {"plotting": "hm_neuro.plotting", "model": "hm_neuro.model", "engines": "hm_neuro.engines",
-            "training": "hm_neuro.training", "measures": "hm_neuro.measures", "files": "hm_neuro.files",
-            "runs": "hm_neuro.runs", "experiments": "hm_neuro.experiments"}
+_MODULES = {
+    "plotting": "hm_neuro.plotting",
+    "model": "hm_neuro.model",
+    "engines": "hm_neuro.engines",
+    "training": "hm_neuro.training",
+    "measures": "hm_neuro.measures",
+    "files": "hm_neuro.files",
+    "runs": "hm_neuro.runs",
+    "experiments": "hm_neuro.experiments",
+}
 __all__ = ["__version__", "test", *_WHERE, *_MODULES]
 
 

@@ -79,7 +79,7 @@ def expected_sleep_update(p: Parameters, circuit: Circuit):
 
 
 def mean_update_errors(total, eps: float, mean, second, M: int):
-    """|sample mean - expectation| in standard errors (from the exact
+    """``|sample mean - expectation|`` in standard errors (from the exact
     variance), per weight; ``total`` = eps * the sum of M updates."""
     se = np.sqrt(np.maximum(second - mean**2, 0.0) / M)
     err = np.abs(total / (eps * M) - mean)

@@ -52,7 +52,7 @@ def samples_and_fantasies(training, fantasies, side, cols=8, titles=("training e
 
 
 def hinton(ax, matrix, max_weight=None, origin=(0.0, 0.0)):
-    """Hinton diagram: white squares positive, black negative, area ~ |w|."""
+    """Hinton diagram: white squares positive, black negative, area ~ ``|w|``."""
     matrix = np.asarray(matrix, dtype=float)
     max_weight = max_weight or max(np.abs(matrix).max(), 1e-12)
     x0, y0 = origin

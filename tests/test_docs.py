@@ -4,6 +4,7 @@ blocks are executed (each in a fresh process, in an empty folder), and every
 parser (the long ones -- the main job -- are run by CI's other tests or by
 hand, not here)."""
 
+import os
 import re
 import shlex
 import subprocess
@@ -64,3 +65,53 @@ def test_shell_command_parses(argv, capsys):
         parser.parse_args(argv)
     except SystemExit as e:  # --help exits 0; a bad option exits 2 with its message
         assert e.code == 0, capsys.readouterr().err
+
+
+def test_the_documentation_builds_without_a_warning_and_runs_its_gallery(tmp_path):
+    """sphinx-build -W: every page, the API reference from the docstrings, and
+    the gallery's scripts executed (each must draw its figure)."""
+    out = tmp_path / "html"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(ROOT / "docs"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert r.returncode == 0, r.stderr[-5000:]
+    for page in (
+        "index.html",
+        "user-guide/python-api.html",
+        "api/index.html",
+        "auto_examples/index.html",
+        "auto_examples/plot_pipeline_digits.html",
+        "results/bars.html",
+        "changelog.html",
+    ):
+        assert (out / page).is_file(), page
+    assert "test error" in (out / "auto_examples/plot_pipeline_digits.html").read_text()  # the script ran
+    assert len(list((out / "_images").glob("sphx_glr_plot_*.png"))) >= 3
+
+
+def test_ruff_finds_nothing_to_lint_or_format():
+    for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, "hm_neuro", "tests", "benchmarks", "experiments", "docs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr

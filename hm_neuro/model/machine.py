@@ -178,7 +178,7 @@ class Parameters:
         return max(float(np.max(np.abs(a - b))) for a, b in zip(self.arrays().values(), other.arrays().values()))
 
     def largest_magnitude(self) -> float:
-        """max |entry| over every weight and bias (nan if any is not finite)."""
+        """``max |entry|`` over every weight and bias (nan if any is not finite)."""
         return max(float(np.max(np.abs(a))) if a.size else 0.0 for a in self.arrays().values())
 
 

@@ -18,10 +18,10 @@ class PopulationNetwork:
     steps of ``dt`` each.
 
     Layer ``l`` is ONE ``NeuronGroup`` of ``n_machines * n[l]`` units (machine
-    ``m`` owns units ``m*n[l] .. (m+1)*n[l]-1``; its index is the constant
+    ``m`` owns units ``m * n[l]`` to ``(m + 1) * n[l] - 1``; its index is the constant
     ``machine``); recognition and generative ``Synapses`` connect units of
     the same machine only.  Everything a machine owns is a per-unit or
-    per-synapse variable -- learning rates, gates (2-D ``TimedArray``s
+    per-synapse variable -- learning rates, gates (2-D ``TimedArray`` objects
     indexed by machine), lesion masks, clamps, data columns -- so every code
     object does the work of all machines at once.
 
@@ -63,7 +63,7 @@ class PopulationNetwork:
 
     def add_history_monitors(self, record_every: int):
         """Every weight and bias recorded every ``record_every`` examples
-        (``StateMonitor``s before the example's first operation)."""
+        (a ``StateMonitor`` each, before the example's first operation)."""
         self.history_monitors = {}
         if record_every:
             clock = stable_clock(record_every * self.example_duration, "history_clock")

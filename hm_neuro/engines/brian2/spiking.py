@@ -41,25 +41,25 @@ class SpikingNetwork(PopulationNetwork):
     Every example is one cycle of the wake-sleep oscillation, ``C`` steps
     of ``dt`` (:meth:`Spiking.steps_per_example`, laid out by
     :meth:`Spiking.phases`); with ``n`` steps per window, ``s`` per settle
-    and step ``c`` of the cycle:
+    and step ``c`` of the cycle::
 
-    ======================  =======================================================
-    steps ``c``             phase
-    ======================  =======================================================
-    0                       wake begins: the data vector is clamped on layer 0
-    ``wake_window[k]`` + n  after a settle of s steps, the wake window of hidden
-                            layer k = 1..L: it fires with the escape rate of its
-                            basal (recognition) compartment
-    ``wake_learn``          after a settle, wake learning: the apical
-                            (generative) compartment of every unit predicts its
-                            state -- eq. 4
-    ``sleep_start``         sleep begins: every state is cleared
-    ``sleep_window[l]`` + n after a settle, the sleep window of layer l = L..0: it
-                            fires with the escape rate of its apical (generative)
-                            compartment
-    ``sleep_learn`` = C - 1 after a settle, sleep learning: the basal compartment
-                            predicts the fantasy -- eq. 7
-    ======================  =======================================================
+        ======================  =======================================================
+        steps ``c``             phase
+        ======================  =======================================================
+        0                       wake begins: the data vector is clamped on layer 0
+        ``wake_window[k]`` + n  after a settle of s steps, the wake window of hidden
+                                layer k = 1..L: it fires with the escape rate of its
+                                basal (recognition) compartment
+        ``wake_learn``          after a settle, wake learning: the apical
+                                (generative) compartment of every unit predicts its
+                                state -- eq. 4
+        ``sleep_start``         sleep begins: every state is cleared
+        ``sleep_window[l]`` + n after a settle, the sleep window of layer l = L..0: it
+                                fires with the escape rate of its apical (generative)
+                                compartment
+        ``sleep_learn`` = C - 1 after a settle, sleep learning: the basal compartment
+                                predicts the fantasy -- eq. 7
+        ======================  =======================================================
 
     A unit's state in a phase is ``fired``: 1 once it has fired in its
     window, held to the end of the phase; its targets see it through a
