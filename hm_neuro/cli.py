@@ -13,7 +13,9 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -207,8 +209,24 @@ def cmd_train(args):
     # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
     saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
     for i, (result, o) in enumerate(zip(results, outs)):
+        training = {
+            "data": stream.description,
+            "data_parameters": getattr(stream, "parameters", None),
+            "schedule": args.schedule,
+            "chunk": args.chunk,
+            "propagation": args.propagation,
+            "init": args.init,
+        }
         save_model(
-            o, result.params, saved, result.seed, result.examples_seen, result.engine, result.device, rule=args.rule
+            o,
+            result.params,
+            saved,
+            result.seed,
+            result.examples_seen,
+            result.engine,
+            result.device,
+            rule=args.rule,
+            training=training,
         )
         if args.record_every:
             save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
@@ -329,7 +347,8 @@ def cmd_protocol(args):
 
 
 def cmd_sweep(args):
-    from . import plotting, sweep
+    from . import plotting
+    from .runs import sweep
     from .runs.runner import check_workers, run_tasks
 
     check_workers(args.workers, args.retries)
@@ -359,11 +378,6 @@ def cmd_sweep(args):
         if args.workers == 1
         else f"a local Dask cluster of {args.workers} workers"
     )
-    print(
-        f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
-        f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}",
-        file=sys.stderr,
-    )
     results = run_tasks(
         tasks,
         workers=args.workers,
@@ -372,6 +386,11 @@ def cmd_sweep(args):
         progress=not args.quiet,
         desc=name,
         population=args.population,
+        announce=lambda: print(
+            f"sweep {name}: {len(tasks)} trainings ({len(list(spec.points()))} grid point(s) x "
+            f"{len(spec.seeds)} seed(s) x {spec.restarts} restart(s)) on {where}",
+            file=sys.stderr,
+        ),
     )
     rows = sweep.table(results)
     key = sweep.summary_measure(rows)
@@ -422,7 +441,10 @@ def cmd_reproduce(args):
     accepted = inspect.signature(mod.main).parameters
     kwargs = {"quick": args.quick, "out": args.out}
     if getattr(args, "settings", None) is not None:
-        args.settings = [x.strip() for x in args.settings.split(",") if x.strip()]
+        given = args.settings
+        args.settings = [x.strip() for x in given.split(",") if x.strip()]
+        if not args.settings:
+            raise bad("--settings", "names no setting", given)
     for key in (
         "seed",
         "seeds",
@@ -498,7 +520,9 @@ def cmd_cache(args):
 def cmd_check(args):
     from .check import run_checks
 
-    devices = [d.strip() for d in args.devices.split(",")]
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()]
+    if not devices:
+        raise bad("--devices", "names no device", args.devices)
     for d in devices:
         if d not in DEVICES:
             raise bad("--devices", f"each must be one of {list(DEVICES)}", d)
@@ -862,7 +886,9 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    given = _given_options(parser, argv, args.command)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -876,28 +902,67 @@ def main(argv=None):
     if not args.verbose:
         for name in ("brian2", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)
+    _TERMINATED.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        _check_not_empty(args, given)
         return args.func(args)
     except HMError as e:
-        print(f"hm-neuro {args.command}: error: {_as_flag(str(e), args)}", file=sys.stderr)
+        print(f"hm-neuro {args.command}: error: {_as_flag(str(e), given)}", file=sys.stderr)
         return 2
     except Interrupted as e:
         print(f"hm-neuro {args.command}: {e}", file=sys.stderr)
-        return 130
+        return _interrupt_status()
     except KeyboardInterrupt:
-        print(f"hm-neuro {args.command}: interrupted; nothing written", file=sys.stderr)
-        return 130
+        print(f"hm-neuro {args.command}: {_interrupt_name()}; nothing written", file=sys.stderr)
+        return _interrupt_status()
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 
 
-def _as_flag(message: str, args) -> str:
-    """Library errors name parameters (``schedule: ...``); on the command
-    line, name the option that set it (``--schedule: ...``)."""
+_TERMINATED = set()
+
+
+def _on_sigterm(signum, frame):
+    """SIGTERM (kill, systemd, batch schedulers) is handled as Ctrl-C: the
+    training checkpoints where checkpointing is on, private run folders are
+    removed, one line says what happened."""
+    _TERMINATED.add(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupt_name() -> str:
+    return "terminated (SIGTERM)" if _TERMINATED else "interrupted"
+
+
+def _interrupt_status() -> int:
+    return 128 + signal.SIGTERM if _TERMINATED else 130
+
+
+def _given_options(parser, argv: list, command: str) -> set:
+    """The destinations of the options given on this command line (not defaults)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    flags = {s: a.dest for a in sub._actions for s in a.option_strings}
+    return {flags[w.split("=")[0]] for w in argv if w.split("=")[0] in flags}
+
+
+def _check_not_empty(args, given: set):
+    """An option given an empty value is an error, never "use the default"."""
+    for key in sorted(given):
+        value = getattr(args, key, None)
+        if isinstance(value, str) and not value.strip():
+            raise bad(f"--{key.replace('_', '-')}", "must not be empty", value)
+
+
+def _as_flag(message: str, given: set) -> str:
+    """Library errors name parameters (``schedule: ...``); when the user gave
+    that parameter as an option, name the option (``--schedule: ...``); an
+    error about a value from a file or a grid keeps the library's name."""
     head, sep, rest = message.partition(":")
     key = head.strip()
-    if sep and key.isidentifier() and hasattr(args, key) and key not in ("command", "func"):
+    if sep and key.isidentifier() and key in given:
         return f"--{key.replace('_', '-')}:{rest}"
     return message
 

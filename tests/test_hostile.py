@@ -509,12 +509,18 @@ ENGINES = [
 ]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine):
-    """A real SIGINT to a running training: exit 130 with one line, a
-    checkpoint that resumes to exactly the uninterrupted result, no build
-    folder left behind; a resume with changed options is refused and leaves
-    the checkpoint as it was."""
+CYTHON = pytest.param(
+    ["--engine", "brian2", "--device", "cython"], id="brian2-cython", marks=[needs_compiler, pytest.mark.slow]
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("engine", ENGINES + [CYTHON])
+def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
+    """A real SIGINT (Ctrl-C) or SIGTERM (kill, batch schedulers) to a running
+    training: exit 130 / 143 with one line, a checkpoint that resumes to
+    exactly the uninterrupted result, no build folder left behind; a resume
+    with changed options is refused and leaves the checkpoint as it was."""
     cpp = "cpp_standalone" in engine
     examples, chunk = (400_000, 20_000) if cpp else (8_000, 500) if "brian2" in engine else (30_000, 500)
     base = ["train", "--data", "bars", "--examples", str(examples), "--chunk", str(chunk), "--seed", "5", "-q", *engine]
@@ -535,16 +541,16 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine):
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + sig, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and re.search(r"interrupted after \d+ examples; checkpoint saved", lines[0]), err
     assert not out.exists() and ckpt.exists()
     assert os.listdir(tmp_path / "tmp") == []  # no build or debug folder left
     saved = ckpt.read_bytes()
 
-    for changed in (["--p-vertical", "0.5"], ["--seed", "6"]):
+    for changed in (["--p-vertical", "0.5"], ["--p-vertical", str(2 / 3 + 1e-9)], ["--seed", "6"]):
         r = run(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
         assert r.returncode == 2 and "different" in r.stderr, r.stderr
     r = run(*base, "--checkpoint-every", str(chunk), "--out", str(out), env=env)
@@ -587,3 +593,74 @@ def test_ctrl_c_without_checkpointing_writes_nothing(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted; nothing written" in err.decode().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_compiler
+@pytest.mark.standalone
+def test_a_cpp_checkpoint_resumed_where_there_is_no_compiler_is_refused_by_name(tmp_path):
+    """The checkpoint records the device actually used (cpp_standalone, the
+    default here); on a machine without a compiler the default is Brian2's
+    numpy target, so resuming there would mix two devices' runs: refused."""
+    out, ckpt = tmp_path / "m.npz", tmp_path / "m.checkpoint.npz"
+    args = ["train", "--examples", "400000", "--chunk", "20000", "--checkpoint-every", "20000", "-q", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "hm_neuro.cli", *args], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and ckpt.exists(), err
+    saved = ckpt.read_bytes()
+    bare = tmp_path / "bin"  # a PATH with python and no C++ compiler
+    bare.mkdir()
+    os.symlink(sys.executable, bare / "python")
+    env = dict(os.environ, PATH=str(bare), CXX=str(tmp_path / "no-compiler"))
+    r = run(*args, "--resume", env=env)
+    assert r.returncode == 2, r.stderr
+    assert re.search(
+        r"hm-neuro train: error: checkpoint .*m\.checkpoint\.npz: was made with a different device "
+        r"\('cpp_standalone'; this run: 'numpy'\); resume with the same options",
+        r.stderr.splitlines()[-1],
+    )
+    assert ckpt.read_bytes() == saved and not out.exists()
+
+
+def test_ctrl_c_of_a_sweep_on_an_embedded_dask_cluster_is_one_line_and_leaves_nothing(tmp_path):
+    """Ctrl-C at a terminal reaches the whole process group: the workers ignore
+    it, the command answers with one line, exit 130, and no Dask scratch
+    folder is left in the temp folder."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    args = [
+        "sweep",
+        "--engine",
+        "numpy",
+        "--examples",
+        "1e6",
+        "--seeds",
+        "4",
+        "--workers",
+        "2",
+        "-q",
+        "--out",
+        str(tmp_path / "res"),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hm_neuro.cli", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    first = proc.stderr.readline()  # the announcement: the cluster is up and the sweep is starting
+    assert first.startswith("sweep sweep: 4 trainings"), first
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert lines == ["hm-neuro sweep: interrupted; nothing written"], err
+    assert not (tmp_path / "res").exists()
+    assert os.listdir(tmp) == []

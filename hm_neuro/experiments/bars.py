@@ -274,7 +274,25 @@ def main(
 
     # ------- figures of the shown run (its weights were recorded during the run)
 
-    save_model(out / f"{name}_model.npz", first.params, circuit, first.seed, examples, first.engine, first.device)
+    training = {
+        "data": "bars",
+        "p_vertical": P_VERTICAL,
+        "reading": reading,
+        "restarts": restarts,
+        "run_seed": first.seed.label(),
+        "experiment": name,
+    }
+    save_model(
+        out / f"{name}_model.npz",
+        first.params,
+        circuit,
+        first.seed,
+        examples,
+        first.engine,
+        first.device,
+        rule=rule.label,
+        training=training,
+    )
     save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
     rng = SeedTree(seed).child("figures").rng()
     train_imgs = sample_bars(200, rng, p_vertical=P_VERTICAL)

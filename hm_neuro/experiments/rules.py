@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
+from ..errors import bad
 from ..files.model_io import save_json
 from ..model import Rule
 from . import bars
@@ -35,6 +36,38 @@ def _bars_name(rule: Rule, seeds: int, quick: bool) -> str:
     return name + ("" if seeds == bars.SEEDS else f"_seeds{seeds}") + ("_quick" if quick else "")
 
 
+def _stored_summary(path: Path):
+    """A bars results file already in ``--out`` (re-used instead of training
+    again), checked; None if there is none."""
+    if not path.exists():
+        return None
+    where = f"results file {path}"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise bad(where, f"cannot be read as JSON ({type(e).__name__}); delete it or pass --fresh") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("runs"), list):
+        raise bad(
+            where, "is not a bars results file (no list of 'runs'); delete it or pass --fresh", type(summary).__name__
+        )
+    for i, run in enumerate(summary["runs"]):
+        ok = isinstance(run, dict) and isinstance(run.get("status"), str)
+        if ok and run["status"] == "ok":
+            ok = all(
+                isinstance(run.get(k), (int, float)) and not isinstance(run.get(k), bool)
+                for k in ("kl_data_model_bits", "kl_q_p_bits", "seconds")
+            )
+        if not ok:
+            raise bad(
+                where,
+                f"run {i} is not a bars result (status, kl_data_model_bits, kl_q_p_bits, seconds); "
+                "delete it or pass --fresh",
+            )
+    if not isinstance(summary.get("engine"), str):
+        raise bad(where, "has no 'engine'; delete it or pass --fresh")
+    return summary
+
+
 def main(seeds=SEEDS, quick=False, out="figures", workers=None, fresh=False, rules=RULES, engine="brian2"):
     """``engine``: where the papers' rule runs (the Brian2 circuit by
     default); every other rule runs on the vectorised NumPy engine."""
@@ -43,10 +76,12 @@ def main(seeds=SEEDS, quick=False, out="figures", workers=None, fresh=False, rul
         seeds = min(seeds, 4)
         rules = ("wake-sleep", "reweighted:2")
     rows = []
-    for text in rules:
-        rule = Rule.parse(text)
+    parsed = [Rule.parse(text) for text in rules]
+    # every results file already in --out is read and checked before anything is trained
+    stored = {r.label: None if fresh else _stored_summary(out / f"{_bars_name(r, seeds, quick)}.json") for r in parsed}
+    for rule in parsed:
         path = out / f"{_bars_name(rule, seeds, quick)}.json"
-        summary = json.loads(path.read_text()) if path.exists() and not fresh else None
+        summary = stored[rule.label]
         if summary is None or summary.get("seeds") != seeds or summary.get("quick") != quick:
             summary = bars.main(
                 seeds=seeds,

@@ -132,6 +132,13 @@ def load_data_file(path, n_input=None) -> np.ndarray:
     if not p.exists():
         raise bad(src, "does not exist")
     suffix = p.suffix.lower()
+    if suffix in (".npy", ".npz") and p.is_file():
+        with open(p, "rb") as f:
+            magic = f.read(6)
+        if suffix == ".npz" and magic[:4] != b"PK\x03\x04":
+            raise bad(src, "is not an .npz archive (no zip header)")
+        if suffix == ".npy" and magic != b"\x93NUMPY":
+            raise bad(src, "is not an .npy file (no NUMPY header)")
     try:
         if suffix == ".npy":
             with open(p, "rb") as f:
@@ -168,7 +175,12 @@ def _check_npy_size(f, stored_bytes: int, src: str):
     readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
     if version not in readers:
         raise bad(src, f"is an .npy file of version {version[0]}.{version[1]}; save it with numpy.save")
-    shape, _, dtype = readers[version](f)
+    try:
+        shape, _, dtype = readers[version](f)
+    except (ValueError, SyntaxError):
+        raise bad(
+            src, "has a malformed .npy header (its shape or dtype cannot be read); save it with numpy.save"
+        ) from None
     n = int(np.prod(shape, dtype=object))
     size = n * dtype.itemsize
     if size > MAX_DATA_BYTES:

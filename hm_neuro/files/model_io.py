@@ -12,6 +12,7 @@ Model file keys (all loaded with ``allow_pickle=False``):
 ``versions``                   JSON string: hm_neuro, brian2, numpy, python
 ``engine``, ``device``         which simulator trained it
 ``rule``                       the learning rule (``wake-sleep``, ``reweighted:K``)
+``training``                   JSON string: the data and options that trained it
 =============================  ===============================================
 """
 
@@ -96,10 +97,12 @@ def save_model(
     engine: str = "",
     device: str = "",
     rule: str = "wake-sleep",
+    training: dict | None = None,
 ):
     """A model file (keys in the module docstring); ``seed`` an int or a
     :class:`hm_neuro.seeds.SeedTree` node (its path is kept as ``seed_path``);
-    ``rule`` the learning rule that trained it."""
+    ``rule`` the learning rule that trained it; ``training`` anything else
+    that did (data, options), kept as JSON."""
     node = tree(seed)
     arrays = dict(params.arrays())
     arrays.update(
@@ -112,6 +115,7 @@ def save_model(
         engine=np.array(engine),
         device=np.array(device),
         rule=np.array(rule),
+        training=np.array(json.dumps(training or {}, sort_keys=True)),
     )
     save_npz(path, arrays)
 
@@ -170,6 +174,18 @@ def _scalar(z, key, kind, where, low=None):
     return v
 
 
+def _training_of(z: dict, where: str) -> dict:
+    if "training" not in z:  # written before model files recorded it
+        return {}
+    try:
+        training = json.loads(_scalar(z, "training", "U", where))
+    except json.JSONDecodeError:
+        raise bad(where, "'training' is not JSON") from None
+    if not isinstance(training, dict):
+        raise bad(where, "'training' must be a JSON object", type(training).__name__)
+    return training
+
+
 def load_model(path, circuit: Circuit | None = None):
     """Read a model file -> ``(params, circuit, meta)``.
 
@@ -181,10 +197,7 @@ def load_model(path, circuit: Circuit | None = None):
     z = open_npz(path, "model file")
     if "format" not in z or str(z["format"]) != FORMAT:
         raise bad(where, f"not an hm_neuro model (format key missing or not {FORMAT!r})")
-    try:
-        stored = Circuit.from_dict(json.loads(_scalar(z, "circuit", "U", where)), source=f"{where}: circuit")
-    except json.JSONDecodeError as e:
-        raise bad(where, f"has no readable circuit ({e})") from None
+    stored = _circuit_of(z, where)
     if circuit is not None and tuple(circuit.layers) != tuple(stored.layers):
         raise bad(where, f"was trained on layers {list(stored.layers)}, not the circuit's {list(circuit.layers)}")
     circuit = circuit or stored
@@ -200,6 +213,8 @@ def load_model(path, circuit: Circuit | None = None):
         "engine": str(z.get("engine", "")),
         "device": str(z.get("device", "")),
         "seed_path": str(z.get("seed_path", "")),
+        "rule": str(z.get("rule", "wake-sleep")),
+        "training": _training_of(z, where),
     }
     return params, circuit, meta
 
@@ -218,13 +233,47 @@ def save_history(path, examples_seen, history: dict, circuit: Circuit, seed):
     save_npz(path, arrays)
 
 
+def _circuit_of(z: dict, where: str) -> Circuit:
+    """The circuit a model or history file records (its JSON ``circuit`` key), checked."""
+    try:
+        return Circuit.from_dict(json.loads(_scalar(z, "circuit", "U", where)), source=f"{where}: circuit")
+    except json.JSONDecodeError as e:
+        raise bad(where, f"has no readable circuit ({e})") from None
+
+
 def load_history(path):
+    """Read a weight history -> ``(examples_seen, snapshots, circuit)``.  Every
+    key is checked as in a model file: the circuit, ``examples_seen`` (whole
+    numbers >= 0, non-decreasing, one per snapshot) and one ``(snapshots,
+    size)`` array of finite numbers per parameter of the circuit."""
+    where = f"history file {path}"
     z = open_npz(path, "history file")
     if str(z.get("format", "")) != "hm_neuro-history-1":
-        raise bad(f"history file {path}", "not an hm_neuro weight history")
-    circuit = Circuit.from_dict(json.loads(str(z["circuit"])), source=f"history file {path}: circuit")
-    seen = z["examples_seen"]
-    snaps = {
-        k: v for k, v in z.items() if k not in ("examples_seen", "circuit", "seed", "seed_path", "versions", "format")
-    }
+        raise bad(where, "not an hm_neuro weight history")
+    circuit = _circuit_of(z, where)
+    if "examples_seen" not in z:
+        raise bad(where, "missing 'examples_seen'")
+    seen = np.asarray(z["examples_seen"])
+    if seen.ndim != 1 or seen.dtype.kind not in "iu" or np.any(seen < 0) or np.any(np.diff(seen) < 0):
+        raise bad(
+            where,
+            "'examples_seen' must be a list of whole numbers >= 0 in increasing order",
+            f"{seen.dtype} of shape {seen.shape}",
+        )
+    snaps = {}
+    for key, arr in Parameters.initial(circuit).arrays().items():
+        if key not in z:
+            raise bad(where, f"missing array {key!r}")
+        a = np.asarray(z[key])
+        if a.dtype.kind not in "fiu":
+            raise bad(where, f"array {key!r} must hold real numbers", str(a.dtype))
+        if a.shape != (len(seen), arr.size):
+            raise bad(
+                where,
+                f"array {key!r} has shape {a.shape}; {len(seen)} snapshots of the circuit's "
+                f"{arr.size} values need {(len(seen), arr.size)}",
+            )
+        if not np.all(np.isfinite(a)):
+            raise bad(where, f"array {key!r} holds non-finite values")
+        snaps[key] = a
     return seen, snaps, circuit

@@ -25,10 +25,15 @@ workers), so the same command gives the same table wherever it runs.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import importlib
 import logging
 import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -275,6 +280,7 @@ def _failed(task: Task, exc: BaseException) -> dict:
 
 
 def _client(workers: int, scheduler):
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if not logger.isEnabledFor(logging.INFO):  # distributed sets its own levels on import
@@ -283,17 +289,44 @@ def _client(workers: int, scheduler):
         if str(scheduler).endswith(".json") or Path(str(scheduler)).is_file():
             if not Path(scheduler).is_file():
                 raise bad("scheduler", "scheduler file not found", str(scheduler))
-            return Client(scheduler_file=str(scheduler), timeout="10s"), None
+            return Client(scheduler_file=str(scheduler), timeout="10s"), None, None
         try:
-            return Client(str(scheduler), timeout="10s"), None
+            return Client(str(scheduler), timeout="10s"), None, None
         except (OSError, TimeoutError) as e:
             raise bad(
                 "scheduler", f"cannot reach a Dask scheduler there ({e.__class__.__name__})", str(scheduler)
             ) from None
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    # the workers ignore SIGINT (a disposition they inherit): Ctrl-C at the terminal reaches the whole
+    # process group, and only this process should answer it (one line, no worker tracebacks)
+    scratch = tempfile.mkdtemp(prefix="hm_neuro_dask_")
+    # a worker still training when the cluster closes is killed (Dask gives it 4 s), and the
+    # resource tracker then warns that it cleans up the worker's semaphore: say nothing of it
+    warnings_before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [warnings_before, "ignore:resource_tracker:UserWarning"]))
+    previous = (
+        signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() else None
     )
-    return Client(cluster), cluster
+    try:
+        with dask.config.set({"temporary-directory": scratch}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                local_directory=scratch,
+            )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if warnings_before is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = warnings_before
+    return Client(cluster), cluster, scratch
 
 
 def check_workers(workers, retries=0):
@@ -311,13 +344,16 @@ def run_tasks(
     progress: bool = True,
     desc: str = "sweep",
     population: int = POPULATION,
+    announce=None,
 ) -> list:
     """Run every task; results in task order (failed tasks as rows with their error).
 
     Tasks of one shape run as populations (:func:`groups`).  ``workers=1``
     and no ``scheduler``: in this process, no Dask.  Otherwise an embedded
     LocalCluster of ``workers`` single-threaded processes, or the cluster at
-    ``scheduler`` (an address or a scheduler file).
+    ``scheduler`` (an address or a scheduler file).  Everything is checked
+    and the cluster reached before ``announce()`` is called and the progress
+    bar appears.
     """
     from tqdm.auto import tqdm
 
@@ -327,6 +363,10 @@ def run_tasks(
     position = {t.index: i for i, t in enumerate(tasks)}
     results = [None] * len(tasks)
     grouped = groups(tasks, population)
+    local = workers == 1 and not scheduler
+    client, cluster, scratch = (None, None, None) if local else _client(workers, scheduler)
+    if announce is not None:
+        announce()
     bar = tqdm(total=len(tasks), disable=not progress, unit="machine", desc=desc)
 
     def store(group, res):
@@ -334,43 +374,50 @@ def run_tasks(
             results[position[t.index]] = r
         bar.update(len(group))
 
-    if workers == 1 and not scheduler:
-        try:
+    try:
+        if local:
             for g in grouped:
                 try:
                     res = run_group(g)
                 except Exception as e:  # noqa: BLE001 - reported in the table, not lost
                     res = [_failed(t, e) for t in g]
                 store(g, res)
-        finally:
-            _close_cached_engine()
-            bar.close()
-        return results
-    from dask.distributed import as_completed
-
-    client, cluster = _client(workers, scheduler)
-    try:
-        futures = {
-            client.submit(
-                run_group,
-                g,
-                retries=retries,
-                pure=False,
-                key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}",
-            ): g
-            for g in grouped
-        }
-        for fut in as_completed(futures):
-            g = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as e:  # noqa: BLE001 - still failing after the retries
-                res = [_failed(t, e) for t in g]
-            store(g, res)
-            bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results), refresh=False)
+        else:
+            _run_on_dask(client, grouped, retries, store, bar, results)
     finally:
         bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if local:
+            _close_cached_engine()
+        else:
+            _close_client(client, cluster, scratch)
     return results
+
+
+def _run_on_dask(client, grouped, retries, store, bar, results):
+    from dask.distributed import as_completed
+
+    futures = {
+        client.submit(
+            run_group, g, retries=retries, pure=False, key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}"
+        ): g
+        for g in grouped
+    }
+    for fut in as_completed(futures):
+        g = futures[fut]
+        try:
+            res = fut.result()
+        except Exception as e:  # noqa: BLE001 - still failing after the retries
+            res = [_failed(t, e) for t in g]
+        store(g, res)
+        bar.set_postfix(failed=sum(r is not None and r["row"]["status"] != "ok" for r in results), refresh=False)
+
+
+def _close_client(client, cluster, scratch):
+    """Close the client and an embedded cluster, quietly, and remove the cluster's scratch folder."""
+    with contextlib.suppress(Exception):
+        client.close()
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -27,6 +27,7 @@ import logging
 import math
 from pathlib import Path
 
+from ..checks import Number, check
 from ..engines import MAX_CHUNK
 from ..errors import HMError, bad
 from ..files.model_io import atomic_path, save_json
@@ -89,6 +90,10 @@ class SweepSpec:
             raise bad("seeds", "at least one seed is needed", list(self.seeds))
         if isinstance(self.restarts, bool) or not isinstance(self.restarts, int) or self.restarts < 1:
             raise bad("restarts", "must be an integer >= 1", self.restarts)
+        self.p_vertical = check("p_vertical", self.p_vertical, Number(0.0, 1.0))
+        for key in ("circuit", "data", "engine"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
+                raise bad(key, "must be a non-empty name", getattr(self, key))
         n = len(self.seeds) * self.restarts * math.prod(len(v) for v in self.grid.values() if isinstance(v, list))
         if n > MAX_TASKS:
             raise bad("seeds", f"the sweep asks for {n} trainings; at most {MAX_TASKS} in one sweep", len(self.seeds))
@@ -110,48 +115,58 @@ class SweepSpec:
         every circuit and data source here, before anything runs."""
         out = []
         for point in self.points():
-            p = dict(point)
-            circuit = load_circuit(p.get("circuit", self.circuit))
-            rates = {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("learning_rates.")}
-            if rates:
-                circuit = circuit.replace(learning_rates=rates)
-            examples = p.get("examples", self.examples)
-            if (
-                isinstance(examples, bool)
-                or not isinstance(examples, (int, float))
-                or not (math.isfinite(examples) and float(examples).is_integer() and 1 <= examples <= 1e12)
-            ):
-                raise bad("grid: examples", "must be whole numbers in 1..1e12", examples)
-            examples = int(examples)
-            data = p.get("data", self.data)
-            pv = float(p.get("p_vertical", self.p_vertical))
-            task0 = Task(0, circuit.to_dict(), data, examples, 0, p_vertical=pv)
-            stream = stream_for_task(task0, circuit)  # raises on a bad data spec or shape
-            if stream.n_input != circuit.n_input:
-                raise bad(
-                    "data",
-                    f"rows have {stream.n_input} values but circuit '{circuit.name}' has {circuit.n_input} inputs",
-                    data,
-                )
-            for s in self.seeds:
-                for r in range(self.restarts):
-                    out.append(
-                        Task(
-                            len(out),
-                            circuit.to_dict(),
-                            data,
-                            examples,
-                            int(s),
-                            r,
-                            tuple((k, _cell(v)) for k, v in point),
-                            pv,
-                            self.engine,
-                            self.device,
-                            plan_chunks(examples, MAX_CHUNK),
-                            record_every,
-                            keep_model,
-                        )
+            try:
+                out += self._point_tasks(point, len(out), record_every, keep_model)
+            except HMError as e:  # name the grid point, not an option the user may never have given
+                raise HMError(
+                    f"grid point {', '.join(f'{k}={_cell(v)}' for k, v in point)}: {e}" if point else str(e)
+                ) from None
+        return out
+
+    def _point_tasks(self, point, first: int, record_every: int, keep_model: bool) -> list:
+        out = []
+        p = dict(point)
+        circuit = load_circuit(p.get("circuit", self.circuit))
+        rates = {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("learning_rates.")}
+        if rates:
+            circuit = circuit.replace(learning_rates=rates)
+        examples = p.get("examples", self.examples)
+        if (
+            isinstance(examples, bool)
+            or not isinstance(examples, (int, float))
+            or not (math.isfinite(examples) and float(examples).is_integer() and 1 <= examples <= 1e12)
+        ):
+            raise bad("grid: examples", "must be whole numbers in 1..1e12", examples)
+        examples = int(examples)
+        data = p.get("data", self.data)
+        pv = float(p.get("p_vertical", self.p_vertical))
+        task0 = Task(0, circuit.to_dict(), data, examples, 0, p_vertical=pv)
+        stream = stream_for_task(task0, circuit)  # raises on a bad data spec or shape
+        if stream.n_input != circuit.n_input:
+            raise bad(
+                "data",
+                f"rows have {stream.n_input} values but circuit '{circuit.name}' has {circuit.n_input} inputs",
+                data,
+            )
+        for s in self.seeds:
+            for r in range(self.restarts):
+                out.append(
+                    Task(
+                        first + len(out),
+                        circuit.to_dict(),
+                        data,
+                        examples,
+                        int(s),
+                        r,
+                        tuple((k, _cell(v)) for k, v in point),
+                        pv,
+                        self.engine,
+                        self.device,
+                        plan_chunks(examples, MAX_CHUNK),
+                        record_every,
+                        keep_model,
                     )
+                )
         return out
 
 

@@ -271,6 +271,7 @@ def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, strea
         "rule": getattr(eng, "rule", WAKE_SLEEP).label,
         "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
         "data": stream.description,
+        "data_parameters": getattr(stream, "parameters", None),
         "perturbation": perturbation_digest(perturbation),
         **(fingerprint or {}),
     }

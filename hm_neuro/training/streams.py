@@ -15,6 +15,8 @@ class BarsStream:
     def __init__(self, p_vertical=2 / 3, p_bar=0.2, size=4):
         check_bars_args(size, p_vertical, p_bar)
         self.kw = dict(p_vertical=p_vertical, p_bar=p_bar, size=size)
+        #: the exact numbers (a checkpoint compares these, not the rounded description)
+        self.parameters = {"p_vertical": float(p_vertical), "p_bar": float(p_bar), "size": int(size)}
         self.description = f"bars(size={size}, p_vertical={p_vertical:.4g}, p_bar={p_bar:.4g})"
         self.n_input = size * size
 
