@@ -909,7 +909,7 @@ def main(argv=None):
         _check_not_empty(args, given)
         return args.func(args)
     except HMError as e:
-        print(f"hm-neuro {args.command}: error: {_as_flag(str(e), given)}", file=sys.stderr)
+        print(f"hm-neuro {args.command}: error: {_as_flag(str(e), args)}", file=sys.stderr)
         return 2
     except Interrupted as e:
         print(f"hm-neuro {args.command}: {e}", file=sys.stderr)
@@ -956,13 +956,14 @@ def _check_not_empty(args, given: set):
             raise bad(f"--{key.replace('_', '-')}", "must not be empty", value)
 
 
-def _as_flag(message: str, given: set) -> str:
-    """Library errors name parameters (``schedule: ...``); when the user gave
-    that parameter as an option, name the option (``--schedule: ...``); an
-    error about a value from a file or a grid keeps the library's name."""
+def _as_flag(message: str, args) -> str:
+    """Library errors name parameters (``schedule: ...``); on the command
+    line, name the option that carries it (``--schedule: ...``).  An error
+    about a value from a file or a grid is prefixed by its source
+    (``sweep file s.toml: ...``, ``grid point p_vertical=2: ...``) and keeps it."""
     head, sep, rest = message.partition(":")
     key = head.strip()
-    if sep and key.isidentifier() and key in given:
+    if sep and key.isidentifier() and hasattr(args, key) and key not in ("command", "func"):
         return f"--{key.replace('_', '-')}:{rest}"
     return message
 

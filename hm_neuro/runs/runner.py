@@ -313,6 +313,9 @@ def _client(workers: int, scheduler):
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # no dashboard, and its HTTP server (health routes) on a free port, not 8787: clusters
+                # started side by side would clash there and warn
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
                 local_directory=scratch,
             )

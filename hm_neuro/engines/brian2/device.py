@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import shutil
+import signal
+import threading
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +115,40 @@ def stable_clock(dt, name: str):
     insertion alone -- Brian2's fixed order of the network's objects -- and
     every object of a circuit runs on one of them."""
     return _stable_clock_class()(dt=dt, name=name)
+
+
+@contextlib.contextmanager
+def interrupts_stop_the_binary():
+    """Ctrl-C or SIGTERM while a compiled binary runs: the binary is stopped
+    (SIGTERM to this process's children), Brian2 sees it end, and the
+    interrupt is raised once Brian2 is done with it.  Raised at once instead,
+    it can land while Brian2 starts the binary, between ``fork`` and the
+    bookkeeping that would stop it again -- and the binary then runs on
+    with its run arguments deleted under it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+
+    def stop(signum, frame):
+        pending.append(signum)
+        import psutil
+
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except Exception:
+        if not pending:
+            raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if pending:
+        handler = previous[pending[0]]
+        if callable(handler):
+            handler(pending[0], None)  # the CLI's SIGTERM handler, Python's KeyboardInterrupt
+        raise KeyboardInterrupt

@@ -18,7 +18,7 @@ from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
 from .cache import FileLock, build_key, cache_root, check_cache
-from .device import SEED_ENV, compiler_available, configure, default_device
+from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
 
 logger = logging.getLogger(__name__)
@@ -238,9 +238,10 @@ class Brian2Engine(EngineBase):
             try:
                 # results into the private run folder too (Brian2's default is the build's own folder,
                 # which concurrent processes of one shape would share)
-                b2.device.run(
-                    directory=str(self.run_dir), results_directory="results", with_output=False, run_args=values
-                )
+                with interrupts_stop_the_binary():
+                    b2.device.run(
+                        directory=str(self.run_dir), results_directory="results", with_output=False, run_args=values
+                    )
             finally:
                 os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
                 b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
