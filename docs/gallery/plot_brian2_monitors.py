@@ -38,6 +38,7 @@ with hm.make_engine(circuit, "brian2", device="numpy", chunk=len(data), monitors
         ax.set_title(f"hidden layer 1, {name}")
         ax.set_xlabel("example")
     a.set_ylabel("unit")
+    fig.tight_layout()
     print(
         f"{len(m['awake'].i)} wake and {len(m['asleep'].i)} sleep events; q of unit 0 in the last example: "
         f"{float(m['q'].q[0, -1]):.3f}"
