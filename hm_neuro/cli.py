@@ -26,6 +26,7 @@ from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
 from .files.model_io import load_history, load_model, save_history, save_model
 from .files.outputs import check_folder, check_name, check_outputs, input_paths
+from .log import progress
 from .model import ESCAPES, Rule, load_circuit
 from .runs.runner import default_workers
 from .seeds import check_seed, tree
@@ -892,13 +893,9 @@ def main(argv=None):
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    progress = logging.getLogger("hm_neuro.progress")
-    progress.propagate = False
-    if not getattr(args, "quiet", False):
-        handler = logging.StreamHandler(sys.stderr)
+    for handler in progress.handlers:
         handler.setFormatter(logging.Formatter("hm-neuro: %(message)s"))
-        progress.addHandler(handler)
-        progress.setLevel(logging.INFO)
+    progress.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     if not args.verbose:
         for name in ("brian2", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)

@@ -7,6 +7,7 @@ import dataclasses
 
 from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, Uniforms
+from .options import MAX_CHUNK
 
 
 @dataclasses.dataclass
@@ -71,6 +72,21 @@ class EngineBase:
     propagation: str = "auto"
     rule = WAKE_SLEEP
     spiking = None
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int = MAX_CHUNK,
+        record_every: int = 0,
+        record_spikes: bool = False,
+        n_machines: int = 1,
+    ):
+        """The NumPy engines' state (the Brian2 engine builds its own)."""
+        self.circuit = circuit
+        self.chunk = chunk
+        self.record_every = record_every
+        self.record_spikes = record_spikes
+        self.n_machines = n_machines
 
     @classmethod
     def from_options(cls, circuit: Circuit, options, n_machines: int = 1):

@@ -39,7 +39,6 @@ from ..model import (
     sigmoid,
 )
 from .base import Chunk, EngineBase
-from .options import MAX_CHUNK
 
 
 def wake_phase(
@@ -146,20 +145,6 @@ class NumpyEngine(EngineBase):
 
     name = "numpy"
     device = "numpy"
-
-    def __init__(
-        self,
-        circuit: Circuit,
-        chunk: int = MAX_CHUNK,
-        record_every: int = 0,
-        record_spikes: bool = False,
-        n_machines: int = 1,
-    ):
-        self.circuit = circuit
-        self.n_machines = n_machines
-        self.chunk = chunk
-        self.record_every = record_every
-        self.record_spikes = record_spikes
 
     def train_chunk(self, params: list, chunk: Chunk):
         out = [self._one(p, chunk.machine(k)) for k, p in enumerate(params)]

@@ -23,7 +23,7 @@ from ..model import WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoul
 from .base import Chunk, EngineBase
 
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
-MAX_CHUNK = 10_000
+MAX_VECTORISED_CHUNK = 10_000
 #: the most memory a chunk's uniforms may take (chunks are shortened to fit)
 UNIFORMS_BYTES = 2**30
 
@@ -31,7 +31,7 @@ UNIFORMS_BYTES = 2**30
 def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
     """The longest chunk whose uniforms (examples x machines x (K samples of
     the hidden units + S fantasies of every unit) doubles) fit in
-    :data:`UNIFORMS_BYTES`, at most :data:`MAX_CHUNK`; refuses a population
+    :data:`UNIFORMS_BYTES`, at most :data:`MAX_VECTORISED_CHUNK`; refuses a population
     of which not even one example fits."""
     n = circuit.layers
     per_example = 8 * n_machines * (rule.samples * sum(n[1:]) + rule.fantasies * sum(n))
@@ -43,7 +43,7 @@ def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
             f"{UNIFORMS_BYTES / 2**30:.0f} GiB",
             rule.label,
         )
-    return int(min(MAX_CHUNK, UNIFORMS_BYTES // per_example))
+    return int(min(MAX_VECTORISED_CHUNK, UNIFORMS_BYTES // per_example))
 
 
 def stack(params: list) -> dict:
@@ -90,22 +90,9 @@ class VectorisedEngine(EngineBase):
         engine.rule = options.rule
         return engine
 
-    def __init__(
-        self,
-        circuit: Circuit,
-        chunk: int = MAX_CHUNK,
-        record_every: int = 0,
-        record_spikes: bool = False,
-        n_machines: int = 1,
-        rule: Rule = WAKE_SLEEP,
-    ):
-        self.circuit = circuit
-        self.chunk = chunk
-        self.record_every = record_every
-        self.record_spikes = record_spikes
-        self.n_machines = n_machines
+    def __init__(self, circuit: Circuit, *args, rule: Rule = WAKE_SLEEP, **kwargs):
+        super().__init__(circuit, *args, **kwargs)
         self.rule = Rule.parse(rule)
-        self.compile_seconds = 0.0
 
     def draw(self, n: int, rng: np.random.Generator):
         """One machine's uniforms for ``n`` examples: wake ``(n, K, units)`` per

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import bad
+from ...log import progress as progress_log
 from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
@@ -22,8 +23,6 @@ from .device import SEED_ENV, compiler_available, configure, default_device, int
 from .spiking import SpikingNetwork
 
 logger = logging.getLogger(__name__)
-#: messages a user waiting for a result wants to see (the CLI prints them)
-progress_log = logging.getLogger("hm_neuro.progress")
 
 
 class Brian2Engine(EngineBase):
