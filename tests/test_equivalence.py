@@ -27,7 +27,9 @@ from conftest import (
 
 from hm_neuro import check
 from hm_neuro.engines import make_engine, reference
+from hm_neuro.errors import HMError
 from hm_neuro.model import Uniforms, load_circuit
+from hm_neuro.training import schedule_gates
 
 pytestmark = pytest.mark.equivalence
 
@@ -320,3 +322,43 @@ def test_learning_on_bars_reaches_the_same_kl_distribution():
         finally:
             eng.close()
     compare_learning(kls["numpy"], kls["brian2"])
+
+
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=STANDALONE)])
+def test_exact_with_the_data_as_a_table_of_rows(device):
+    """The data handed to the circuit as a table of the chunk's distinct rows
+    and one row index per example (EngineOptions.data_rows) is the same data:
+    the circuit still equals the reference sample for sample."""
+    circuit = CIRCUITS["16-8-1"]
+    rng = np.random.default_rng(3)
+    p0 = random_parameters(circuit, rng, scale=0.5)
+    data = (rng.random((N_EXAMPLES, 16)) < 0.3).astype(float)
+    assert len(np.unique(data, axis=0)) > 500  # a real table
+    u = Uniforms.draw(circuit, N_EXAMPLES, rng)
+    wg, sg = schedule_gates(SCHEDULE, 0, N_EXAMPLES)
+    ref = p0.copy()
+    ref_samples = reference.train(ref, circuit, data, u, wg, sg, record_samples=True)
+    with make_engine(
+        circuit, "brian2", device=device, chunk=N_EXAMPLES, external_uniforms=True, record_spikes=True, data_rows=2048
+    ) as eng:
+        b2p, extras = eng.run(p0, data, seed=0, wake_gate=wg, sleep_gate=sg, uniforms=u)
+        assert check.sample_mismatch(ref_samples, (extras["wake"], extras["sleep"])) is None
+        assert b2p.max_abs_difference(ref) <= 1e-12
+    with pytest.raises(
+        HMError,
+        match=r"data: a chunk of machine 0 holds 3 distinct rows; this circuit's table "
+        r"holds 2 \(EngineOptions.data_rows\)",
+    ):
+        with make_engine(circuit, "brian2", device="numpy", chunk=3, data_rows=2) as small:
+            small.run(p0, np.eye(16)[:3], seed=0)
+
+
+def test_training_hands_bars_and_data_sets_to_the_circuit_as_tables():
+    from hm_neuro.training import BarsStream, SweepStream, data_rows_for
+
+    assert BarsStream().distinct_rows == 30
+    assert data_rows_for([BarsStream()], "brian2") == 32  # rounded up: one build for similar data sets
+    rows = np.array([[0, 1], [1, 1], [0, 1]])
+    assert SweepStream(rows).distinct_rows == 2
+    assert data_rows_for([SweepStream(rows), BarsStream(size=2)], "spiking") == 8  # bars 2x2: 6 images
+    assert data_rows_for([BarsStream()], "numpy") == 0  # the NumPy engines take the rows as they are

@@ -49,6 +49,13 @@ class EngineOptions:
         Brian2: ``monitors(network) -> {name: monitor}``, called once the
         circuit's objects exist and before anything is built (see
         :meth:`hm_neuro.engines.brian2.engine.Brian2Engine.monitors`).
+    data_rows : int
+        Brian2: 0, or the most distinct data rows a machine meets in a chunk
+        (bars: its 30 images; a data set: its rows).  With a number, a chunk's
+        data reach the circuit as a table of those rows and one row index
+        per example and machine, not as every example's pixels (16x less
+        data to hand a compiled binary for bars); training sets it from the
+        data streams.
     """
 
     engine: str = "brian2"
@@ -63,6 +70,7 @@ class EngineOptions:
     external_uniforms: bool = False
     build_dir: object = None
     monitors: object = None
+    data_rows: int = 0
 
     CONSTRAINTS = {
         "engine": OneOf(ENGINES),
@@ -73,6 +81,7 @@ class EngineOptions:
         "record_spikes": Flag(),
         "record_traces": Flag(),
         "external_uniforms": Flag(),
+        "data_rows": Integer(0, 2**20),
     }
 
     def __post_init__(self):
@@ -94,7 +103,7 @@ class EngineOptions:
                 )
             if self.propagation != "auto":
                 raise bad("propagation", "applies to the brian2 engine only", self.propagation)
-            for key in ("external_uniforms", "build_dir", "monitors"):
+            for key in ("external_uniforms", "build_dir", "monitors", "data_rows"):
                 if getattr(self, key):
                     raise bad(key, f"applies to the brian2 engine only, not {self.engine}", getattr(self, key))
         if not self.rule.is_default and self.propagation == "event":

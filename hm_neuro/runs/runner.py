@@ -45,7 +45,7 @@ from ..errors import HMError, bad
 from ..measures import machine_summary
 from ..model import Circuit
 from ..seeds import SeedTree
-from ..training import Epoch, SweepStream, stream_for, train_population
+from ..training import Epoch, SweepStream, data_rows_for, stream_for, train_population
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +147,9 @@ def _close_cached_engine():
 atexit.register(_close_cached_engine)
 
 
-def _engine_for(circuit: Circuit, task: Task, n: int):
+def _engine_for(circuit: Circuit, task: Task, n: int, data_rows: int = 0):
     """This process's engine for a group of ``n`` tasks like ``task``: re-used if the shape matches."""
-    key = task.shape() + (n,)
+    key = task.shape() + (n, data_rows)
     if _ENGINE["key"] != key:
         _close_cached_engine()  # resets Brian2's device and deletes the old private run folder
         _ENGINE["engine"] = make_engine(
@@ -160,6 +160,7 @@ def _engine_for(circuit: Circuit, task: Task, n: int):
             record_every=task.record_every,
             n_machines=n,
             rule=task.rule,
+            data_rows=data_rows,
         )
         _ENGINE["key"] = key
         _ENGINE["compile_seconds"] = _ENGINE["engine"].compile_seconds
@@ -212,7 +213,7 @@ def run_group(group) -> list:
     try:
         circuits = [Circuit.from_dict(t.circuit, source=f"task {t.index} circuit") for t in group]
         streams = [stream_for_task(t, c) for t, c in zip(group, circuits)]
-        eng, compile_s = _engine_for(circuits[0], group[0], len(group))
+        eng, compile_s = _engine_for(circuits[0], group[0], len(group), data_rows_for(streams, group[0].engine))
         schedules = [[Epoch(int(n), k) for k, n in t.schedule] or [Epoch(t.examples)] for t in group]
         results = train_population(
             circuits,

@@ -3,7 +3,7 @@ the loop over chunks and populations (:mod:`.loop`) and checkpoints
 (:mod:`.checkpoints`)."""
 
 from .checkpoints import Checkpointing, Interrupted, array_digest, checkpoint_progress, load_checkpoint, save_checkpoint
-from .loop import TrainResult, plan_chunks, train, train_population
+from .loop import TrainResult, data_rows_for, plan_chunks, train, train_population
 from .schedules import EPOCH_KINDS, MAX_EXAMPLES, Epoch, parse_schedule, schedule_gates
 from .streams import BarsStream, SweepStream, stream_for
 
@@ -11,6 +11,7 @@ __all__ = [
     "train",
     "train_population",
     "TrainResult",
+    "data_rows_for",
     "plan_chunks",
     "Checkpointing",
     "Interrupted",

@@ -158,7 +158,10 @@ def train_population(
     data_rngs = [t.child("data").rng() for t in trees]
     own_engine = not hasattr(engine, "run_population")
     if own_engine:
-        opts = _planned(EngineOptions.of(engine, **options), circuits[0], n_examples, N)
+        opts = EngineOptions.of(engine, **options)
+        if "data_rows" not in options and (not isinstance(engine, EngineOptions) or not engine.data_rows):
+            opts = opts.replace(data_rows=data_rows_for(streams, opts.engine))
+        opts = _planned(opts, circuits[0], n_examples, N)
     else:  # a compiled engine re-used across runs (same circuit shape)
         if options:
             raise bad("engine", f"options {sorted(options)} go to make_engine, not to an engine already made")
@@ -252,6 +255,18 @@ def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> 
         max_chunk = min(max_chunk, chunk_limit(circuit, opts.rule, N))
     device = opts.device or (default_device() if opts.engine in ("brian2", "spiking") else None)
     return opts.replace(chunk=plan_chunks(n_examples, max_chunk), device=device)
+
+
+def data_rows_for(streams, engine: str) -> int:
+    """The data-table capacity of a Brian2 engine for ``streams``
+    (:class:`hm_neuro.engines.EngineOptions`): the most distinct rows any of
+    them draws, rounded up to a power of two so that similar data sets share
+    a compiled build; 0 (every example's pixels) when a stream cannot say or
+    rows are wider than 64 units."""
+    if engine not in ("brian2", "spiking") or any(s.n_input > 64 for s in streams):
+        return 0
+    counts = [getattr(s, "distinct_rows", 0) for s in streams]
+    return 0 if min(counts) == 0 else 1 << (max(counts) - 1).bit_length()
 
 
 def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, stream, perturbation, fingerprint) -> dict:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import bad
-from ..files.data import check_bars_args, resolve_data, sample_bars, validate_binary
+from ..files.data import bars_distribution, check_bars_args, resolve_data, sample_bars, validate_binary
 from ..model import Circuit
+
+#: a stream's table of distinct rows is handed to the circuit only up to this many rows
+MAX_TABLE_ROWS = 2**16
 
 
 class BarsStream:
@@ -23,6 +26,12 @@ class BarsStream:
     def take(self, n, rng):
         return sample_bars(n, rng, **self.kw)
 
+    @property
+    def distinct_rows(self) -> int:
+        """How many distinct images the stream can draw (0: too many to tabulate)."""
+        size = self.kw["size"]
+        return len(bars_distribution(**self.kw)[0]) if 2 ** (size + 1) <= MAX_TABLE_ROWS else 0
+
     def get_state(self):
         return np.empty(0, dtype=np.int64)
 
@@ -38,6 +47,12 @@ class SweepStream:
         self.description = description
         self.n_input = self.rows.shape[1]
         self._order = np.empty(0, dtype=int)
+
+    @property
+    def distinct_rows(self) -> int:
+        """How many distinct rows the stream draws from (0: too many to tabulate)."""
+        n = len(np.unique(self.rows, axis=0))
+        return n if n <= MAX_TABLE_ROWS else 0
 
     def take(self, n, rng):
         while len(self._order) < n:

@@ -79,13 +79,14 @@ class BinaryNetwork(PopulationNetwork):
         n_machines: int = 1,
         rule=None,
         monitors=None,
+        data_rows: int = 0,
     ):
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
-        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock")
+        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows)
         self.propagation = propagation
         self.event = event = propagation == "event"
         self.K, self.S = K, S = rule.samples, rule.fantasies
@@ -239,7 +240,9 @@ class BinaryNetwork(PopulationNetwork):
     def wake(self, phases: Phases):
         """Clamp the data vector, then recognise bottom-up (eq. 1): K samples."""
         lay, R, K = self.layers, self.recognition, self.K
-        phases.op(lay[0], "s_wake = data(t, i)" + "".join(f"\ns_wake_{c} = s_wake" for c in range(1, K)), "clamp")
+        phases.op(
+            lay[0], f"s_wake = {self.data_code}" + "".join(f"\ns_wake_{c} = s_wake" for c in range(1, K)), "clamp"
+        )
         self._emit(phases, lay[0], "wake")
         for k in range(self.L):
             for c in range(K):

@@ -86,6 +86,7 @@ class Brian2Engine(EngineBase):
                 n_machines,
                 record_traces=options.record_traces,
                 monitors=options.monitors,
+                data_rows=options.data_rows,
             )
         else:
             propagation = options.propagation
@@ -102,6 +103,7 @@ class Brian2Engine(EngineBase):
                 n_machines,
                 rule=self.rule,
                 monitors=options.monitors,
+                data_rows=options.data_rows,
             )
         self.compile_seconds = 0.0
         if device == "cpp_standalone":
@@ -138,6 +140,7 @@ class Brian2Engine(EngineBase):
                 record_traces=bool(options.record_traces),
                 **({} if self.rule.is_default else {"rule": self.rule.label}),
                 **({} if options.monitors is None else {"monitors": self._monitor_key()}),
+                **({} if not options.data_rows else {"data_rows": int(options.data_rows)}),
             )
             entry = cache_root() / "builds" / key
         else:
@@ -228,7 +231,11 @@ class Brian2Engine(EngineBase):
         values = dict(self.net.rate_values(chunk.circuits))
         values.update(self.net.parameter_values(params))
         values.update(self.net.perturbation_values(chunk.perturbation))
-        values.update(self.net.chunk_inputs(chunk.data, chunk.wake_gate, chunk.sleep_gate, chunk.uniforms))
+        values.update(
+            self.net.chunk_inputs(
+                chunk.data, chunk.wake_gate, chunk.sleep_gate, chunk.uniforms, compiled=self.device == "cpp_standalone"
+            )
+        )
         seeds = chunk.seeds
         seed = int(seeds[0]) if N == 1 else int(np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0])
         seed %= 2**32 - 1024

@@ -12,6 +12,22 @@ from ...model import WAKE_SLEEP, Circuit, Parameters
 from .device import stable_clock
 
 
+def distinct_rows(rows: np.ndarray):
+    """(the distinct rows, sorted by code; each row's index among them) of 0/1
+    rows of at most 64 units, each row coded as a 64-bit integer."""
+    codes = (rows.astype(np.uint64) << np.arange(rows.shape[1], dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+    if rows.shape[1] <= 20:  # a table of every code: one pass
+        seen = np.zeros(1 << rows.shape[1], dtype=np.int64)
+        seen[codes] = 1
+        uniq = np.flatnonzero(seen).astype(np.uint64)
+        position = np.cumsum(seen) - 1
+        inverse = position[codes]
+    else:
+        uniq, inverse = np.unique(codes, return_inverse=True)
+    distinct = ((uniq[:, None] >> np.arange(rows.shape[1], dtype=np.uint64)) & np.uint64(1)).astype(float)
+    return distinct, inverse
+
+
 class PopulationNetwork:
     """The Brian2 objects of a population of ``n_machines`` machines of one
     shape, with ``chunk`` examples per run of ``steps_per_example`` clock
@@ -34,7 +50,16 @@ class PopulationNetwork:
     rule = WAKE_SLEEP
     propagation = "summed"
 
-    def __init__(self, circuit: Circuit, chunk: int, n_machines: int, dt, steps_per_example: int, clock_name: str):
+    def __init__(
+        self,
+        circuit: Circuit,
+        chunk: int,
+        n_machines: int,
+        dt,
+        steps_per_example: int,
+        clock_name: str,
+        data_rows: int = 0,
+    ):
         self.circuit = circuit
         self.chunk = int(chunk)
         self.n_machines = N = int(n_machines)
@@ -43,11 +68,21 @@ class PopulationNetwork:
         self.dt = b2.defaultclock.dt
         self.clock = stable_clock(self.dt, clock_name)
         self.example_duration = ex = steps_per_example * self.dt
-        # the inputs of one chunk, replaced chunk by chunk: one row per example
-        self.data = b2.TimedArray(np.zeros((chunk, N * circuit.layers[0])), dt=ex, name="data")
+        # the inputs of one chunk, replaced chunk by chunk: one row per example, or (data_rows) a
+        # table of the chunk's distinct rows and each example's row in it
+        n0 = circuit.layers[0]
+        self.data_rows = int(data_rows)
+        if self.data_rows:
+            self.data = b2.TimedArray(np.zeros((self.data_rows, N * n0)), dt=self.dt, name="data_table")
+            self.data_index = b2.TimedArray(np.zeros((chunk, N)), dt=ex, name="data_index")
+            self.data_code = "data_table(data_index(t, machine) * dt, i)"  # unit i of row data_index
+        else:
+            self.data = b2.TimedArray(np.zeros((chunk, N * n0)), dt=ex, name="data")
+            self.data_index = None
+            self.data_code = "data(t, i)"
         self.wake_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="wake_gate")
         self.sleep_gate = b2.TimedArray(np.ones((chunk, N)), dt=ex, name="sleep_gate")
-        self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate]
+        self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate] + ([self.data_index] if self.data_rows else [])
         self.u_wake, self.u_sleep = {}, {}
         self.layers, self.recognition, self.generative = [], [], []
         self.spike_monitors, self.trace_monitors, self.history_monitors = {}, {}, {}
@@ -165,11 +200,35 @@ class PopulationNetwork:
         }
         return [Parameters.from_arrays({k: v[m] for k, v in flat.items()}, self.circuit) for m in range(N)]
 
-    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
+    def data_values(self, data, padded) -> dict:
+        """The chunk's data: every example's row, or the table of each
+        machine's distinct rows (in the table's columns of that machine) and
+        each example's index in it."""
+        if not self.data_rows:
+            return {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1))}
+        n0 = self.circuit.layers[0]
+        table = np.zeros((self.data_rows, self.n_machines * n0))
+        index = np.empty((len(data[0]), self.n_machines))
+        for k, rows in enumerate(data):
+            distinct, inverse = distinct_rows(np.asarray(rows, dtype=float))
+            if len(distinct) > self.data_rows:
+                raise bad(
+                    "data",
+                    f"a chunk of machine {k} holds {len(distinct)} distinct rows; this circuit's table "
+                    f"holds {self.data_rows} (EngineOptions.data_rows)",
+                    len(distinct),
+                )
+            table[: len(distinct), k * n0 : (k + 1) * n0] = distinct
+            index[:, k] = inverse
+        return {self.data: table, self.data_index: padded(index)}
+
+    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms, compiled: bool = False):
         """{TimedArray: values} for one chunk, padded to the chunk length.
 
         Per machine: ``data[m]`` (rows, n0), gates ``(rows,)`` or None,
-        ``uniforms[m]`` or None."""
+        ``uniforms[m]`` or None.  ``compiled``: a gate that is 1 throughout
+        is left out (the binary's own values are ones), so no file is
+        written for it."""
         m = len(data[0])
         pad = self.chunk - m
 
@@ -180,12 +239,12 @@ class PopulationNetwork:
         def gates(g):
             return np.stack([np.ones(m) if x is None else np.asarray(x, dtype=float) for x in g], axis=1)
 
-        vals = {
-            self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1)),
-            self.wake_gate: padded(gates(wake_gate)),
-        }
-        if self.rule.sleep_update:  # else no code reads it
-            vals[self.sleep_gate] = padded(gates(sleep_gate))
+        vals = self.data_values(data, padded)
+        for ta, g in ((self.wake_gate, wake_gate), (self.sleep_gate, sleep_gate)):
+            if ta is self.sleep_gate and not self.rule.sleep_update:
+                continue  # no code reads it
+            if not (compiled and all(x is None or np.all(np.asarray(x) == 1) for x in g)):
+                vals[ta] = padded(gates(g))
         if self.u_wake:
             if uniforms is None or any(u is None for u in uniforms):
                 raise bad("uniforms", "this circuit was built for external uniform numbers; pass them")

@@ -89,10 +89,11 @@ class SpikingNetwork(PopulationNetwork):
         n_machines: int = 1,
         record_traces: bool = False,
         monitors=None,
+        data_rows: int = 0,
     ):
         L = len(circuit.layers) - 1
         C = spiking.steps_per_example(L)
-        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock")
+        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows)
         self.spiking = spiking
         _quiet_aligned_grids()
         T, nw = f"({spiking.window}*ms)", spiking.steps_per_window
@@ -122,7 +123,7 @@ class SpikingNetwork(PopulationNetwork):
             )
             # the phase boundaries: every state cleared (or held at its clamp) at
             # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
-            awake = "wake_start * data(t, i)" if l == 0 else "wake_start * clamped * clamp_state"
+            awake = f"wake_start * {self.data_code}" if l == 0 else "wake_start * clamped * clamp_state"
             g.run_regularly(
                 f"wake_start = int({step} == 0)\n"
                 f"sleep_start = int({step} == {ph['sleep_start']})\n"
@@ -189,9 +190,9 @@ class SpikingNetwork(PopulationNetwork):
             "on_event": {"learn": phase},
         }
 
-    def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms):
+    def chunk_inputs(self, data, *args, **kwargs):
         self._chunk_data = data  # layer 0's wake states, for read_spikes
-        return super().chunk_inputs(data, wake_gate, sleep_gate, uniforms)
+        return super().chunk_inputs(data, *args, **kwargs)
 
     def read_spikes(self, m: int) -> list:
         """Per machine, what the binary circuit records -- ``wake`` and
