@@ -75,7 +75,7 @@ def test_csv_npz_and_npy_load_alike(tmp_path, rng):
         ("r.csv", "0,1,0,1\n0,1\n", r"ragged CSV: line 2 has 2 values, the first row has 4"),
         ("t.csv", "0,1,x,1\n", r"line 1 has a value that is not a number"),
         ("e.csv", "", r"has no rows"),
-        ("e.npy", "", r"cannot be read"),
+        ("e.npy", "", r"is not an \.npy file \(no NUMPY header\)"),
         ("d.txt.gz", "0", r"unknown format"),
     ],
 )

@@ -156,6 +156,8 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
 POP_ENGINES = [
     ("brian2", "numpy"),
     pytest.param("brian2", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
+    ("brian2-table", "numpy"),  # the data as a table of rows and packed row indices
+    pytest.param("brian2-table", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
     ("vectorised", None),
 ]
 
@@ -170,9 +172,10 @@ def test_population_reproduces_separate_reference_runs_exactly(name, device, rng
     base, circuits, params, data, pts, sleep_gates = three_machines(rng, n)
     uniforms = [Uniforms.draw(base, n, rng) for _ in circuits]
     gates = [(np.ones(n), g) for g in sleep_gates]
-    eng = make_engine(
-        base, name, device=device, chunk=n, n_machines=3, **({"external_uniforms": True} if name == "brian2" else {})
-    )
+    extra = {"external_uniforms": True} if name.startswith("brian2") else {}
+    if name == "brian2-table":
+        extra["data_rows"] = 8  # bars 2x2: 6 images per machine
+    eng = make_engine(base, name.split("-")[0], device=device, chunk=n, n_machines=3, **extra)
     try:
         out, _ = eng.run_population(
             params,

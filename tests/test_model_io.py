@@ -71,7 +71,10 @@ def test_not_a_model(tmp_path):
 
 def test_history_round_trip(tmp_path):
     c = make_circuit([4, 2])
-    hist = {"generative_weights_0": np.arange(16.0).reshape(2, 8)}
+    from hm_neuro.model import Parameters
+
+    hist = {k: np.stack([v.ravel(), v.ravel() + 1]) for k, v in Parameters.initial(c).arrays().items()}
+    hist["generative_weights_0"] = np.arange(16.0).reshape(2, 8)
     save_history(tmp_path / "h.npz", [0, 10], hist, c, seed=1)
     seen, snaps, c2 = load_history(tmp_path / "h.npz")
     assert seen.tolist() == [0, 10] and c2 == c

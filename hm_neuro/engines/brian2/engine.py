@@ -241,6 +241,7 @@ class Brian2Engine(EngineBase):
         seed %= 2**32 - 1024
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
+            interrupted = False
             try:
                 # results into the private run folder too (Brian2's default is the build's own folder,
                 # which concurrent processes of one shape would share)
@@ -248,9 +249,13 @@ class Brian2Engine(EngineBase):
                     b2.device.run(
                         directory=str(self.run_dir), results_directory="results", with_output=False, run_args=values
                     )
+            except KeyboardInterrupt:
+                interrupted = True
+                raise
             finally:
                 os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
-                b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+                if not interrupted:  # interrupted, the engine's close() removes the whole run folder
+                    b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
             self.net.network.restore("initial")
             namespace = {}

@@ -73,9 +73,14 @@ class PopulationNetwork:
         n0 = circuit.layers[0]
         self.data_rows = int(data_rows)
         if self.data_rows:
+            # the row indices of several machines packed into one double: B bits each, P machines
+            # per number (every value an integer below 2**53, so the unpacking is exact)
+            self.index_bits = B = max(1, (self.data_rows - 1).bit_length())
+            self.index_pack = P = max(1, 52 // B)
             self.data = b2.TimedArray(np.zeros((self.data_rows, N * n0)), dt=self.dt, name="data_table")
-            self.data_index = b2.TimedArray(np.zeros((chunk, N)), dt=ex, name="data_index")
-            self.data_code = "data_table(data_index(t, machine) * dt, i)"  # unit i of row data_index
+            self.data_index = b2.TimedArray(np.zeros((chunk, -(-N // P))), dt=ex, name="data_index")
+            row = f"(floor(data_index(t, machine // {P}) / 2.0**({B} * (machine % {P}))) % {2**B})"
+            self.data_code = f"data_table({row} * dt, i)"  # unit i of this machine's row
         else:
             self.data = b2.TimedArray(np.zeros((chunk, N * n0)), dt=ex, name="data")
             self.data_index = None
@@ -208,7 +213,7 @@ class PopulationNetwork:
             return {self.data: padded(np.concatenate([np.asarray(d, dtype=float) for d in data], axis=1))}
         n0 = self.circuit.layers[0]
         table = np.zeros((self.data_rows, self.n_machines * n0))
-        index = np.empty((len(data[0]), self.n_machines))
+        index = np.zeros((len(data[0]), -(-self.n_machines // self.index_pack)), dtype=np.int64)
         for k, rows in enumerate(data):
             distinct, inverse = distinct_rows(np.asarray(rows, dtype=float))
             if len(distinct) > self.data_rows:
@@ -219,8 +224,8 @@ class PopulationNetwork:
                     len(distinct),
                 )
             table[: len(distinct), k * n0 : (k + 1) * n0] = distinct
-            index[:, k] = inverse
-        return {self.data: table, self.data_index: padded(index)}
+            index[:, k // self.index_pack] += inverse.astype(np.int64) << (self.index_bits * (k % self.index_pack))
+        return {self.data: table, self.data_index: padded(index.astype(float))}
 
     def chunk_inputs(self, data, wake_gate, sleep_gate, uniforms, compiled: bool = False):
         """{TimedArray: values} for one chunk, padded to the chunk length.
