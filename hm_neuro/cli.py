@@ -114,21 +114,8 @@ def spiking_options(args, circuit):
     return circuit.spiking(**given)
 
 
-def cmd_train(args):
-    circuit = load_circuit(args.circuit)
-    stream = stream_for(args.data, circuit, args.p_vertical)
-    params = load_model(args.init, circuit)[0] if args.init else None
-    schedule = parse_schedule(args.schedule) if args.schedule else None
-    if args.examples < 1:
-        raise bad("--examples", "must be >= 1", args.examples)
-
-    args.rule = Rule.parse(args.rule).label
-    spiking = spiking_options(args, circuit)
-    if args.chunk < 1:
-        raise bad("--chunk", "must be >= 1", args.chunk)
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise bad("--out", "model files end in .npz", str(out))
+def _train_seeds(args, out: Path):
+    """The seeds of ``train`` (one, or a population by --seeds) and their model files."""
     if args.seeds is not None:
         from .runs.sweep import parse_seeds
 
@@ -143,14 +130,11 @@ def cmd_train(args):
     else:
         seeds = (check_seed(0 if args.seed is None else args.seed),)
         outs = [out]
-    hists = [o.with_name(o.stem + ".history.npz") for o in outs] if args.record_every else []
-    ckpt = out.with_name(out.stem + ".checkpoint.npz")
-    use_ckpt = bool(args.checkpoint_every or args.resume)
-    check_outputs(
-        outs + hists + ([ckpt] if use_ckpt else []),
-        input_paths(args.data, args.init, args.circuit),
-        existing_ok=[ckpt] if args.resume else [],
-    )
+    return seeds, outs
+
+
+def _check_checkpoint(args, ckpt: Path, use_ckpt: bool, out: Path):
+    """A resume needs its checkpoint; a new run never replaces one's progress."""
     if args.resume and not ckpt.exists():
         raise bad("--resume", "no checkpoint to resume from", str(ckpt))
     if use_ckpt and not args.resume and ckpt.exists():
@@ -167,6 +151,61 @@ def cmd_train(args):
             f"{min(args.chunk, args.examples)} examples (--chunk)",
             file=sys.stderr,
         )
+
+
+def _save_trained(args, results, circuit, spiking, stream, outs, hists):
+    """Each trained machine's model file (with what trained it) and weight history."""
+    # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
+    saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
+    for i, (result, o) in enumerate(zip(results, outs)):
+        training = {
+            "data": stream.description,
+            "data_parameters": getattr(stream, "parameters", None),
+            "schedule": args.schedule,
+            "chunk": args.chunk,
+            "propagation": args.propagation,
+            "init": args.init,
+        }
+        save_model(
+            o,
+            result.params,
+            saved,
+            result.seed,
+            result.examples_seen,
+            result.engine,
+            result.device,
+            rule=args.rule,
+            training=training,
+        )
+        if args.record_every:
+            save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
+
+
+def cmd_train(args):
+    circuit = load_circuit(args.circuit)
+    stream = stream_for(args.data, circuit, args.p_vertical)
+    params = load_model(args.init, circuit)[0] if args.init else None
+    schedule = parse_schedule(args.schedule) if args.schedule else None
+    if args.examples < 1:
+        raise bad("--examples", "must be >= 1", args.examples)
+
+    args.rule = Rule.parse(args.rule).label
+    spiking = spiking_options(args, circuit)
+    if args.chunk < 1:
+        raise bad("--chunk", "must be >= 1", args.chunk)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise bad("--out", "model files end in .npz", str(out))
+    seeds, outs = _train_seeds(args, out)
+    hists = [o.with_name(o.stem + ".history.npz") for o in outs] if args.record_every else []
+    ckpt = out.with_name(out.stem + ".checkpoint.npz")
+    use_ckpt = bool(args.checkpoint_every or args.resume)
+    check_outputs(
+        outs + hists + ([ckpt] if use_ckpt else []),
+        input_paths(args.data, args.init, args.circuit),
+        existing_ok=[ckpt] if args.resume else [],
+    )
+    _check_checkpoint(args, ckpt, use_ckpt, out)
     fingerprint = {
         "init": array_digest(params.arrays()) if params is not None else None,
         "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None,
@@ -207,30 +246,7 @@ def cmd_train(args):
             schedule=schedule,
             progress=not args.quiet,
         )
-    # a spiking model file records the dynamics it was trained with, as its circuit's [dynamics] table
-    saved = circuit if spiking is None else circuit.replace(dynamics=spiking.key())
-    for i, (result, o) in enumerate(zip(results, outs)):
-        training = {
-            "data": stream.description,
-            "data_parameters": getattr(stream, "parameters", None),
-            "schedule": args.schedule,
-            "chunk": args.chunk,
-            "propagation": args.propagation,
-            "init": args.init,
-        }
-        save_model(
-            o,
-            result.params,
-            saved,
-            result.seed,
-            result.examples_seen,
-            result.engine,
-            result.device,
-            rule=args.rule,
-            training=training,
-        )
-        if args.record_every:
-            save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
+    _save_trained(args, results, circuit, spiking, stream, outs, hists)
     if use_ckpt and ckpt.exists():
         ckpt.unlink()  # the model file supersedes it
     r = results[0]

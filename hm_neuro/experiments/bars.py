@@ -81,48 +81,9 @@ def circuit_for(reading: str):
 SPIKING_BRIDGE = {"window": 1.0, "dt": 1.0}
 
 
-def main(
-    seed=SEED,
-    seeds=SEEDS,
-    quick=False,
-    out="figures",
-    engine=None,
-    device=None,
-    reading="connections",
-    examples=None,
-    restarts=RESTARTS,
-    workers=None,
-    scheduler=None,
-    rule="wake-sleep",
-):
-    """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
-
-    Each seed trains ``restarts`` machines (restart r > 0 uses the
-    ``restart, r`` child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps
-    the one with the lowest free energy on fresh
-    *training* data; the true KL is never used to choose.  ``restarts=1`` is
-    the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
-    the whole pipeline: the numbers are not the paper's).  The trainings are
-    the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
-    processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
-    """
-    t_start = time.perf_counter()
-    out = Path(out)
-    examples = int(examples or (20_000 if quick else EXAMPLES))
-    record_every = max(examples // 40, 1)
-    circuit = circuit_for(reading)
-    patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
-    chunk = min(examples, MAX_CHUNK)
-    runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
-    rule = Rule.parse(rule)
-    # default: the papers' rule on the Brian2 circuit, the others on the vectorised
-    # NumPy engine (where the README's 40-seed statistics of the rules come from)
-    engine = engine or ("brian2" if rule.is_default else "vectorised")
-    if engine == "spiking" and not circuit.dynamics:
-        # in real time: the bridge at one clock step per window unless the circuit says otherwise
-        # (then the spiking circuit is the binary one sample for sample: README)
-        circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
-    tasks = [
+def _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule) -> list:
+    """One task per (seed, restart), each keeping its model and weight history."""
+    return [
         Task(
             i,
             circuit.to_dict(),
@@ -141,20 +102,58 @@ def main(
         )
         for i, (s, r) in enumerate(runs_wanted)
     ]
-    workers = workers or default_workers()
-    # the vectorised engine's machines are independent of their population
-    # (one generator each), so it takes all tasks in as few populations as
-    # there are workers; Brian2 populations keep their fixed size
-    population = -(-len(tasks) // workers) if engine == "vectorised" else None
-    results = run_tasks(
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        desc=f"bars {rule.label}",
-        **({"population": population} if population else {}),
-    )
+
+
+def _summary(setting: dict, runs: list, first, compile_s: float, cached: int, t_start: float) -> dict:
+    """The experiment's JSON: the setting, the paper's numbers, the measured
+    statistics of the chosen runs and every run."""
+    reading, rule, examples = setting["reading"], setting["rule"], setting["examples"]
+    seeds, seed, quick, restarts = setting["seeds"], setting["first_seed"], setting["quick"], setting["restarts"]
+    chosen = [r for r in runs if r["chosen"]]
+    all_kls = np.array([r["kl_data_model_bits"] for r in runs if r["status"] == "ok"])
+    kls = np.array([r["kl_data_model_bits"] for r in chosen])
+    pens = np.array([r["kl_q_p_bits"] for r in chosen])
+    best = int(np.argmin(kls))
+    return {
+        "experiment": "bars",
+        "paper": "Hinton, Dayan, Frey & Neal (1995), Fig. 1, note [15]",
+        "reading": reading,
+        "reading_doc": READINGS[reading]["doc"],
+        "p_vertical": P_VERTICAL,
+        "rule": rule,
+        "seconds_total": time.perf_counter() - t_start,
+        "examples": examples,
+        "seeds": seeds,
+        "first_seed": seed,
+        "quick": quick,
+        "engine": first.engine,
+        "device": first.device,
+        "compile_seconds": compile_s,
+        "runs_on_cached_build": cached,
+        "paper_kl_data_model_bits": PAPER_KL,
+        "paper_kl_q_p_bits": PAPER_PENALTY,
+        "median_kl_data_model_bits": float(np.median(kls)),
+        "best_kl_data_model_bits": float(kls[best]),
+        "best_seed": chosen[best]["seed"],
+        "kl_q_p_bits_of_best": float(pens[best]),
+        "median_kl_q_p_bits": float(np.median(pens)),
+        "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)),
+        "restarts": restarts,
+        "single_runs": len(runs),
+        "failed_runs": sum(r["status"] != "ok" for r in runs),
+        "seeds_without_a_result": seeds - len(chosen),
+        "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
+        "single_run_median_kl_data_model_bits": float(np.median(all_kls)),
+        "runs": runs,
+    }
+
+
+def _collect_runs(tasks, results, seeds_range, circuit, engine):
+    """Every run as a JSON row (printed as it is read), and per seed the
+    restart with the lowest training free energy (the true KL is never used
+    to choose): ``(runs, chosen results)``."""
     runs, chosen_results = [], []
-    for s in range(seed, seed + seeds):
+    for s in seeds_range:
         candidates = []
         for task, res in zip(tasks, results):
             if task.seed != s:
@@ -198,58 +197,12 @@ def main(
                 device=row["device"],
             )
         )
-    if not chosen_results:
-        raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
-    # the run drawn in the figures: the chosen run with the lowest training
-    # free energy (chosen on training data only, like the restarts)
-    chosen_runs = [r for r in runs if r["chosen"]]
-    shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
-    first = chosen_results[shown]
-    compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
-    cached = sum(bool(r.get("cached_build")) for r in runs)
-    if any(r.get("cached_build") is not None for r in runs):
-        print(
-            f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step {compile_s:.1f} s",
-            file=sys.stderr,
-        )
+    return runs, chosen_results
 
-    chosen = [r for r in runs if r["chosen"]]
-    all_kls = np.array([r["kl_data_model_bits"] for r in runs if r["status"] == "ok"])
-    kls = np.array([r["kl_data_model_bits"] for r in chosen])
-    pens = np.array([r["kl_q_p_bits"] for r in chosen])
-    best = int(np.argmin(kls))
-    summary = {
-        "experiment": "bars",
-        "paper": "Hinton, Dayan, Frey & Neal (1995), Fig. 1, note [15]",
-        "reading": reading,
-        "reading_doc": READINGS[reading]["doc"],
-        "p_vertical": P_VERTICAL,
-        "rule": rule.label,
-        "seconds_total": time.perf_counter() - t_start,
-        "examples": examples,
-        "seeds": seeds,
-        "first_seed": seed,
-        "quick": quick,
-        "engine": first.engine,
-        "device": first.device,
-        "compile_seconds": compile_s,
-        "runs_on_cached_build": cached,
-        "paper_kl_data_model_bits": PAPER_KL,
-        "paper_kl_q_p_bits": PAPER_PENALTY,
-        "median_kl_data_model_bits": float(np.median(kls)),
-        "best_kl_data_model_bits": float(kls[best]),
-        "best_seed": chosen[best]["seed"],
-        "kl_q_p_bits_of_best": float(pens[best]),
-        "median_kl_q_p_bits": float(np.median(pens)),
-        "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)),
-        "restarts": restarts,
-        "single_runs": len(runs),
-        "failed_runs": sum(r["status"] != "ok" for r in runs),
-        "seeds_without_a_result": seeds - len(chosen),
-        "single_runs_reaching_paper_kl": int(np.sum(all_kls <= PAPER_KL)),
-        "single_run_median_kl_data_model_bits": float(np.median(all_kls)),
-        "runs": runs,
-    }
+
+def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool) -> str:
+    """The stem of the result files: the reading, rule, engine, restarts and
+    seeds that differ from the default (never overwrite another setting's results)."""
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
         name += "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else "")
@@ -261,39 +214,11 @@ def main(
         name += f"_seeds{seeds}"  # never overwrite the results of another number of seeds
     if quick:
         name += "_quick"
-    curve = [
-        exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
-            "kl_data_model_bits"
-        ]
-        for i in range(len(first.history_seen))
-    ]
-    summary["figures_run_seed"] = first.seed.label()
-    summary["learning_curve_seed"] = first.seed.label()
-    summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
-    save_json(out / f"{name}.json", summary)
+    return name
 
-    # ------- figures of the shown run (its weights were recorded during the run)
 
-    training = {
-        "data": "bars",
-        "p_vertical": P_VERTICAL,
-        "reading": reading,
-        "restarts": restarts,
-        "run_seed": first.seed.label(),
-        "experiment": name,
-    }
-    save_model(
-        out / f"{name}_model.npz",
-        first.params,
-        circuit,
-        first.seed,
-        examples,
-        first.engine,
-        first.device,
-        rule=rule.label,
-        training=training,
-    )
-    save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
+def _figures(first, circuit, curve, out: Path, name: str, seed: int, examples: int):
+    """The figures of the shown run (its weights were recorded during the run)."""
     rng = SeedTree(seed).child("figures").rng()
     train_imgs = sample_bars(200, rng, p_vertical=P_VERTICAL)
     train_imgs = train_imgs[train_imgs.sum(1) > 0][:32]  # "ambiguous all-white images removed"
@@ -318,14 +243,144 @@ def main(
         plotting.weight_evolution(first.history_seen, first.history, circuit), out / f"{name}_weight_evolution.png"
     )
 
+
+def _save_shown(first, circuit, out: Path, name: str, setting: dict):
+    """The shown run's model file (with everything that trained it) and weight history."""
+    examples = setting["examples"]
+    training = {
+        "data": "bars",
+        "p_vertical": P_VERTICAL,
+        "reading": setting["reading"],
+        "restarts": setting["restarts"],
+        "run_seed": first.seed.label(),
+        "experiment": name,
+    }
+    save_model(
+        out / f"{name}_model.npz",
+        first.params,
+        circuit,
+        first.seed,
+        examples,
+        first.engine,
+        first.device,
+        rule=setting["rule"],
+        training=training,
+    )
+    save_history(out / f"{name}.history.npz", first.history_seen, first.history, circuit, first.seed)
+
+
+def _report(summary: dict, first, path: Path):
+    """The headline numbers, printed."""
+    reading, rule, seeds = summary["reading"], summary["rule"], summary["seeds"]
+    restarts, examples = summary["restarts"], summary["examples"]
     print(
-        f"bars ({reading}, {rule.label}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
+        f"bars ({reading}, {rule}, {seeds} seed(s) x {restarts} restart(s), {examples:,} examples, "
         f"{first.engine}/{first.device}):\n"
         f"  KL(data||model): paper {PAPER_KL:.2f} bits, measured median {summary['median_kl_data_model_bits']:.3f}, "
         f"best {summary['best_kl_data_model_bits']:.3f}; "
         f"{summary['seeds_reaching_paper_kl']}/{seeds} seeds <= {PAPER_KL}\n"
         f"  KL(Q||P) penalty: paper {PAPER_PENALTY:.2f} bits, "
         f"measured {summary['kl_q_p_bits_of_best']:.3f} (best seed)\n"
-        f"  results -> {out / (name + '.json')}"
+        f"  results -> {path}"
     )
+
+
+def main(
+    seed=SEED,
+    seeds=SEEDS,
+    quick=False,
+    out="figures",
+    engine=None,
+    device=None,
+    reading="connections",
+    examples=None,
+    restarts=RESTARTS,
+    workers=None,
+    scheduler=None,
+    rule="wake-sleep",
+):
+    """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
+
+    Each seed trains ``restarts`` machines (restart r > 0 uses the
+    ``restart, r`` child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps
+    the one with the lowest free energy on fresh
+    *training* data; the true KL is never used to choose.  ``restarts=1`` is
+    the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
+    the whole pipeline: the numbers are not the paper's).  The trainings are
+    the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
+    processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
+    """
+    t_start = time.perf_counter()
+    out = Path(out)
+    examples = int(examples or (20_000 if quick else EXAMPLES))
+    record_every = max(examples // 40, 1)
+    circuit = circuit_for(reading)
+    patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
+    chunk = min(examples, MAX_CHUNK)
+    runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
+    rule = Rule.parse(rule)
+    # default: the papers' rule on the Brian2 circuit, the others on the vectorised
+    # NumPy engine (where the README's 40-seed statistics of the rules come from)
+    engine = engine or ("brian2" if rule.is_default else "vectorised")
+    if engine == "spiking" and not circuit.dynamics:
+        # in real time: the bridge at one clock step per window unless the circuit says otherwise
+        # (then the spiking circuit is the binary one sample for sample: README)
+        circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
+    tasks = _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule)
+    workers = workers or default_workers()
+    # the vectorised engine's machines are independent of their population
+    # (one generator each), so it takes all tasks in as few populations as
+    # there are workers; Brian2 populations keep their fixed size
+    population = -(-len(tasks) // workers) if engine == "vectorised" else None
+    results = run_tasks(
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        desc=f"bars {rule.label}",
+        **({"population": population} if population else {}),
+    )
+    runs, chosen_results = _collect_runs(tasks, results, range(seed, seed + seeds), circuit, engine)
+    if not chosen_results:
+        raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
+    # the run drawn in the figures: the chosen run with the lowest training
+    # free energy (chosen on training data only, like the restarts)
+    chosen_runs = [r for r in runs if r["chosen"]]
+    shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
+    first = chosen_results[shown]
+    compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
+    cached = sum(bool(r.get("cached_build")) for r in runs)
+    if any(r.get("cached_build") is not None for r in runs):
+        print(
+            f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step {compile_s:.1f} s",
+            file=sys.stderr,
+        )
+
+    setting = {
+        "reading": reading,
+        "rule": rule.label,
+        "examples": examples,
+        "seeds": seeds,
+        "first_seed": seed,
+        "quick": quick,
+        "restarts": restarts,
+    }
+    summary = _summary(setting, runs, first, compile_s, cached, t_start)
+    name = result_name(reading, rule, engine, restarts, seeds, quick)
+    curve = [
+        exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
+            "kl_data_model_bits"
+        ]
+        for i in range(len(first.history_seen))
+    ]
+    summary["figures_run_seed"] = first.seed.label()
+    summary["learning_curve_seed"] = first.seed.label()
+    summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
+    save_json(out / f"{name}.json", summary)
+
+    # ------- figures of the shown run (its weights were recorded during the run)
+
+    _save_shown(first, circuit, out, name, setting)
+    _figures(first, circuit, curve, out, name, seed, examples)
+
+    _report(summary, first, out / f"{name}.json")
     return summary

@@ -85,6 +85,67 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
 MEASURES = ("free-energy", "expected-cost", "importance")
 
 
+def _tasks(circuit, xtr, ytr, sweeps: int, seed: int, engine: str, device, chunk: int, rule) -> list:
+    """One task per digit class, the ten of them one population: each machine
+    learns for its own sweeps through its class, then is frozen until the
+    largest class is done (a frozen epoch samples but changes nothing)."""
+    classes = list(range(10))
+    n_per = {c: int(np.sum(ytr == c)) for c in classes}
+    longest = max(n_per.values()) * sweeps
+    return [
+        Task(
+            c,
+            circuit.to_dict(),
+            xtr[ytr == c],
+            longest,
+            seed,
+            restart=c,
+            point=(("digit", c),),
+            engine=engine,
+            device=device,
+            chunk=chunk,
+            keep_model=True,
+            rule=rule.label,
+            schedule=(("wake-sleep", n_per[c] * sweeps),)
+            + ((("frozen", longest - n_per[c] * sweeps),) if n_per[c] * sweeps < longest else ()),
+        )
+        for c in classes
+    ]
+
+
+def description_lengths(models: dict, images, measure: str, rng) -> np.ndarray:
+    """(images, classes): the description length of every test image under
+    every class's machine, in bits (eq. 5's free energy from recognition
+    samples, its expected cost without the entropy, or -log2 P importance-sampled)."""
+    classes = sorted(models)
+    if measure == "importance":
+        return np.stack([-importance_log2_prob(models[c], images, N_DL_SAMPLES, rng) for c in classes], axis=1)
+    return np.stack(
+        [
+            sampled_free_energy(models[c], images, N_DL_SAMPLES, rng, include_entropy=(measure == "free-energy"))
+            for c in classes
+        ],
+        axis=1,
+    )
+
+
+def _figures(out: Path, name: str, data, models: dict, confusion, err: float, sweeps: int, rng):
+    """Fig. 2 (training images and fantasies per digit machine) and the confusion matrix."""
+    xtr, ytr = data
+    classes = sorted(models)
+    plt = plotting._plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 10))
+    train_grid = np.concatenate([xtr[ytr == c][:24] for c in classes])
+    fant = np.concatenate([sample_fantasies(models[c], 24, rng)[0] for c in classes])
+    plotting.image_grid(axes[0], train_grid, 8, 12, "24 training images per digit")
+    plotting.image_grid(axes[1], fant, 8, 12, f"24 fantasies per digit machine ({sweeps} sweeps)")
+    plotting.save(fig, out / f"{name}_fantasies.png")
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    plotting.confusion(ax, confusion, classes)
+    ax.set_title(f"classified by description length: {100 * err:.1f}% errors", fontsize=9)
+    plotting.save(fig, out / f"{name}_confusion.png")
+
+
 def main(
     seed=SEED,
     quick=False,
@@ -114,28 +175,7 @@ def main(
     classes = list(range(10))
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
     chunk = min(max(n_per.values()) * sweeps, MAX_CHUNK)  # one compiled build serves every class
-    # the ten machines are one population: each learns for its own 500 sweeps, then is frozen
-    # until the largest class is done (a frozen epoch samples but changes nothing)
-    longest = max(n_per.values()) * sweeps
-    tasks = [
-        Task(
-            c,
-            circuit.to_dict(),
-            xtr[ytr == c],
-            longest,
-            seed,
-            restart=c,
-            point=(("digit", c),),
-            engine=engine,
-            device=device,
-            chunk=chunk,
-            keep_model=True,
-            rule=rule.label,
-            schedule=(("wake-sleep", n_per[c] * sweeps),)
-            + ((("frozen", longest - n_per[c] * sweeps),) if n_per[c] * sweeps < longest else ()),
-        )
-        for c in classes
-    ]
+    tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, device, chunk, rule)
     results = run_tasks(
         tasks,
         workers=workers or default_workers(),
@@ -150,16 +190,7 @@ def main(
     for c in classes:
         print(f"digit {c}: {n_per[c]} training images x {sweeps} sweeps", file=sys.stderr)
     rng = SeedTree(seed).child("evaluation").rng()
-    if measure == "importance":
-        dl = np.stack([-importance_log2_prob(models[c], xte, N_DL_SAMPLES, rng) for c in classes], axis=1)
-    else:
-        dl = np.stack(
-            [
-                sampled_free_energy(models[c], xte, N_DL_SAMPLES, rng, include_entropy=(measure == "free-energy"))
-                for c in classes
-            ],
-            axis=1,
-        )
+    dl = description_lengths(models, xte, measure, rng)
     pred = np.argmin(dl, axis=1)
     err = float(np.mean(pred != yte))
     base, chosen = baselines(xtr, ytr, xte, yte, seed, quick)
@@ -195,17 +226,7 @@ def main(
     )
     save_json(out / f"{name}.json", result)
 
-    plt = plotting._plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 10))
-    train_grid = np.concatenate([xtr[ytr == c][:24] for c in classes])
-    fant = np.concatenate([sample_fantasies(models[c], 24, rng)[0] for c in classes])
-    plotting.image_grid(axes[0], train_grid, 8, 12, "24 training images per digit")
-    plotting.image_grid(axes[1], fant, 8, 12, f"24 fantasies per digit machine ({sweeps} sweeps)")
-    plotting.save(fig, out / f"{name}_fantasies.png")
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    plotting.confusion(ax, confusion, classes)
-    ax.set_title(f"classified by description length: {100 * err:.1f}% errors", fontsize=9)
-    plotting.save(fig, out / f"{name}_confusion.png")
+    _figures(out, name, (xtr, ytr), models, confusion, err, sweeps, rng)
     print(
         f"digits ({rule.label}, {sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
         f"nearest neighbour {100 * base['nearest_neighbour']:.1f}% (paper 6.7%), "

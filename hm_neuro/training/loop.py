@@ -156,18 +156,8 @@ def train_population(
         (p or Parameters.initial(c)).copy() for p, c in zip(params if params is not None else [None] * N, circuits)
     ]
     data_rngs = [t.child("data").rng() for t in trees]
-    own_engine = not hasattr(engine, "run_population")
-    if own_engine:
-        opts = EngineOptions.of(engine, **options)
-        if "data_rows" not in options and (not isinstance(engine, EngineOptions) or not engine.data_rows):
-            opts = opts.replace(data_rows=data_rows_for(streams, opts.engine))
-        opts = _planned(opts, circuits[0], n_examples, N)
-    else:  # a compiled engine re-used across runs (same circuit shape)
-        if options:
-            raise bad("engine", f"options {sorted(options)} go to make_engine, not to an engine already made")
-        if getattr(engine, "n_machines", 1) != N:
-            raise bad("engine", f"was built for {engine.n_machines} machine(s), not {N}")
-        opts = None
+    opts = _engine_options(engine, options, streams, circuits[0], n_examples, N)
+    own_engine = opts is not None
     chunk = opts.chunk if own_engine else engine.chunk
     state = {"done": 0, "chunk": 0, "history_seen": [], "history": [{} for _ in range(N)], "errors": [None] * N}
     run_id = None
@@ -185,16 +175,7 @@ def train_population(
             checkpoint.fingerprint,
         )
     if checkpoint is not None and checkpoint.resume:
-        saved = load_checkpoint(checkpoint.path, run_id, circuits[0])
-        params = [saved["params"]]
-        state.update(
-            done=saved["done"],
-            chunk=saved["chunk_index"],
-            history_seen=saved["history_seen"],
-            history=[{k: [v] for k, v in saved["history"].items()}],
-        )
-        data_rngs[0].bit_generator.state = saved["data_rng"]
-        streams[0].set_state(saved["stream"])
+        params = _resume(checkpoint, run_id, circuits[0], state, data_rngs[0], streams[0])
     t0 = time.perf_counter()
     label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
     eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
@@ -216,6 +197,36 @@ def train_population(
             eng.close()
     seconds = time.perf_counter() - t0
     return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds) for k in range(N)]
+
+
+def _engine_options(engine, options: dict, streams, circuit, n_examples: int, N: int):
+    """The options a training makes its engine with (None for an engine made
+    outside, which is checked instead)."""
+    if hasattr(engine, "run_population"):  # a compiled engine re-used across runs (same circuit shape)
+        if options:
+            raise bad("engine", f"options {sorted(options)} go to make_engine, not to an engine already made")
+        if getattr(engine, "n_machines", 1) != N:
+            raise bad("engine", f"was built for {engine.n_machines} machine(s), not {N}")
+        return None
+    opts = EngineOptions.of(engine, **options)
+    if "data_rows" not in options and (not isinstance(engine, EngineOptions) or not engine.data_rows):
+        opts = opts.replace(data_rows=data_rows_for(streams, opts.engine))
+    return _planned(opts, circuit, n_examples, N)
+
+
+def _resume(checkpoint: Checkpointing, run_id: dict, circuit, state: dict, data_rng, stream) -> list:
+    """The state of an interrupted run, from its checkpoint: its parameters
+    (returned), progress, weight history, data generator and stream."""
+    saved = load_checkpoint(checkpoint.path, run_id, circuit)
+    state.update(
+        done=saved["done"],
+        chunk=saved["chunk_index"],
+        history_seen=saved["history_seen"],
+        history=[{k: [v] for k, v in saved["history"].items()}],
+    )
+    data_rng.bit_generator.state = saved["data_rng"]
+    stream.set_state(saved["stream"])
+    return [saved["params"]]
 
 
 def _check_shapes(circuits, streams):
