@@ -3,10 +3,12 @@ those below it (function-level imports included), and what a machine *is*
 (hm_neuro.model) loads neither Brian2 nor any engine."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hm_neuro
@@ -111,4 +113,32 @@ def test_every_public_name_resolves_and_none_loads_brian2():
         "sys.exit(1 if 'brian2' in sys.modules else 0)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_evaluate_animate_and_cache_run_without_importing_brian2(tmp_path):
+    """The commands that simulate nothing never load Brian2 (start-up)."""
+    from hm_neuro.files.model_io import save_history, save_model
+    from hm_neuro.model import Parameters, load_circuit
+
+    c = load_circuit("bars")
+    p = Parameters.initial(c)
+    save_model(tmp_path / "m.npz", p, c, seed=0, examples_seen=0)
+    arrays = {k: np.stack([v.ravel()] * 2) for k, v in p.arrays().items()}
+    save_history(tmp_path / "h.history.npz", [0, 10], arrays, c, seed=0)
+    code = (
+        "import sys\n"
+        "from hm_neuro.cli import main\n"
+        f"assert main(['evaluate', '--model', {str(tmp_path / 'm.npz')!r}, '--samples', '5']) == 0\n"
+        f"assert main(['animate', {str(tmp_path / 'h.history.npz')!r}, '--frames', '2']) == 0\n"
+        "assert main(['cache', 'info']) == 0\n"
+        "sys.exit(3 if 'brian2' in sys.modules else 0)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "HM_NEURO_CACHE_DIR": str(tmp_path / "cache"), "MPLBACKEND": "Agg"},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
