@@ -344,11 +344,11 @@ def test_exact_with_the_data_as_a_table_of_rows(device):
         b2p, extras = eng.run(p0, data, seed=0, wake_gate=wg, sleep_gate=sg, uniforms=u)
         assert check.sample_mismatch(ref_samples, (extras["wake"], extras["sleep"])) is None
         assert b2p.max_abs_difference(ref) <= 1e-12
-    with pytest.raises(
-        HMError,
-        match=r"data: a chunk of machine 0 holds 3 distinct rows; this circuit's table "
-        r"holds 2 \(EngineOptions.data_rows\)",
-    ):
+    expected = (
+        r"data: a chunk of machine 0 holds 3 distinct rows; this circuit's table "
+        r"holds 2 \(EngineOptions.data_rows\)"
+    )
+    with pytest.raises(HMError, match=expected):
         with make_engine(circuit, "brian2", device="numpy", chunk=3, data_rows=2) as small:
             small.run(p0, np.eye(16)[:3], seed=0)
 

@@ -22,11 +22,11 @@ def bars(n, seed=0):
 
 
 def test_non_binary_data_is_refused_naming_the_fix():
-    with pytest.raises(
-        ValueError,
-        match=r"X: a Helmholtz machine models binary data; values must be 0 or 1 "
-        r"\(got \[0\.5\]\); set binarize=THRESHOLD",
-    ):
+    expected = (
+        r"X: a Helmholtz machine models binary data; values must be 0 or 1 "
+        r"\(got \[0\.5\]\); set binarize=THRESHOLD"
+    )
+    with pytest.raises(ValueError, match=expected):
         hm.HelmholtzMachine().fit(np.array([[0.0, 0.5], [1.0, 1.0]]))
 
 

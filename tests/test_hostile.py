@@ -43,14 +43,19 @@ def _model(folder, name="m.npz", circuit="bars", **override):
 
     c = load_circuit(circuit)
     save_model(folder / name, Parameters.initial(c), c, seed=0, examples_seen=0)
+    _altered(folder / name, override)
+
+
+def _altered(path, override: dict):
+    """Keys of an .npz file replaced (None: removed)."""
     if override:
-        z = dict(np.load(folder / name))
+        z = dict(np.load(path))
         for k, v in override.items():
             if v is None:
                 z.pop(k)
             else:
                 z[k] = v
-        np.savez(folder / name, **z)
+        np.savez(path, **z)
 
 
 def _rows(folder, name, n_inputs=16, dtype=int):

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from test_hostile import _bytes, _model, _text, run, snapshot
+from test_hostile import _altered, _bytes, _model, _text, run, snapshot
 
 
 def _history(folder, name="h.history.npz", **override):
@@ -22,14 +22,7 @@ def _history(folder, name="h.history.npz", **override):
     c = load_circuit("bars")
     arrays = {k: np.stack([v.ravel()] * 3) for k, v in Parameters.initial(c).arrays().items()}
     save_history(folder / name, [0, 100, 200], arrays, c, seed=0)
-    if override:
-        z = dict(np.load(folder / name))
-        for k, v in override.items():
-            if v is None:
-                z.pop(k)
-            else:
-                z[k] = v
-        np.savez(folder / name, **z)
+    _altered(folder / name, override)
 
 
 def _results(folder, text, name="res/bars_restarts1_seeds4_quick.json"):

@@ -77,11 +77,11 @@ def test_a_monitor_added_after_the_engine_was_made_runtime():
 def test_a_compiled_circuit_refuses_a_late_monitor_naming_the_fix():
     circuit, params, data = setting()
     with hm.make_engine(circuit, "brian2", device="cpp_standalone", chunk=300) as eng:
-        with pytest.raises(
-            HMError,
-            match=r"monitor: a cpp_standalone circuit is compiled when the engine is made; "
-            r"pass monitors=lambda net: \{\.\.\.\} to make_engine",
-        ):
+        expected = (
+            r"monitor: a cpp_standalone circuit is compiled when the engine is made; "
+            r"pass monitors=lambda net: \{\.\.\.\} to make_engine"
+        )
+        with pytest.raises(HMError, match=expected):
             eng.add_monitor("p", b2.StateMonitor(eng.net.layers[0], "p", record=True))
 
 

@@ -35,11 +35,11 @@ def test_rule_names_parse_and_bad_ones_are_refused():
 def test_rules_need_an_engine_that_implements_them():
     c = make_circuit([4, 2])
     for engine in ("numpy", "spiking"):
-        with pytest.raises(
-            HMError,
-            match=rf"rule: reweighted:5 runs on the vectorised and brian2 engines; the "
-            rf"{engine} engine implements the papers' wake-sleep",
-        ):
+        expected = (
+            rf"rule: reweighted:5 runs on the vectorised and brian2 engines; the "
+            rf"{engine} engine implements the papers' wake-sleep"
+        )
+        with pytest.raises(HMError, match=expected):
             make_engine(c, engine, rule="reweighted:5")
     with pytest.raises(HMError, match=r"propagation: the reweighted:5 rule needs summed propagation"):
         make_engine(c, "brian2", device="numpy", rule="reweighted:5", propagation="event")

@@ -69,11 +69,11 @@ class DivergingEngine(NumpyEngine):
 def test_divergence_stops_with_the_examples_seen_and_keeps_the_last_checkpoint(tmp_path):
     c = make_circuit([16, 4, 2])
     ckpt = tmp_path / "c.npz"
-    with pytest.raises(
-        HMError,
-        match=r"training: diverged: weights not finite or beyond inf after 200 examples.*"
-        r"last good checkpoint: .*c\.npz",
-    ):
+    expected = (
+        r"training: diverged: weights not finite or beyond inf after 200 examples.*"
+        r"last good checkpoint: .*c\.npz"
+    )
+    with pytest.raises(HMError, match=expected):
         train(c, BarsStream(), 300, engine=DivergingEngine(c), progress=False, checkpoint=Checkpointing(ckpt, 100))
     z = np.load(ckpt)
     assert np.all(np.isfinite(z["param_generative_weights_0"]))
