@@ -71,30 +71,33 @@ def _count(text: str) -> int:
     return int(v)
 
 
+#: the spiking engine's options: flag -> (type or choices, help); read by spiking_options
+SPIKING_OPTIONS = {
+    "--window": (float, "sampling window T of a layer, ms; default 1"),
+    "--dt": (float, "clock step, ms (T a whole number of steps); default 0.1"),
+    "--escape": (
+        ESCAPES,
+        "exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability sigma(u); "
+        "rate: Brian2's rand() < rho*dt; default exact",
+    ),
+    "--tau-syn": (float, "synaptic time constant, ms (0: instantaneous); default 0"),
+    "--settle": (
+        float,
+        "a hold before every window and learning step in which the synaptic currents settle, ms "
+        "(a whole number of steps); default 0",
+    ),
+    "--delay": (
+        float,
+        "axonal delay of a unit's state to its targets' synapses, ms (a whole number of steps); default 0",
+    ),
+}
+
+
 def add_spiking_options(parser):
-    """--window, --dt, --escape, --tau-syn, --settle, --delay (read by spiking_options)."""
+    """The options of :data:`SPIKING_OPTIONS`, in a group of their own."""
     sp = parser.add_argument_group("spiking engine (--engine spiking; the bridge limit: --escape exact --tau-syn 0)")
-    sp.add_argument("--window", type=float, help="sampling window T of a layer, ms; default 1")
-    sp.add_argument("--dt", type=float, help="clock step, ms (T a whole number of steps); default 0.1")
-    sp.add_argument(
-        "--escape",
-        choices=ESCAPES,
-        help="exact: P(spike in a step) = 1 - exp(-rho dt), a window fires with probability "
-        "sigma(u); rate: Brian2's rand() < rho*dt; default exact",
-    )
-    sp.add_argument("--tau-syn", type=float, help="synaptic time constant, ms (0: instantaneous); default 0")
-    sp.add_argument(
-        "--settle",
-        type=float,
-        help="a hold before every window and learning step in which the "
-        "synaptic currents settle, ms (a whole number of steps); "
-        "default 0",
-    )
-    sp.add_argument(
-        "--delay",
-        type=float,
-        help="axonal delay of a unit's state to its targets' synapses, ms (a whole number of steps); default 0",
-    )
+    for flag, (kind, text) in SPIKING_OPTIONS.items():
+        sp.add_argument(flag, help=text, **({"type": kind} if callable(kind) else {"choices": kind}))
 
 
 def spiking_options(args, circuit):
