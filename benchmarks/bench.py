@@ -23,6 +23,7 @@ alternated for two rounds (the better round kept):
     python benchmarks/bench.py --memory       # peak RSS at 1e6 vs 1e7 bars examples -> benchmarks/memory.json
     python benchmarks/bench.py --protocol     # the bars protocol end to end -> benchmarks/protocol.json
     python benchmarks/bench.py --populations  # N machines at once, every engine -> benchmarks/populations.json
+    python benchmarks/bench.py --overhead     # issue 24: main job time and disk, train, evaluate -> overhead.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -37,6 +38,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -512,6 +514,64 @@ def _alternated(cells, env, rounds) -> dict:
     return best
 
 
+def _cli_io(args, env, log) -> dict:
+    """:func:`_cli` with the bytes its process tree wrote to disk (the children's
+    ``ru_oublock``, 512-byte blocks, as ``/usr/bin/time`` counts them)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock
+    row = _cli(args, env, log)
+    row["disk_written_bytes"] = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - before) * 512
+    return row
+
+
+#: issue 24's targets: (row, measure, target, how it is met)
+OVERHEAD_TARGETS = [
+    ("main_job_warm", "disk_written_bytes", 0.3e9, "disk written by a warm main job"),
+    ("main_job_warm", "seconds", 45.0, "main job, warm cache"),
+    ("main_job_cold", "seconds", 60.0, "main job, empty cache"),
+    ("train_warm", "seconds", 7.0, "`hm-neuro train --examples 2e6`, warm"),
+    ("evaluate", "seconds", 1.0, "`hm-neuro evaluate --model M`"),
+]
+
+
+def overhead(quick=False, out=HERE / "overhead.json"):
+    """Issue 24's rows, measured in one run on an empty build cache: the main
+    job cold and warm (time and disk written), a warm 2e6-example training,
+    and ``evaluate`` (which must not import Brian2)."""
+    with tempfile.TemporaryDirectory(prefix="hm_neuro_overhead_") as tmp:
+        work = Path(tmp)
+        env = dict(os.environ, HM_NEURO_CACHE_DIR=str(work / "cache"))
+        logs = HERE / "logs"
+        logs.mkdir(exist_ok=True)
+        res = {"date": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "cpus": os.cpu_count()}
+        main_job = ["reproduce", "bars"] + (["--quick"] if quick else [])
+        res["main_job_cold"] = _cli_io(main_job + ["--out", str(work / "cold")], env, logs / "overhead_cold.log")
+        res["main_job_warm"] = _cli_io(main_job + ["--out", str(work / "warm")], env, logs / "overhead_warm.log")
+        train = ["train", "--examples", "2e5" if quick else "2e6", "-q"]
+        _cli_io(train + ["--out", str(work / "t1.npz")], env, logs / "overhead_train_cold.log")
+        res["train_warm"] = _cli_io(train + ["--out", str(work / "t2.npz")], env, logs / "overhead_train_warm.log")
+        res["evaluate"] = _cli_io(["evaluate", "--model", str(work / "t2.npz")], env, logs / "overhead_evaluate.log")
+        probe = subprocess.run(
+            [sys.executable, "-c", "import sys, hm_neuro.cli; print('brian2' in sys.modules)"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        res["cli_imports_brian2"] = probe.stdout.strip() == "True"
+    res["targets"] = [
+        {"what": what, "measured": res[row][key], "target": target, "met": res[row][key] <= target}
+        for row, key, target, what in OVERHEAD_TARGETS
+    ]
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    for r in res["targets"]:
+        unit = "GB" if "disk" in r["what"] else "s"
+        scale = 1e9 if unit == "GB" else 1
+        print(
+            f"| {r['what']} | <= {r['target'] / scale:g} {unit} | {r['measured'] / scale:.2f} {unit} | "
+            f"{'met' if r['met'] else 'not met'} |"
+        )
+    return res
+
+
 def targets(quick=False, rounds=2, out=HERE / "targets.json"):
     """Every row of issue 12's targets table, measured in this one run, every
     baseline beside its engine: the main job and ``hm-neuro train`` end to
@@ -791,8 +851,16 @@ if __name__ == "__main__":
         help="populations of machines: reference, vectorised NumPy, Brian2 -> benchmarks/populations.json",
     )
     p.add_argument("--population-cell", nargs=4, metavar=("NETWORK", "ENGINE", "N", "EXAMPLES"), help=argparse.SUPPRESS)
+    p.add_argument(
+        "--overhead",
+        action="store_true",
+        help="issue 24's rows: main job cold/warm (time, disk written), train warm, evaluate "
+        "-> benchmarks/overhead.json",
+    )
     a = p.parse_args()
-    if a.population_cell:
+    if a.overhead:
+        overhead(quick=a.quick)
+    elif a.population_cell:
         import logging
 
         logging.disable(logging.WARNING)
