@@ -18,24 +18,8 @@ def check_png(path, min_side=100):
 
 @needs_compiler
 def test_bars_quick_on_the_brian2_circuit(tmp_path):
-    assert (
-        main(
-            [
-                "reproduce",
-                "bars",
-                "--quick",
-                "--restarts",
-                "2",
-                "--seeds",
-                "1",
-                "--workers",
-                "1",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    job = ["reproduce", "bars", "--quick", "--restarts", "2", "--seeds", "1", "--workers", "1", "--out", str(tmp_path)]
+    assert main(job) == 0
     res = json.loads((tmp_path / "bars_restarts2_seeds1_quick.json").read_text())
     assert res["device"] == "cpp_standalone" and res["single_runs"] == 2
     assert sum(r["chosen"] for r in res["runs"]) == 1
@@ -50,26 +34,7 @@ def test_bars_quick_on_the_brian2_circuit(tmp_path):
     for fig in ("fantasies", "weights", "learning_curve", "weight_evolution"):
         check_png(tmp_path / f"bars_restarts2_seeds1_quick_{fig}.png")
     # the same job in real time (the bridge at one step per window): the same machines, run for run
-    assert (
-        main(
-            [
-                "reproduce",
-                "bars",
-                "--quick",
-                "--restarts",
-                "2",
-                "--seeds",
-                "1",
-                "--workers",
-                "1",
-                "--engine",
-                "spiking",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert main(job + ["--engine", "spiking"]) == 0
     spk = json.loads((tmp_path / "bars_spiking_restarts2_seeds1_quick.json").read_text())
     assert spk["engine"] == "spiking"
     for a, b in zip(res["runs"], spk["runs"]):
