@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import measures
-from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, EngineOptions
+from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
 from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
 from .files.model_io import load_history, load_model, save_history, save_model
@@ -48,6 +48,13 @@ EPILOG_TRAIN = """examples:
   hm-neuro train --circuit bars --data bars --examples 3000 \\
                  --schedule wake-sleep:2000,wake:500,frozen:500 --out b.npz
 """
+
+#: --rng's help (train, reproduce)
+RNG_HELP = (
+    "uniform numbers of sampling: philox (counter-based, default: a machine's result depends on its seed "
+    "alone, on every engine, device and population) or mt19937 (the generators of releases up to 0.2, to "
+    "reproduce their results)"
+)
 
 
 EPILOG_SWEEP = """examples:
@@ -168,6 +175,7 @@ def _save_trained(args, results, circuit, spiking, stream, outs, hists):
             "chunk": args.chunk,
             "propagation": args.propagation,
             "init": args.init,
+            "rng": args.rng,
         }
         save_model(
             o,
@@ -221,6 +229,7 @@ def cmd_train(args):
         rule=args.rule,
         spiking=spiking,
         record_every=args.record_every,
+        rng=args.rng,
     )
     if len(seeds) == 1:
         checkpoint = Checkpointing(ckpt, args.checkpoint_every, args.resume, fingerprint) if use_ckpt else None
@@ -478,6 +487,7 @@ def cmd_reproduce(args):
         "rule",
         "fresh",
         "settings",
+        "rng",
     ):
         value = getattr(args, key)
         if value is None:
@@ -604,6 +614,7 @@ def _train_options(t):
         help="Brian2 device; default cpp_standalone when a C++ compiler exists, else numpy",
     )
     t.add_argument("--chunk", type=_count, default=MAX_CHUNK, help="examples per Brian2 run; default 1e5")
+    t.add_argument("--rng", choices=RNGS, default="philox", help=RNG_HELP)
     add_spiking_options(t)
     t.add_argument(
         "--propagation",
@@ -732,6 +743,7 @@ def _reproduce_options(r):
         "for bars, spiking (the circuit in real time; the bridge at one step per window)",
     )
     r.add_argument("--device", choices=DEVICES)
+    r.add_argument("--rng", choices=RNGS, help="bars: " + RNG_HELP)
     r.add_argument(
         "--rule",
         help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "

@@ -19,6 +19,10 @@ child             what it seeds
 ``evaluation``    the sampled measures of a trained machine
 ``selection``     the fresh training examples a restart is chosen on
 ``figures``       samples drawn for figures
+``machine``       (reserved; numbers are never reused)
+``stream``        the machine's key of the counter-based uniform
+                  numbers of wake-sleep sampling (:mod:`hm_neuro.philox`;
+                  with ``rng='mt19937'`` the ``chunk, c`` children instead)
 ================  =====================================================
 
 A child is ``SeedSequence(seed, spawn_key=path)`` with ``path`` the tuple of
@@ -47,6 +51,7 @@ CHILDREN = {
     "selection": 8,
     "figures": 9,
     "machine": 10,
+    "stream": 11,
 }
 #: largest seed accepted (NumPy takes any non-negative integer; a bound keeps files tidy)
 MAX_SEED = 2**63 - 1
@@ -88,6 +93,10 @@ class SeedTree:
     def integer(self) -> int:
         """A 32-bit integer for this node (Brian2's ``seed()``, a compiled binary's generator)."""
         return int(self.sequence().generate_state(1, dtype=np.uint32)[0])
+
+    def key(self) -> int:
+        """A 64-bit integer for this node: the key of a counter-based stream (:mod:`hm_neuro.philox`)."""
+        return int(self.sequence().generate_state(1, dtype=np.uint64)[0])
 
     def label(self) -> str:
         """Human-readable path: ``7/restart=2``."""

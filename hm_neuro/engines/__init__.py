@@ -16,7 +16,7 @@ import importlib
 from ..checks import Integer, check
 from ..model import Circuit
 from .base import Chunk, Engine, EngineBase
-from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, EngineOptions
+from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
 
 __all__ = [
     "make_engine",
@@ -28,6 +28,7 @@ __all__ = [
     "ENGINES",
     "DEVICES",
     "PROPAGATIONS",
+    "RNGS",
     "MAX_CHUNK",
 ]
 

@@ -18,9 +18,10 @@ class Chunk:
     ``wake_gate[m]``, ``sleep_gate[m]``: (rows,) learning gates (1 = learn,
     0 = sample only) or None (learn); ``uniforms[m]``: pre-drawn
     :class:`hm_neuro.model.Uniforms` or None (the engine draws, from
-    ``seeds[m]``); ``perturbation[m]``: lesions and clamps; ``circuits[m]``:
+    ``seeds[m]``: with the philox stream the machine's 64-bit key, the
+    counter starting at ``offset``; with mt19937 the chunk's seed); ``perturbation[m]``: lesions and clamps; ``circuits[m]``:
     a circuit of the engine's shape (e.g. other learning rates); ``offset``:
-    the examples seen before the chunk (for the weight history).
+    the examples seen before the chunk (the weight history; the stream's counter).
     """
 
     data: list
@@ -72,6 +73,8 @@ class EngineBase:
     propagation: str = "auto"
     rule = WAKE_SLEEP
     spiking = None
+    #: 'philox' (counter-based: ``seeds`` are the machines' stream keys) or 'mt19937' (chunk seeds)
+    rng = "philox"
 
     def __init__(
         self,
@@ -92,13 +95,21 @@ class EngineBase:
     def from_options(cls, circuit: Circuit, options, n_machines: int = 1):
         """The engine :func:`hm_neuro.engines.make_engine` builds from
         :class:`hm_neuro.engines.EngineOptions`."""
-        return cls(
+        engine = cls(
             circuit,
             chunk=options.chunk,
             record_every=options.record_every,
             record_spikes=options.record_spikes,
             n_machines=n_machines,
         )
+        engine.rng = options.rng
+        return engine
+
+    def seed_for(self, node, chunk: int = 0) -> int:
+        """What this engine is handed for machine ``node`` (a :class:`hm_neuro.seeds.SeedTree`)
+        in chunk ``chunk``: its stream key (philox: the same in every chunk,
+        the counter is the example) or the chunk's seed (mt19937)."""
+        return node.child("stream").key() if self.rng == "philox" else node.child("chunk", chunk).integer()
 
     def run(
         self,

@@ -12,6 +12,8 @@ from ..model import WAKE_SLEEP, Rule, Spiking
 ENGINES = ("numpy", "brian2", "vectorised", "spiking")
 DEVICES = ("numpy", "cython", "cpp_standalone")
 PROPAGATIONS = ("auto", "summed", "event")
+#: where the uniform numbers of sampling come from (see EngineOptions.rng)
+RNGS = ("philox", "mt19937")
 #: examples per run (a compiled build runs this many steps and is re-run chunk by chunk)
 MAX_CHUNK = 100_000
 
@@ -49,6 +51,15 @@ class EngineOptions:
         Brian2: ``monitors(network) -> {name: monitor}``, called once the
         circuit's objects exist and before anything is built (see
         :meth:`hm_neuro.engines.brian2.engine.Brian2Engine.monitors`).
+    rng : {'philox', 'mt19937'}
+        The uniform numbers of wake-sleep sampling.  ``philox`` (default):
+        counter-based (:mod:`hm_neuro.philox`), a pure function of the
+        machine's key, the example and the unit, so a machine's weights
+        depend on its seed alone -- on every engine and device, alone or in
+        any population, with any chunk length.  ``mt19937``: the generators
+        of releases up to 0.2 (a NumPy generator per chunk; Brian2's
+        ``rand()``, one Mersenne twister shared by a whole population), to
+        reproduce results made with them.
     data_rows : int
         Brian2: 0, or the most distinct data rows a machine meets in a chunk
         (bars: its 30 images; a data set: its rows).  With a number, a chunk's
@@ -71,6 +82,7 @@ class EngineOptions:
     build_dir: object = None
     monitors: object = None
     data_rows: int = 0
+    rng: str = "philox"
 
     CONSTRAINTS = {
         "engine": OneOf(ENGINES),
@@ -82,6 +94,7 @@ class EngineOptions:
         "record_traces": Flag(),
         "external_uniforms": Flag(),
         "data_rows": Integer(0, 2**20),
+        "rng": OneOf(RNGS),
     }
 
     def __post_init__(self):

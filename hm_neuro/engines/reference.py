@@ -18,7 +18,9 @@ sleep
     ``dR_jk = eps s_j (s_k - q_k)`` (eq. 7).
 
 Randomness: every Bernoulli draw compares a uniform number with a probability,
-``s = int(u < p)``.  Per example the draws are consumed in a fixed order --
+``s = int(u < p)``; the numbers are the machine's counter-based stream
+(:meth:`Uniforms.stream`, :mod:`hm_neuro.philox`), or with ``rng='mt19937'``
+a NumPy generator per chunk (:meth:`Uniforms.draw`).  Per example the draws are consumed in a fixed order --
 ``wake[l]`` for hidden layers ``l = 1..L`` and ``sleep[l]`` for ``l = 0..L`` --
 so an engine fed the same :class:`Uniforms` produces the same samples.
 """
@@ -153,7 +155,12 @@ class NumpyEngine(EngineBase):
     def _one(self, params: Parameters, chunk: Chunk):
         circuit, data, m, offset = chunk.circuits[0], chunk.data[0], chunk.rows, chunk.offset
         params = params.copy()
-        u = chunk.uniforms[0] if chunk.uniforms else Uniforms.draw(circuit, m, np.random.default_rng(chunk.seeds[0]))
+        if chunk.uniforms:
+            u = chunk.uniforms[0]
+        elif self.rng == "philox":
+            u = Uniforms.stream(circuit, chunk.seeds[0], offset, m)
+        else:
+            u = Uniforms.draw(circuit, m, np.random.default_rng(chunk.seeds[0]))
         wg, sg = (
             np.ones(m) if g[0] is None else np.asarray(g[0], dtype=float) for g in (chunk.wake_gate, chunk.sleep_gate)
         )

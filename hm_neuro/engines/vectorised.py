@@ -8,8 +8,9 @@ NumPy competitor of a Brian2 population, and the engine of every learning
 rule of :mod:`hm_neuro.model.rules`.  Fed the same uniforms it equals the
 reference (tested to 1e-12).
 
-Randomness: per machine, per chunk, one generator (the chunk's seed) draws
-the wake uniforms ``(rows, K, units)`` layer by layer and then the sleep
+Randomness: the machines' counter-based streams (:meth:`Uniforms.stream`,
+the same numbers as every other engine); with ``rng='mt19937'``, per
+machine, per chunk, one generator (the chunk's seed) draws the wake uniforms ``(rows, K, units)`` layer by layer and then the sleep
 uniforms ``(rows, units)``; for K = 1 that is :meth:`Uniforms.draw`'s order,
 so with one sample this engine draws what the reference draws.
 """
@@ -112,6 +113,9 @@ class VectorisedEngine(EngineBase):
             chunk.uniforms,
             chunk.offset,
         )
+        if uniforms is None and self.rng == "philox":
+            K, S = self.rule.samples, self.rule.fantasies
+            uniforms = [Uniforms.stream(self.circuit, key, offset, m, K, S) for key in chunk.seeds]
         if uniforms is None:
             uniforms = [self.draw(m, np.random.default_rng(s)) for s in chunk.seeds]
         else:  # (n, units) uniforms of the reference: one sample, one fantasy

@@ -81,7 +81,7 @@ def circuit_for(reading: str):
 SPIKING_BRIDGE = {"window": 1.0, "dt": 1.0}
 
 
-def _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule) -> list:
+def _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule, rng) -> list:
     """One task per (seed, restart), each keeping its model and weight history."""
     return [
         Task(
@@ -99,6 +99,7 @@ def _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, 
             record_every,
             keep_model=True,
             rule=rule.label,
+            rng=rng,
         )
         for i, (s, r) in enumerate(runs_wanted)
     ]
@@ -139,6 +140,7 @@ def _summary(setting: dict, runs: list, first, compile_s: float, cached: int, t_
         "median_kl_q_p_bits": float(np.median(pens)),
         "seeds_reaching_paper_kl": int(np.sum(kls <= PAPER_KL)),
         "restarts": restarts,
+        "rng": setting["rng"],
         "single_runs": len(runs),
         "failed_runs": sum(r["status"] != "ok" for r in runs),
         "seeds_without_a_result": seeds - len(chosen),
@@ -200,9 +202,10 @@ def _collect_runs(tasks, results, seeds_range, circuit, engine):
     return runs, chosen_results
 
 
-def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool) -> str:
-    """The stem of the result files: the reading, rule, engine, restarts and
-    seeds that differ from the default (never overwrite another setting's results)."""
+def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool, rng: str = "philox") -> str:
+    """The stem of the result files: the reading, rule, engine, restarts,
+    seeds and generator that differ from the default (never overwrite another
+    setting's results)."""
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
         name += "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else "")
@@ -212,6 +215,8 @@ def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quic
         name += f"_restarts{restarts}"
     if seeds != SEEDS:
         name += f"_seeds{seeds}"  # never overwrite the results of another number of seeds
+    if rng != "philox":
+        name += f"_{rng}"
     if quick:
         name += "_quick"
     return name
@@ -298,6 +303,7 @@ def main(
     workers=None,
     scheduler=None,
     rule="wake-sleep",
+    rng="philox",
 ):
     """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
 
@@ -309,6 +315,8 @@ def main(
     the whole pipeline: the numbers are not the paper's).  The trainings are
     the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
     processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
+    ``rng``: the machines' uniform numbers (:class:`hm_neuro.engines.EngineOptions`;
+    ``mt19937`` reproduces results of releases up to 0.2).
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -326,7 +334,7 @@ def main(
         # in real time: the bridge at one clock step per window unless the circuit says otherwise
         # (then the spiking circuit is the binary one sample for sample: README)
         circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
-    tasks = _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule)
+    tasks = _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule, rng)
     workers = workers or default_workers()
     # the vectorised engine's machines are independent of their population
     # (one generator each), so it takes all tasks in as few populations as
@@ -363,9 +371,10 @@ def main(
         "first_seed": seed,
         "quick": quick,
         "restarts": restarts,
+        "rng": rng,
     }
     summary = _summary(setting, runs, first, compile_s, cached, t_start)
-    name = result_name(reading, rule, engine, restarts, seeds, quick)
+    name = result_name(reading, rule, engine, restarts, seeds, quick, rng)
     curve = [
         exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
             "kl_data_model_bits"

@@ -40,10 +40,14 @@ def sample_bars(
     bars; each of the ``size`` bars of that orientation is on with probability
     ``p_bar``; a pixel is on if any bar through it is on.  Rows are images
     flattened row-major (pixel ``(r, c)`` is column ``r * size + c``).
+    Each image takes the next ``1 + size`` uniform numbers of ``rng``
+    (orientation, then the bars), so ``n`` images drawn in pieces are the
+    images drawn at once: a machine's data do not depend on its chunk length.
     """
     check_bars_args(size, p_vertical, p_bar)
-    vertical = rng.random(n) < p_vertical
-    bars = rng.random((n, size)) < p_bar
+    u = rng.random((n, 1 + size))
+    vertical = u[:, 0] < p_vertical
+    bars = u[:, 1:] < p_bar
     # vertical bar c lights column c in every row; horizontal bar r lights row r
     img = np.where(vertical[:, None, None], bars[:, None, :], bars[:, :, None])
     img = np.broadcast_to(img, (n, size, size))

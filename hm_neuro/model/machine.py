@@ -25,6 +25,7 @@ import dataclasses
 
 import numpy as np
 
+from .. import philox
 from ..errors import bad
 from .circuit import Circuit
 
@@ -210,6 +211,24 @@ class Uniforms:
     def draw(cls, circuit: Circuit, n: int, rng: np.random.Generator) -> Uniforms:
         layers = circuit.layers
         return cls(wake=[rng.random((n, m)) for m in layers[1:]], sleep=[rng.random((n, m)) for m in layers])
+
+    @classmethod
+    def stream(cls, circuit: Circuit, key: int, offset: int, n: int, samples: int = 1, fantasies: int = 1) -> Uniforms:
+        """The counter-based numbers (:mod:`hm_neuro.philox`) of examples
+        ``offset .. offset + n - 1`` of the machine with stream ``key``: the
+        draws every engine makes.  One sample and one fantasy: the arrays of
+        :meth:`draw`; ``samples`` K or ``fantasies`` S above 1: ``(n, copies,
+        units)`` (copy c of layer l is group ``l + 256 c``)."""
+
+        def phase(layers, copies, purpose):
+            out = []
+            for l in layers:
+                u = [philox.uniforms(key, offset, n, circuit.layers[l], l + 256 * c, purpose) for c in range(copies)]
+                out.append(u[0] if copies == 1 else np.stack(u, axis=1))
+            return out
+
+        L = circuit.n_hidden_layers
+        return cls(phase(range(1, L + 1), samples, philox.WAKE), phase(range(L + 1), fantasies, philox.SLEEP))
 
     def rows(self, a: int, b: int) -> Uniforms:
         """The numbers of examples a..b-1."""

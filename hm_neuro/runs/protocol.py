@@ -204,7 +204,7 @@ def run_protocol(
                 _, rec = eng.run(
                     params,
                     rows,
-                    node.child("chunk").integer(),
+                    eng.seed_for(node),
                     np.full(len(rows), gates[0]),
                     np.full(len(rows), gates[1]),
                     perturbation=pt,

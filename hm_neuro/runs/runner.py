@@ -84,6 +84,7 @@ class Task:
     keep_model: bool = False
     schedule: tuple = ()
     rule: str = "wake-sleep"
+    rng: str = "philox"
 
     @property
     def seed_tree(self) -> SeedTree:
@@ -107,6 +108,7 @@ class Task:
             self.record_every,
             self.rule,
             tuple(sorted(c.get("dynamics", {}).items())),
+            self.rng,
         )
 
     def row(self) -> dict:
@@ -161,6 +163,7 @@ def _engine_for(circuit: Circuit, task: Task, n: int, data_rows: int = 0):
             n_machines=n,
             rule=task.rule,
             data_rows=data_rows,
+            rng=task.rng,
         )
         _ENGINE["key"] = key
         _ENGINE["compile_seconds"] = _ENGINE["engine"].compile_seconds

@@ -8,14 +8,14 @@ bar.
 Randomness (every use, and how to reproduce it): a machine is seeded by one
 integer (or a :class:`hm_neuro.seeds.SeedTree` node, e.g. a restart); its
 ``data`` child draws the training examples (the bars sampler, or the
-shuffling of a data set into sweeps) and its ``chunk, c`` child seeds the
-wake-sleep sampling of chunk ``c`` -- a NumPy generator for the reference,
-Brian2's ``seed()`` or the compiled binary's generator for the circuit.
-Same circuit, data, seed, engine, device and chunk length: bit-identical
-weights.  In a Brian2 population the machines share the circuit's one
-generator (seeded from all their chunk seeds), so a machine's weights depend
-on the whole population (its seeds in order), not on its own seed alone; the
-data each machine sees depends on its own seed only.
+shuffling of a data set into sweeps) and its ``stream`` child is the key of
+its counter-based uniform numbers (:mod:`hm_neuro.philox`), the counter
+being the example, the unit and the draw.  So a machine's weights depend on
+its seed, circuit and data alone: the same on every engine and device
+(to rounding: ``exp`` differs between libraries), alone or at any place in a
+population, with any chunk length.  With ``rng='mt19937'`` (releases up to
+0.2) its ``chunk, c`` child seeds chunk ``c`` instead, and in a Brian2
+population the machines share one generator seeded from all their seeds.
 """
 
 from __future__ import annotations
@@ -295,6 +295,7 @@ def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, strea
         "device": eng.device,
         "propagation": getattr(eng, "propagation", "auto"),
         "rule": getattr(eng, "rule", WAKE_SLEEP).label,
+        "rng": getattr(eng, "rng", "philox"),
         "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
         "data": stream.description,
         "data_parameters": getattr(stream, "parameters", None),
@@ -356,7 +357,7 @@ def _loop(run: _Run, bar, params: list, state: dict) -> list:
             new_params, extras = eng.run_population(
                 params,
                 rows,
-                [t.child("chunk", c).integer() for t in trees],
+                [eng.seed_for(t, c) for t in trees],
                 [g[0] for g in gates],
                 [g[1] for g in gates],
                 offset=done,

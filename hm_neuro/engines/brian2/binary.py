@@ -15,9 +15,21 @@ from __future__ import annotations
 import brian2 as b2
 import numpy as np
 
+from ... import philox
 from ...errors import bad
 from ...model import Circuit, Rule
-from .code import SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, delta_rule, log_sigmoid, sampled, sigmoid, suffix
+from .code import (
+    SUMMED_INPUT,
+    SYNAPSE,
+    binary_layer,
+    copies_sum,
+    delta_rule,
+    log_sigmoid,
+    sampled,
+    sigmoid,
+    stream_uniform,
+    suffix,
+)
 from .population import PopulationNetwork
 
 #: event-driven propagation pays off from this many synapses per example
@@ -80,13 +92,14 @@ class BinaryNetwork(PopulationNetwork):
         rule=None,
         monitors=None,
         data_rows: int = 0,
+        rng: str = "philox",
     ):
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
-        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows)
+        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows, rng)
         self.propagation = propagation
         self.event = event = propagation == "event"
         self.K, self.S = K, S = rule.samples, rule.fantasies
@@ -134,11 +147,14 @@ class BinaryNetwork(PopulationNetwork):
     # ------------------------------------------------------------ the model
 
     def uniform(self, phase: str, l: int, c: int = 0) -> str:
-        """The uniform number of copy c of unit i: ``rand()``, or a column of
-        the external uniforms (machine-major, then copy, then unit)."""
+        """The uniform number of copy c of unit i: its counter-based stream
+        (group ``l + 256 c``, :mod:`hm_neuro.philox`), ``rand()`` (mt19937), or
+        a column of the external uniforms (machine-major, then copy, then unit)."""
         table = self.u_wake if phase == "wake" else self.u_sleep
         copies = self.K if phase == "wake" else self.S
         if not table:
+            if self.rng == "philox":
+                return stream_uniform(l + 256 * c, philox.WAKE if phase == "wake" else philox.SLEEP)
             return "rand()"
         if copies == 1:
             return f"u_{phase}_{l}(t, i)"

@@ -14,8 +14,9 @@ template, :data:`COMPARTMENT`: apical (generative) and basal (recognition).
 
 from __future__ import annotations
 
-from brian2 import Equations
+from brian2 import Equations, Function
 
+from ... import philox
 from ...model import SIGMOID_CODE
 
 # ---------------------------------------------------------------- binary units
@@ -27,6 +28,14 @@ b_gen : 1                     # generative bias
 eps_b_gen : 1                 # its learning rate
 clamped : 1                   # 1: the unit is held at clamp_state in both phases
 clamp_state : 1
+"""
+
+#: a unit's counter-based stream (:mod:`hm_neuro.philox`): its machine's key and its place
+STREAM = """
+key_lo : integer (constant)   # the machine's stream key, low 32 bits
+key_hi : integer (constant)   # ... high 32 bits
+unit : integer (constant)     # the unit's index within its machine's layer
+step_offset : 1 (constant)    # the examples before the chunk: the stream's step at its start
 """
 
 #: a unit that generative weights reach (every layer but the top)
@@ -179,6 +188,42 @@ def spiking_layer(below: bool, above: bool, delay_steps: int, tau_syn_ms: float)
 
 
 # ---------------------------------------------------------------- code of eqs. 1, 4, 7
+
+#: the Cython implementation: the C code itself
+_CYTHON = (
+    'cdef extern from *:\n    """\n'
+    + "".join("    " + line + "\n" for line in philox.C_CODE.strip().splitlines())
+    + '    """\n'
+    "    double hm_philox_uniform(int key_lo, int key_hi, double step, int unit, int group, int purpose)\n"
+)
+
+
+def _philox_function() -> Function:
+    """``philox_uniform(key_lo, key_hi, step, unit, group, purpose)``: a Brian2
+    ``Function`` with NumPy (:func:`hm_neuro.philox.uniform`), C++ and Cython
+    (:data:`hm_neuro.philox.C_CODE`) implementations."""
+    f = Function(
+        philox.uniform,
+        arg_units=[1] * 6,
+        return_unit=1,
+        arg_types=["integer", "integer", "float", "integer", "integer", "integer"],
+        return_type="float",
+        stateless=True,
+    )
+    f.implementations.add_implementation("cpp", code=philox.C_CODE, name="hm_philox_uniform")
+    f.implementations.add_implementation("cython", code=_CYTHON, name="hm_philox_uniform")
+    return f
+
+
+#: the circuit's uniform numbers (in every run's namespace)
+PHILOX = _philox_function()
+
+
+def stream_uniform(group, purpose: int, step: str = "step_offset + t_in_timesteps") -> str:
+    """The uniform number of a unit's draw (:mod:`hm_neuro.philox`): by
+    default the stream's step is the example, the chunk's offset plus the
+    clock step (one step per example)."""
+    return f"philox_uniform(key_lo, key_hi, {step}, unit, {group}, {purpose})"
 
 
 def sigmoid(x: str) -> str:

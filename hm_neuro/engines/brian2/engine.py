@@ -18,6 +18,7 @@ from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
+from .code import PHILOX
 from .cache import FileLock, build_key, cache_root, check_cache
 from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
@@ -70,6 +71,7 @@ class Brian2Engine(EngineBase):
         self.b2 = configure(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE", cache_root() / "cython"))
         self.spiking = spiking = options.spiking
         self.rule = options.rule
+        self.rng = options.rng
         if spiking is not None:
             self.name = "spiking"
             if options.external_uniforms:
@@ -87,6 +89,7 @@ class Brian2Engine(EngineBase):
                 record_traces=options.record_traces,
                 monitors=options.monitors,
                 data_rows=options.data_rows,
+                rng=options.rng,
             )
         else:
             propagation = options.propagation
@@ -104,6 +107,7 @@ class Brian2Engine(EngineBase):
                 rule=self.rule,
                 monitors=options.monitors,
                 data_rows=options.data_rows,
+                rng=options.rng,
             )
         self.compile_seconds = 0.0
         if device == "cpp_standalone":
@@ -122,9 +126,7 @@ class Brian2Engine(EngineBase):
             "brian::_random_generators[_i].seed(std::stoul(_s) + _i);",
         )
         b2.device.apply_run_args()
-        self.net.network.run(
-            self.chunk * self.net.example_duration, namespace={ta.name: ta for ta in self.net.timed_arrays}
-        )
+        self.net.network.run(self.chunk * self.net.example_duration, namespace=self._namespace())
         if options.build_dir is None:
             spiking = options.spiking
             key = build_key(
@@ -141,6 +143,7 @@ class Brian2Engine(EngineBase):
                 **({} if self.rule.is_default else {"rule": self.rule.label}),
                 **({} if options.monitors is None else {"monitors": self._monitor_key()}),
                 **({} if not options.data_rows else {"data_rows": int(options.data_rows)}),
+                **({} if options.rng == "philox" else {"rng": options.rng}),
             )
             entry = cache_root() / "builds" / key
         else:
@@ -177,6 +180,11 @@ class Brian2Engine(EngineBase):
             self.compile_seconds,
         )
 
+    def _namespace(self, timed_arrays=None) -> dict:
+        """What the circuit's code refers to: its TimedArrays and the stream's function."""
+        timed = timed_arrays if timed_arrays is not None else {ta.name: ta for ta in self.net.timed_arrays}
+        return {**timed, "philox_uniform": PHILOX}
+
     def _monitor_key(self) -> list:
         """What the user's monitors add to the generated code (their names and classes)."""
         return sorted(
@@ -211,10 +219,11 @@ class Brian2Engine(EngineBase):
 
     def train_chunk(self, params: list, chunk: Chunk):
         """Every machine of the population on its own rows, in one ``run()``.
-        Brian2 has one random generator for the whole circuit, seeded from
-        all the machines' seeds (from the one seed for a single machine):
-        without external uniforms a machine's samples depend on the
-        population it is trained in."""
+        With the philox stream every unit draws from its machine's key
+        (``chunk.seeds``) and the example's counter, so a machine's samples
+        are its own; with mt19937 Brian2 has one random generator for the
+        whole circuit, seeded from all the machines' seeds, and a machine's
+        samples depend on the population it is trained in."""
         b2, N, m = self.b2, self.n_machines, chunk.rows
         if len(params) != N:
             raise bad("params", f"needs one entry per machine ({N})", len(params))
@@ -231,12 +240,13 @@ class Brian2Engine(EngineBase):
         values = dict(self.net.rate_values(chunk.circuits))
         values.update(self.net.parameter_values(params))
         values.update(self.net.perturbation_values(chunk.perturbation))
+        values.update(self.net.stream_values(chunk.seeds, chunk.offset))
         values.update(
             self.net.chunk_inputs(
                 chunk.data, chunk.wake_gate, chunk.sleep_gate, chunk.uniforms, compiled=self.device == "cpp_standalone"
             )
         )
-        seeds = chunk.seeds
+        seeds = chunk.seeds if self.rng == "mt19937" else [0]  # philox: Brian2's own generator is not used
         seed = int(seeds[0]) if N == 1 else int(np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0])
         seed %= 2**32 - 1024
         if self.device == "cpp_standalone":
@@ -258,10 +268,10 @@ class Brian2Engine(EngineBase):
                     b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
             self.net.network.restore("initial")
-            namespace = {}
+            namespace = self._namespace({})
             for key, v in values.items():
                 if isinstance(key, b2.TimedArray):
-                    namespace[key.name] = b2.TimedArray(v, dt=self.net.example_duration, name=key.name)
+                    namespace[key.name] = b2.TimedArray(v, dt=key.dt * b2.second, name=key.name)  # its own dt
                 else:
                     key[:] = v
             b2.seed(seed)

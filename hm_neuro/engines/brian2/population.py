@@ -7,8 +7,10 @@ from __future__ import annotations
 import brian2 as b2
 import numpy as np
 
+from ... import philox
 from ...errors import bad
 from ...model import WAKE_SLEEP, Circuit, Parameters
+from .code import STREAM
 from .device import stable_clock
 
 
@@ -59,8 +61,10 @@ class PopulationNetwork:
         steps_per_example: int,
         clock_name: str,
         data_rows: int = 0,
+        rng: str = "philox",
     ):
         self.circuit = circuit
+        self.rng = rng
         self.chunk = int(chunk)
         self.n_machines = N = int(n_machines)
         self.L = len(circuit.layers) - 1
@@ -79,7 +83,8 @@ class PopulationNetwork:
             self.index_pack = P = max(1, 52 // B)
             self.data = b2.TimedArray(np.zeros((self.data_rows, N * n0)), dt=self.dt, name="data_table")
             self.data_index = b2.TimedArray(np.zeros((chunk, -(-N // P))), dt=ex, name="data_index")
-            row = f"(floor(data_index(t, machine // {P}) / 2.0**({B} * (machine % {P}))) % {2**B})"
+            # floor last: Brian2's numpy floor() casts to int32, which a packed number overflows
+            row = f"floor((data_index(t, machine // {P}) / 2.0**({B} * (machine % {P}))) % {2**B})"
             self.data_code = f"data_table({row} * dt, i)"  # unit i of this machine's row
         else:
             self.data = b2.TimedArray(np.zeros((chunk, N * n0)), dt=ex, name="data")
@@ -93,11 +98,15 @@ class PopulationNetwork:
         self.spike_monitors, self.trace_monitors, self.history_monitors = {}, {}, {}
 
     def new_layer(self, l: int, model, **kwargs):
-        """Layer l's NeuronGroup on the population's clock."""
-        g = b2.NeuronGroup(
-            self.n_machines * self.circuit.layers[l], model, name=f"layer_{l}", clock=self.clock, **kwargs
-        )
-        g.machine = np.repeat(np.arange(self.n_machines), self.circuit.layers[l])
+        """Layer l's NeuronGroup on the population's clock (with the
+        variables of its counter-based stream, :data:`.code.STREAM`)."""
+        if self.rng == "philox":
+            model = model + b2.Equations(STREAM)
+        n = self.circuit.layers[l]
+        g = b2.NeuronGroup(self.n_machines * n, model, name=f"layer_{l}", clock=self.clock, **kwargs)
+        g.machine = np.repeat(np.arange(self.n_machines), n)
+        if self.rng == "philox":
+            g.unit = np.tile(np.arange(n), self.n_machines)
         self.layers.append(g)
         return g
 
@@ -168,6 +177,21 @@ class PopulationNetwork:
                 vals[self.layers[l].eps_rec] = per_unit(l, "recognition_weights", l - 1)
         return vals
 
+    def stream_values(self, keys, offset: int) -> dict:
+        """{VariableView: array} of every unit's stream: its machine's key
+        (``keys``, one 64-bit key per machine) and the examples before the
+        chunk (``offset``), the stream's step at its start."""
+        if self.rng != "philox":
+            return {}
+        halves = np.array([philox.split_key(k) for k in keys], dtype=np.int32)  # (machines, 2)
+        vals = {}
+        for l, g in enumerate(self.layers):
+            n = self.circuit.layers[l]
+            vals[g.key_lo] = np.repeat(halves[:, 0], n)
+            vals[g.key_hi] = np.repeat(halves[:, 1], n)
+            vals[g.step_offset] = np.full(self.n_machines * n, float(offset))
+        return vals
+
     def perturbation_values(self, perturbations):
         """{VariableView: array} of every lesion mask and clamp, one perturbation per machine."""
         n = self.circuit.layers
@@ -232,8 +256,8 @@ class PopulationNetwork:
 
         Per machine: ``data[m]`` (rows, n0), gates ``(rows,)`` or None,
         ``uniforms[m]`` or None.  ``compiled``: a gate that is 1 throughout
-        is left out (the binary's own values are ones), so no file is
-        written for it."""
+        a full chunk is left out (the binary's own values are ones), so no
+        file is written for it."""
         m = len(data[0])
         pad = self.chunk - m
 
@@ -248,7 +272,8 @@ class PopulationNetwork:
         for ta, g in ((self.wake_gate, wake_gate), (self.sleep_gate, sleep_gate)):
             if ta is self.sleep_gate and not self.rule.sleep_update:
                 continue  # no code reads it
-            if not (compiled and all(x is None or np.all(np.asarray(x) == 1) for x in g)):
+            # padding rows must not learn: a gate is left out only when the chunk fills the build
+            if not (compiled and pad == 0 and all(x is None or np.all(np.asarray(x) == 1) for x in g)):
                 vals[ta] = padded(gates(g))
         if self.u_wake:
             if uniforms is None or any(u is None for u in uniforms):

@@ -9,8 +9,9 @@ import brian2 as b2
 import numpy as np
 from brian2.utils.logger import BrianLogger
 
+from ... import philox
 from ...model import Circuit, Spiking
-from .code import SUMMED_INPUT, SYNAPSE, delta_rule, spiking_layer
+from .code import SUMMED_INPUT, SYNAPSE, delta_rule, spiking_layer, stream_uniform
 from .population import PopulationNetwork
 
 
@@ -90,10 +91,11 @@ class SpikingNetwork(PopulationNetwork):
         record_traces: bool = False,
         monitors=None,
         data_rows: int = 0,
+        rng: str = "philox",
     ):
         L = len(circuit.layers) - 1
         C = spiking.steps_per_example(L)
-        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows)
+        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
         self.spiking = spiking
         _quiet_aligned_grids()
         T, nw = f"({spiking.window}*ms)", spiking.steps_per_window
@@ -104,15 +106,23 @@ class SpikingNetwork(PopulationNetwork):
         step = f"(timestep(t, dt) % {C})"
         ph = spiking.phases(L)
 
-        def window(start: int, u: str) -> str:
-            """The unit fires in the window from step ``start``, with the escape rate of drive u."""
-            return f"({step} >= {start} and {step} < {start + nw} and rand() < {p_step.format(u=u)})"
+        def window(start: int, u: str, l: int, purpose: int) -> str:
+            """The unit fires in the window from step ``start``, with the escape rate of drive u.
+            Its uniform number at step j of the window is the binary circuit's copy j of the
+            example's draw (:mod:`hm_neuro.philox`): at one step per window, the same number."""
+            if rng == "philox":
+                example = f"step_offset + t_in_timesteps // {C}"
+                draw = stream_uniform(f"{l} + 256 * ({step} - {start})", purpose, step=example)
+            else:
+                draw = "rand()"
+            return f"({step} >= {start} and {step} < {start + nw} and {draw} < {p_step.format(u=u)})"
 
         k = spiking.steps_of_delay
         for l in range(L + 1):
             # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
-            sleep_window = window(ph["sleep_window"][l], "u_gen")
-            fires = f"({window(ph['wake_window'][l], 'u_rec')} or {sleep_window})" if l > 0 else sleep_window
+            sleep_window = window(ph["sleep_window"][l], "u_gen", l, philox.SLEEP)
+            wake_window = window(ph["wake_window"][l], "u_rec", l, philox.WAKE) if l > 0 else None
+            fires = f"({wake_window} or {sleep_window})" if l > 0 else sleep_window
             g = self.new_layer(
                 l,
                 spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn),

@@ -1,0 +1,145 @@
+"""Counter-based uniform numbers: Philox4x64-10 (Salmon, Moraes, Dror & Shaw
+2011, "Parallel random numbers: as easy as 1, 2, 3"), written once per target.
+
+A uniform number is a pure function of a key and a counter, with no state to
+share, so a machine's noise depends on its own seed alone -- whatever engine,
+device, population or chunk length it is trained with.  Every draw of a
+machine has its own counter::
+
+    counter = (step, unit // 4, group, purpose)    key = (machine key, 0)
+    u = (word[unit % 4] >> 11) * 2**-53            (53 bits, in [0, 1))
+
+=============  ==============================================================
+``step``       the example: its index since the start of training
+``unit``       the unit's index within its machine's layer
+``group``      ``layer + 256 * copy``: copy c is the rule's sample or fantasy
+               c, or, in the spiking circuit, step c of the unit's window
+``purpose``    :data:`WAKE` (recognition sample, eq. 1) or :data:`SLEEP`
+               (fantasy)
+=============  ==============================================================
+
+So a spiking unit at one clock step per window draws exactly the binary
+unit's numbers (the bridge), and every engine draws the same numbers for
+the same machine.  The four 64-bit words of one Philox block serve four neighbouring units.
+The machine key is a 64-bit integer (:meth:`hm_neuro.seeds.SeedTree.key`).
+Implementations: :func:`philox4x64` (the specification, vectorised NumPy
+with unsigned 64-bit arithmetic), :func:`uniforms` (NumPy's own C Philox, as
+sequential blocks: the NumPy engines), and :data:`C_CODE` (C with a 128-bit
+product, for Brian2's C++ and Cython targets).  The tests hold all three to
+each other and to the published known-answer vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: purposes of a draw (the counter's last word); numbers are part of the stream: never reuse one
+WAKE, SLEEP = 1, 2
+#: the multipliers and Weyl key increments of Philox4x64 (Salmon et al. 2011, Table 2)
+M0, M1 = np.uint64(0xD2E7470EE14C6C93), np.uint64(0xCA5A826395121157)
+W0, W1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBB67AE8584CAA73B)
+ROUNDS = 10
+_LOW32 = np.uint64(0xFFFFFFFF)
+_32 = np.uint64(32)
+
+
+def _mulhilo(a: np.ndarray, b: np.uint64):
+    """(high, low) 64-bit halves of the 128-bit products a * b (uint64 arrays)."""
+    a_lo, a_hi = a & _LOW32, a >> _32
+    b_lo, b_hi = b & _LOW32, b >> _32
+    ll, lh, hl, hh = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
+    cross = (ll >> _32) + (lh & _LOW32) + hl  # < 2**64: no carry is lost
+    return hh + (lh >> _32) + (cross >> _32), a * b
+
+
+def philox4x64(counter, key) -> np.ndarray:
+    """The Philox4x64-10 block of every counter: ``counter`` (..., 4) and
+    ``key`` (..., 2) as unsigned 64-bit words -> (..., 4) words."""
+    c = np.asarray(counter, dtype=np.uint64)
+    k = np.asarray(key, dtype=np.uint64)
+    c0, c1, c2, c3 = (np.array(c[..., j]) for j in range(4))
+    k0, k1 = np.array(k[..., 0]), np.array(k[..., 1])
+    with np.errstate(over="ignore"):
+        for r in range(ROUNDS):
+            if r:
+                k0, k1 = k0 + W0, k1 + W1
+            hi0, lo0 = _mulhilo(c0, M0)
+            hi1, lo1 = _mulhilo(c2, M1)
+            c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+    return np.stack(np.broadcast_arrays(c0, c1, c2, c3), axis=-1)
+
+
+def to_unit_interval(words) -> np.ndarray:
+    """53-bit uniform numbers in [0, 1) from 64-bit words (NumPy's ``random()`` rule)."""
+    return (np.asarray(words, dtype=np.uint64) >> np.uint64(11)).astype(float) * 2.0**-53
+
+
+def split_key(key: int):
+    """A 64-bit machine key as (low, high) signed 32-bit integers (Brian2's integer variables)."""
+    key = int(key)
+    if not 0 <= key < 2**64:
+        raise ValueError(f"a stream key is a 64-bit unsigned integer, not {key}")
+    lo, hi = key & 0xFFFFFFFF, key >> 32
+    return np.int32(np.uint32(lo).view(np.int32)), np.int32(np.uint32(hi).view(np.int32))
+
+
+def uniform(key_lo, key_hi, step, unit, group, purpose) -> np.ndarray:
+    """The specification, element by element (broadcast): the uniform number
+    of a draw (module docstring).  Keys as the signed 32-bit halves of
+    :func:`split_key`; Brian2's numpy target calls this."""
+    lo = np.asarray(key_lo).astype(np.int64).astype(np.uint64) & _LOW32
+    hi = np.asarray(key_hi).astype(np.int64).astype(np.uint64) & _LOW32
+    unit = np.asarray(unit).astype(np.uint64)
+    parts = np.broadcast_arrays(
+        np.asarray(step).astype(np.uint64), unit >> np.uint64(2), np.asarray(group), np.asarray(purpose)
+    )
+    counter = np.stack([p.astype(np.uint64) for p in parts], axis=-1)
+    key = np.stack(np.broadcast_arrays((hi << _32) | lo, np.uint64(0)), axis=-1)
+    words = philox4x64(counter, key)
+    which = np.broadcast_to((unit & np.uint64(3)).astype(np.intp), words.shape[:-1])
+    word = np.take_along_axis(words, which[..., None], axis=-1)[..., 0]
+    return to_unit_interval(word)
+
+
+def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:
+    """The ``(steps, units)`` uniform numbers of steps ``offset .. offset +
+    steps - 1`` for one group and purpose of one machine (the NumPy engines),
+    from NumPy's C Philox4x64-10 run over consecutive counters: one
+    generator per block of four units."""
+    blocks = []
+    for b in range(-(-units // 4)):
+        start = offset + (b << 64) + (group << 128) + (purpose << 192)
+        bits = np.random.Philox(key=int(key), counter=(start - 1) % 2**256)  # it counts up before each block
+        blocks.append(bits.random_raw(4 * steps).reshape(steps, 4))
+    return to_unit_interval(np.concatenate(blocks, axis=1)[:, :units] if blocks else np.zeros((steps, 0)))
+
+
+#: the C implementation (Brian2's C++ and Cython targets): the same
+#: function as :func:`uniform`, with the 128-bit product of GCC and Clang
+C_CODE = """
+#include <stdint.h>
+static inline uint64_t hm_mulhilo64(uint64_t a, uint64_t b, uint64_t *hi)
+{
+    __uint128_t p = (__uint128_t)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+}
+static inline double hm_philox_uniform(int32_t key_lo, int32_t key_hi, double step,
+                                       int32_t unit, int32_t group, int32_t purpose)
+{
+    uint64_t c0 = (uint64_t)step, c1 = (uint64_t)(uint32_t)unit >> 2;
+    uint64_t c2 = (uint64_t)(uint32_t)group, c3 = (uint64_t)(uint32_t)purpose;
+    uint64_t k0 = ((uint64_t)(uint32_t)key_hi << 32) | (uint64_t)(uint32_t)key_lo, k1 = 0;
+    for (int r = 0; r < 10; r++) {
+        if (r) { k0 += 0x9E3779B97F4A7C15ULL; k1 += 0xBB67AE8584CAA73BULL; }
+        uint64_t hi0, hi1;
+        uint64_t lo0 = hm_mulhilo64(0xD2E7470EE14C6C93ULL, c0, &hi0);
+        uint64_t lo1 = hm_mulhilo64(0xCA5A826395121157ULL, c2, &hi1);
+        uint64_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+    }
+    uint64_t w;
+    switch ((uint32_t)unit & 3u) { case 0: w = c0; break; case 1: w = c1; break; case 2: w = c2; break; default: w = c3; }
+    return (double)(w >> 11) * (1.0 / 9007199254740992.0);
+}
+"""
