@@ -139,7 +139,12 @@ static inline double hm_philox_uniform(int32_t key_lo, int32_t key_hi, double st
         c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
     }
     uint64_t w;
-    switch ((uint32_t)unit & 3u) { case 0: w = c0; break; case 1: w = c1; break; case 2: w = c2; break; default: w = c3; }
+    switch ((uint32_t)unit & 3u) {
+        case 0: w = c0; break;
+        case 1: w = c1; break;
+        case 2: w = c2; break;
+        default: w = c3;
+    }
     return (double)(w >> 11) * (1.0 / 9007199254740992.0);
 }
 """

@@ -4,7 +4,6 @@ or at any place in a population, with any chunk length."""
 
 import json
 
-import numpy as np
 import pytest
 
 import hm_neuro as hm

@@ -18,8 +18,8 @@ from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
-from .code import PHILOX
 from .cache import FileLock, build_key, cache_root, check_cache
+from .code import PHILOX
 from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
 
