@@ -20,8 +20,9 @@ class Chunk:
     :class:`hm_neuro.model.Uniforms` or None (the engine draws, from
     ``seeds[m]``: with the philox stream the machine's 64-bit key, the
     counter starting at ``offset``; with mt19937 the chunk's seed);
-    ``perturbation[m]``: lesions and clamps; ``circuits[m]``: a circuit of the engine's shape (e.g. other learning rates); ``offset``:
-    the examples seen before the chunk (the weight history; the stream's counter).
+    ``perturbation[m]``: lesions and clamps; ``circuits[m]``: a circuit
+    of the engine's shape (e.g. other learning rates); ``offset``: the
+    examples seen before the chunk (the weight history; the stream's counter).
     """
 
     data: list
