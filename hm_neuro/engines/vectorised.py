@@ -12,7 +12,8 @@ Randomness: the machines' counter-based streams (:meth:`Uniforms.stream`,
 the same numbers as every other engine); with ``rng='mt19937'``, per
 machine, per chunk, one generator (the chunk's seed) draws the wake
 uniforms ``(rows, K, units)`` layer by layer and then the sleep uniforms
-``(rows, units)``; for K = 1 that is :meth:`Uniforms.draw`'s order, so with one sample this engine draws what the reference draws.
+``(rows, units)``; for K = 1 that is :meth:`Uniforms.draw`'s order, so with one
+sample this engine draws what the reference draws.
 """
 
 from __future__ import annotations
