@@ -743,7 +743,7 @@ def _reproduce_options(r):
         "for bars, spiking (the circuit in real time; the bridge at one step per window)",
     )
     r.add_argument("--device", choices=DEVICES)
-    r.add_argument("--rng", choices=RNGS, help="bars: " + RNG_HELP)
+    r.add_argument("--rng", choices=RNGS, help="bars, digits: " + RNG_HELP)
     r.add_argument(
         "--rule",
         help="bars: learning rule: wake-sleep (the papers', default), wake-sleep:S (S "

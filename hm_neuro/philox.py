@@ -43,13 +43,21 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
 
 
-def _mulhilo(a: np.ndarray, b: np.uint64):
-    """(high, low) 64-bit halves of the 128-bit products a * b (uint64 arrays)."""
+def _halves(m: np.uint64):
+    return m & _LOW32, m >> _32
+
+
+#: the multipliers' 32-bit halves (low, high)
+_M0, _M1 = _halves(M0), _halves(M1)
+
+
+def _mulhilo(a: np.ndarray, m: np.uint64, halves):
+    """(high, low) 64-bit halves of the 128-bit products a * m (uint64 arrays)."""
     a_lo, a_hi = a & _LOW32, a >> _32
-    b_lo, b_hi = b & _LOW32, b >> _32
-    ll, lh, hl, hh = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
-    cross = (ll >> _32) + (lh & _LOW32) + hl  # < 2**64: no carry is lost
-    return hh + (lh >> _32) + (cross >> _32), a * b
+    m_lo, m_hi = halves
+    lh, hl = a_lo * m_hi, a_hi * m_lo
+    cross = ((a_lo * m_lo) >> _32) + (lh & _LOW32) + hl  # < 2**64: no carry is lost
+    return a_hi * m_hi + (lh >> _32) + (cross >> _32), a * m
 
 
 def philox4x64(counter, key) -> np.ndarray:
@@ -57,14 +65,14 @@ def philox4x64(counter, key) -> np.ndarray:
     ``key`` (..., 2) as unsigned 64-bit words -> (..., 4) words."""
     c = np.asarray(counter, dtype=np.uint64)
     k = np.asarray(key, dtype=np.uint64)
-    c0, c1, c2, c3 = (np.array(c[..., j]) for j in range(4))
-    k0, k1 = np.array(k[..., 0]), np.array(k[..., 1])
+    c0, c1, c2, c3 = (c[..., j] for j in range(4))
+    k0, k1 = k[..., 0], k[..., 1]
     with np.errstate(over="ignore"):
         for r in range(ROUNDS):
             if r:
                 k0, k1 = k0 + W0, k1 + W1
-            hi0, lo0 = _mulhilo(c0, M0)
-            hi1, lo1 = _mulhilo(c2, M1)
+            hi0, lo0 = _mulhilo(c0, M0, _M0)
+            hi1, lo1 = _mulhilo(c2, M1, _M1)
             c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
     return np.stack(np.broadcast_arrays(c0, c1, c2, c3), axis=-1)
 

@@ -202,10 +202,10 @@ def _collect_runs(tasks, results, seeds_range, circuit, engine):
     return runs, chosen_results
 
 
-def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool, rng: str = "philox") -> str:
-    """The stem of the result files: the reading, rule, engine, restarts,
-    seeds and generator that differ from the default (never overwrite another
-    setting's results)."""
+def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool) -> str:
+    """The stem of the result files: the reading, rule, engine, restarts and
+    seeds that differ from the default (never overwrite another setting's
+    results; the generator is recorded in the JSON, ``rng``)."""
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
         name += "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else "")
@@ -215,8 +215,6 @@ def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quic
         name += f"_restarts{restarts}"
     if seeds != SEEDS:
         name += f"_seeds{seeds}"  # never overwrite the results of another number of seeds
-    if rng != "philox":
-        name += f"_{rng}"
     if quick:
         name += "_quick"
     return name
@@ -374,7 +372,7 @@ def main(
         "rng": rng,
     }
     summary = _summary(setting, runs, first, compile_s, cached, t_start)
-    name = result_name(reading, rule, engine, restarts, seeds, quick, rng)
+    name = result_name(reading, rule, engine, restarts, seeds, quick)
     curve = [
         exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
             "kl_data_model_bits"

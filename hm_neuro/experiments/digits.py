@@ -85,7 +85,7 @@ def baselines(xtr, ytr, xte, yte, seed, quick):
 MEASURES = ("free-energy", "expected-cost", "importance")
 
 
-def _tasks(circuit, xtr, ytr, sweeps: int, seed: int, engine: str, device, chunk: int, rule) -> list:
+def _tasks(circuit, xtr, ytr, sweeps: int, seed: int, engine: str, device, chunk: int, rule, rng) -> list:
     """One task per digit class, the ten of them one population: each machine
     learns for its own sweeps through its class, then is frozen until the
     largest class is done (a frozen epoch samples but changes nothing)."""
@@ -106,6 +106,7 @@ def _tasks(circuit, xtr, ytr, sweeps: int, seed: int, engine: str, device, chunk
             chunk=chunk,
             keep_model=True,
             rule=rule.label,
+            rng=rng,
             schedule=(("wake-sleep", n_per[c] * sweeps),)
             + ((("frozen", longest - n_per[c] * sweeps),) if n_per[c] * sweeps < longest else ()),
         )
@@ -157,12 +158,14 @@ def main(
     workers=None,
     scheduler=None,
     rule="wake-sleep",
+    rng="philox",
 ):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
     1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
     the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
-    papers' run on the vectorised engine, on the same split."""
+    papers' run on the vectorised engine, on the same split.  ``rng``: the
+    uniform numbers (``mt19937``: those of releases up to 0.2)."""
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
     rule = Rule.parse(rule)
@@ -175,7 +178,7 @@ def main(
     classes = list(range(10))
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
     chunk = min(max(n_per.values()) * sweeps, MAX_CHUNK)  # one compiled build serves every class
-    tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, device, chunk, rule)
+    tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, device, chunk, rule, rng)
     results = run_tasks(
         tasks,
         workers=workers or default_workers(),
@@ -206,6 +209,7 @@ def main(
         "sweeps": sweeps,
         "quick": quick,
         "rule": rule.label,
+        "rng": rng,
         "engine": engine,
         "description_length": measure,
         "dl_samples": N_DL_SAMPLES,
