@@ -192,8 +192,8 @@ def main(
     models = {c: Parameters.from_arrays(r["model"], circuit) for c, r in zip(classes, results)}
     for c in classes:
         print(f"digit {c}: {n_per[c]} training images x {sweeps} sweeps", file=sys.stderr)
-    rng = SeedTree(seed).child("evaluation").rng()
-    dl = description_lengths(models, xte, measure, rng)
+    evaluation = SeedTree(seed).child("evaluation").rng()
+    dl = description_lengths(models, xte, measure, evaluation)
     pred = np.argmin(dl, axis=1)
     err = float(np.mean(pred != yte))
     base, chosen = baselines(xtr, ytr, xte, yte, seed, quick)
@@ -230,7 +230,7 @@ def main(
     )
     save_json(out / f"{name}.json", result)
 
-    _figures(out, name, (xtr, ytr), models, confusion, err, sweeps, rng)
+    _figures(out, name, (xtr, ytr), models, confusion, err, sweeps, evaluation)
     print(
         f"digits ({rule.label}, {sweeps} sweeps): error by description length {100 * err:.1f}% (paper 4.8%), "
         f"nearest neighbour {100 * base['nearest_neighbour']:.1f}% (paper 6.7%), "
