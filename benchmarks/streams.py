@@ -44,12 +44,13 @@ def cell(rng: str, machines: int, examples: int) -> float:
 
 def main(examples: int, rounds: int, out: Path):
     cells = [(rng, m) for m in (1, 16) for rng in ("mt19937", "philox")]
-    for rng, m in cells:  # warm the build cache: no timed cell compiles
-        cell(rng, m, 1000)
+    sizes = {m: examples if m == 1 else examples // 10 for m in (1, 16)}
+    for rng, m in cells:  # warm the build cache (a build is per chunk length): no timed cell compiles
+        cell(rng, m, sizes[m])
     best = {}
     for _ in range(rounds):
         for rng, m in cells:
-            n = examples if m == 1 else examples // 10
+            n = sizes[m]
             best[(rng, m)] = min(best.get((rng, m), float("inf")), cell(rng, m, n) / (n * m))
     rows = [
         {
