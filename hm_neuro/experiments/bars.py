@@ -296,7 +296,6 @@ def main(
     engine=None,
     device=None,
     reading="connections",
-    examples=None,
     restarts=RESTARTS,
     workers=None,
     scheduler=None,
@@ -305,20 +304,17 @@ def main(
 ):
     """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
 
-    Each seed trains ``restarts`` machines (restart r > 0 uses the
-    ``restart, r`` child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps
-    the one with the lowest free energy on fresh
-    *training* data; the true KL is never used to choose.  ``restarts=1`` is
-    the paper's protocol.  ``quick`` trains 20,000 examples (a smoke test of
-    the whole pipeline: the numbers are not the paper's).  The trainings are
-    the tasks of a sweep (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask
-    processes (default 2; 1 = in this process) or the cluster at ``scheduler``.
-    ``rng``: the machines' uniform numbers (:class:`hm_neuro.engines.EngineOptions`;
-    ``mt19937`` reproduces results of releases up to 0.2).
-    """
+    Each seed trains ``restarts`` machines (restart r > 0: the ``restart, r``
+    child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps the one with the
+    lowest free energy on fresh *training* data (never the true KL);
+    ``restarts=1`` is the paper's protocol.  ``quick``: 20,000 examples (a smoke
+    test: not the paper's numbers).  The trainings are the tasks of a sweep
+    (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
+    1 = in this process) or the cluster at ``scheduler``.  ``rng``: the uniform
+    numbers (:class:`hm_neuro.engines.EngineOptions`; ``mt19937``: 0.2's)."""
     t_start = time.perf_counter()
     out = Path(out)
-    examples = int(examples or (20_000 if quick else EXAMPLES))
+    examples = 20_000 if quick else EXAMPLES
     record_every = max(examples // 40, 1)
     circuit = circuit_for(reading)
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)

@@ -98,25 +98,9 @@ class SpikingNetwork(PopulationNetwork):
         super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
         self.spiking = spiking
         _quiet_aligned_grids()
-        T, nw = f"({spiking.window}*ms)", spiking.steps_per_window
-        # P(spike in a step) = 1 - exp(-rho dt), exactly; or Brian2's rand() < rho*dt
-        p_step = (
-            f"-expm1(-log1p(exp({{u}})) * dt / {T})" if spiking.escape == "exact" else f"log1p(exp({{u}})) / {T} * dt"
-        )
         step = f"(timestep(t, dt) % {C})"
         ph = spiking.phases(L)
-
-        def window(start: int, u: str, l: int, purpose: int) -> str:
-            """The unit fires in the window from step ``start``, with the escape rate of drive u.
-            Its uniform number at step j of the window is the binary circuit's copy j of the
-            example's draw (:mod:`hm_neuro.philox`): at one step per window, the same number."""
-            if rng == "philox":
-                example = f"step_offset + t_in_timesteps // {C}"
-                draw = stream_uniform(f"{l} + 256 * ({step} - {start})", purpose, step=example)
-            else:
-                draw = "rand()"
-            return f"({step} >= {start} and {step} < {start + nw} and {draw} < {p_step.format(u=u)})"
-
+        window = self._window
         k = spiking.steps_of_delay
         for l in range(L + 1):
             # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
@@ -185,6 +169,23 @@ class SpikingNetwork(PopulationNetwork):
                     g, names, record=True, when="thresholds", order=-1, name=f"traces_{l}"
                 )
         self.assemble(objects, record_every, monitors)
+
+    def _window(self, start: int, u: str, l: int, purpose: int) -> str:
+        """Layer l's units fire in the window from cycle step ``start`` with the
+        escape rate of drive u: P(spike in a step) = 1 - exp(-rho dt) exactly,
+        or Brian2's ``rho * dt`` (the rate escape).  A unit's uniform number at
+        step j of the window is the binary circuit's copy j of the example's
+        draw (:mod:`hm_neuro.philox`): at one step per window, the same number."""
+        sp, C = self.spiking, int(round(float(self.example_duration / self.dt)))
+        T, nw, step = f"({sp.window}*ms)", sp.steps_per_window, f"(timestep(t, dt) % {C})"
+        p_step = f"-expm1(-log1p(exp({u})) * dt / {T})" if sp.escape == "exact" else f"log1p(exp({u})) / {T} * dt"
+        if self.rng == "philox":
+            draw = stream_uniform(
+                f"{l} + 256 * ({step} - {start})", purpose, step=f"step_offset + t_in_timesteps // {C}"
+            )
+        else:
+            draw = "rand()"
+        return f"({step} >= {start} and {step} < {start + nw} and {draw} < {p_step})"
 
     def _synapse_args(self, kind: str):
         """Synapses arguments of a pathway: the input summed from the
