@@ -152,6 +152,21 @@ def test_spiking_tasks_run_on_dask_workers():
         assert a["row"]["kl_data_model_bits"] == b["row"]["kl_data_model_bits"]
 
 
+def test_the_bar_of_a_sweep_moves_chunk_by_chunk(monkeypatch):
+    """Every chunk of every population advances the bar (machine-examples),
+    not only a finished population."""
+    from hm_neuro.model import load_circuit
+
+    seen = []
+    chunk = runner._Progress.chunk
+    monkeypatch.setattr(runner._Progress, "chunk", lambda self, key, n: seen.append((key, n)) or chunk(self, key, n))
+    c = load_circuit("bars").to_dict()
+    tasks = [runner.Task(i, c, "bars", 300, s, engine="numpy", chunk=100) for i, s in enumerate((0, 1, 2))]
+    results = runner.run_tasks(tasks, workers=1, progress=False, population=2)
+    assert all(r["row"]["status"] == "ok" for r in results)
+    assert seen == [(0, 200)] * 3 + [(2, 100)] * 3  # a population of 2, then of 1: three chunks each
+
+
 def _start(cmd, log):
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

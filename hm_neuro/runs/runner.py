@@ -197,8 +197,12 @@ def _import_brian2_in_worker_thread():
         signal.signal = original
 
 
-def run_group(group) -> list:
+def run_group(group, topic: str | None = None, on_chunk=None) -> list:
     """Train a group of same-shape tasks as one population; one result per task.
+
+    Progress, chunk by chunk: ``on_chunk(machine_examples)`` in this process,
+    or (on a Dask worker) events ``(group's first task, machine_examples)``
+    logged to ``topic``, which :func:`run_tasks` subscribes to.
 
     A result is ``{"row": {...}, "model": arrays or None, "history": ...}``.
     HMError (bad input, divergence) makes every task of the group a failed
@@ -226,6 +230,7 @@ def run_group(group) -> list:
             engine=eng,
             schedule=schedules,
             progress=False,
+            on_chunk=on_chunk or _worker_reporter(topic, group[0].index),
         )
         out = []
         for t, c, s, res, row in zip(group, circuits, streams, results, rows):
@@ -343,6 +348,36 @@ def check_workers(workers, retries=0):
         raise bad("retries", "must be an integer in 0..100", retries)
 
 
+def _worker_reporter(topic, key):
+    """A Dask worker's ``on_chunk``: an event on ``topic`` (None without a topic)."""
+    if topic is None:
+        return None
+    from distributed import get_worker
+
+    worker = get_worker()
+    return lambda n: worker.log_event(topic, (key, int(n)))
+
+
+class _Progress:
+    """The bar of a sweep in machine-examples, advanced per chunk of every
+    population; a group's completion tops it up to the group's total (a
+    retried group may report its chunks twice: never beyond)."""
+
+    def __init__(self, bar):
+        self.bar, self.reported, self.finished = bar, {}, set()
+
+    def chunk(self, key, n):
+        if key in self.finished:  # an event that arrived after its group's result
+            return
+        self.reported[key] = self.reported.get(key, 0) + n
+        self.bar.update(n)
+
+    def done(self, group):
+        total = sum(t.examples for t in group)
+        self.bar.update(max(total - self.reported.get(group[0].index, 0), 0))
+        self.finished.add(group[0].index)
+
+
 def run_tasks(
     tasks,
     workers: int | None = None,
@@ -374,23 +409,25 @@ def run_tasks(
     client, cluster, scratch = (None, None, None) if local else _client(workers, scheduler)
     if announce is not None:
         announce()
-    bar = tqdm(total=len(tasks), disable=not progress, unit="machine", desc=desc)
+    total = sum(t.examples for t in tasks)  # machine-examples: the bar moves chunk by chunk
+    bar = tqdm(total=total, disable=not progress, unit="ex", unit_scale=True, desc=desc)
+    moved = _Progress(bar)
 
     def store(group, res):
         for t, r in zip(group, res):
             results[position[t.index]] = r
-        bar.update(len(group))
+        moved.done(group)
 
     try:
         if local:
             for g in grouped:
                 try:
-                    res = run_group(g)
+                    res = run_group(g, on_chunk=lambda n, key=g[0].index: moved.chunk(key, n))
                 except Exception as e:  # noqa: BLE001 - reported in the table, not lost
                     res = [_failed(t, e) for t in g]
                 store(g, res)
         else:
-            _run_on_dask(client, grouped, retries, store, bar, results)
+            _run_on_dask(client, grouped, retries, store, bar, results, moved)
     finally:
         bar.close()
         if local:
@@ -400,12 +437,19 @@ def run_tasks(
     return results
 
 
-def _run_on_dask(client, grouped, retries, store, bar, results):
+def _run_on_dask(client, grouped, retries, store, bar, results, moved):
     from dask.distributed import as_completed
 
+    topic = f"hm-neuro-progress-{os.getpid()}-{time.time_ns()}"
+    client.subscribe_topic(topic, lambda event: moved.chunk(*event[1]))
     futures = {
         client.submit(
-            run_group, g, retries=retries, pure=False, key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}"
+            run_group,
+            g,
+            topic,
+            retries=retries,
+            pure=False,
+            key=f"hm-neuro-group-{g[0].index}-{os.getpid()}-{time.time_ns()}",
         ): g
         for g in grouped
     }

@@ -121,6 +121,7 @@ def train_population(
     checkpoint: Checkpointing | None = None,
     progress: bool = True,
     desc: str | None = None,
+    on_chunk=None,
     **options,
 ) -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
@@ -131,7 +132,9 @@ def train_population(
     ``schedule``: one for all, or one per machine (e.g. a machine that is
     done early ends in a ``frozen`` epoch).  On the Brian2 engine the
     machines are one population circuit; on the reference they run in turn.
-    Checkpoints (see :func:`train`) are for one machine.
+    Checkpoints (see :func:`train`) are for one machine.  ``on_chunk(n)``,
+    if given, is called after every chunk with the machine-examples it
+    trained (a progress bar of a whole sweep: :func:`hm_neuro.runs.run_tasks`).
     """
     if isinstance(circuits, Circuit):
         circuits = [circuits] * len(streams)
@@ -191,7 +194,7 @@ def train_population(
             run = _Run(
                 eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id
             )
-            params = _loop(run, bar, params, state)
+            params = _loop(run, _Tee(bar, on_chunk), params, state)
     finally:
         if own_engine:
             eng.close()
@@ -407,6 +410,18 @@ def _loop(run: _Run, bar, params: list, state: dict) -> list:
             ) from None
         raise
     return params
+
+
+class _Tee:
+    """A progress bar that also tells ``on_chunk`` what it was told."""
+
+    def __init__(self, bar, on_chunk):
+        self.bar, self.on_chunk = bar, on_chunk
+
+    def update(self, n):
+        self.bar.update(n)
+        if self.on_chunk is not None:
+            self.on_chunk(n)
 
 
 def _result(k, params, state, n_examples, seed, eng, seconds) -> TrainResult:
