@@ -229,8 +229,7 @@ def run_group(group, topic: str | None = None, on_chunk=None) -> list:
             [t.seed_tree for t in group],
             engine=eng,
             schedule=schedules,
-            progress=False,
-            on_chunk=on_chunk or _worker_reporter(topic, group[0].index),
+            progress=on_chunk or _worker_reporter(topic, group[0].index) or False,
         )
         out = []
         for t, c, s, res, row in zip(group, circuits, streams, results, rows):

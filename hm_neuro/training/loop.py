@@ -121,7 +121,6 @@ def train_population(
     checkpoint: Checkpointing | None = None,
     progress: bool = True,
     desc: str | None = None,
-    on_chunk=None,
     **options,
 ) -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
@@ -132,9 +131,9 @@ def train_population(
     ``schedule``: one for all, or one per machine (e.g. a machine that is
     done early ends in a ``frozen`` epoch).  On the Brian2 engine the
     machines are one population circuit; on the reference they run in turn.
-    Checkpoints (see :func:`train`) are for one machine.  ``on_chunk(n)``,
-    if given, is called after every chunk with the machine-examples it
-    trained (a progress bar of a whole sweep: :func:`hm_neuro.runs.run_tasks`).
+    Checkpoints (see :func:`train`) are for one machine.  ``progress``: a
+    bar, or a function ``progress(n)`` called after every chunk with the
+    machine-examples it trained (a sweep's bar: :func:`hm_neuro.runs.run_tasks`).
     """
     if isinstance(circuits, Circuit):
         circuits = [circuits] * len(streams)
@@ -186,7 +185,7 @@ def train_population(
         with tqdm(
             total=n_examples * N,
             initial=state["done"] * N,
-            disable=not progress,
+            disable=progress is not True,
             unit="ex",
             unit_scale=True,
             desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]",
@@ -194,7 +193,7 @@ def train_population(
             run = _Run(
                 eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id
             )
-            params = _loop(run, _Tee(bar, on_chunk), params, state)
+            params = _loop(run, _Tee(bar, progress if callable(progress) else None), params, state)
     finally:
         if own_engine:
             eng.close()
