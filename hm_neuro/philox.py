@@ -95,18 +95,58 @@ def uniform(key_lo, key_hi, step, unit, group, purpose) -> np.ndarray:
     """The specification, element by element (broadcast): the uniform number
     of a draw (module docstring).  Keys as the signed 32-bit halves of
     :func:`split_key`; Brian2's numpy target calls this."""
+    one = _one_machine(key_lo, key_hi, step, unit, group, purpose)
+    if one is not None:
+        return one
     lo = np.asarray(key_lo).astype(np.int64).astype(np.uint64) & _LOW32
     hi = np.asarray(key_hi).astype(np.int64).astype(np.uint64) & _LOW32
-    unit = np.asarray(unit).astype(np.uint64)
+
+    def word32(x):  # an int32 argument as C reads it: modulo 2**32
+        return np.asarray(x).astype(np.int64).astype(np.uint64) & _LOW32
+
+    unit = word32(unit)
     parts = np.broadcast_arrays(
-        np.asarray(step).astype(np.uint64), unit >> np.uint64(2), np.asarray(group), np.asarray(purpose)
+        np.asarray(step).astype(np.uint64), unit >> np.uint64(2), word32(group), word32(purpose)
     )
-    counter = np.stack([p.astype(np.uint64) for p in parts], axis=-1)
+    counter = np.stack(parts, axis=-1)
     key = np.stack(np.broadcast_arrays((hi << _32) | lo, np.uint64(0)), axis=-1)
     words = philox4x64(counter, key)
     which = np.broadcast_to((unit & np.uint64(3)).astype(np.intp), words.shape[:-1])
     word = np.take_along_axis(words, which[..., None], axis=-1)[..., 0]
     return to_unit_interval(word)
+
+
+_MASK = 2**64 - 1
+
+
+def _block(c0: int, c1: int, c2: int, c3: int, k0: int, k1: int) -> tuple:
+    """One Philox4x64-10 block in Python integers (the same rounds as :func:`philox4x64`)."""
+    for r in range(ROUNDS):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B97F4A7C15) & _MASK, (k1 + 0xBB67AE8584CAA73B) & _MASK
+        p0, p1 = 0xD2E7470EE14C6C93 * c0, 0xCA5A826395121157 * c2
+        c0, c1, c2, c3 = (p1 >> 64) ^ c1 ^ k0, p1 & _MASK, (p0 >> 64) ^ c3 ^ k1, p0 & _MASK
+    return c0, c1, c2, c3
+
+
+def _one_machine(key_lo, key_hi, step, unit, group, purpose):
+    """:func:`uniform` for a call of Brian2's numpy target with one key and
+    one counter for a few units (a single machine's layer): Python integers,
+    one block per four units, ~10x faster than the array rounds there; None
+    for any other call."""
+    unit = np.asarray(unit)
+    if unit.size > 64:
+        return None
+    args = [np.asarray(a) for a in (key_lo, key_hi, step, group, purpose)]
+    if any(a.size > 1 and (a.min() != a.max()) for a in args):
+        return None
+    lo, hi, c0, c2, c3 = (int(a.flat[0]) if a.size else 0 for a in args)
+    key = ((hi & 0xFFFFFFFF) << 32) | (lo & 0xFFFFFFFF)
+    c2, c3 = c2 & 0xFFFFFFFF, c3 & 0xFFFFFFFF  # int32 arguments as C reads them
+    units = [int(u) & 0xFFFFFFFF for u in unit.flat]
+    blocks = {b: _block(c0, b, c2, c3, key, 0) for b in {u >> 2 for u in units}}
+    words = np.array([blocks[u >> 2][u & 3] for u in units], dtype=np.uint64)
+    return to_unit_interval(words).reshape(np.broadcast_shapes(unit.shape, *(a.shape for a in args)))
 
 
 def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:
