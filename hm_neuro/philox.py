@@ -150,8 +150,8 @@ def _one_machine(key_lo, key_hi, step, unit, group, purpose):
 
 
 def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:
-    """The ``(steps, units)`` uniform numbers of steps ``offset .. offset +
-    steps - 1`` for one group and purpose of one machine (the NumPy engines),
+    """The ``(steps, units)`` uniform numbers of ``steps`` steps from ``offset``
+    for one group and purpose of one machine (the NumPy engines),
     from NumPy's C Philox4x64-10 run over consecutive counters: one
     generator per block of four units."""
     blocks = []
