@@ -97,8 +97,9 @@ class SpikingNetwork(PopulationNetwork):
         C = spiking.steps_per_example(L)
         super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
         self.spiking = spiking
+        self.steps_per_cycle = C
+        self.cycle_step = step = f"(timestep(t, dt) % {C})"  # the clock step within the example's cycle
         _quiet_aligned_grids()
-        step = f"(timestep(t, dt) % {C})"
         ph = spiking.phases(L)
         window = self._window
         k = spiking.steps_of_delay
@@ -176,8 +177,8 @@ class SpikingNetwork(PopulationNetwork):
         or Brian2's ``rho * dt`` (the rate escape).  A unit's uniform number at
         step j of the window is the binary circuit's copy j of the example's
         draw (:mod:`hm_neuro.philox`): at one step per window, the same number."""
-        sp, C = self.spiking, int(round(float(self.example_duration / self.dt)))
-        T, nw, step = f"({sp.window}*ms)", sp.steps_per_window, f"(timestep(t, dt) % {C})"
+        sp, C, step = self.spiking, self.steps_per_cycle, self.cycle_step
+        T, nw = f"({sp.window}*ms)", sp.steps_per_window
         p_step = f"-expm1(-log1p(exp({u})) * dt / {T})" if sp.escape == "exact" else f"log1p(exp({u})) / {T} * dt"
         if self.rng == "philox":
             draw = stream_uniform(
@@ -214,7 +215,7 @@ class SpikingNetwork(PopulationNetwork):
         of every spike of this chunk, and ``cycle_ms``, the length of one
         example."""
         N = self.n_machines
-        C = int(round(float(self.example_duration / self.dt)))
+        C = self.steps_per_cycle
         sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
         out = [
             {"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []} for _ in range(N)
