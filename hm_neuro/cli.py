@@ -488,6 +488,7 @@ def cmd_reproduce(args):
         "fresh",
         "settings",
         "rng",
+        "digits",
     ):
         value = getattr(args, key)
         if value is None:
@@ -732,7 +733,7 @@ def _sweep_options(sw):
 
 
 def _reproduce_options(r):
-    r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules or spiking")
+    r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules, spiking or precision")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars, spiking)")
@@ -771,6 +772,12 @@ def _reproduce_options(r):
         help="bars: machines per seed, the lowest training free energy kept (default 3; 1 is the paper's protocol)",
     )
     r.add_argument("--reading", help="bars: which biases learn at 0.2 (connections, input-biases, weights-only)")
+    r.add_argument(
+        "--digits",
+        action="store_true",
+        default=None,
+        help="precision: add the digits classification error at 4.7 and 8 bits against float64 (same split)",
+    )
     r.add_argument(
         "--measure",
         choices=["free-energy", "expected-cost", "importance"],

@@ -15,7 +15,10 @@ machine has its own counter::
 ``group``      ``layer + 256 * copy``: copy c is the rule's sample or fantasy
                c, or, in the spiking circuit, step c of the unit's window
 ``purpose``    :data:`WAKE` (recognition sample, eq. 1) or :data:`SLEEP`
-               (fantasy)
+               (fantasy); :data:`ROUND_WAKE` / :data:`ROUND_SLEEP`: the
+               stochastic rounding of a finite-precision update
+               (:mod:`hm_neuro.model.precision`; ``unit`` is then the
+               parameter's index in its set, ``group`` the set's)
 =============  ==============================================================
 
 So a spiking unit at one clock step per window draws exactly the binary
@@ -35,6 +38,8 @@ import numpy as np
 
 #: purposes of a draw (the counter's last word); numbers are part of the stream: never reuse one
 WAKE, SLEEP = 1, 2
+#: ... the stochastic rounding of an update made in the wake or the sleep phase (hm_neuro.model.precision)
+ROUND_WAKE, ROUND_SLEEP = 3, 4
 #: the multipliers and Weyl key increments of Philox4x64 (Salmon et al. 2011, Table 2)
 M0, M1 = np.uint64(0xD2E7470EE14C6C93), np.uint64(0xCA5A826395121157)
 W0, W1 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBB67AE8584CAA73B)
@@ -165,6 +170,8 @@ def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose:
 #: the C implementation (Brian2's C++ and Cython targets): the same
 #: function as :func:`uniform`, with the 128-bit product of GCC and Clang
 C_CODE = """
+#ifndef HM_PHILOX_UNIFORM
+#define HM_PHILOX_UNIFORM
 #include <stdint.h>
 static inline uint64_t hm_mulhilo64(uint64_t a, uint64_t b, uint64_t *hi)
 {
@@ -195,4 +202,5 @@ static inline double hm_philox_uniform(int32_t key_lo, int32_t key_hi, double st
     }
     return (double)(w >> 11) * (1.0 / 9007199254740992.0);
 }
+#endif
 """

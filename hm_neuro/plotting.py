@@ -412,3 +412,49 @@ def kl_distributions(kls: dict, reference=None):
     ax.set_ylabel("KL(data || model) [bits], one run per seed")
     fig.tight_layout()
     return fig
+
+
+def precision_figure(rows: list, reference: float, title: str = ""):
+    """KL(data || model) against the bits of the synapses' grid: every seed
+    (points) and the median (line) per rounding, the float64 median and the
+    paper's value as horizontal lines, named presets as labelled markers."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    rng = np.random.default_rng(0)  # horizontal jitter only
+    colours = {"nearest": "tab:orange", "stochastic": "tab:blue"}
+    for rounding, colour in colours.items():
+        mine = [r for r in rows if r["rounding"] == rounding and r["setting"].endswith(rounding)]
+        mine = [r for r in mine if r["kl_data_model_bits"]]
+        if not mine:
+            continue
+        for r in mine:
+            v = np.asarray(r["kl_data_model_bits"], dtype=float)
+            ax.scatter(r["bits"] + rng.uniform(-0.12, 0.12, len(v)), v, s=9, alpha=0.45, color=colour)
+        ax.plot(
+            [r["bits"] for r in mine],
+            [r["median_kl_data_model_bits"] for r in mine],
+            "-o",
+            color=colour,
+            ms=4,
+            label=f"{rounding} rounding (median)",
+        )
+    for r in rows:
+        if r["rounding"] == "exact" and r["kl_data_model_bits"]:
+            ax.axhline(r["median_kl_data_model_bits"], color="k", lw=1, label="float64 (median)")
+        elif not r["setting"].endswith(("nearest", "stochastic")) and r["kl_data_model_bits"]:
+            ax.plot(
+                [r["bits"]],
+                [r["median_kl_data_model_bits"]],
+                "D",
+                color="tab:green",
+                ms=7,
+                label=f"{r['setting']} preset (median)",
+            )
+    ax.axhline(reference, color="tab:red", ls="--", lw=1, label=f"paper: {reference} bits")
+    ax.set_yscale("log")
+    ax.set_xlabel("bits per synapse (levels = 2^bits)")
+    ax.set_ylabel("KL(data || model) [bits], one run per seed")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    return fig

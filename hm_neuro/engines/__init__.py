@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 
 from ..checks import Integer, check
+from ..errors import bad
 from ..model import Circuit
 from .base import Chunk, Engine, EngineBase
 from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
@@ -59,5 +60,11 @@ def make_engine(circuit: Circuit, engine="brian2", n_machines: int = 1, **option
     """
     opts = EngineOptions.of(engine, **options)
     n_machines = check("n_machines", n_machines, Integer(1))
+    if circuit.precision.stochastic and opts.rng != "philox":
+        raise bad(
+            "rng",
+            f"stochastic rounding ({circuit.precision.label}) draws from the counter-based stream; use rng='philox'",
+            opts.rng,
+        )
     module, cls = _BACKENDS[opts.engine].split(":")
     return getattr(importlib.import_module(module), cls).from_options(circuit, opts, n_machines)

@@ -186,9 +186,11 @@ class EngineBase:
         raise NotImplementedError
 
     def check_shape(self, circuit: Circuit):
-        """A circuit this engine can train (its layers)."""
+        """A circuit this engine can train (its layers and its precision: one per population)."""
         if circuit.layers != self.circuit.layers:
             raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
+        if circuit.precision != self.circuit.precision:
+            raise bad("circuit", f"this engine is for the precision {self.circuit.precision.label}", circuit.name)
 
     def retarget(self, circuit: Circuit):
         """Train another circuit of the same shape (e.g. other learning rates)."""

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import philox
+from ..errors import bad
 from ..model import (
     NO_PERTURBATION,
     Circuit,
     Parameters,
     Perturbation,
+    Rounding,
     Uniforms,
     generative_logits,
     recognition_logits,
@@ -44,12 +47,21 @@ from .base import Chunk, EngineBase
 
 
 def wake_phase(
-    params: Parameters, circuit: Circuit, d, u_wake, gate=1.0, perturbation: Perturbation = NO_PERTURBATION
+    params: Parameters,
+    circuit: Circuit,
+    d,
+    u_wake,
+    gate=1.0,
+    perturbation: Perturbation = NO_PERTURBATION,
+    rounding: Rounding | None = None,
+    t: int = 0,
 ) -> list:
     """One wake phase; returns the total representation [d, s_1, ..., s_L].
 
     Recognition sample bottom-up (eq. 1), then the delta rule on the
-    generative weights and biases (Hinton et al. 1995, eq. 4).
+    generative weights and biases (Hinton et al. 1995, eq. 4); with a
+    finite precision (``rounding``, example ``t`` of it) each update is
+    rounded onto its grid (:mod:`hm_neuro.model.precision`).
     """
     L = circuit.n_hidden_layers
     pt = perturbation
@@ -62,19 +74,39 @@ def wake_phase(
             s.append(sample(sigmoid(recognition_logits(params, s, k, rec_masks)), u_wake[k]))
     masks = pt.masks("generative", L)
     eps = circuit.learning_rates
+    learn = _learner(rounding, t, philox.ROUND_WAKE)
     for l in range(L + 1):
         p = sigmoid(generative_logits(params, s, l, masks))
-        params.generative_biases[l] += eps["generative_biases"][l] * gate * (s[l] - p)
+        b = params.generative_biases
+        b[l] = learn("generative_biases", l, b[l], eps["generative_biases"][l] * gate * (s[l] - p))
         if l < L:
-            w = params.generative_weights[l]
-            w += eps["generative_weights"][l] * gate * masks[l] * np.outer(s[l + 1], s[l] - p)  # eq. 4
-            if circuit.nonnegative(l):
-                np.maximum(w, 0.0, out=w)
+            w = params.generative_weights
+            dw = eps["generative_weights"][l] * gate * masks[l] * np.outer(s[l + 1], s[l] - p)  # eq. 4
+            w[l] = learn("generative_weights", l, w[l], dw, circuit.nonnegative(l))
     return s
 
 
+def _learner(rounding: Rounding | None, t: int, purpose: int):
+    """``learn(set, k, w, dw, nonnegative)``: the new values of a parameter
+    array, ``w + dw`` exactly or on its grid."""
+
+    def learn(parameter_set, k, w, dw, nonnegative=False):
+        if rounding is not None:
+            return rounding.apply(parameter_set, k, w, dw, t, purpose, nonnegative)
+        w = w + dw
+        return np.maximum(w, 0.0) if nonnegative else w
+
+    return learn
+
+
 def sleep_phase(
-    params: Parameters, circuit: Circuit, u_sleep, gate=1.0, perturbation: Perturbation = NO_PERTURBATION
+    params: Parameters,
+    circuit: Circuit,
+    u_sleep,
+    gate=1.0,
+    perturbation: Perturbation = NO_PERTURBATION,
+    rounding: Rounding | None = None,
+    t: int = 0,
 ) -> list:
     """One sleep phase; returns the fantasy [d*, s*_1, ..., s*_L].
 
@@ -92,12 +124,13 @@ def sleep_phase(
             f[l] = sample(sigmoid(generative_logits(params, f, l, gen_masks)), u_sleep[l])
     masks = pt.masks("recognition", L)
     eps = circuit.learning_rates
+    learn = _learner(rounding, t, philox.ROUND_SLEEP)
     for k in range(L):
         q = sigmoid(recognition_logits(params, f, k, masks))
-        params.recognition_biases[k] += eps["recognition_biases"][k] * gate * (f[k + 1] - q)
-        params.recognition_weights[k] += (
-            eps["recognition_weights"][k] * gate * masks[k] * np.outer(f[k], f[k + 1] - q)
-        )  # eq. 7
+        b, w = params.recognition_biases, params.recognition_weights
+        b[k] = learn("recognition_biases", k, b[k], eps["recognition_biases"][k] * gate * (f[k + 1] - q))
+        dw = eps["recognition_weights"][k] * gate * masks[k] * np.outer(f[k], f[k + 1] - q)  # eq. 7
+        w[k] = learn("recognition_weights", k, w[k], dw)
     return f
 
 
@@ -110,6 +143,7 @@ def train(
     sleep_gate=None,
     record_samples=False,
     perturbation: Perturbation = NO_PERTURBATION,
+    rounding: Rounding | None = None,
 ):
     """Online wake-sleep on the rows of ``data``, one example per row, in place.
 
@@ -117,23 +151,27 @@ def train(
     wake and sleep learning rates (1 = learn, 0 = sample only).
     ``perturbation``: lesions and clamps (:class:`Perturbation`).  With
     ``record_samples`` returns ``(wake_states, sleep_states)``: per layer an
-    array ``(n_examples, n_units)`` of the sampled states.
+    array ``(n_examples, n_units)`` of the sampled states.  ``rounding``:
+    the machine's finite precision (:class:`hm_neuro.model.Rounding`; row
+    t is its example t), needed when the circuit has one.
     """
+    if rounding is None and not circuit.precision.exact:
+        raise bad("rounding", f"the circuit has a finite precision ({circuit.precision.label}); pass its Rounding")
     n = len(data)
     wg = np.ones(n) if wake_gate is None else wake_gate
     sg = np.ones(n) if sleep_gate is None else sleep_gate
     rec_w = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
     rec_s = [np.empty((n, m)) for m in circuit.layers] if record_samples else None
     with np.errstate(over="ignore"):
-        return _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation)
+        return _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation, rounding)
 
 
-def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation):
+def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbation, rounding):
     L = circuit.n_hidden_layers
     record_samples = rec_w is not None
     for t in range(len(data)):
-        s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t], perturbation)
-        f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t], perturbation)
+        s = wake_phase(params, circuit, data[t], [u[t] for u in uniforms.wake], wg[t], perturbation, rounding, t)
+        f = sleep_phase(params, circuit, [u[t] for u in uniforms.sleep], sg[t], perturbation, rounding, t)
         if record_samples:
             for l in range(L + 1):
                 rec_w[l][t] = s[l]
@@ -184,6 +222,7 @@ class NumpyEngine(EngineBase):
                 sg[a:b],
                 record_samples=self.record_spikes,
                 perturbation=chunk.perturbation[0],
+                rounding=None if circuit.precision.exact else Rounding(circuit.precision, chunk.seeds[0], offset + a),
             )
             if rec is not None:
                 samples["wake"].append(rec[0])

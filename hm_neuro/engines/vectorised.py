@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import philox
 from ..errors import bad
-from ..model import WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, sigmoid
+from ..model import WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, rounding_group, sigmoid
 from .base import Chunk, EngineBase
 
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
@@ -37,6 +38,8 @@ def chunk_limit(circuit: Circuit, rule: Rule, n_machines: int) -> int:
     of which not even one example fits."""
     n = circuit.layers
     per_example = 8 * n_machines * (rule.samples * sum(n[1:]) + rule.fantasies * sum(n))
+    if circuit.precision.stochastic:  # a rounding draw per parameter, in both phases
+        per_example += 8 * n_machines * 2 * (2 * sum(a * b for a, b in zip(n[:-1], n[1:])) + 2 * sum(n))
     if per_example > UNIFORMS_BYTES:
         raise bad(
             "rule",
@@ -72,6 +75,45 @@ def unstack(arrays: dict, i: int) -> Parameters:
 
 def _masked(w, mask):
     return w * mask if isinstance(mask, np.ndarray) else w
+
+
+class _Learning:
+    """The updates of N machines' parameter arrays (leading machine axis):
+    exact in place, or rounded onto the circuit's grids
+    (:mod:`hm_neuro.model.precision`) with each machine's rounding draws of
+    the chunk, drawn once per parameter set and phase."""
+
+    def __init__(self, circuit: Circuit, keys, offset: int, rows: int):
+        self.precision = circuit.precision
+        self.keys, self.offset, self.rows = list(keys), int(offset), int(rows)
+        self.draws = {}
+
+    def at(self, P, t: int):
+        """``learn(set, k, dA, purpose[, nonnegative])`` of example ``t`` of the chunk."""
+        return lambda name, k, dA, purpose, nonnegative=False: self(P, name, k, dA, t, purpose, nonnegative)
+
+    def __call__(self, P, name, k, dA, t, purpose, nonnegative=False):
+        """``P[name][k] += dA`` (kept >= 0 where asked), or onto its grid."""
+        A = P[name][k]
+        grid = self.precision.grid(name)
+        if grid is None:
+            A += dA
+            if nonnegative:
+                np.maximum(A, 0.0, out=A)
+            return
+        u = None
+        if grid.rounding == "stochastic":
+            if (name, k, purpose) not in self.draws:
+                size = A[0].size
+                self.draws[(name, k, purpose)] = np.stack(
+                    [
+                        philox.uniforms(key, self.offset, self.rows, size, rounding_group(name, k), purpose)
+                        for key in self.keys
+                    ],
+                    axis=1,
+                )  # (rows, N, size)
+            u = self.draws[(name, k, purpose)][t].reshape(A.shape)
+        P[name][k] = grid.update(A, dA, u, nonnegative)
 
 
 class VectorisedEngine(EngineBase):
@@ -141,6 +183,7 @@ class VectorisedEngine(EngineBase):
         }
         masks = {kind: [self._mask(pts, kind, k) for k in range(L)] for kind in ("generative", "recognition")}
         clamps = [self._clamp(pts, l) for l in range(L + 1)]
+        learn = _Learning(self.circuit, chunk.seeds, offset, m)
         rec = {"wake": [[] for _ in range(L + 1)], "sleep": [[] for _ in range(L + 1)]} if self.record_spikes else None
         seen, snaps = [], {}
         with np.errstate(over="ignore"):
@@ -150,8 +193,8 @@ class VectorisedEngine(EngineBase):
                     for i in range(N):
                         for name, a in unstack(P, i).arrays().items():
                             snaps.setdefault(i, {}).setdefault(name, []).append(a.ravel().copy())
-                s = self._wake(P, eps, masks, clamps, X[t], [u[t] for u in uw], gw[t])
-                f = self._sleep(P, eps, masks, clamps, [u[t] for u in us], gs[t])
+                s = self._wake(P, eps, masks, clamps, X[t], [u[t] for u in uw], gw[t], learn.at(P, t))
+                f = self._sleep(P, eps, masks, clamps, [u[t] for u in us], gs[t], learn.at(P, t))
                 if rec is not None:
                     for l in range(L + 1):
                         rec["wake"][l].append(np.broadcast_to(s[l][:, 0, :], (N, self.circuit.layers[l])).copy())
@@ -184,8 +227,10 @@ class VectorisedEngine(EngineBase):
         ]
         return on, values
 
-    def _wake(self, P, eps, masks, clamps, d, u, gate):
-        """Wake phase of every machine: K recognition samples, then the (weighted) delta rules."""
+    def _wake(self, P, eps, masks, clamps, d, u, gate, learn):
+        """Wake phase of every machine: K recognition samples, then the
+        (weighted) delta rules; ``learn(set, k, dA, purpose[, nonnegative])``
+        applies an update."""
         L = self.circuit.n_hidden_layers
         rule = self.rule
         G, R = P["generative_weights"], P["recognition_weights"]
@@ -214,21 +259,21 @@ class VectorisedEngine(EngineBase):
             err = s[l] - sigmoid(glog[l])
             if w is not None:
                 err = w * err
-            gb[l] += e_gb[l] * gate * err.sum(axis=1, keepdims=True)
+            learn("generative_biases", l, e_gb[l] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_WAKE)
             if l < L:
-                G[l] += e_g[l] * gate * gm[l] * np.einsum("nka,nkb->nab", s[l + 1], err)
-                if self.circuit.nonnegative(l):
-                    np.maximum(G[l], 0.0, out=G[l])
+                dG = e_g[l] * gate * gm[l] * np.einsum("nka,nkb->nab", s[l + 1], err)
+                learn("generative_weights", l, dG, philox.ROUND_WAKE, self.circuit.nonnegative(l))
         if rule.wake_update:  # the wake-phase Q update on real data
             e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
             for k in range(L):
                 err = w * (s[k + 1] - sigmoid(qlog[k]))
-                rb[k] += e_rb[k] * gate * err.sum(axis=1, keepdims=True)
+                learn("recognition_biases", k, e_rb[k] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_WAKE)
                 below = np.broadcast_to(s[k], err.shape[:2] + s[k].shape[2:])
-                R[k] += e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", below, err)
+                dR = e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", below, err)
+                learn("recognition_weights", k, dR, philox.ROUND_WAKE)
         return s
 
-    def _sleep(self, P, eps, masks, clamps, u, gate):
+    def _sleep(self, P, eps, masks, clamps, u, gate, learn):
         """Sleep phase of every machine: S fantasies top-down (S = 1: the
         papers'), then eq. 7 for each, from the same weights."""
         L = self.circuit.n_hidden_layers
@@ -247,6 +292,11 @@ class VectorisedEngine(EngineBase):
         e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
         for k in range(L):
             err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
-            rb[k] += e_rb[k] * gate * err.sum(axis=1, keepdims=True)
-            R[k] += e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", f[k], err)
+            learn("recognition_biases", k, e_rb[k] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_SLEEP)
+            learn(
+                "recognition_weights",
+                k,
+                e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", f[k], err),
+                philox.ROUND_SLEEP,
+            )
         return f

@@ -13,7 +13,8 @@ cortex    sleep deprivation, lesions, corrupted inputs, alignment, imagery
 rasters   phase-separated spike rasters of one wake-sleep cycle per example
 rules     learning rules beyond the papers' on bars (reweighted wake-sleep, ...)
 spiking   bars in real time: the spiking realisation, in and away from the bridge limit
+precision bars (and digits) with synapses of finite precision: 2-16 bits, nearest or stochastic rounding
 ========  ==================================================================
 """
 
-NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules", "spiking")
+NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules", "spiking", "precision")

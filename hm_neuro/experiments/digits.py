@@ -159,13 +159,16 @@ def main(
     scheduler=None,
     rule="wake-sleep",
     rng="philox",
+    precision=None,
 ):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
     1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
     the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
     papers' run on the vectorised engine, on the same split.  ``rng``: the
-    uniform numbers (``mt19937``: those of releases up to 0.2)."""
+    uniform numbers (``mt19937``: those of releases up to 0.2).
+    ``precision``: the synapses' grids (:mod:`hm_neuro.model.precision`; a
+    preset's name, a table or a Precision; default float64)."""
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
     rule = Rule.parse(rule)
@@ -173,6 +176,8 @@ def main(
     out = Path(out)
     sweeps = sweeps or (20 if quick else SWEEPS)
     circuit = load_circuit("digits")
+    if precision is not None:
+        circuit = circuit.replace(precision=precision)
     x, y = load_digits()
     xtr, xte, ytr, yte = split(x, y, seed)
     classes = list(range(10))
@@ -211,6 +216,7 @@ def main(
         "rule": rule.label,
         "rng": rng,
         "engine": engine,
+        "precision": circuit.precision.label,
         "description_length": measure,
         "dl_samples": N_DL_SAMPLES,
         "error_helmholtz": err,
@@ -226,6 +232,7 @@ def main(
         "digits"
         + ("" if rule.is_default else "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else ""))
         + ("" if measure == "free-energy" else "_" + measure)
+        + ("" if circuit.precision.exact else "_" + circuit.precision.label.replace(" ", "-"))
         + ("_quick" if quick else "")
     )
     save_json(out / f"{name}.json", result)

@@ -1,7 +1,8 @@
 """What a Helmholtz machine *is*, apart from how it is simulated.
 
 Declarations only -- the circuit (:mod:`.circuit`), its learning rules
-(:mod:`.rules`), its spiking dynamics (:mod:`.dynamics`) -- and the papers'
+(:mod:`.rules`), its spiking dynamics (:mod:`.dynamics`), the precision of
+its synapses (:mod:`.precision`) -- and the papers'
 conditionals in NumPy (:mod:`.machine`: eqs. 1-3, parameters, uniforms,
 perturbations).  Nothing here imports an engine or Brian2; the engines
 (:mod:`hm_neuro.engines`) import this.
@@ -29,6 +30,7 @@ from .machine import (
     sample_recognition,
     sigmoid,
 )
+from .precision import EXACT, PRESETS, ROUNDINGS, Grid, Precision, Rounding, rounding_group
 from .rules import MAX_SAMPLES, WAKE_SLEEP, Rule
 
 __all__ = [
@@ -40,6 +42,13 @@ __all__ = [
     "Spiking",
     "window_probability",
     "ESCAPES",
+    "Grid",
+    "Precision",
+    "EXACT",
+    "PRESETS",
+    "ROUNDINGS",
+    "Rounding",
+    "rounding_group",
     "Rule",
     "WAKE_SLEEP",
     "MAX_SAMPLES",

@@ -27,6 +27,7 @@ import math
 from ..errors import HMError, bad
 from ..resources import read_toml
 from .dynamics import Spiking
+from .precision import EXACT, Precision
 
 #: the four parameter sets of a machine, and how many entries each has
 #: for ``L`` hidden layers.
@@ -45,6 +46,7 @@ _TOP_KEYS = {
     "learning_rates": dict,
     "initial_values": dict,
     "dynamics": dict,
+    "precision": (dict, str),
 }
 _REQUIRED = ("layers", "learning_rates")
 #: the largest layer and the most weights a circuit may have: 8 bytes per
@@ -76,6 +78,9 @@ class Circuit:
         The spiking realisation's parameters (:class:`hm_neuro.model.dynamics.Spiking`:
         window, dt, escape, tau_syn, settle, delay) used when the circuit runs
         on the ``spiking`` engine; command-line options override them.
+    precision : :class:`hm_neuro.model.precision.Precision`, str or dict
+        The grids weights and biases live on and how updates are rounded
+        onto them (:mod:`hm_neuro.model.precision`); default float64, exact.
     """
 
     layers: tuple
@@ -85,8 +90,10 @@ class Circuit:
     name: str = "circuit"
     description: str = ""
     dynamics: dict = dataclasses.field(default_factory=dict)
+    precision: Precision = EXACT
 
     def __post_init__(self):
+        object.__setattr__(self, "precision", Precision.parse(self.precision))
         layers = tuple(self.layers)
         if len(layers) < 2:
             raise bad("layers", "need an input layer and at least one hidden layer", list(layers))
@@ -203,6 +210,7 @@ class Circuit:
             "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
             "initial_values": {k: list(v) for k, v in self.initial_values.items()},
             **({"dynamics": dict(self.dynamics)} if self.dynamics else {}),
+            **({} if self.precision.exact else {"precision": self.precision.to_dict()}),
         }
 
     @classmethod
@@ -212,8 +220,9 @@ class Circuit:
         for key, value in d.items():
             if key not in _TOP_KEYS:
                 raise bad(f"{source}: {key}", f"unknown key; expected one of {sorted(_TOP_KEYS)}")
-            if not isinstance(value, _TOP_KEYS[key]):
-                raise bad(f"{source}: {key}", f"must be a {_TOP_KEYS[key].__name__}", value)
+            kinds = _TOP_KEYS[key] if isinstance(_TOP_KEYS[key], tuple) else (_TOP_KEYS[key],)
+            if not isinstance(value, kinds):
+                raise bad(f"{source}: {key}", f"must be a {' or a '.join(k.__name__ for k in kinds)}", value)
         for key in _REQUIRED:
             if key not in d:
                 raise bad(f"{source}: {key}", "missing key")
@@ -226,6 +235,7 @@ class Circuit:
                 name=d.get("name", "circuit"),
                 description=d.get("description", ""),
                 dynamics=d.get("dynamics", {}),
+                precision=d.get("precision"),
             )
         except HMError as e:
             raise HMError(f"{source}: {e}") from None

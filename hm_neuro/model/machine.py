@@ -140,9 +140,10 @@ class Parameters:
 
     @classmethod
     def initial(cls, circuit: Circuit) -> Parameters:
+        """The circuit's initial values (on its precision's grids: the nearest level)."""
         n, iv = circuit.layers, circuit.initial_values
         L = len(n) - 1
-        return cls(
+        params = cls(
             generative_weights=[
                 np.full(circuit.weight_shape("generative", k), iv["generative_weights"][k]) for k in range(L)
             ],
@@ -152,6 +153,13 @@ class Parameters:
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
         )
+        for f in dataclasses.fields(cls):
+            grid = circuit.precision.grid(f.name)
+            if grid is not None:
+                arrays = getattr(params, f.name)
+                for k, a in enumerate(arrays):
+                    arrays[k] = grid.nearest(a, f.name == "generative_weights" and circuit.nonnegative(k))
+        return params
 
     def copy(self) -> Parameters:
         return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])

@@ -28,6 +28,7 @@ import atexit
 import contextlib
 import dataclasses
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -109,6 +110,7 @@ class Task:
             self.rule,
             tuple(sorted(c.get("dynamics", {}).items())),
             self.rng,
+            json.dumps(c.get("precision"), sort_keys=True),
         )
 
     def row(self) -> dict:

@@ -18,18 +18,7 @@ import numpy as np
 from ... import philox
 from ...errors import bad
 from ...model import Circuit, Rule
-from .code import (
-    SUMMED_INPUT,
-    SYNAPSE,
-    binary_layer,
-    copies_sum,
-    delta_rule,
-    log_sigmoid,
-    sampled,
-    sigmoid,
-    stream_uniform,
-    suffix,
-)
+from .code import SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, log_sigmoid, sampled, sigmoid, stream_uniform, suffix
 from .population import PopulationNetwork
 
 #: event-driven propagation pays off from this many synapses per example
@@ -175,7 +164,8 @@ class BinaryNetwork(PopulationNetwork):
         }[kind]
         pre = f"{state}{{c}}_pre * " if presynaptic else ""
         dw = "mask * " + copies_sum(pre + err + "{c}_post", copies)
-        return delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))
+        purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
+        return self.weight_rule("generative" if kind == "generative" else "recognition", k, dw, purpose)
 
     def _synapse_args(self, kind: str, k: int) -> dict:
         """Synapses arguments of recognition or generative set k."""
@@ -281,7 +271,8 @@ class BinaryNetwork(PopulationNetwork):
         wake-phase Q update of the recognition bias."""
         K, w = self.K, "omega{c}" if self.weighted else None
         gate = "wake_gate(t, machine)"
-        code = f"b_gen += eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
+        db = f"eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
+        code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
         if l < self.L:
             code += "".join(
                 f"\nerr_gen{suffix(c)} = eps_gen * {gate}"
@@ -290,9 +281,10 @@ class BinaryNetwork(PopulationNetwork):
                 for c in range(K)
             )
         if l > 0 and self.rule.wake_update:
+            db = f"eps_b_rec * {gate} * " + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
             code += (
-                f"\nb_rec += eps_b_rec * {gate} * "
-                + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
+                "\n"
+                + self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_WAKE)
                 + "".join(
                     f"\nerr_rec_wake{suffix(c)} = eps_rec * {gate} * omega{suffix(c)}"
                     f" * (s_wake{suffix(c)} - q{suffix(c)})"
@@ -399,9 +391,15 @@ class BinaryNetwork(PopulationNetwork):
                 self._propagate(phases, R[k], f"x_rec_sleep{suffix(c)}", "sleep")
             phases.op(
                 lay[k + 1],
-                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}" for c in range(S)) + "\n"
-                "b_rec += eps_b_rec * sleep_gate(t, machine) * "
-                + copies_sum("(s_sleep{c} - q{c})", S)
+                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}" for c in range(S))
+                + "\n"
+                + self.bias_rule(
+                    "b_rec",
+                    "recognition_biases",
+                    k,
+                    "eps_b_rec * sleep_gate(t, machine) * " + copies_sum("(s_sleep{c} - q{c})", S),
+                    philox.ROUND_SLEEP,
+                )
                 + "".join(
                     f"\nerr_rec{suffix(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{suffix(c)} - q{suffix(c)})"
                     for c in range(S)

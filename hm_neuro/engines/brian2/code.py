@@ -14,6 +14,7 @@ template, :data:`COMPARTMENT`: apical (generative) and basal (recognition).
 
 from __future__ import annotations
 
+import numpy as np
 from brian2 import Equations, Function
 
 from ... import philox
@@ -139,6 +140,36 @@ def binary_layer(
     return eqs
 
 
+#: a grid of finite precision (:mod:`hm_neuro.model.precision`), per unit, renamed per
+#: pathway by :func:`grid`: ``b_`` the unit's biases, ``gen_`` / ``rec_`` the generative /
+#: recognition weights into it
+GRID = """
+step : 1 (constant)           # the step between neighbouring levels
+inv_step : 1 (constant)       # 1 / step
+lo : 1 (constant)             # the lowest level (0 for weights kept >= 0)
+hi : 1 (constant)             # the highest level
+"""
+
+
+def grid(prefix: str) -> Equations:
+    """The variables of a grid: ``{prefix}_step``, ``{prefix}_inv_step``, ``{prefix}_lo``, ``{prefix}_hi``."""
+    return Equations(GRID, **{name: f"{prefix}_{name}" for name in ("step", "inv_step", "lo", "hi")})
+
+
+def on_grid(var: str, new: str, rounding: str, prefix: str, draw: str = "", suffix: str = "") -> str:
+    """``var = new``, exactly or rounded onto the grid ``prefix`` (read with
+    ``suffix``, e.g. ``_post`` in a synapse): ``nearest`` or ``stochastic``
+    with the uniform number of the draw ``draw`` (the arguments of
+    :data:`STOCHASTIC_FLOOR` after x) -- the code of
+    :meth:`hm_neuro.model.Grid.update`."""
+    if rounding == "exact":
+        return f"{var} = {new}"
+    g = {name: f"{prefix}_{name}{suffix}" for name in ("step", "inv_step", "lo", "hi")}
+    x = f"({new}) * {g['inv_step']}"
+    k = f"floor({x} + 0.5)" if rounding == "nearest" else f"stochastic_floor({x}, {draw})"
+    return f"{var} = clip({g['step']} * {k}, {g['lo']}, {g['hi']})"
+
+
 #: the synapses of one pathway (recognition: R_jk bottom-up; generative: G_kj top-down)
 SYNAPSE = """
 w : 1                         # the weight
@@ -218,6 +249,54 @@ def _philox_function() -> Function:
 #: the circuit's uniform numbers (in every run's namespace)
 PHILOX = _philox_function()
 
+#: the C of :data:`STOCHASTIC_FLOOR` (after :data:`hm_neuro.philox.C_CODE`, whose guard makes it one copy)
+_ROUND_C = (
+    philox.C_CODE
+    + """
+static inline double hm_stochastic_floor(double x, int32_t key_lo, int32_t key_hi, double step,
+                                         int32_t unit, int32_t group, int32_t purpose)
+{
+    double f = floor(x);
+    if (x == f) return f;  /* on a level already: no draw can move it, and none is made */
+    return floor(x + hm_philox_uniform(key_lo, key_hi, step, unit, group, purpose));
+}
+"""
+)
+
+
+def _stochastic_floor_numpy(x, key_lo, key_hi, step, unit, group, purpose):
+    x = np.asarray(x, dtype=float)
+    f = np.floor(x)
+    return np.where(x == f, f, np.floor(x + philox.uniform(key_lo, key_hi, step, unit, group, purpose)))
+
+
+def _stochastic_floor_function() -> Function:
+    """``stochastic_floor(x, key_lo, key_hi, step, unit, group, purpose)``:
+    ``floor(x + u)`` with the draw's uniform number u, x itself when x is
+    whole (the stochastic rounding of :class:`hm_neuro.model.Grid`)."""
+    f = Function(
+        _stochastic_floor_numpy,
+        arg_units=[1] * 7,
+        return_unit=1,
+        arg_types=["float", "integer", "integer", "float", "integer", "integer", "integer"],
+        return_type="float",
+        stateless=True,
+    )
+    cython = (
+        'cdef extern from *:\n    """\n'
+        + "".join("    " + line + "\n" for line in _ROUND_C.strip().splitlines())
+        + '    """\n'
+        "    double hm_stochastic_floor(double x, int key_lo, int key_hi, double step, int unit, int group, "
+        "int purpose)\n"
+    )
+    f.implementations.add_implementation("cpp", code=_ROUND_C, name="hm_stochastic_floor")
+    f.implementations.add_implementation("cython", code=cython, name="hm_stochastic_floor")
+    return f
+
+
+#: the stochastic rounding of finite-precision updates (in every run's namespace)
+STOCHASTIC_FLOOR = _stochastic_floor_function()
+
 
 def stream_uniform(group, purpose: int, step: str = "step_offset + t_in_timesteps") -> str:
     """The uniform number of a unit's draw (:mod:`hm_neuro.philox`): by
@@ -249,6 +328,23 @@ def copies_sum(term: str, copies: int, weight: str | None = None) -> str:
     return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
 
 
-def delta_rule(dw: str, nonnegative: bool) -> str:
-    """A synapse's delta rule ``w += dw`` (eqs. 4 and 7), kept >= 0 where the circuit says so."""
+def delta_rule(dw: str, nonnegative: bool, rounding: str = "exact", prefix: str = "", draw: str = "") -> str:
+    """A synapse's delta rule ``w += dw`` (eqs. 4 and 7), kept >= 0 where the
+    circuit says so; of finite precision, rounded onto the grid ``prefix``
+    of the postsynaptic unit (:func:`on_grid`; a grid's lowest level is 0
+    where weights are kept >= 0)."""
+    if rounding != "exact":
+        return on_grid("w", f"w + {dw}", rounding, prefix, draw, suffix="_post")
     return f"w = clip(w + {dw}, 0, inf)" if nonnegative else f"w += {dw}"
+
+
+def bias_rule(var: str, db: str, rounding: str = "exact", draw: str = "") -> str:
+    """A bias's delta rule ``var += db`` (eqs. 4 and 7), of finite precision on the unit's grid ``b``."""
+    return f"{var} += {db}" if rounding == "exact" else on_grid(var, f"{var} + {db}", rounding, "b", draw)
+
+
+def rounding_draw(group: int, purpose: int, step: str, unit: str = "unit", pre: str = "") -> str:
+    """The arguments of a stochastic rounding's draw after x: the machine's
+    key (a synapse reads it from its presynaptic unit, ``pre='_pre'``), the
+    stream's step, the parameter's index in its set and the set's group."""
+    return f"key_lo{pre}, key_hi{pre}, {step}, {unit}, {group}, {purpose}"

@@ -19,7 +19,7 @@ from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
 from .cache import FileLock, build_key, cache_root, check_cache
-from .code import PHILOX
+from .code import PHILOX, STOCHASTIC_FLOOR
 from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
 
@@ -144,6 +144,7 @@ class Brian2Engine(EngineBase):
                 **({} if options.monitors is None else {"monitors": self._monitor_key()}),
                 **({} if not options.data_rows else {"data_rows": int(options.data_rows)}),
                 **({} if options.rng == "philox" else {"rng": options.rng}),
+                **({} if circuit.precision.exact else {"roundings": circuit.precision.roundings()}),
             )
             entry = cache_root() / "builds" / key
         else:
@@ -183,7 +184,7 @@ class Brian2Engine(EngineBase):
     def _namespace(self, timed_arrays=None) -> dict:
         """What the circuit's code refers to: its TimedArrays and the stream's function."""
         timed = timed_arrays if timed_arrays is not None else {ta.name: ta for ta in self.net.timed_arrays}
-        return {**timed, "philox_uniform": PHILOX}
+        return {**timed, "philox_uniform": PHILOX, "stochastic_floor": STOCHASTIC_FLOOR}
 
     def _monitor_key(self) -> list:
         """What the user's monitors add to the generated code (their names and classes)."""
@@ -241,6 +242,7 @@ class Brian2Engine(EngineBase):
         values.update(self.net.parameter_values(params))
         values.update(self.net.perturbation_values(chunk.perturbation))
         values.update(self.net.stream_values(chunk.seeds, chunk.offset))
+        values.update(self.net.grid_values())
         values.update(
             self.net.chunk_inputs(
                 chunk.data, chunk.wake_gate, chunk.sleep_gate, chunk.uniforms, compiled=self.device == "cpp_standalone"
@@ -296,12 +298,14 @@ class Brian2Engine(EngineBase):
         same = (
             circuit.layers == self.circuit.layers
             and circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into
+            and circuit.precision == self.circuit.precision
         )
         if not same:
             raise bad(
                 "circuit",
                 f"this build is for layers {list(self.circuit.layers)} with constraints "
-                f"{list(self.circuit.nonnegative_generative_weights_into)}",
+                f"{list(self.circuit.nonnegative_generative_weights_into)} "
+                f"and precision {self.circuit.precision.label}",
                 circuit.name,
             )
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from ... import philox
 from ...errors import bad
-from ...model import WAKE_SLEEP, Circuit, Parameters
-from .code import STREAM
+from ...model import WAKE_SLEEP, Circuit, Parameters, rounding_group
+from .code import STREAM, bias_rule, delta_rule, grid, rounding_draw
 from .device import stable_clock
 
 
@@ -65,6 +65,8 @@ class PopulationNetwork:
     ):
         self.circuit = circuit
         self.rng = rng
+        #: {pathway: 'exact' | 'nearest' | 'stochastic'}: what the generated code depends on
+        self.roundings = circuit.precision.roundings()
         self.chunk = int(chunk)
         self.n_machines = N = int(n_machines)
         self.L = len(circuit.layers) - 1
@@ -99,9 +101,17 @@ class PopulationNetwork:
 
     def new_layer(self, l: int, model, **kwargs):
         """Layer l's NeuronGroup on the population's clock (with the
-        variables of its counter-based stream, :data:`.code.STREAM`)."""
+        variables of its counter-based stream, :data:`.code.STREAM`, and the
+        grids of a finite precision, :func:`.code.grid`)."""
         if self.rng == "philox":
             model = model + b2.Equations(STREAM)
+        for prefix, pathway, present in (
+            ("b", "biases", True),
+            ("gen", "generative", l < self.L),
+            ("rec", "recognition", l > 0),
+        ):
+            if present and self.roundings[pathway] != "exact":
+                model = model + grid(prefix)
         n = self.circuit.layers[l]
         g = b2.NeuronGroup(self.n_machines * n, model, name=f"layer_{l}", clock=self.clock, **kwargs)
         g.machine = np.repeat(np.arange(self.n_machines), n)
@@ -190,6 +200,49 @@ class PopulationNetwork:
             vals[g.key_lo] = np.repeat(halves[:, 0], n)
             vals[g.key_hi] = np.repeat(halves[:, 1], n)
             vals[g.step_offset] = np.full(self.n_machines * n, float(offset))
+        return vals
+
+    # ------------------------------------------------------------ finite precision
+
+    def example_step(self, pre: str = "") -> str:
+        """The stream's step (the example) as code; ``pre='_pre'`` in a synapse."""
+        return f"step_offset{pre} + t_in_timesteps"
+
+    def weight_rule(self, kind: str, k: int, dw: str, purpose: int) -> str:
+        """The delta rule ``w += dw`` of generative or recognition set k, on its
+        grid if it has one (the stochastic rounding's draw: counter unit = the
+        synapse's index in its set, pre-major as :meth:`pairs` connects)."""
+        n_post = self.circuit.layers[k if kind == "generative" else k + 1]
+        name = f"{kind}_weights"
+        draw = rounding_draw(
+            rounding_group(name, k), purpose, self.example_step("_pre"), f"unit_pre * {n_post} + unit_post", "_pre"
+        )
+        prefix = "gen" if kind == "generative" else "rec"
+        return delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k), self.roundings[kind], prefix, draw)
+
+    def bias_rule(self, var: str, parameter_set: str, k: int, db: str, purpose: int) -> str:
+        """The delta rule ``var += db`` of a bias, on the biases' grid if it has one."""
+        draw = rounding_draw(rounding_group(parameter_set, k), purpose, self.example_step())
+        return bias_rule(var, db, self.roundings["biases"], draw)
+
+    def grid_values(self) -> dict:
+        """{VariableView: per-unit array} of every grid (the population's precision)."""
+        precision, vals = self.circuit.precision, {}
+        if precision.exact:
+            return vals
+        for l, g in enumerate(self.layers):
+            sets = [("b", precision.biases, False)]
+            if l < self.L:
+                sets.append(("gen", precision.generative, self.circuit.nonnegative(l)))
+            if l > 0:
+                sets.append(("rec", precision.recognition, False))
+            for prefix, grid_, nonnegative in sets:
+                if grid_ is None:
+                    continue
+                lo, hi = grid_.bounds(nonnegative)
+                size = len(g)
+                for name, v in (("step", grid_.step), ("inv_step", 1.0 / grid_.step), ("lo", lo), ("hi", hi)):
+                    vals[getattr(g, f"{prefix}_{name}")] = np.full(size, v)
         return vals
 
     def perturbation_values(self, perturbations):

@@ -11,7 +11,7 @@ from brian2.utils.logger import BrianLogger
 
 from ... import philox
 from ...model import Circuit, Spiking
-from .code import SUMMED_INPUT, SYNAPSE, delta_rule, spiking_layer, stream_uniform
+from .code import SUMMED_INPUT, SYNAPSE, spiking_layer, stream_uniform
 from .population import PopulationNetwork
 
 
@@ -135,13 +135,18 @@ class SpikingNetwork(PopulationNetwork):
                     name=f"layer_{l}_axon",
                 )
             # the biases learn after the synapses (which read p before it moves)
+            db = "eps_b_gen * wake_gate(t, machine) * (fired - p_gen)"
             g.run_on_event(
-                "wake_learn", "b_gen += eps_b_gen * wake_gate(t, machine) * (fired - p_gen)", when="start", order=5
+                "wake_learn",
+                self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE),
+                when="start",
+                order=5,
             )
             if l > 0:
+                db = "eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)"
                 g.run_on_event(
                     "sleep_learn",
-                    "b_rec += eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)",
+                    self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_SLEEP),
                     when="start",
                     order=5,
                 )
@@ -196,11 +201,16 @@ class SpikingNetwork(PopulationNetwork):
             ("rec", "sleep_learn", "sleep_gate") if kind == "recognition" else ("gen", "wake_learn", "wake_gate")
         )
         dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * a_pre * (fired_post - p_{pathway}_post)"
+        purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
         return lambda k: {
             "model": SYNAPSE + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
-            "on_post": {"learn": delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k))},
+            "on_post": {"learn": self.weight_rule(kind, k, dw, purpose)},
             "on_event": {"learn": phase},
         }
+
+    def example_step(self, pre: str = "") -> str:
+        """The stream's step: the example, one cycle of the oscillation."""
+        return f"step_offset{pre} + t_in_timesteps // {self.steps_per_cycle}"
 
     def chunk_inputs(self, data, *args, **kwargs):
         self._chunk_data = data  # layer 0's wake states, for read_spikes

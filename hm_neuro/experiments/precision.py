@@ -1,0 +1,257 @@
+"""Does wake-sleep learn with synapses of finite precision?
+
+The bars problem (Hinton et al. 1995, Fig. 1; :mod:`hm_neuro.experiments.bars`,
+one run per seed, 2e6 examples) with every weight of both pathways on a grid
+of 2, 3, 4, 4.7 (26 levels: Bartol et al. 2015's estimate for a hippocampal
+synapse), 6, 8, 12 and 16 bits over [-16, 16] (float64 weights of the bars
+machine reach ~18; :mod:`hm_neuro.model.precision`), each update rounded to
+the nearest level or stochastically; the biases stay float64 here (they are
+not synapses), and the ``loihi`` preset (8-bit weights, 13-bit biases, a
+shared exponent per synapse set, stochastic rounding) is one more row.
+float64 runs of the same seeds are the baseline.
+
+Writes ``precision.json`` (``precision_<rule>`` for another rule; per
+setting: seeds <= 0.10 bits, median KL(data||model), every seed's KL, the
+fraction of weights at a saturated level and of the input layer's updates
+below half a step), ``precision.png`` (KL against bits, nearest and
+stochastic, with the float64 median and the paper's 0.10 bits as lines) and
+``precision_weights.png`` (generative weights of the best 4.7-bit
+stochastic run beside the best float64 one).  ``--digits`` adds the
+digits classification error at 4.7 and 8 bits (stochastic) against float64
+on the same split (:mod:`hm_neuro.experiments.digits`).
+
+Run:  hm-neuro reproduce precision [--seeds 10] [--rule reweighted:5] [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import plotting
+from ..engines import MAX_CHUNK
+from ..errors import HMError
+from ..files.model_io import save_json
+from ..model import EXACT, PRESETS, Grid, Parameters, Precision, Rule
+from ..runs.runner import Task, default_workers, run_tasks
+from . import bars
+from . import digits as digits_experiment
+
+BITS = (2, 3, 4, 4.7, 6, 8, 12, 16)
+ROUNDINGS = ("nearest", "stochastic")
+#: the weights' range: the bars machine's float64 weights stay within ~[-4, 18]
+WEIGHT_RANGE = (-16.0, 16.0)
+SEEDS = 10
+#: the settings of the weights figure and of the digits rows
+SHOWN_BITS = 4.7
+DIGITS_BITS = (4.7, 8)
+
+
+def grid_precision(bits: float, rounding: str) -> Precision:
+    """Both pathways on one grid of ``bits`` over :data:`WEIGHT_RANGE`; biases float64."""
+    g = Grid(bits, WEIGHT_RANGE, rounding)
+    return Precision(g, g, None, name=f"{bits:g}-bit {rounding}")
+
+
+def settings(bits=BITS, roundings=ROUNDINGS) -> list:
+    """(label, bits or None, rounding, Precision) of every row: float64, the grids, loihi."""
+    rows = [("float64", None, "exact", EXACT)]
+    rows += [(f"{b:g}-bit {r}", b, r, grid_precision(b, r)) for r in roundings for b in bits]
+    return rows + [("loihi", 8, "stochastic", PRESETS["loihi"])]
+
+
+def _lost_fraction(grid: Grid | None, rate: float) -> float:
+    """The share of the input layer's possible updates eps * |s - p| (|s - p|
+    uniform in [0, 1]) that nearest rounding loses: those below half a step."""
+    if grid is None:
+        return 0.0
+    return float(min(1.0, grid.step / 2 / rate))
+
+
+def _saturated(params: Parameters, precision: Precision) -> float:
+    """The fraction of weights at their grid's lowest or highest level (weights kept >= 0 at 0 do not count)."""
+    at, total = 0, 0
+    for name in ("generative_weights", "recognition_weights"):
+        g = precision.grid(name)
+        if g is None:
+            continue
+        lo, hi = g.bounds()
+        for w in getattr(params, name):
+            at += int(np.sum((w <= lo) | (w >= hi)))
+            total += w.size
+    return at / total if total else 0.0
+
+
+def _tasks(rows, seeds, examples, rule, engine, device):
+    circuit = bars.circuit_for("connections")
+    tasks = []
+    for label, _, _, precision in rows:
+        for s in seeds:
+            tasks.append(
+                Task(
+                    len(tasks),
+                    circuit.replace(precision=precision).to_dict(),
+                    "bars",
+                    examples,
+                    s,
+                    point=(("setting", label),),
+                    p_vertical=bars.P_VERTICAL,
+                    engine=engine,
+                    device=device,
+                    chunk=min(examples, MAX_CHUNK),
+                    keep_model=True,
+                    rule=rule.label,
+                )
+            )
+    return tasks
+
+
+def _row(label, bits, rounding, precision, results, circuit) -> dict:
+    ok = [r for r in results if r["row"]["status"] == "ok"]
+    kls = np.array([r["row"]["kl_data_model_bits"] for r in ok])
+    models = [Parameters.from_arrays(r["model"], circuit) for r in ok]
+    rate = circuit.learning_rates["generative_weights"][0]
+    return {
+        "setting": label,
+        "bits": bits,
+        "levels": None if bits is None else precision.generative.levels,
+        "rounding": rounding,
+        "step": None if precision.generative is None else precision.generative.step,
+        "precision": precision.to_dict() if not precision.exact else "float64",
+        "seeds": len(results),
+        "failed": len(results) - len(ok),
+        "seeds_reaching_paper_kl": int(np.sum(kls <= bars.PAPER_KL)),
+        "median_kl_data_model_bits": float(np.median(kls)) if len(kls) else None,
+        "kl_data_model_bits": kls.tolist(),
+        "seeds_of_kl": [r["row"]["seed"] for r in ok],
+        "median_saturated_weights": float(np.median([_saturated(m, precision) for m in models])) if models else None,
+        "input_updates_lost_to_nearest": _lost_fraction(precision.generative, rate) if rounding == "nearest" else 0.0,
+        "upper_updates_lost_to_nearest": (
+            _lost_fraction(precision.generative, circuit.learning_rates["generative_weights"][1])
+            if rounding == "nearest"
+            else 0.0
+        ),
+    }
+
+
+def _best_model(results, circuit):
+    ok = [r for r in results if r["row"]["status"] == "ok"]
+    if not ok:
+        return None, None
+    best = min(ok, key=lambda r: r["row"]["kl_data_model_bits"])
+    return Parameters.from_arrays(best["model"], circuit), best["row"]
+
+
+def _weights_figure(shown: dict, path: Path):
+    """Fig. 1c's generative weights of the best run of each shown setting, one row each."""
+    plt = plotting._plt()
+    fig = plt.figure(figsize=(11.5, 2.1 * len(shown)))
+    for i, (title, params) in enumerate(shown.items()):
+        sub = plotting.bars_generative_weights(params)
+        sub.canvas.draw()
+        ax = fig.add_subplot(len(shown), 1, i + 1)
+        ax.imshow(np.asarray(sub.canvas.buffer_rgba()))
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=9)
+        plt.close(sub)
+    fig.tight_layout()
+    plotting.save(fig, path)
+
+
+def main(
+    seeds=SEEDS,
+    quick=False,
+    out="figures",
+    workers=None,
+    rule="wake-sleep",
+    engine=None,
+    device=None,
+    seed=0,
+    digits=False,
+):
+    """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
+    on the Brian2 circuit; ``quick``: 4.7 and 8 bits, 2 seeds, 2,000
+    examples on the vectorised engine (a smoke test of the code, not a
+    result).  ``digits``: add :func:`digits_rows`."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    rule = Rule.parse(rule)
+    engine = engine or ("vectorised" if quick else "brian2")
+    examples = 2_000 if quick else bars.EXAMPLES
+    seeds = min(seeds, 2) if quick else seeds
+    rows = settings(DIGITS_BITS) if quick else settings()
+    seed_list = list(range(seed, seed + seeds))
+    tasks = _tasks(rows, seed_list, examples, rule, engine, device)
+    results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
+    circuit = bars.circuit_for("connections")
+    table, shown = [], {}
+    for i, (label, bits, rounding, precision) in enumerate(rows):
+        mine = results[i * seeds : (i + 1) * seeds]
+        row = _row(label, bits, rounding, precision, mine, circuit.replace(precision=precision))
+        table.append(row)
+        if label in ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{DIGITS_BITS[0]:g}-bit stochastic"):
+            params, best = _best_model(mine, circuit.replace(precision=precision))
+            if params is not None:
+                shown.setdefault(
+                    label,
+                    (
+                        f"{label}: best of {seeds} seeds (seed {best['seed']}, "
+                        f"KL {best['kl_data_model_bits']:.3f} bits)",
+                        params,
+                    ),
+                )
+        kl = "-" if row["median_kl_data_model_bits"] is None else f"{row['median_kl_data_model_bits']:.3f}"
+        print(
+            f"{label:22s} {row['seeds_reaching_paper_kl']:>3d}/{seeds} seeds <= {bars.PAPER_KL} bits, median KL {kl}"
+            + (f", {row['failed']} failed" if row["failed"] else ""),
+            file=sys.stderr,
+        )
+    name = "precision" + ("" if rule.is_default else "_" + rule.label.replace(":", "")) + ("_quick" if quick else "")
+    learned = [
+        r["bits"]
+        for r in table
+        if r["rounding"] == "stochastic" and r["setting"] != "loihi" and r["seeds_reaching_paper_kl"] > seeds / 2
+    ]
+    summary = {
+        "experiment": "precision",
+        "paper_kl_data_model_bits": bars.PAPER_KL,
+        "rule": rule.label,
+        "engine": engine,
+        "examples": examples,
+        "seeds": seeds,
+        "first_seed": seed,
+        "quick": quick,
+        "weight_range": list(WEIGHT_RANGE),
+        "biases": "float64 (the loihi row: 13-bit)",
+        "fewest_stochastic_bits_learning_in_a_majority": min(learned) if learned else None,
+        "rows": table,
+    }
+    if digits:
+        summary["digits_error"] = digits_rows(quick, out, workers)
+    summary["seconds_total"] = time.perf_counter() - t0
+    save_json(out / f"{name}.json", summary)
+    plotting.save(
+        plotting.precision_figure(table, bars.PAPER_KL, f"bars ({rule.label}, {examples:,} examples)"),
+        out / f"{name}.png",
+    )
+    if shown:
+        _weights_figure({title: p for title, p in shown.values()}, out / f"{name}_weights.png")
+    print(f"-> {out / (name + '.json')}, {out / (name + '.png')}, {out / (name + '_weights.png')}")
+    return summary
+
+
+def digits_rows(quick=False, out="figures", workers=None) -> dict:
+    """The digits classification error at :data:`DIGITS_BITS` (stochastic) and
+    float64, on the same split (each a :func:`hm_neuro.experiments.digits.main` run)."""
+    rows = {}
+    for label, precision in [("float64", None)] + [
+        (f"{b:g}-bit stochastic", grid_precision(b, "stochastic")) for b in DIGITS_BITS
+    ]:
+        result = digits_experiment.main(quick=quick, out=out, workers=workers, precision=precision)
+        rows[label] = result["error_helmholtz"]
+    if not rows:
+        raise HMError("precision: no digits row ran")
+    return rows
