@@ -8,7 +8,9 @@ exact
     Fed the same pre-drawn uniform numbers, the Brian2 circuit and the
     reference (:mod:`hm_neuro.engines.reference`) draw the same samples and
     learn the same weights (to 1e-12) over wake-sleep, wake-only,
-    sleep-only and frozen epochs.
+    sleep-only and frozen epochs -- in float64 and (not ``quick``) with the
+    ``loihi`` preset's finite-precision synapses, stochastic rounding
+    drawn from the machine's stream (:mod:`hm_neuro.model.precision`).
 expectation
     With the circuit's own random numbers, the mean update of M single wake
     (sleep) phases equals the expectation of eq. 4 (eq. 7) computed by
@@ -30,6 +32,7 @@ from .model import (
     NO_PERTURBATION,
     Circuit,
     Parameters,
+    Rounding,
     Uniforms,
     generative_logits,
     load_circuit,
@@ -54,6 +57,12 @@ def random_parameters(circuit: Circuit, rng: np.random.Generator, scale: float =
             a[...] = rng.normal(0.0, scale, a.shape)
     for k in circuit.nonnegative_generative_weights_into:
         np.abs(p.generative_weights[k], out=p.generative_weights[k])
+    for name in ("generative_weights", "recognition_weights", "generative_biases", "recognition_biases"):
+        grid = circuit.precision.grid(name)
+        if grid is not None:  # on the circuit's grids
+            arrays = getattr(p, name)
+            for k, a in enumerate(arrays):
+                arrays[k] = grid.nearest(a, name == "generative_weights" and circuit.nonnegative(k))
     return p
 
 
@@ -98,7 +107,10 @@ def run_both(
     u = Uniforms.draw(circuit, n, rng)
     wg, sg = schedule_gates(SCHEDULE, 0, n)
     ref = p0.copy()
-    ref_samples = reference_train(ref, circuit, data, u, wg, sg, record_samples=True, perturbation=perturbation)
+    rounding = None if circuit.precision.exact else Rounding(circuit.precision, seed, 0)
+    ref_samples = reference_train(
+        ref, circuit, data, u, wg, sg, record_samples=True, perturbation=perturbation, rounding=rounding
+    )
     with make_engine(
         circuit, "brian2", device=device, chunk=n, external_uniforms=True, record_spikes=True, propagation=propagation
     ) as eng:
@@ -179,6 +191,7 @@ def checks(devices, quick: bool) -> list:
         if not quick:
             out.append((exact_check, ("four-hidden", four, device)))
             out.append((exact_check, ("16-8-1", bars, device, "event")))
+            out.append((exact_check, ("16-8-1 loihi", bars.replace(precision="loihi"), device)))
         out += [(expectation_check, ("wake", device)), (expectation_check, ("sleep", device))]
     return out
 

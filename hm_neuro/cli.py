@@ -27,7 +27,7 @@ from .files.data import bars_distribution, resolve_data
 from .files.model_io import load_history, load_model, save_history, save_model
 from .files.outputs import check_folder, check_name, check_outputs, input_paths
 from .log import progress
-from .model import ESCAPES, Rule, load_circuit
+from .model import ESCAPES, Precision, Rule, load_circuit
 from .runs.runner import default_workers
 from .seeds import check_seed, tree
 from .training import (
@@ -194,6 +194,8 @@ def _save_trained(args, results, circuit, spiking, stream, outs, hists):
 
 def cmd_train(args):
     circuit = load_circuit(args.circuit)
+    if args.precision is not None:
+        circuit = circuit.replace(precision=Precision.parse(args.precision, "--precision"))
     stream = stream_for(args.data, circuit, args.p_vertical)
     params = load_model(args.init, circuit)[0] if args.init else None
     schedule = parse_schedule(args.schedule) if args.schedule else None
@@ -616,6 +618,12 @@ def _train_options(t):
     )
     t.add_argument("--chunk", type=_count, default=MAX_CHUNK, help="examples per Brian2 run; default 1e5")
     t.add_argument("--rng", choices=RNGS, default="philox", help=RNG_HELP)
+    t.add_argument(
+        "--precision",
+        help="finite-precision synapses instead of the circuit's [precision] table: a preset, loihi (8-bit "
+        "weights, 13-bit biases, shared exponent, stochastic rounding) or cortex (4.7-bit weights, 26 "
+        "levels, stochastic rounding), or float64; default the circuit's (float64)",
+    )
     add_spiking_options(t)
     t.add_argument(
         "--propagation",
