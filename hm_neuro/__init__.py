@@ -29,6 +29,8 @@ _PUBLIC = {
         "load_circuit",
         "Rule",
         "Spiking",
+        "Precision",
+        "Grid",
         "Parameters",
         "Uniforms",
         "Perturbation",
