@@ -99,7 +99,12 @@ def split_key(key: int):
 def uniform(key_lo, key_hi, step, unit, group, purpose) -> np.ndarray:
     """The specification, element by element (broadcast): the uniform number
     of a draw (module docstring).  Keys as the signed 32-bit halves of
-    :func:`split_key`; Brian2's numpy target calls this."""
+    :func:`split_key`; Brian2's numpy target calls this -- one step of many
+    units at a time, answered from a table of the coming steps
+    (:func:`_from_table`)."""
+    tabled = _from_table(key_lo, key_hi, step, unit, group, purpose)
+    if tabled is not None:
+        return tabled
     one = _one_machine(key_lo, key_hi, step, unit, group, purpose)
     if one is not None:
         return one
@@ -152,6 +157,58 @@ def _one_machine(key_lo, key_hi, step, unit, group, purpose):
     blocks = {b: _block(c0, b, c2, c3, key, 0) for b in {u >> 2 for u in units}}
     words = np.array([blocks[u >> 2][u & 3] for u in units], dtype=np.uint64)
     return to_unit_interval(words).reshape(np.broadcast_shapes(unit.shape, *(a.shape for a in args)))
+
+
+#: steps per table of :func:`_from_table`, and the most tables kept
+TABLE_STEPS = 256
+MAX_TABLES = 512
+_TABLES: dict = {}
+
+
+def _uniform_value(a):
+    """The one value of an argument that is the same for every element, or None."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return None
+    first = a.flat[0]
+    return first if a.size == 1 or np.all(a == first) else None
+
+
+def _from_table(key_lo, key_hi, step, unit, group, purpose):
+    """:func:`uniform` of a call with one step, group and purpose (Brian2's
+    numpy target: one clock step of a layer or a synapse set), from a table
+    of :data:`TABLE_STEPS` steps made with NumPy's C Philox per key and block
+    of four units -- the same numbers (tests/test_philox.py), ~100x fewer
+    NumPy operations per step; None for any other call."""
+    s, g, p = (_uniform_value(a) for a in (step, group, purpose))
+    if s is None or g is None or p is None:
+        return None
+    lo, hi, unit = np.broadcast_arrays(np.asarray(key_lo), np.asarray(key_hi), np.asarray(unit))
+    if unit.size == 0 or unit.size > 1 << 16:
+        return None
+    s, g, p = int(s), int(g) & 0xFFFFFFFF, int(p) & 0xFFFFFFFF
+    name = (lo.tobytes(), hi.tobytes(), unit.tobytes(), unit.shape, g, p)
+    entry = _TABLES.get(name)
+    if entry is None or not entry[0] <= s < entry[0] + TABLE_STEPS:
+        if len(_TABLES) >= MAX_TABLES:
+            _TABLES.clear()
+        entry = _TABLES[name] = (s, _table(lo, hi, unit, s, g, p))
+    return entry[1][s - entry[0]]
+
+
+def _table(lo, hi, unit, first: int, group: int, purpose: int) -> np.ndarray:
+    """(TABLE_STEPS, *unit.shape) uniform numbers of steps ``first ..`` for every element."""
+    keys = ((hi.astype(np.int64) & 0xFFFFFFFF) << 32) | (lo.astype(np.int64) & 0xFFFFFFFF)
+    keys = keys.astype(np.uint64).ravel()
+    units = (unit.astype(np.int64) & 0xFFFFFFFF).ravel()
+    blocks, which = np.unique(np.stack([keys, (units >> 2).astype(np.uint64)], axis=1), axis=0, return_inverse=True)
+    words = np.empty((TABLE_STEPS, len(blocks), 4), dtype=np.uint64)
+    for b, (key, block) in enumerate(blocks):
+        start = first + (int(block) << 64) + (group << 128) + (purpose << 192)
+        bits = np.random.Philox(key=int(key), counter=(start - 1) % 2**256)  # it counts up before each block
+        words[:, b, :] = bits.random_raw(4 * TABLE_STEPS).reshape(TABLE_STEPS, 4)
+    out = words[:, which.ravel(), units & 3]
+    return to_unit_interval(out).reshape((TABLE_STEPS,) + unit.shape)
 
 
 def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:

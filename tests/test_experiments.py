@@ -127,3 +127,21 @@ def test_spiking_quick(tmp_path):
     assert res["settings"]["bridge"]["bridge"] and not res["settings"]["rate-escape"]["bridge"]
     check_png(tmp_path / "spiking_bridge_rate-escape_quick.png")  # not the default settings: named by them
     assert json.loads((tmp_path / "spiking_bridge_rate-escape_quick.json").read_text())["examples"] == 200
+
+
+def test_precision_quick_writes_its_table_and_figures(tmp_path):
+    assert main(["reproduce", "precision", "--quick", "--workers", "1", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "precision_quick.json").read_text())
+    rows = {r["setting"]: r for r in res["rows"]}
+    assert set(rows) == {"float64", "loihi"} | {
+        f"{b} {r}" for b in ("4.7-bit", "8-bit") for r in ("nearest", "stochastic")
+    }
+    assert rows["4.7-bit stochastic"]["levels"] == 26 and rows["4.7-bit nearest"]["step"] == pytest.approx(32 / 25)
+    for r in rows.values():
+        assert (
+            r["seeds"] == 2 and len(r["kl_data_model_bits"]) == 2 and all(0 < kl < 40 for kl in r["kl_data_model_bits"])
+        )
+    # nearest rounding at 4.7 bits loses every weight update (step 1.28 > 2 x 0.2): the weights never move
+    assert rows["4.7-bit nearest"]["input_updates_lost_to_nearest"] == 1.0
+    for fig in ("precision_quick.png", "precision_quick_weights.png"):
+        check_png(tmp_path / fig)

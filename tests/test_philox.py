@@ -37,6 +37,25 @@ def test_the_engines_blocks_equal_the_specification_draw_for_draw():
         assert np.array_equal(fast, philox.uniform(lo, hi, steps, unit, group, purpose))
 
 
+def test_the_numpy_targets_tables_equal_the_specification():
+    """Brian2's numpy target asks for one step of a layer (or synapse set) at a
+    time; those calls are answered from tables of the coming steps."""
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        N, n = int(rng.integers(1, 30)), int(rng.integers(1, 20))
+        keys = [int(k) for k in rng.integers(0, 2**63, N)]
+        halves = np.array([philox.split_key(k) for k in keys])
+        lo, hi, unit = np.repeat(halves[:, 0], n), np.repeat(halves[:, 1], n), np.tile(np.arange(n), N)
+        group, purpose = int(rng.integers(-300, 3000)), int(rng.integers(1, 5))  # negative: C reads it mod 2**32
+        for step in [int(rng.integers(0, 10**9))] * 2 + [int(rng.integers(0, 10**9)) + k for k in (0, 255, 256, 3)]:
+            tabled = philox.uniform(lo, hi, np.full(N * n, float(step)), unit, group, purpose)
+            counter = np.stack(np.broadcast_arrays(step, unit >> 2, group % 2**32, purpose), axis=-1)
+            key = np.zeros((N * n, 2), dtype=np.uint64)
+            key[:, 0] = np.array(keys, dtype=np.uint64).repeat(n)
+            w = philox.philox4x64(counter.astype(np.uint64), key)
+            assert np.array_equal(tabled, philox.to_unit_interval(w[np.arange(N * n), unit & 3]))
+
+
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_the_c_implementation_equals_the_specification(tmp_path):
     src = tmp_path / "philox.c"

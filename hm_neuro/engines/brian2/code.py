@@ -229,6 +229,13 @@ _CYTHON = (
 )
 
 
+def _without_unit_checks(f: Function, pyfunc):
+    """The numpy target calls ``pyfunc`` itself: Brian2's unit-checking wrapper
+    formats the whole result into an error message on every call, which was
+    half the time of a numpy-device run (every argument here is a number)."""
+    f.implementations.add_numpy_implementation(pyfunc, discard_units=True)
+
+
 def _philox_function() -> Function:
     """``philox_uniform(key_lo, key_hi, step, unit, group, purpose)``: a Brian2
     ``Function`` with NumPy (:func:`hm_neuro.philox.uniform`), C++ and Cython
@@ -241,6 +248,7 @@ def _philox_function() -> Function:
         return_type="float",
         stateless=True,
     )
+    _without_unit_checks(f, philox.uniform)
     f.implementations.add_implementation("cpp", code=philox.C_CODE, name="hm_philox_uniform")
     f.implementations.add_implementation("cython", code=_CYTHON, name="hm_philox_uniform")
     return f
@@ -289,6 +297,7 @@ def _stochastic_floor_function() -> Function:
         "    double hm_stochastic_floor(double x, int key_lo, int key_hi, double step, int unit, int group, "
         "int purpose)\n"
     )
+    _without_unit_checks(f, _stochastic_floor_numpy)
     f.implementations.add_implementation("cpp", code=_ROUND_C, name="hm_stochastic_floor")
     f.implementations.add_implementation("cython", code=cython, name="hm_stochastic_floor")
     return f
