@@ -57,13 +57,7 @@ def random_parameters(circuit: Circuit, rng: np.random.Generator, scale: float =
             a[...] = rng.normal(0.0, scale, a.shape)
     for k in circuit.nonnegative_generative_weights_into:
         np.abs(p.generative_weights[k], out=p.generative_weights[k])
-    for name in ("generative_weights", "recognition_weights", "generative_biases", "recognition_biases"):
-        grid = circuit.precision.grid(name)
-        if grid is not None:  # on the circuit's grids
-            arrays = getattr(p, name)
-            for k, a in enumerate(arrays):
-                arrays[k] = grid.nearest(a, name == "generative_weights" and circuit.nonnegative(k))
-    return p
+    return p.on_grid(circuit)
 
 
 def expected_wake_update(p: Parameters, circuit: Circuit, d):

@@ -192,12 +192,26 @@ def _save_trained(args, results, circuit, spiking, stream, outs, hists):
             save_history(hists[i], result.history_seen, result.history, circuit, result.seed)
 
 
+def _initial_model(path, circuit):
+    """The parameters of ``--init``, on the circuit's grids; a model trained
+    with another precision is said so in one line (it continues with this one)."""
+    params = load_model(path, circuit)[0]
+    made_with = load_model(path)[1]
+    if made_with.precision != circuit.precision:
+        print(
+            f"note: {path} was trained with precision {made_with.precision.label}; training continues with "
+            f"{circuit.precision.label}" + ("" if circuit.precision.exact else " (its parameters put on the grid)"),
+            file=sys.stderr,
+        )
+    return params.on_grid(circuit)
+
+
 def cmd_train(args):
     circuit = load_circuit(args.circuit)
     if args.precision is not None:
         circuit = circuit.replace(precision=Precision.parse(args.precision, "--precision"))
     stream = stream_for(args.data, circuit, args.p_vertical)
-    params = load_model(args.init, circuit)[0] if args.init else None
+    params = _initial_model(args.init, circuit) if args.init else None
     schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)

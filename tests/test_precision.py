@@ -307,3 +307,21 @@ def test_the_command_line_refuses_a_bad_precision_table_with_one_line(tmp_path, 
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_train_takes_a_preset_and_says_when_an_init_model_had_another_precision(tmp_path):
+    from hm_neuro.files.model_io import load_model
+
+    def train(*args):
+        cmd = [sys.executable, "-m", "hm_neuro.cli", "train", "--engine", "vectorised", "--examples", "300", *args]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    assert train("--precision", "loihi", "--out", str(tmp_path / "l.npz")).returncode == 0
+    params, circuit, _ = load_model(tmp_path / "l.npz")
+    assert circuit.precision == PRESETS["loihi"] and on_grid(params, PRESETS["loihi"])
+    r = train("--init", str(tmp_path / "l.npz"), "--out", str(tmp_path / "f.npz"))
+    assert r.returncode == 0
+    assert f"note: {tmp_path / 'l.npz'} was trained with precision loihi; training continues with float64" in r.stderr
+    r = train("--init", str(tmp_path / "f.npz"), "--precision", "cortex", "--out", str(tmp_path / "c.npz"))
+    assert "training continues with cortex (its parameters put on the grid)" in r.stderr
+    assert on_grid(load_model(tmp_path / "c.npz")[0], PRESETS["cortex"])

@@ -153,13 +153,19 @@ class Parameters:
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
         )
-        for f in dataclasses.fields(cls):
+        return params.on_grid(circuit)
+
+    def on_grid(self, circuit: Circuit) -> Parameters:
+        """A copy with every parameter on its grid of the circuit's precision
+        (the nearest level; :mod:`hm_neuro.model.precision`): unchanged in float64."""
+        out = self.copy()
+        for f in dataclasses.fields(self):
             grid = circuit.precision.grid(f.name)
             if grid is not None:
-                arrays = getattr(params, f.name)
+                arrays = getattr(out, f.name)
                 for k, a in enumerate(arrays):
                     arrays[k] = grid.nearest(a, f.name == "generative_weights" and circuit.nonnegative(k))
-        return params
+        return out
 
     def copy(self) -> Parameters:
         return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])
