@@ -7,7 +7,7 @@ import pytest
 from conftest import needs_compiler
 
 from hm_neuro import check
-from hm_neuro.engines.brian2 import binary
+from hm_neuro.engines.brian2 import population
 
 
 def test_check_prints_its_table_and_passes_on_the_numpy_target(tmp_path):
@@ -35,7 +35,7 @@ def test_check_passes_on_cpp_standalone():
 def test_a_broken_delta_rule_fails_the_check(monkeypatch):
     """Weight updates 0.1 % too large: the exact check fails (the expectation check, at 4.5 standard
     errors of 20,000 updates, cannot see 0.1 %; it catches a wrong rule, tests/test_equivalence.py)."""
-    monkeypatch.setattr(binary, "delta_rule", lambda dw, nonnegative: f"w += 1.001 * ({dw})")
+    monkeypatch.setattr(population, "delta_rule", lambda dw, nonnegative, *grid: f"w += 1.001 * ({dw})")
     out = []
     assert not check.run_checks(devices=["numpy"], quick=True, out=out.append)
     assert "FAIL" in out[1] and out[-1].endswith("FAILED: 1")
