@@ -149,23 +149,21 @@ def _one_update(precision):
     update was rounded."""
     circuit = BARS.replace(precision=precision)
 
-    def bounded(name, k, a, put):
-        nonnegative = name == "generative_weights" and BARS.nonnegative(k)
-        grid = precision.grid(name)
-        return grid.nearest(a, nonnegative) if put else np.clip(a, *grid.bounds(nonnegative))
+    def clipped(params):  # each entry within its grid's bounds
+        out = params.copy()
+        for name, arrays in out.__dict__.items():
+            grid = precision.grid(name)
+            for k, a in enumerate(arrays):
+                arrays[k] = np.clip(a, *grid.bounds(name == "generative_weights" and BARS.nonnegative(k)))
+        return out
 
-    def each(params, put):
-        return Parameters(
-            *[[bounded(name, k, a, put) for k, a in enumerate(arrays)] for name, arrays in params.__dict__.items()]
-        )
-
-    start = each(trained(None, 3000, engine="numpy"), put=True)
+    start = trained(None, 3000, engine="numpy").on_grid(circuit)
     data = np.asarray(hm.BarsStream().take(1, np.random.default_rng(1)), dtype=float)
     u = Uniforms.draw(circuit, 1, np.random.default_rng(2))
     woken, slept = start.copy(), start.copy()
     wake_phase(woken, BARS, data[0], [a[0] for a in u.wake])
     sleep_phase(slept, BARS, [a[0] for a in u.sleep])
-    return start, {"wake": each(woken, put=False), "sleep": each(slept, put=False)}, data, u, circuit
+    return start, {"wake": clipped(woken), "sleep": clipped(slept)}, data, u, circuit
 
 
 def _assert_mean_is(samples, expected, step):
@@ -259,9 +257,8 @@ def test_bad_settings_are_refused_naming_the_key_and_value(table, message):
 
 
 def test_an_unknown_preset_and_a_population_of_two_precisions_are_refused():
-    with pytest.raises(
-        hm.HMError, match=r"precision: unknown preset; expected one of \['cortex', 'float64', 'loihi'\]"
-    ):
+    unknown = r"precision: unknown preset; expected one of \['cortex', 'float64', 'loihi'\]"
+    with pytest.raises(hm.HMError, match=unknown):
         BARS.replace(precision="truenorth")
     with (
         hm.make_engine(BARS.replace(precision="loihi"), "vectorised") as eng,
