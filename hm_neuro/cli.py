@@ -556,11 +556,13 @@ def cmd_cache(args):
     if args.action == "clear":
         print(f"removed {clear_cache()} cached build(s) from {root / 'builds'}")
         return 0
-    entries = cache_entries()
+    entries, headers = cache_entries(), cache_entries("headers")
     print(f"build cache: {root / 'builds'} (HM_NEURO_CACHE_DIR overrides)")
     print(f"{len(entries)} build(s), {sum(b for _, b in entries) / 1e6:.1f} MB")
     for d, b in entries:
         print(f"  {d.name}  {b / 1e6:.1f} MB")
+    if headers:
+        print(f"precompiled C++ headers: {root / 'headers'}, {sum(b for _, b in headers) / 1e6:.1f} MB")
     return 0
 
 
@@ -742,9 +744,10 @@ def _sweep_options(sw):
     sw.add_argument(
         "--population",
         type=int,
-        default=8,
-        help="machines of one shape trained together in one circuit; default 8 (results depend "
-        "on it, not on the workers)",
+        default=None,
+        help="machines of one shape trained together in one circuit; default: as few populations as "
+        "workers (a machine's result depends on its seed alone), 8 with --rng mt19937 (results then "
+        "depend on it, not on the workers)",
     )
     sw.add_argument(
         "--retries", type=int, default=2, help="re-runs of a task lost to a crash or a dead worker; default 2"

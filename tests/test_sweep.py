@@ -57,6 +57,29 @@ def test_grid_makes_every_combination_for_every_seed_and_restart():
     assert {t.run_seed for t in tasks} == {"0", "1", "0/restart=1", "1/restart=1"}
 
 
+def _tasks_of(n, rng, engine="brian2"):
+    circuit = {"layers": [4, 2], "learning_rates": {}}
+    return [runner.Task(i, circuit, "bars", 100, seed=i, engine=engine, rng=rng) for i in range(n)]
+
+
+def test_populations_are_as_few_as_the_workers_where_results_depend_on_the_seed_alone():
+    """The main job's 30 machines on 2 workers: 2 populations of 15 (one
+    compile, both workers busy to the end); with Brian2's rand() (mt19937),
+    populations of 8 whatever the workers, so the table stays the same
+    everywhere; an explicit population is kept; never more than
+    MAX_POPULATION machines in one."""
+    sizes = lambda gs: [len(g) for g in gs]  # noqa: E731
+    assert sizes(runner.groups(_tasks_of(30, "philox"), None, workers=2)) == [15, 15]
+    assert sizes(runner.groups(_tasks_of(30, "philox"), None, workers=1)) == [30]
+    assert sizes(runner.groups(_tasks_of(30, "mt19937"), None, workers=2)) == [8, 8, 8, 6]
+    assert sizes(runner.groups(_tasks_of(30, "mt19937"), None, workers=5)) == [8, 8, 8, 6]
+    assert sizes(runner.groups(_tasks_of(30, "mt19937", "vectorised"), None, workers=2)) == [15, 15]
+    assert sizes(runner.groups(_tasks_of(30, "philox"), 8, workers=2)) == [8, 8, 8, 6]
+    assert sizes(runner.groups(_tasks_of(100, "philox"), None, workers=2)) == [25, 25, 25, 25]
+    with pytest.raises(HMError, match=r"population: must be an integer in 1..1024 \(got 0\)"):
+        runner.groups(_tasks_of(3, "philox"), 0)
+
+
 def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
     with pytest.raises(HMError, match=r"grid: colour: unknown axis"):
         sweep.SweepSpec(grid={"colour": [1]}).validate()

@@ -329,18 +329,7 @@ def main(
         # (then the spiking circuit is the binary one sample for sample: README)
         circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
     tasks = _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule, rng)
-    workers = workers or default_workers()
-    # the vectorised engine's machines are independent of their population
-    # (one generator each), so it takes all tasks in as few populations as
-    # there are workers; Brian2 populations keep their fixed size
-    population = -(-len(tasks) // workers) if engine == "vectorised" else None
-    results = run_tasks(
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        desc=f"bars {rule.label}",
-        **({"population": population} if population else {}),
-    )
+    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc=f"bars {rule.label}")
     runs, chosen_results = _collect_runs(tasks, results, range(seed, seed + seeds), circuit, engine)
     if not chosen_results:
         raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")

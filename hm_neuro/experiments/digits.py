@@ -189,7 +189,6 @@ def main(
         workers=workers or default_workers(),
         scheduler=scheduler,
         desc="digits",
-        **({"population": len(tasks)} if engine == "vectorised" else {}),
     )
     failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
     if failed:

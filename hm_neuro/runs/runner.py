@@ -15,11 +15,13 @@ fails at once; any other error (a worker lost, a compiler crash) is retried
 error: nothing is lost.
 
 Seeds: task (seed s, restart r) trains with the node ``SeedTree(s).restart(r)``
-of :mod:`hm_neuro.seeds`.  In a Brian2 population the machines share one
-random generator, so a task's result depends on the group it ran in; groups
-are formed deterministically from the task list and the number of workers
-(:func:`groups`: at most ``population`` machines, independent of the
-workers), so the same command gives the same table wherever it runs.
+of :mod:`hm_neuro.seeds`.  With the counter-based stream (the default) a
+task's result depends on its seed alone, so :func:`groups` forms as few
+populations as there are workers (one compile per shape, no worker idle).
+With ``--rng mt19937`` a Brian2 population's machines share one generator
+and a task's result depends on its group: groups of the fixed
+:data:`POPULATION` then, independent of the workers, so the same command
+gives the same table wherever it runs.
 """
 
 from __future__ import annotations
@@ -124,17 +126,46 @@ class Task:
         }
 
 
-def groups(tasks, population: int = POPULATION) -> list:
+#: the largest population :func:`groups` forms by itself
+MAX_POPULATION = 32
+
+
+def independent_of_population(task: Task) -> bool:
+    """Whether a machine's result depends on its seed alone, not on the
+    population it trains in: the counter-based stream (every engine, device
+    and population: docs/reproducibility.md) and the vectorised engine (one
+    generator per machine).  Brian2's ``rand()`` (``--rng mt19937``) is one
+    generator per compiled binary."""
+    return task.rng == "philox" or task.engine == "vectorised"
+
+
+def groups(tasks, population: int | None = POPULATION, workers: int = 1) -> list:
     """Tasks of one shape, in order, cut into populations of at most
-    ``population`` machines.  The groups depend on the task list and
-    ``population`` only -- not on the workers or the cluster -- so a sweep's
-    table is the same wherever it runs."""
-    if isinstance(population, bool) or not isinstance(population, int) or not 1 <= population <= 1024:
+    ``population`` machines.
+
+    ``population=None`` chooses: for tasks whose results do not depend on
+    their population (:func:`independent_of_population`), as few populations
+    as there are ``workers`` (or a multiple of them, of at most
+    :data:`MAX_POPULATION` machines each), so
+    a shape is compiled once and every worker is busy to the end; otherwise
+    :data:`POPULATION`, so that the groups -- and so the table -- depend on
+    the task list alone, not on the workers or the cluster."""
+    if population is not None and (
+        isinstance(population, bool) or not isinstance(population, int) or not 1 <= population <= 1024
+    ):
         raise bad("population", "must be an integer in 1..1024", population)
     by_shape = {}
     for t in tasks:
         by_shape.setdefault(t.shape(), []).append(t)
-    return [tuple(same[i : i + population]) for same in by_shape.values() for i in range(0, len(same), population)]
+    out = []
+    for same in by_shape.values():
+        size = population
+        if size is None:
+            # a multiple of the workers, of at most MAX_POPULATION machines each, as even as can be
+            count = max(1, workers) * -(-len(same) // (max(1, workers) * MAX_POPULATION))
+            size = -(-len(same) // count) if all(map(independent_of_population, same)) else POPULATION
+        out += [tuple(same[i : i + size]) for i in range(0, len(same), size)]
+    return out
 
 
 # ----------------------------------------------------------------- on a worker
@@ -386,12 +417,13 @@ def run_tasks(
     retries: int = 2,
     progress: bool = True,
     desc: str = "sweep",
-    population: int = POPULATION,
+    population: int | None = None,
     announce=None,
 ) -> list:
     """Run every task; results in task order (failed tasks as rows with their error).
 
-    Tasks of one shape run as populations (:func:`groups`).  ``workers=1``
+    Tasks of one shape run as populations (:func:`groups`; ``population``:
+    machines per population, None to choose by the workers).  ``workers=1``
     and no ``scheduler``: in this process, no Dask.  Otherwise an embedded
     LocalCluster of ``workers`` single-threaded processes, or the cluster at
     ``scheduler`` (an address or a scheduler file).  Everything is checked
@@ -405,7 +437,7 @@ def run_tasks(
     tasks = list(tasks)
     position = {t.index: i for i, t in enumerate(tasks)}
     results = [None] * len(tasks)
-    grouped = groups(tasks, population)
+    grouped = groups(tasks, population, workers)
     local = workers == 1 and not scheduler
     client, cluster, scratch = (None, None, None) if local else _client(workers, scheduler)
     if announce is not None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import logging
 import os
+import shlex
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +27,31 @@ def cache_root() -> Path:
     return Path(base) / "hm_neuro"
 
 
-def _compiler_version() -> str:
-    import subprocess
+logger = logging.getLogger(__name__)
 
-    cxx = os.environ.get("CXX", "g++")
+
+def _compiler() -> list:
+    """The C++ compiler make calls: ``$CXX`` (make's own default ``g++``), as words."""
+    return shlex.split(os.environ.get("CXX") or "g++")
+
+
+def _compiler_version() -> str:
+    return _version_of(os.environ.get("CXX") or "g++")
+
+
+@functools.cache
+def _version_of(cxx: str) -> str:
     try:
-        return subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
+        return subprocess.run(
+            [*shlex.split(cxx), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.splitlines()[0]
+    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
         return "unknown"
 
 
 def build_key(**shape) -> str:
     """Hash of everything that decides the generated code of a build (and of
     the Brian2, NumPy, Python and compiler versions that turn it into a binary)."""
-    import hashlib
     import json
     import platform
 
@@ -49,6 +66,66 @@ def build_key(**shape) -> str:
         format=2,
     )
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+
+
+#: the C++ standard headers that Brian2's generated sources include (through
+#: ``objects.h``, ``brianlib`` and each code object): parsing them is ~3/4 of a
+#: code object's compile time at -O3, so they are compiled once per compiler
+#: and flags into a precompiled header that every build force-includes
+PCH_HEADERS = (
+    "algorithm", "climits", "cmath", "cstdint", "cstdio", "cstdlib", "cstring", "ctime",
+    "fstream", "iostream", "map", "random", "set", "sstream", "string", "utility", "vector",
+)  # fmt: skip
+
+
+def precompiled_header(flags) -> Path | None:
+    """A header of :data:`PCH_HEADERS` with its GCC precompiled form beside it,
+    built for the compile ``flags`` (Brian2's) under the build cache
+    (``headers/<key>``, cleared with the builds), or None: not
+    GCC, ``HM_NEURO_PCH=0``, or GCC would not use it.  Force-included
+    (``-include``), it changes no object file (byte-identical, checked when it
+    was adopted): GCC only skips re-parsing the headers."""
+    if os.environ.get("HM_NEURO_PCH", "1") == "0":
+        return None
+    version = _compiler_version()
+    if version == "unknown" or "clang" in version.lower():
+        return None
+    text = "".join(f"#include <{h}>\n" for h in PCH_HEADERS)
+    ident = "\n".join([version, " ".join(_compiler()), *flags, text])
+    folder = cache_root() / "headers" / hashlib.sha256(ident.encode()).hexdigest()[:16]
+    header, compiled = folder / "hm_neuro_std.h", folder / "hm_neuro_std.h.gch"
+    usable = folder / "usable"
+    if usable.is_file() and compiled.is_file():
+        return header
+    with FileLock(folder.with_suffix(".lock")):
+        if not compiled.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            if not header.is_file():  # never rewritten: every build's make.deps names it
+                header.write_text(text)
+            partial = Path(tempfile.mkstemp(dir=folder, suffix=".gch.partial")[1])
+            made = subprocess.run(
+                [*_compiler(), *flags, "-x", "c++-header", str(header), "-o", str(partial)],
+                capture_output=True,
+                text=True,
+            )
+            if made.returncode != 0:
+                partial.unlink(missing_ok=True)
+                logger.debug("no precompiled header: %s", made.stderr.strip()[-500:])
+                return None
+            os.replace(partial, compiled)
+        # GCC silently parses the header instead when it cannot use the
+        # precompiled form: ask it once (-H marks a used one with "!")
+        probe = subprocess.run(
+            [*_compiler(), *flags, "-H", "-fsyntax-only", "-include", str(header), "-x", "c++", "-"],
+            input="int main() { return 0; }\n",
+            capture_output=True,
+            text=True,
+        )
+        if f"! {compiled}" not in probe.stderr:
+            logger.debug("GCC does not use the precompiled header %s", compiled)
+            return None
+        usable.touch()
+    return header
 
 
 class FileLock:
@@ -85,29 +162,30 @@ def check_cache(write: bool = True) -> Path:
     return root
 
 
-def cache_entries() -> list:
-    """(path, bytes) of every cached build."""
-    builds = check_cache(write=False) / "builds"
+def cache_entries(kind: str = "builds") -> list:
+    """(path, bytes) of every cached build (``kind="headers"``: every precompiled header)."""
+    folder = check_cache(write=False) / kind
     out = []
-    if builds.is_dir():
-        for d in sorted(p for p in builds.iterdir() if p.is_dir()):
+    if folder.is_dir():
+        for d in sorted(p for p in folder.iterdir() if p.is_dir()):
             out.append((d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())))
     return out
 
 
 def clear_cache() -> int:
-    """Delete every cached build (under each entry's lock); returns how many
-    were removed, and refuses with the first path that could not be."""
+    """Delete every cached build and precompiled header (each under its
+    lock); returns how many builds were removed, and refuses with the first
+    path that could not be."""
     check_cache()
-    entries = cache_entries()
     removed = 0
-    for d, _ in entries:
-        with FileLock(d.with_suffix(".lock")):
-            try:
-                shutil.rmtree(d)
-            except OSError as e:
-                raise bad(
-                    "cache clear", f"removed {removed} build(s), then could not remove {d} ({e.strerror})", str(d)
-                ) from None
-        removed += 1
+    for kind in ("builds", "headers"):
+        for d, _ in cache_entries(kind):
+            with FileLock(d.with_suffix(".lock")):
+                try:
+                    shutil.rmtree(d)
+                except OSError as e:
+                    raise bad(
+                        "cache clear", f"removed {removed} build(s), then could not remove {d} ({e.strerror})", str(d)
+                    ) from None
+            removed += kind == "builds"
     return removed

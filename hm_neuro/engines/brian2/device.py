@@ -50,6 +50,10 @@ def _binary_command() -> tuple:
     return ("./main",)
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def configure(device: str, cache_dir=None):
     import brian2 as b2
 
@@ -65,6 +69,8 @@ def configure(device: str, cache_dir=None):
         b2.device.reinit()
         b2.set_device("cpp_standalone", build_on_run=False)
         b2.prefs.devices.cpp_standalone.run_cmd_unix = list(_binary_command())
+        # one compiler per core (Brian2's bare -j starts one per source file at once)
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{_cores()}"]
     else:
         from brian2.devices.device import RuntimeDevice
 

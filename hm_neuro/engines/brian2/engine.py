@@ -18,7 +18,7 @@ from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
-from .cache import FileLock, build_key, cache_root, check_cache
+from .cache import FileLock, build_key, cache_root, check_cache, precompiled_header
 from .code import PHILOX, STOCHASTIC_FLOOR
 from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
@@ -161,6 +161,9 @@ class Brian2Engine(EngineBase):
                     list(circuit.layers),
                     self.n_machines,
                 )
+            # the standard headers precompiled once per compiler and flags (same objects, ~3x faster)
+            header = precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1])
+            b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
             # unchanged sources are left untouched by Brian2: make recompiles nothing
             b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
             # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
