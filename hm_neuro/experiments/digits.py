@@ -184,12 +184,7 @@ def main(
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
     chunk = min(max(n_per.values()) * sweeps, MAX_CHUNK)  # one compiled build serves every class
     tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, device, chunk, rule, rng)
-    results = run_tasks(
-        tasks,
-        workers=workers or default_workers(),
-        scheduler=scheduler,
-        desc="digits",
-    )
+    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits")
     failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
     if failed:
         raise HMError(f"digits: the machine of digit {failed[0]['digit']} failed: {failed[0]['error']}")
