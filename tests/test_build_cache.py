@@ -84,3 +84,29 @@ def test_a_build_force_includes_the_header_and_cache_clear_removes_both(cache_di
     assert main(["cache", "clear"]) == 0
     assert "removed 1 cached build(s)" in capsys.readouterr().out
     assert cache.cache_entries() == [] and cache.cache_entries("headers") == []
+
+
+def _ccache_hits(env_dir):
+    out = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True, env={"CCACHE_DIR": env_dir})
+    stats = dict(line.split("\t") for line in out.stdout.splitlines() if "\t" in line)
+    return int(stats.get("direct_cache_hit", 0)) + int(stats.get("preprocessed_cache_hit", 0))
+
+
+def test_with_ccache_a_build_compiled_again_compiles_nothing_new(cache_dir, tmp_path, monkeypatch):
+    """The build cache emptied (as a new Brian2 or compiler version does by
+    changing every key): with ccache installed, the same build again is
+    served from ccache, precompiled header included."""
+    if not cache.shutil.which("ccache"):
+        pytest.skip("ccache is not installed")
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
+    stats = str(tmp_path / "ccache")
+    for build in range(2):
+        eng = make_engine(make_circuit([3, 2]), "brian2", device="cpp_standalone", chunk=10)
+        eng.close()
+        assert not eng.cached_build  # compiled (by make), each time
+        assert main(["cache", "clear"]) == 0
+        hits = _ccache_hits(stats)
+        if build == 0:
+            assert hits == 0
+    assert hits >= 20  # the code objects, objects.cpp, main.cpp, ... and the header: found again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -126,6 +127,37 @@ def precompiled_header(flags) -> Path | None:
             return None
         usable.touch()
     return header
+
+
+#: what ccache must overlook to cache compiles of Brian2's freshly written
+#: sources with a precompiled header (ccache's manual, "Precompiled headers")
+CCACHE_SLOPPINESS = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
+
+
+@contextlib.contextmanager
+def compiler_cache():
+    """make's environment for a build: ``ccache g++`` where ccache is
+    installed and neither ``$CXX`` nor ``HM_NEURO_CCACHE=0`` says otherwise.
+    A source compiled before (another shape's identical code object, or the
+    same build after an upgrade changed the cache key) is then not compiled
+    again; a miss costs about nothing more in ccache's depend mode
+    (``benchmarks/bench.py --overhead``, its ``compile`` rows)."""
+    tool = shutil.which("ccache")
+    if tool is None or os.environ.get("CXX") or os.environ.get("HM_NEURO_CCACHE", "1") == "0":
+        yield None
+        return
+    before = {k: os.environ.get(k) for k in ("CXX", "CCACHE_SLOPPINESS", "CCACHE_DEPEND")}
+    sloppiness = ",".join(filter(None, [before["CCACHE_SLOPPINESS"], CCACHE_SLOPPINESS]))
+    # depend mode: a miss is one compile (with -MD), not a preprocessing run first as well
+    os.environ.update(CXX=f"{tool} g++", CCACHE_SLOPPINESS=sloppiness, CCACHE_DEPEND=before["CCACHE_DEPEND"] or "1")
+    try:
+        yield tool
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class FileLock:

@@ -18,7 +18,7 @@ from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
-from .cache import FileLock, build_key, cache_root, check_cache, precompiled_header
+from .cache import FileLock, build_key, cache_root, check_cache, compiler_cache, precompiled_header
 from .code import PHILOX, STOCHASTIC_FLOOR
 from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
 from .spiking import SpikingNetwork
@@ -161,11 +161,13 @@ class Brian2Engine(EngineBase):
                     list(circuit.layers),
                     self.n_machines,
                 )
-            # the standard headers precompiled once per compiler and flags (same objects, ~3x faster)
-            header = precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1])
-            b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
-            # unchanged sources are left untouched by Brian2: make recompiles nothing
-            b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
+            with compiler_cache():  # ccache where installed
+                # the standard headers precompiled once per compiler and flags (the same objects, compiled
+                # ~2x faster; through ccache too, so that its bytes, and then every compile, are found again)
+                header = precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1])
+                b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
+                # unchanged sources are left untouched by Brian2: make recompiles nothing
+                b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
             # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
             # upgrade, is rewritten and recompiled in place by Brian2 and make)
             self.cached_build = before is not None and binary.stat().st_mtime_ns == before
