@@ -162,6 +162,11 @@ def _one_machine(key_lo, key_hi, step, unit, group, purpose):
 #: steps per table of :func:`_from_table`, and the most tables kept
 TABLE_STEPS = 256
 MAX_TABLES = 512
+#: the most elements (machines x units) a table is made for: a table costs a
+#: NumPy generator per key and block of four units, so a large population
+#: (40,000 copies of a machine, one example each) is faster by the array
+#: rounds of :func:`philox4x64` one step at a time
+TABLE_MAX_UNITS = 4096
 _TABLES: dict = {}
 
 
@@ -184,7 +189,7 @@ def _from_table(key_lo, key_hi, step, unit, group, purpose):
     if s is None or g is None or p is None:
         return None
     lo, hi, unit = np.broadcast_arrays(np.asarray(key_lo), np.asarray(key_hi), np.asarray(unit))
-    if unit.size == 0 or unit.size > 1 << 16:
+    if unit.size == 0 or unit.size > TABLE_MAX_UNITS:
         return None
     s, g, p = int(s), int(g) & 0xFFFFFFFF, int(p) & 0xFFFFFFFF
     name = (lo.tobytes(), hi.tobytes(), unit.tobytes(), unit.shape, g, p)

@@ -39,10 +39,11 @@ def test_the_engines_blocks_equal_the_specification_draw_for_draw():
 
 def test_the_numpy_targets_tables_equal_the_specification():
     """Brian2's numpy target asks for one step of a layer (or synapse set) at a
-    time; those calls are answered from tables of the coming steps."""
+    time; those calls are answered from tables of the coming steps, and a
+    large population's (above TABLE_MAX_UNITS elements) by the array rounds."""
     rng = np.random.default_rng(3)
-    for _ in range(12):
-        N, n = int(rng.integers(1, 30)), int(rng.integers(1, 20))
+    sizes = [(int(rng.integers(1, 30)), int(rng.integers(1, 20))) for _ in range(12)]
+    for N, n in sizes + [(philox.TABLE_MAX_UNITS // 2 + 1, 2)]:
         keys = [int(k) for k in rng.integers(0, 2**63, N)]
         halves = np.array([philox.split_key(k) for k in keys])
         lo, hi, unit = np.repeat(halves[:, 0], n), np.repeat(halves[:, 1], n), np.tile(np.arange(n), N)
