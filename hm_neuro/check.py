@@ -148,22 +148,35 @@ def exact_check(name: str, circuit: Circuit, device: str, propagation: str = "su
     )
 
 
-def expectation_check(phase: str, device: str, M: int = 20_000) -> Result:
-    """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 by enumeration."""
+def expectation_check(phase: str, device: str, copies: int = 400, per_copy: int = 50) -> Result:
+    """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 by
+    enumeration: M = ``copies`` x ``per_copy`` updates from the same weights
+    (eps = 1e-9, so the weights stay put), a population of copies with
+    their own streams, each ``per_copy`` examples long (Brian2's numpy target
+    pays per step, not per machine)."""
     t0 = time.perf_counter()
+    M = copies * per_copy
     c = Circuit.uniform([4, 3, 2], 1e-9, name="expectation")
     rng = np.random.default_rng(21)
     p0 = random_parameters(c, rng, scale=1.0)
     d = np.array([1.0, 0.0, 1.0, 1.0])
-    wg, sg = (np.ones(M), np.zeros(M)) if phase == "wake" else (np.zeros(M), np.ones(M))
-    with make_engine(c, "brian2", device=device, chunk=M) as eng:
-        p1, _ = eng.run(p0, np.tile(d, (M, 1)), seed=8, wake_gate=wg, sleep_gate=sg)
+    ones, zeros = np.ones(per_copy), np.zeros(per_copy)
+    wg, sg = (ones, zeros) if phase == "wake" else (zeros, ones)
+    with make_engine(c, "brian2", device=device, chunk=per_copy, n_machines=copies) as eng:
+        p1s, _ = eng.run_population(
+            [p0] * copies,
+            [np.tile(d, (per_copy, 1))] * copies,
+            [8 + k for k in range(copies)],
+            [wg] * copies,
+            [sg] * copies,
+        )
+    before = p0.generative_weights if phase == "wake" else p0.recognition_weights
+    after = [p.generative_weights if phase == "wake" else p.recognition_weights for p in p1s]
+    totals = [sum(a[i] for a in after) - copies * w for i, w in enumerate(before)]
     if phase == "wake":
         mean, second = expected_wake_update(p0, c, d)
-        totals = [a - b for a, b in zip(p1.generative_weights, p0.generative_weights)]
     else:
         mean, second = expected_sleep_update(p0, c)
-        totals = [a - b for a, b in zip(p1.recognition_weights, p0.recognition_weights)]
     z = max(float(np.max(mean_update_errors(t, 1e-9, m, s, M))) for t, m, s in zip(totals, mean, second))
     return Result(
         f"expectation {phase} (eq. {4 if phase == 'wake' else 7})",
