@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import measures
+from . import interrupts, measures
 from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
 from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
@@ -554,7 +554,10 @@ def cmd_cache(args):
 
     root = check_cache(write=args.action == "clear")
     if args.action == "clear":
-        print(f"removed {clear_cache()} cached build(s) from {root / 'builds'}")
+        removed, skipped = clear_cache()
+        print(f"removed {removed} cached build(s) from {root / 'builds'}")
+        for d in skipped:
+            print(f"kept {d}: a running hm-neuro process is using it (clear again when it is done)")
         return 0
     entries, headers = cache_entries(), cache_entries("headers")
     print(f"build cache: {root / 'builds'} (HM_NEURO_CACHE_DIR overrides)")
@@ -576,11 +579,9 @@ def cmd_check(args):
         if d not in DEVICES:
             raise bad("--devices", f"each must be one of {list(DEVICES)}", d)
     if "cpp_standalone" in devices:
-        from .engines.brian2.cache import check_cache
-        from .engines.brian2.device import compiler_available
+        from .engines.brian2.cache import check_cache, check_toolchain
 
-        if not compiler_available():
-            raise bad("--devices", "cpp_standalone needs a C++ compiler (g++); none found", "cpp_standalone")
+        check_toolchain()
         check_cache()
     return 0 if run_checks(devices=devices, quick=args.quick) else 1
 
@@ -962,7 +963,7 @@ def main(argv=None):
     if not args.verbose:
         for name in ("brian2", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)
-    _TERMINATED.clear()
+    interrupts.reset()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -982,23 +983,20 @@ def main(argv=None):
         return 141
 
 
-_TERMINATED = set()
-
-
 def _on_sigterm(signum, frame):
     """SIGTERM (kill, systemd, batch schedulers) is handled as Ctrl-C: the
     training checkpoints where checkpointing is on, private run folders are
     removed, one line says what happened."""
-    _TERMINATED.add(signum)
+    interrupts.received.append(signum)
     raise KeyboardInterrupt
 
 
 def _interrupt_name() -> str:
-    return "terminated (SIGTERM)" if _TERMINATED else "interrupted"
+    return "terminated (SIGTERM)" if signal.SIGTERM in interrupts.received else "interrupted"
 
 
 def _interrupt_status() -> int:
-    return 128 + signal.SIGTERM if _TERMINATED else 130
+    return 128 + signal.SIGTERM if signal.SIGTERM in interrupts.received else 130
 
 
 def _given_options(parser, argv: list, command: str) -> set:

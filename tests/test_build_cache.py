@@ -1,14 +1,20 @@
 """The build cache's precompiled header: used by GCC, the same object files,
 one per compiler and flags, listed and cleared with the builds."""
 
+import logging
+import os
+import re
 import subprocess
+import time
 
+import numpy as np
 import pytest
-from conftest import make_circuit, needs_compiler
+from conftest import make_circuit, needs_compiler, random_parameters
 
 from hm_neuro.cli import main
 from hm_neuro.engines import make_engine
 from hm_neuro.engines.brian2 import cache
+from hm_neuro.errors import HMError
 
 pytestmark = needs_compiler
 
@@ -36,6 +42,11 @@ def cache_dir(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def header_for(flags):
+    with cache.precompiled_header(flags) as header:
+        return header
+
+
 def _compile(tmp_path, name, extra):
     src = tmp_path / "f.cpp"
     src.write_text(SOURCE)
@@ -46,7 +57,7 @@ def _compile(tmp_path, name, extra):
 
 
 def test_the_precompiled_header_is_used_and_changes_no_object_file(cache_dir, tmp_path):
-    header = cache.precompiled_header(FLAGS)
+    header = header_for(FLAGS)
     if header is None:
         pytest.skip(f"no GCC here ({cache._compiler_version()})")
     assert header.parent.parent == cache_dir / "headers"
@@ -59,13 +70,13 @@ def test_the_precompiled_header_is_used_and_changes_no_object_file(cache_dir, tm
     )
     assert f"! {header}.gch" in probe.stderr  # "!": GCC read the precompiled form
     assert _compile(tmp_path, "with.o", ["-include", str(header)]) == without
-    assert cache.precompiled_header(FLAGS) == header  # found again, not rebuilt
-    assert cache.precompiled_header([*FLAGS, "-O2"]) != header  # other flags, another header
+    assert header_for(FLAGS) == header  # found again, not rebuilt
+    assert header_for([*FLAGS, "-O2"]) != header  # other flags, another header
 
 
 def test_no_precompiled_header_when_switched_off(cache_dir, monkeypatch):
     monkeypatch.setenv("HM_NEURO_PCH", "0")
-    assert cache.precompiled_header(FLAGS) is None
+    assert header_for(FLAGS) is None
     assert not (cache_dir / "headers").exists()
 
 
@@ -110,3 +121,186 @@ def test_with_ccache_a_build_compiled_again_compiles_nothing_new(cache_dir, tmp_
         if build == 0:
             assert hits == 0
     assert hits >= 20  # the code objects, objects.cpp, main.cpp, ... and the header: found again
+
+
+# ------------------------------------------------ a build is a verified record
+
+
+def _fake_build(entry):
+    """A folder laid out like a build (a binary, objects in two folders) with its record."""
+    (entry / "code_objects").mkdir(parents=True)
+    (entry / "main").write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
+    for name in ("main.o", "objects.o", "code_objects/a.o", "code_objects/b.o"):
+        (entry / name).write_bytes(name.encode() * 100)
+    cache.record_build(entry)
+
+
+def _truncate(path, size=1000):
+    with open(path, "r+b") as f:
+        f.truncate(size)
+
+
+def _same_size_noise(path):
+    path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+
+
+def _binary_gone_object_garbled(entry):
+    (entry / "main").unlink()
+    _same_size_noise(entry / "code_objects/a.o")
+
+
+def _truncated_object_newer(entry):
+    _truncate(entry / "code_objects/b.o", 10)
+    os.utime(entry / "code_objects/b.o", (time.time() + 60, time.time() + 60))
+
+
+@pytest.mark.parametrize(
+    "harm, reason",
+    [
+        (lambda e: _truncate(e / "main"), r"main has 1000 bytes, not 2052"),
+        (lambda e: _same_size_noise(e / "main"), r"main differs from the build's record"),
+        (_binary_gone_object_garbled, r"main is missing"),
+        (_truncated_object_newer, r"code_objects/b.o has 10 bytes"),
+        (lambda e: (e / cache.RECORD).unlink(), r"no record of a finished build"),
+        (lambda e: (e / cache.RECORD).write_text("{"), r"record is unreadable"),
+    ],
+    ids=[
+        "truncated-binary",
+        "random-binary",
+        "garbled-object-no-binary",
+        "truncated-newer-object",
+        "no-record",
+        "bad-record",
+    ],
+)
+def test_a_damaged_build_is_named_by_its_record(tmp_path, harm, reason):
+    entry = tmp_path / "entry"
+    _fake_build(entry)
+    assert cache.damage(entry) is None
+    harm(entry)
+    assert re.search(reason, cache.damage(entry))
+
+
+def test_a_truncated_cached_binary_is_rebuilt_and_trains_like_the_reference(cache_dir, caplog):
+    """A cached binary cut short (what a full disk or a killed copy leaves):
+    the next engine of that shape says so in one line, builds it again from
+    scratch and trains exactly like the NumPy reference."""
+    circuit = make_circuit([3, 2])
+    with make_engine(circuit, "brian2", device="cpp_standalone", chunk=10) as eng:
+        entry = eng.build_entry
+    _truncate(entry / "main")
+    with caplog.at_level(logging.INFO, logger="hm_neuro.progress"):
+        with make_engine(circuit, "brian2", device="cpp_standalone", chunk=10) as eng:
+            assert not eng.cached_build
+            rng = np.random.default_rng(0)
+            p0 = random_parameters(circuit, rng)
+            data = (rng.random((10, 3)) < 0.5).astype(float)
+            got, _ = eng.run(p0, data, seed=3)
+    said = [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()]
+    assert len(said) == 1 and re.search(r"main has 1000 bytes, not \d+\): building it again from scratch", said[0])
+    with make_engine(circuit, "numpy", chunk=10) as ref:
+        want, _ = ref.run(p0, data, seed=3)
+    for a, b in zip(got.arrays().values(), want.arrays().values()):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    assert cache.damage(entry) is None
+
+
+def test_a_failed_build_leaves_no_entry(cache_dir, monkeypatch):
+    """A compile that fails (here: make is told to use a compiler that
+    exits 1) leaves no build folder that could look complete."""
+    fake = cache_dir.parent / "bin"
+    fake.mkdir()
+    (fake / "badcxx").write_text('#!/bin/sh\ncase "$*" in *--version*) echo "badcxx 1.0"; exit 0;; esac\nexit 1\n')
+    (fake / "badcxx").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.setenv("CXX", "badcxx")
+    with pytest.raises(RuntimeError, match="compilation failed"):
+        make_engine(make_circuit([3, 2]), "brian2", device="cpp_standalone", chunk=10)
+    assert cache.cache_entries() == []
+
+
+# ------------------------------------------------ shared files and clear
+
+
+def test_cache_clear_keeps_a_header_and_a_build_in_use(cache_dir, capsys):
+    """``cache clear`` while another process compiles with the precompiled
+    header (held with a shared lock) or builds an entry (its exclusive
+    lock): both are kept and said, not deleted under the compiler; what no
+    one holds is removed with its lock file."""
+    header_folder = cache_dir / "headers" / "abc"
+    header_folder.mkdir(parents=True)
+    (header_folder / "hm_neuro_std.h").write_text("")
+    busy, idle = cache_dir / "builds" / "busy", cache_dir / "builds" / "idle"
+    busy.mkdir(parents=True)
+    idle.mkdir()
+    (idle.with_suffix(".lock")).touch()
+    with cache.FileLock(header_folder.with_suffix(".lock"), shared=True), cache.FileLock(busy.with_suffix(".lock")):
+        assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 1 cached build(s)" in out
+    assert re.search(r"kept .*builds/busy: a running hm-neuro process is using it", out)
+    assert re.search(r"kept .*headers/abc: a running hm-neuro process is using it", out)
+    assert header_folder.is_dir() and busy.is_dir()
+    assert not idle.exists() and not idle.with_suffix(".lock").exists()
+
+
+def test_a_lock_that_cannot_be_opened_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(HMError, match=r"build cache: cannot open the lock file .*file/x.lock"):
+        with cache.FileLock(tmp_path / "file" / "x.lock"):
+            pass
+
+
+# ------------------------------------------------ the toolchain, checked before work
+
+
+@pytest.mark.parametrize("name", ["HM_NEURO_PCH", "HM_NEURO_CCACHE"])
+@pytest.mark.parametrize("value", ["banana", "2", "of"])
+def test_switches_refuse_what_they_do_not_know(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(HMError, match=rf"{name}: must be one of 0/1/true/false/on/off/yes/no \(got '{value}'\)"):
+        cache.check_toolchain()
+
+
+@pytest.mark.parametrize(
+    "value, on", [("0", False), ("off", False), ("False", False), ("no", False), ("1", True), ("ON", True), ("", True)]
+)
+def test_switches_read_the_usual_words(monkeypatch, value, on):
+    monkeypatch.setenv("HM_NEURO_PCH", value)
+    assert cache.switch("HM_NEURO_PCH") is on
+
+
+def test_a_missing_compiler_is_refused_by_name_before_work(cache_dir, monkeypatch):
+    monkeypatch.setenv("CXX", "nosuchcompiler")
+    with pytest.raises(HMError, match=r"CXX: is not a command found on PATH .*\(got 'nosuchcompiler'\)"):
+        make_engine(make_circuit([3, 2]), "brian2", device="cpp_standalone", chunk=10)
+    assert not (cache_dir / "builds").exists()
+
+
+def test_a_compiler_that_does_not_run_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "broken").write_text("#!/bin/sh\nexit 3\n")
+    (tmp_path / "broken").chmod(0o755)
+    monkeypatch.setenv("CXX", str(tmp_path / "broken"))
+    with pytest.raises(HMError, match=r"CXX: the compiler does not run \('.*broken --version' failed\)"):
+        cache.check_toolchain()
+
+
+def test_an_unwritable_ccache_folder_falls_back_to_plain_gxx(tmp_path, monkeypatch, caplog):
+    """ccache installed but its folder unusable (here: a file where the
+    folder should be): plain g++, said in one line, instead of every
+    compile failing."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ccache").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "ccache").chmod(0o755)
+    (tmp_path / "not_a_folder").write_text("")
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.delenv("HM_NEURO_CCACHE", raising=False)
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "not_a_folder" / "sub"))
+    with caplog.at_level(logging.WARNING), cache.compiler_cache() as tool:
+        assert tool is None and "CXX" not in os.environ
+    assert any("cannot be written: compiling with plain g++" in r.getMessage() for r in caplog.records)
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ok"))
+    with cache.compiler_cache() as tool:
+        assert tool == str(fake / "ccache") and os.environ["CXX"] == f"{fake / 'ccache'} g++"

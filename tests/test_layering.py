@@ -16,7 +16,7 @@ import hm_neuro
 ROOT = Path(hm_neuro.__file__).parent
 #: bottom to top; a module may import its own unit and the units of lower layers
 LAYERS = [
-    {"errors", "checks", "seeds", "resources", "_version", "log", "philox"},
+    {"errors", "checks", "seeds", "resources", "_version", "log", "philox", "interrupts"},
     {"model"},
     {"files"},
     {"measures"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .. import interrupts
 from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, Uniforms
 from .options import MAX_CHUNK
@@ -180,10 +181,22 @@ class EngineBase:
             [(pt or NO_PERTURBATION).validate(c) for pt, c in zip(per_machine("perturbation", perturbation), circuits)],
             circuits,
         )
-        return self.train_chunk(list(params), chunk)
+        self.stop_requested = False
+        with interrupts.on_stop(self.request_stop):
+            return self.train_chunk(list(params), chunk)
 
     def train_chunk(self, params: list, chunk: Chunk):
         raise NotImplementedError
+
+    #: set by :meth:`request_stop`; an engine polls it and ends its chunk early
+    stop_requested = False
+
+    def request_stop(self):
+        """A signal arrived while a chunk runs (:mod:`hm_neuro.interrupts`):
+        end it early; its results are then discarded by the caller, which
+        raises the interrupt at its safe point.  Called from a signal
+        handler: set a flag, raise nothing."""
+        self.stop_requested = True
 
     def check_shape(self, circuit: Circuit):
         """A circuit this engine can train (its layers and its precision: one per population)."""

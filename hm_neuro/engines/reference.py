@@ -179,6 +179,10 @@ def _train_loop(params, circuit, data, uniforms, wg, sg, rec_w, rec_s, perturbat
     return (rec_w, rec_s) if record_samples else None
 
 
+#: examples between two looks at a stop request (a Ctrl-C ends a chunk within ~50 ms)
+STOP_POLL = 1024
+
+
 class NumpyEngine(EngineBase):
     """The reference (this module's :func:`train`) behind the engine interface:
     every machine of a population in turn, each with its own seed."""
@@ -204,11 +208,14 @@ class NumpyEngine(EngineBase):
         )
         seen, snaps, samples = [], {}, {"wake": [], "sleep": []}
         # cut the chunk at the snapshot points (offset + t multiple of record_every)
-        cuts = [0, m]
+        # and every STOP_POLL examples, where a signal can end the chunk early (hm_neuro.interrupts)
+        cuts = set(range(0, m, STOP_POLL)) | {m}
         if self.record_every:
-            first = (-offset) % self.record_every
-            cuts = sorted(set([0, m] + list(range(first, m, self.record_every))))
+            cuts |= set(range((-offset) % self.record_every, m, self.record_every))
+        cuts = sorted(cuts)
         for a, b in zip(cuts[:-1], cuts[1:]):
+            if self.stop_requested:
+                break
             if self.record_every and (offset + a) % self.record_every == 0:
                 seen.append(offset + a)
                 for name, arr in params.arrays().items():

@@ -188,6 +188,8 @@ class VectorisedEngine(EngineBase):
         seen, snaps = [], {}
         with np.errstate(over="ignore"):
             for t in range(m):
+                if self.stop_requested:  # a signal (hm_neuro.interrupts): the caller discards this chunk
+                    break
                 if self.record_every and (offset + t) % self.record_every == 0:
                     seen.append(offset + t)
                     for i in range(N):

@@ -27,6 +27,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import interrupts
 from ..checks import Integer, check
 from ..engines import EngineOptions, make_engine
 from ..engines.brian2.device import default_device
@@ -180,23 +181,22 @@ def train_population(
         params = _resume(checkpoint, run_id, circuits[0], state, data_rngs[0], streams[0])
     t0 = time.perf_counter()
     label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
-    eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
-    try:
-        with tqdm(
-            total=n_examples * N,
-            initial=state["done"] * N,
-            disable=progress is not True,
-            unit="ex",
-            unit_scale=True,
-            desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]",
-        ) as bar:
-            run = _Run(
-                eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id
-            )
-            params = _loop(run, _Tee(bar, progress if callable(progress) else None), params, state)
-    finally:
-        if own_engine:
-            eng.close()
+    with interrupts.deferred():  # Ctrl-C and SIGTERM: a flag, raised at the loop's safe point
+        eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
+        run = _Run(eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id)
+        try:
+            with tqdm(
+                total=n_examples * N,
+                initial=state["done"] * N,
+                disable=progress is not True,
+                unit="ex",
+                unit_scale=True,
+                desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]",
+            ) as bar:
+                params = _loop(run, _Tee(bar, progress if callable(progress) else None), params, state)
+        finally:
+            if own_engine:
+                eng.close()
     seconds = time.perf_counter() - t0
     return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds) for k in range(N)]
 
@@ -356,6 +356,7 @@ def _loop(run: _Run, bar, params: list, state: dict) -> list:
             for k in range(N):
                 if errors[k]:  # a diverged machine of a population stays frozen
                     gates[k] = (np.zeros(m), np.zeros(m))
+            interrupts.raise_pending()
             new_params, extras = eng.run_population(
                 params,
                 rows,
@@ -366,6 +367,7 @@ def _loop(run: _Run, bar, params: list, state: dict) -> list:
                 perturbation=perturbation,
                 circuits=circuits,
             )
+            interrupts.raise_pending()  # the safe point: a chunk ended early by a signal is discarded
             for k, p in enumerate(new_params):
                 if errors[k] or not diverged(p):
                     continue

@@ -33,7 +33,42 @@ logger = logging.getLogger(__name__)
 
 def _compiler() -> list:
     """The C++ compiler make calls: ``$CXX`` (make's own default ``g++``), as words."""
-    return shlex.split(os.environ.get("CXX") or "g++")
+    try:
+        return shlex.split(os.environ.get("CXX") or "g++")
+    except ValueError:
+        raise bad("CXX", "is not a command line (unbalanced quotes)", os.environ.get("CXX")) from None
+
+
+#: the values an on/off environment switch (``HM_NEURO_PCH``, ``HM_NEURO_CCACHE``) accepts
+SWITCH_VALUES = {**dict.fromkeys(("1", "true", "on", "yes"), True), **dict.fromkeys(("0", "false", "off", "no"), False)}
+
+
+def switch(name: str, default: bool = True) -> bool:
+    """An on/off environment switch: unset or empty is ``default``; one of
+    ``0/1/true/false/on/off/yes/no`` (any case); anything else is refused by name."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() not in SWITCH_VALUES:
+        raise bad(name, "must be one of 0/1/true/false/on/off/yes/no", value)
+    return SWITCH_VALUES[value.lower()]
+
+
+def check_toolchain():
+    """Before any work on cpp_standalone: the switches are valid and the
+    compiler make will call (``$CXX``, else ``g++``) exists and runs; one
+    line naming the variable and its value otherwise."""
+    switch("HM_NEURO_PCH")
+    switch("HM_NEURO_CCACHE")
+    words = _compiler()
+    cxx = os.environ.get("CXX")
+    if not words or shutil.which(words[0]) is None:
+        if cxx:
+            raise bad("CXX", "is not a command found on PATH (the C++ compiler for cpp_standalone)", cxx)
+        raise bad("device", "cpp_standalone needs a C++ compiler (g++); none found", "cpp_standalone")
+    if _version_of(" ".join(shlex.quote(w) for w in words)) == "unknown":
+        problem = f"the compiler does not run ('{words[0]} --version' failed)"
+        raise bad("CXX" if cxx else "device", problem, cxx or words[0])
 
 
 def _compiler_version() -> str:
@@ -43,9 +78,10 @@ def _compiler_version() -> str:
 @functools.cache
 def _version_of(cxx: str) -> str:
     try:
-        return subprocess.run(
-            [*shlex.split(cxx), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout.splitlines()[0]
+        done = subprocess.run([*shlex.split(cxx), "--version"], capture_output=True, text=True, timeout=10)
+        if done.returncode != 0:
+            return "unknown"
+        return done.stdout.splitlines()[0]
     except (OSError, IndexError, ValueError, subprocess.SubprocessError):
         return "unknown"
 
@@ -79,54 +115,72 @@ PCH_HEADERS = (
 )  # fmt: skip
 
 
-def precompiled_header(flags) -> Path | None:
+@contextlib.contextmanager
+def precompiled_header(flags):
     """A header of :data:`PCH_HEADERS` with its GCC precompiled form beside it,
     built for the compile ``flags`` (Brian2's) under the build cache
     (``headers/<key>``, cleared with the builds), or None: not
     GCC, ``HM_NEURO_PCH=0``, or GCC would not use it.  Force-included
     (``-include``), it changes no object file (byte-identical, checked when it
-    was adopted): GCC only skips re-parsing the headers."""
-    if os.environ.get("HM_NEURO_PCH", "1") == "0":
-        return None
+    was adopted): GCC only skips re-parsing the headers.
+
+    A context: the header is held with a shared lock while the caller
+    compiles with it (made or removed only under the exclusive lock), so
+    ``hm-neuro cache clear`` never deletes it under a running build."""
+    if not switch("HM_NEURO_PCH"):
+        yield None
+        return
     version = _compiler_version()
     if version == "unknown" or "clang" in version.lower():
-        return None
+        yield None
+        return
     text = "".join(f"#include <{h}>\n" for h in PCH_HEADERS)
     ident = "\n".join([version, " ".join(_compiler()), *flags, text])
     folder = cache_root() / "headers" / hashlib.sha256(ident.encode()).hexdigest()[:16]
+    lock = folder.with_suffix(".lock")
+    for _ in range(3):  # made under the exclusive lock, then used under a shared one
+        with FileLock(lock, shared=True):
+            if (folder / "usable").is_file() and (folder / "hm_neuro_std.h.gch").is_file():
+                yield folder / "hm_neuro_std.h"
+                return
+        with FileLock(lock):
+            if not _make_header(folder, flags, text):
+                break
+    yield None
+
+
+def _make_header(folder: Path, flags, text: str) -> bool:
+    """Compile the precompiled header into ``folder`` (under its exclusive
+    lock) and check that GCC uses it; False when it cannot be used."""
     header, compiled = folder / "hm_neuro_std.h", folder / "hm_neuro_std.h.gch"
-    usable = folder / "usable"
-    if usable.is_file() and compiled.is_file():
-        return header
-    with FileLock(folder.with_suffix(".lock")):
-        if not compiled.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            if not header.is_file():  # never rewritten: every build's make.deps names it
-                header.write_text(text)
-            partial = Path(tempfile.mkstemp(dir=folder, suffix=".gch.partial")[1])
-            made = subprocess.run(
-                [*_compiler(), *flags, "-x", "c++-header", str(header), "-o", str(partial)],
-                capture_output=True,
-                text=True,
-            )
-            if made.returncode != 0:
-                partial.unlink(missing_ok=True)
-                logger.debug("no precompiled header: %s", made.stderr.strip()[-500:])
-                return None
-            os.replace(partial, compiled)
-        # GCC silently parses the header instead when it cannot use the
-        # precompiled form: ask it once (-H marks a used one with "!")
-        probe = subprocess.run(
-            [*_compiler(), *flags, "-H", "-fsyntax-only", "-include", str(header), "-x", "c++", "-"],
-            input="int main() { return 0; }\n",
-            capture_output=True,
-            text=True,
+    if (folder / "usable").is_file() and compiled.is_file():
+        return True
+    folder.mkdir(parents=True, exist_ok=True)
+    if not header.is_file():  # never rewritten: every build's make.deps names it
+        header.write_text(text)
+    if not compiled.is_file():
+        partial = Path(tempfile.mkstemp(dir=folder, suffix=".gch.partial")[1])
+        made = subprocess.run(
+            [*_compiler(), *flags, "-x", "c++-header", str(header), "-o", str(partial)], capture_output=True, text=True
         )
-        if f"! {compiled}" not in probe.stderr:
-            logger.debug("GCC does not use the precompiled header %s", compiled)
-            return None
-        usable.touch()
-    return header
+        if made.returncode != 0:
+            partial.unlink(missing_ok=True)
+            logger.debug("no precompiled header: %s", made.stderr.strip()[-500:])
+            return False
+        os.replace(partial, compiled)
+    # GCC silently parses the header instead when it cannot use the
+    # precompiled form: ask it once (-H marks a used one with "!")
+    probe = subprocess.run(
+        [*_compiler(), *flags, "-H", "-fsyntax-only", "-include", str(header), "-x", "c++", "-"],
+        input="int main() { return 0; }\n",
+        capture_output=True,
+        text=True,
+    )
+    if f"! {compiled}" not in probe.stderr:
+        logger.debug("GCC does not use the precompiled header %s", compiled)
+        return False
+    (folder / "usable").touch()
+    return True
 
 
 #: what ccache must overlook to cache compiles of Brian2's freshly written
@@ -134,16 +188,36 @@ def precompiled_header(flags) -> Path | None:
 CCACHE_SLOPPINESS = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
 
 
+def _ccache_dir(tool: str) -> Path | None:
+    """The folder ccache writes to (``$CCACHE_DIR``, else what ccache says)."""
+    if os.environ.get("CCACHE_DIR"):
+        return Path(os.environ["CCACHE_DIR"]).expanduser()
+    try:
+        out = subprocess.run([tool, "--get-config", "cache_dir"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
 @contextlib.contextmanager
 def compiler_cache():
     """make's environment for a build: ``ccache g++`` where ccache is
-    installed and neither ``$CXX`` nor ``HM_NEURO_CCACHE=0`` says otherwise.
-    A source compiled before (another shape's identical code object, or the
-    same build after an upgrade changed the cache key) is then not compiled
-    again; a miss costs about nothing more in ccache's depend mode
-    (``benchmarks/bench.py --overhead``, its ``compile`` rows)."""
+    installed, its folder can be written, and neither ``$CXX`` nor
+    ``HM_NEURO_CCACHE=0`` says otherwise (an unusable folder: plain g++,
+    said in one line).  A source compiled before (another shape's identical
+    code object, or the same build after an upgrade changed the cache key)
+    is then not compiled again; a miss costs about nothing more in ccache's
+    depend mode (``benchmarks/bench.py --overhead``, its ``compile`` rows)."""
     tool = shutil.which("ccache")
-    if tool is None or os.environ.get("CXX") or os.environ.get("HM_NEURO_CCACHE", "1") == "0":
+    if tool is None or os.environ.get("CXX") or not switch("HM_NEURO_CCACHE"):
+        yield None
+        return
+    folder = _ccache_dir(tool)
+    if folder is None or not writable_folder(folder):
+        logger.warning(
+            "ccache's folder %s cannot be written: compiling with plain g++ (set CCACHE_DIR, or HM_NEURO_CCACHE=0)",
+            folder,
+        )
         yield None
         return
     before = {k: os.environ.get(k) for k in ("CXX", "CCACHE_SLOPPINESS", "CCACHE_DEPEND")}
@@ -160,18 +234,33 @@ def compiler_cache():
                 os.environ[k] = v
 
 
-class FileLock:
-    """An exclusive lock held on a file (fcntl; released if the process dies)."""
+class Busy(Exception):
+    """A non-blocking :class:`FileLock` is held by another process."""
 
-    def __init__(self, path: Path):
-        self.path = path
+
+class FileLock:
+    """A lock held on a file (fcntl; released if the process dies):
+    exclusive, or ``shared`` (many holders, no exclusive one); ``wait=False``
+    raises :class:`Busy` instead of waiting.  A lock file that cannot be
+    opened is one line naming it."""
+
+    def __init__(self, path: Path, shared: bool = False, wait: bool = True):
+        self.path, self.shared, self.wait = path, shared, wait
 
     def __enter__(self):
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, "a")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.f = open(self.path, "a")
+        except OSError as e:
+            raise bad("build cache", f"cannot open the lock file {self.path} ({e.strerror})", str(self.path)) from None
+        mode = (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | (0 if self.wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(self.f, mode)
+        except BlockingIOError:
+            self.f.close()
+            raise Busy(str(self.path)) from None
         return self
 
     def __exit__(self, *exc):
@@ -179,6 +268,59 @@ class FileLock:
 
         fcntl.flock(self.f, fcntl.LOCK_UN)
         self.f.close()
+
+
+#: the record of a complete build, written into its folder when the build ends
+RECORD = "hm_neuro_build.json"
+
+
+def _built_files(entry: Path) -> list:
+    return [entry / "main", *sorted(entry.rglob("*.o"))]
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_build(entry: Path):
+    """Write the record of a complete build: size and SHA-256 of its binary
+    and every object file, and the compiler (atomically: a record is whole
+    or absent)."""
+    import json
+
+    files = {str(p.relative_to(entry)): [p.stat().st_size, _digest(p)] for p in _built_files(entry)}
+    tmp = entry / (RECORD + ".partial")
+    compiler = {"command": " ".join(_compiler()), "version": _compiler_version()}
+    tmp.write_text(json.dumps({"compiler": compiler, "files": files}, sort_keys=True))
+    os.replace(tmp, entry / RECORD)
+
+
+def damage(entry: Path) -> str | None:
+    """What is wrong with a cached build, or None when its binary and
+    objects are the ones its record lists (sizes and hashes: ~ms for a
+    build of a few MB).  A folder without a record is an unfinished or
+    older build."""
+    import json
+
+    try:
+        files = json.loads((entry / RECORD).read_text())["files"]
+    except FileNotFoundError:
+        return "no record of a finished build"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its record is unreadable"
+    for name, (size, digest) in sorted(files.items(), key=lambda kv: kv[0] != "main"):
+        p = entry / name
+        if not p.is_file():
+            return f"{name} is missing"
+        if p.stat().st_size != size:
+            return f"{name} has {p.stat().st_size} bytes, not {size}"
+        if _digest(p) != digest:
+            return f"{name} differs from the build's record"
+    return None
 
 
 def check_cache(write: bool = True) -> Path:
@@ -204,20 +346,30 @@ def cache_entries(kind: str = "builds") -> list:
     return out
 
 
-def clear_cache() -> int:
-    """Delete every cached build and precompiled header (each under its
-    lock); returns how many builds were removed, and refuses with the first
-    path that could not be."""
+def clear_cache() -> tuple:
+    """Delete every cached build and precompiled header that no process is
+    using (each under its exclusive lock, taken without waiting; the lock
+    file goes with it).  Returns (builds removed, paths skipped because a
+    running process holds them); refuses with the first path that could
+    not be removed."""
     check_cache()
-    removed = 0
+    removed, skipped = 0, []
     for kind in ("builds", "headers"):
         for d, _ in cache_entries(kind):
-            with FileLock(d.with_suffix(".lock")):
-                try:
-                    shutil.rmtree(d)
-                except OSError as e:
-                    raise bad(
-                        "cache clear", f"removed {removed} build(s), then could not remove {d} ({e.strerror})", str(d)
-                    ) from None
+            lock = d.with_suffix(".lock")
+            try:
+                with FileLock(lock, wait=False):
+                    try:
+                        shutil.rmtree(d)
+                    except OSError as e:
+                        raise bad(
+                            "cache clear",
+                            f"removed {removed} build(s), then could not remove {d} ({e.strerror})",
+                            str(d),
+                        ) from None
+                    lock.unlink(missing_ok=True)
+            except Busy:
+                skipped.append(d)
+                continue
             removed += kind == "builds"
-    return removed
+    return removed, skipped

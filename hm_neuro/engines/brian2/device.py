@@ -7,8 +7,8 @@ import functools
 import logging
 import os
 import shutil
-import signal
-import threading
+
+from ... import interrupts
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,14 @@ SEED_ENV = "HM_NEURO_SEED"
 
 
 def compiler_available() -> bool:
-    return shutil.which(os.environ.get("CXX", "g++")) is not None or shutil.which("c++") is not None
+    """Is there the compiler make will call (``$CXX``, else ``g++``)?"""
+    import shlex
+
+    try:
+        words = shlex.split(os.environ.get("CXX") or "g++")
+    except ValueError:
+        return False
+    return bool(words) and shutil.which(words[0]) is not None
 
 
 def default_device() -> str:
@@ -63,7 +70,7 @@ def configure(device: str, cache_dir=None):
     if cache_dir is not None:
         b2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
     b2.prefs.codegen.runtime.cython.multiprocess_safe = True
-    _restore_default_sigint()
+    _quiet_brian2_hooks()
     # Brian2's device is global: start every engine from a clean one
     if device == "cpp_standalone":
         b2.device.reinit()
@@ -81,17 +88,18 @@ def configure(device: str, cache_dir=None):
     return b2
 
 
-def _restore_default_sigint():
-    """Brian2 installs a SIGINT handler on import that turns Ctrl-C into "stop
-    the current run() early" and lets Python carry on, which would save a
-    half-trained model.  Put Python's own handler back (main thread only):
-    Ctrl-C then raises KeyboardInterrupt, which training turns into a
-    checkpoint at the last complete chunk."""
-    import signal
-    import threading
+def _quiet_brian2_hooks():
+    """Undo what importing Brian2 installs process-wide: its SIGINT handler
+    (:func:`hm_neuro.interrupts.reclaim_sigint`) and its ``sys.excepthook``,
+    which would print Brian2's "please report this issue" banner for any
+    uncaught error of the user's own code and keep its debug logs."""
+    import sys
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    from brian2.utils.logger import brian_excepthook
+
+    interrupts.reclaim_sigint()
+    if sys.excepthook is brian_excepthook:
+        sys.excepthook = sys.__excepthook__
 
 
 @functools.cache
@@ -123,38 +131,12 @@ def stable_clock(dt, name: str):
     return _stable_clock_class()(dt=dt, name=name)
 
 
-@contextlib.contextmanager
-def interrupts_stop_the_binary():
-    """Ctrl-C or SIGTERM while a compiled binary runs: the binary is stopped
-    (SIGTERM to this process's children), Brian2 sees it end, and the
-    interrupt is raised once Brian2 is done with it.  Raised at once instead,
-    it can land while Brian2 starts the binary, between ``fork`` and the
-    bookkeeping that would stop it again -- and the binary then runs on
-    with its run arguments deleted under it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending = []
+def terminate_children():
+    """Stop this process's child processes (a compiled binary, make and its
+    compilers) with SIGTERM: what a signal does to a running chunk or build
+    (:mod:`hm_neuro.interrupts`).  Brian2 then sees its child end."""
+    import psutil
 
-    def stop(signum, frame):
-        pending.append(signum)
-        import psutil
-
-        for child in psutil.Process().children():
-            with contextlib.suppress(psutil.Error):
-                child.terminate()
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    except Exception:
-        if not pending:
-            raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if pending:
-        handler = previous[pending[0]]
-        if callable(handler):
-            handler(pending[0], None)  # the CLI's SIGTERM handler, Python's KeyboardInterrupt
-        raise KeyboardInterrupt
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.terminate()

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ... import interrupts
 from ...errors import bad
 from ...log import progress as progress_log
 from ...model import Circuit
 from ..base import Chunk, EngineBase
 from ..options import DEVICES
 from .binary import BinaryNetwork, choose_propagation
-from .cache import FileLock, build_key, cache_root, check_cache, compiler_cache, precompiled_header
+from .cache import (
+    RECORD,
+    FileLock,
+    build_key,
+    cache_root,
+    check_cache,
+    check_toolchain,
+    compiler_cache,
+    damage,
+    precompiled_header,
+    record_build,
+)
 from .code import PHILOX, STOCHASTIC_FLOOR
-from .device import SEED_ENV, compiler_available, configure, default_device, interrupts_stop_the_binary
+from .device import SEED_ENV, configure, default_device, terminate_children
 from .spiking import SpikingNetwork
 
 logger = logging.getLogger(__name__)
@@ -56,10 +71,10 @@ class Brian2Engine(EngineBase):
         device = options.device
         if device not in DEVICES:
             raise bad("device", f"must be one of {list(DEVICES)}", device)
-        if device == "cpp_standalone" and not compiler_available():
-            raise bad("device", "cpp_standalone needs a C++ compiler (g++); none found", device)
-        if device == "cpp_standalone" and options.build_dir is None:
-            check_cache()
+        if device == "cpp_standalone":
+            check_toolchain()
+            if options.build_dir is None:
+                check_cache()
         self.circuit = circuit
         self.options = options
         self.device = device
@@ -151,26 +166,8 @@ class Brian2Engine(EngineBase):
             entry = Path(options.build_dir) / "standalone"
         self.build_entry = entry
         t0 = time.perf_counter()
-        with FileLock(entry.with_suffix(".lock")):
-            binary = entry / "main"
-            before = binary.stat().st_mtime_ns if binary.is_file() else None
-            if before is None:
-                progress_log.info(
-                    "compiling the circuit for layers %s x%d on cpp_standalone (first time for this "
-                    "shape only, ~10-40 s)",
-                    list(circuit.layers),
-                    self.n_machines,
-                )
-            with compiler_cache():  # ccache where installed
-                # the standard headers precompiled once per compiler and flags (the same objects, compiled
-                # ~2x faster; through ccache too, so that its bytes, and then every compile, are found again)
-                header = precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1])
-                b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
-                # unchanged sources are left untouched by Brian2: make recompiles nothing
-                b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
-            # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
-            # upgrade, is rewritten and recompiled in place by Brian2 and make)
-            self.cached_build = before is not None and binary.stat().st_mtime_ns == before
+        with interrupts.on_stop(terminate_children), FileLock(entry.with_suffix(".lock")):
+            self.cached_build = self._compile(entry)
             # a private copy of the binary and its data: runs never share a folder
             self.run_dir = Path(tempfile.mkdtemp(prefix="hm_neuro_run_"))
             shutil.copy2(entry / "main", self.run_dir / "main")
@@ -185,6 +182,55 @@ class Brian2Engine(EngineBase):
             entry,
             self.compile_seconds,
         )
+
+    def _compile(self, entry: Path) -> bool:
+        """Build into ``entry`` (under its lock); True when a complete,
+        verified build was found there and nothing was compiled.  A build
+        whose files differ from its record (or that has none: interrupted,
+        or older than records) is deleted and built again from scratch, said
+        in one line; a build that fails leaves no folder behind."""
+        b2, circuit = self.b2, self.circuit
+        binary = entry / "main"
+        if entry.exists():
+            problem = damage(entry)
+            if problem is not None:
+                progress_log.info("build cache: %s is unusable (%s): building it again from scratch", entry, problem)
+                shutil.rmtree(entry)
+        found = binary.is_file()
+        if not found:
+            progress_log.info(
+                "compiling the circuit for layers %s x%d on cpp_standalone (once per shape, ~10-40 s)",
+                list(circuit.layers),
+                self.n_machines,
+            )
+        before = binary.stat().st_mtime_ns if found else None
+        try:
+            (entry / RECORD).unlink(missing_ok=True)  # whole again only when this build is
+            with compiler_cache():  # ccache where installed
+                # the standard headers precompiled once per compiler and flags (the same objects, compiled
+                # ~2x faster; through ccache too, so that its bytes, and then every compile, are found again);
+                # held with a shared lock while make uses it
+                with precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1]) as header:
+                    b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
+                    # unchanged sources are left untouched by Brian2: make recompiles nothing
+                    b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
+            record_build(entry)
+        except BaseException:
+            shutil.rmtree(entry, ignore_errors=True)
+            raise
+        # cached: the binary was there and nothing was rebuilt (changed code, e.g. after an
+        # upgrade, is rewritten and recompiled in place by Brian2 and make)
+        return before is not None and binary.stat().st_mtime_ns == before
+
+    def request_stop(self):
+        """A signal during a chunk (:mod:`hm_neuro.interrupts`): Brian2's
+        runtime ``Network`` stops at the end of its current time step; a
+        compiled binary (or a compiler) is terminated."""
+        self.stop_requested = True
+        if self.device == "cpp_standalone":
+            terminate_children()
+        elif self.net is not None:
+            self.net.network.stop()
 
     def _namespace(self, timed_arrays=None) -> dict:
         """What the circuit's code refers to: its TimedArrays and the stream's function."""
@@ -258,22 +304,25 @@ class Brian2Engine(EngineBase):
         seed %= 2**32 - 1024
         if self.device == "cpp_standalone":
             b2.device.run_environment_variables[SEED_ENV] = str(seed)
-            interrupted = False
             try:
                 # results into the private run folder too (Brian2's default is the build's own folder,
                 # which concurrent processes of one shape would share)
-                with interrupts_stop_the_binary():
+                # (Brian2 prints the binary's output when it fails: a stopped binary's is said by the interrupt)
+                with contextlib.redirect_stdout(io.StringIO()) as said:
                     b2.device.run(
                         directory=str(self.run_dir), results_directory="results", with_output=False, run_args=values
                     )
-            except KeyboardInterrupt:
-                interrupted = True
+            except Exception:
+                if not self.stop_requested:
+                    sys.stdout.write(said.getvalue())
                 raise
             finally:
                 os.environ.pop(SEED_ENV, None)  # Brian2 exports it; leave the environment as it was
-                if not interrupted:  # interrupted, the engine's close() removes the whole run folder
-                    b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+            if self.stop_requested:  # stopped: the caller raises the interrupt; close() removes the run folder
+                return params, [{} for _ in range(N)]
+            b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
+            interrupts.raise_pending()  # Brian2's run() would forget a stop requested before it starts
             self.net.network.restore("initial")
             namespace = self._namespace({})
             for key, v in values.items():
@@ -283,6 +332,8 @@ class Brian2Engine(EngineBase):
                     key[:] = v
             b2.seed(seed)
             self.net.network.run(m * self.net.example_duration, namespace=namespace)
+            if self.stop_requested:
+                return params, [{} for _ in range(N)]
         extras = [{} for _ in range(N)]
         if self.net.spike_monitors:
             for e, s in zip(extras, self.net.read_spikes(m)):
