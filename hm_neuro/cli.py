@@ -24,7 +24,7 @@ from . import interrupts, measures
 from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
 from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
-from .files.model_io import load_history, load_model, save_history, save_model
+from .files.model_io import load_history, load_model, save_history, save_model, transaction
 from .files.outputs import check_folder, check_name, check_outputs, input_paths
 from .log import progress
 from .model import ESCAPES, Precision, Rule, load_circuit
@@ -274,7 +274,8 @@ def cmd_train(args):
             schedule=schedule,
             progress=not args.quiet,
         )
-    _save_trained(args, results, circuit, spiking, stream, outs, hists)
+    with transaction():  # model files and histories in place before the checkpoint goes
+        _save_trained(args, results, circuit, spiking, stream, outs, hists)
     if use_ckpt and ckpt.exists():
         ckpt.unlink()  # the model file supersedes it
     r = results[0]
@@ -968,7 +969,8 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         _check_not_empty(args, given)
-        return args.func(args)
+        with transaction():  # the command's outputs: all of them, or none new
+            return args.func(args)
     except HMError as e:
         print(f"hm-neuro {args.command}: error: {_as_flag(str(e), args)}", file=sys.stderr)
         return 2

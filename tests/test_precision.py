@@ -247,6 +247,14 @@ BAD = [
     ({"bits": 8, "bias": 1}, r"precision\.generative\.bias: unknown key"),
     ({"bits": 4.5, "shared_exponent": True}, r"bits: a shared exponent needs a whole number"),
     ({"range": [-1, 1]}, r"precision\.generative\.bits: missing key"),
+    ({"bits": 8, "range": [-1e308, 1e308]}, r"precision\.generative\.range: gives a step of inf between levels"),
+    ({"bits": 8, "range": [0, 1e-320]}, r"precision\.generative\.range: gives a step of 4e-323 between levels"),
+    (
+        {"bits": 8, "range": [0, 5e-324], "shared_exponent": True},
+        r"precision\.generative\.range: is too small for 8 mantissa bits: no power-of-two step reaches it",
+    ),
+    ({"bits": 8, "range": [2, 3]}, r"precision\.generative\.range: must contain 0 .* \(got \[2, 3\]\)"),
+    ({"bits": 8, "range": [-3, -2]}, r"precision\.generative\.range: must contain 0"),
 ]
 
 
@@ -254,6 +262,21 @@ BAD = [
 def test_bad_settings_are_refused_naming_the_key_and_value(table, message):
     with pytest.raises(hm.HMError, match=message):
         hm.Circuit.from_dict({**BARS.to_dict(), "precision": {"generative": table}})
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((8, (-1e308, 1e308)), r"range: gives a step of inf"),
+        ((8, (0, 5e-324), "stochastic", True), r"range: is too small for 8 mantissa bits"),
+        ((8, (2, 3)), r"range: must contain 0"),
+    ],
+)
+def test_a_grid_that_cannot_be_represented_is_refused_in_python(args, message):
+    """Before: ``hm.Grid(8, (-1e308, 1e308)).update(...)`` returned NaN and
+    ``.step`` with a shared exponent raised "math domain error"."""
+    with pytest.raises(hm.HMError, match=message):
+        hm.Grid(*args)
 
 
 def test_an_unknown_preset_and_a_population_of_two_precisions_are_refused():

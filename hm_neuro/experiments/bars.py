@@ -30,7 +30,7 @@ from .. import plotting
 from ..engines import MAX_CHUNK
 from ..errors import HMError
 from ..files.data import bars_distribution, sample_bars
-from ..files.model_io import save_history, save_json, save_model
+from ..files.model_io import save_history, save_json, save_model, transaction
 from ..measures import exact_summary
 from ..model import Parameters, Rule, load_circuit, sample_fantasies
 from ..runs.runner import Task, default_workers, run_tasks
@@ -367,12 +367,11 @@ def main(
     summary["figures_run_seed"] = first.seed.label()
     summary["learning_curve_seed"] = first.seed.label()
     summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}
-    save_json(out / f"{name}.json", summary)
-
-    # ------- figures of the shown run (its weights were recorded during the run)
-
-    _save_shown(first, circuit, out, name, setting)
-    _figures(first, circuit, curve, out, name, seed, examples)
+    with transaction():  # the result set: JSON, model, history and figures, all of them or none new
+        save_json(out / f"{name}.json", summary)
+        # ------- figures of the shown run (its weights were recorded during the run)
+        _save_shown(first, circuit, out, name, setting)
+        _figures(first, circuit, curve, out, name, seed, examples)
 
     _report(summary, first, out / f"{name}.json")
     return summary

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -47,20 +48,71 @@ def versions() -> dict:
     return out
 
 
+_pending = threading.local()
+
+
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+def transaction():
+    """A command's outputs as one transaction: every file written through
+    :func:`atomic_path` inside the block goes to a temporary name beside its
+    destination and is renamed into place only when the whole block
+    succeeds; a failure (an error, Ctrl-C, a full disk) leaves none of them
+    new.  A transaction inside another commits at its own end (a result set
+    of a longer job is kept when a later one fails)."""
+    outer = getattr(_pending, "files", None)
+    files = _pending.files = []
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in files:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    finally:
+        _pending.files = outer
+    for k, (tmp, path) in enumerate(files):
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            for rest, _ in files[k:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(rest)
+            raise bad("output", f"could not be put in place ({e.strerror})", str(path)) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path, now: bool = False):
+    """Yield a temporary path beside ``path``; rename it over ``path`` on
+    success -- at once, or, inside a :func:`transaction`, when the
+    transaction ends (``now``: at once anyway, e.g. a checkpoint, which
+    must outlive a failed command).  A write that fails (file too large,
+    no space, quota, read-only) is one line naming the file and the reason."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual mode
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual mode
+    except OSError as e:
+        raise bad("output", f"could not be written ({e.strerror})", str(path)) from None
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise bad("output", f"could not be written ({e.strerror or e})", str(path)) from None
+        raise
+    files = getattr(_pending, "files", None)
+    if files is not None and not now:
+        files.append((tmp, path))
+        return
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise bad("output", f"could not be put in place ({e.strerror})", str(path)) from None
 
 
 def _umask() -> int:
@@ -69,8 +121,8 @@ def _umask() -> int:
     return mask
 
 
-def save_npz(path, arrays: dict):
-    with atomic_path(path) as tmp:
+def save_npz(path, arrays: dict, now: bool = False):
+    with atomic_path(path, now) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
 

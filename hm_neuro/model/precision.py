@@ -84,12 +84,31 @@ class Grid:
                 raise bad("range", "must be two finite numbers [min, max]", list(r))
         if not r[0] < r[1]:
             raise bad("range", "min must be below max", list(r))
+        if not r[0] <= 0 <= r[1]:
+            raise bad("range", "must contain 0 (weights start at 0, and 0 is always a level)", list(r))
         if self.rounding not in ("nearest", "stochastic"):
             raise bad("rounding", "must be one of ['exact', 'nearest', 'stochastic']", self.rounding)
         if not isinstance(self.shared_exponent, bool):
             raise bad("shared_exponent", "must be true or false", self.shared_exponent)
         object.__setattr__(self, "bits", float(b))
         object.__setattr__(self, "range", (float(r[0]), float(r[1])))
+        self._check_step()
+
+    def _check_step(self):
+        """The grid must be representable: a finite, positive (normal) step
+        whose inverse is finite, and levels that are finite numbers."""
+        r = list(self.range)
+        if self.shared_exponent:
+            b = int(self.bits)
+            need = max(abs(r[0]), abs(r[1])) / (2**b if r[0] >= 0 else 2 ** (b - 1))
+            if not need >= 2.0**-1022:
+                raise bad("range", f"is too small for {b} mantissa bits: no power-of-two step reaches it", r)
+        step = self.step
+        if not (math.isfinite(step) and step >= 2.0**-1022 and math.isfinite(1.0 / step)):
+            raise bad("range", f"gives a step of {step!r} between levels: it must be finite, positive and not subnormal", r)
+        k_lo, k_hi = self._mantissas
+        if not (math.isfinite(k_lo * step) and math.isfinite(k_hi * step)):
+            raise bad("range", "gives levels beyond the largest float", r)
 
     @property
     def levels(self) -> int:

@@ -71,7 +71,7 @@ def save_checkpoint(path, run_id, circuit, params, done, chunk_index, rng_state,
             }
         )
     )
-    save_npz(path, arrays)
+    save_npz(path, arrays, now=True)  # the state to resume from: kept whatever the command does next
 
 
 def checkpoint_progress(path) -> int | None:
