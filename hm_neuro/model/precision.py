@@ -105,7 +105,8 @@ class Grid:
                 raise bad("range", f"is too small for {b} mantissa bits: no power-of-two step reaches it", r)
         step = self.step
         if not (math.isfinite(step) and step >= 2.0**-1022 and math.isfinite(1.0 / step)):
-            raise bad("range", f"gives a step of {step!r} between levels: it must be finite, positive and not subnormal", r)
+            problem = f"gives a step of {step!r} between levels: it must be finite, positive and not subnormal"
+            raise bad("range", problem, r)
         k_lo, k_hi = self._mantissas
         if not (math.isfinite(k_lo * step) and math.isfinite(k_hi * step)):
             raise bad("range", "gives levels beyond the largest float", r)
