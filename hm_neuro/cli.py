@@ -399,10 +399,10 @@ def cmd_sweep(args):
 
     check_workers(args.workers, args.retries)
     spec = sweep.load_sweep(args.spec) if args.spec else sweep.SweepSpec()
-    for key in ("circuit", "data", "examples", "restarts", "p_vertical", "engine", "device"):
-        value = getattr(args, key)
-        if value is not None:
-            setattr(spec, key, value)
+    given = {key for key in ("circuit", "data", "examples", "restarts", "p_vertical", "engine", "device", "seeds")}
+    given = {key for key in given if getattr(args, key) is not None}
+    for key in given - {"seeds"}:
+        setattr(spec, key, getattr(args, key))
     if args.seeds is not None:
         spec.seeds = sweep.parse_seeds(args.seeds)
     spec.grid.update(sweep.parse_grid_option(args.grid))
@@ -410,7 +410,7 @@ def cmd_sweep(args):
     name = check_name(args.name or (Path(args.spec).stem if args.spec else "sweep"), "--name")
     out = Path(args.out)
     files = [out / f"{name}.csv", out / f"{name}.json", out / f"{name}.png"]
-    tasks = spec.tasks()  # every circuit and data source checked before anything runs
+    tasks = sweep.tasks_of(spec, given)  # every circuit and data source checked before anything runs
     check_outputs(
         files,
         input_paths(

@@ -3,11 +3,14 @@ recognition transform), in the conventions of ``BernoulliRBM``."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from .checks import Integer, Number, check
+from .errors import bad
 from .measures import MAX_ENUMERATED_HIDDEN, exact_log2_prob, importance_log2_prob
 from .model import PARAMETER_SETS, Circuit, sample_fantasies, sigmoid
 from .training import SweepStream, train
@@ -20,7 +23,7 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layers : tuple of int, default=(8,)
+    hidden_layers : int or tuple of int, default=(8,)
         Units per hidden layer, bottom to top (the input layer is the data's width).
     learning_rate : float, default=0.05
         The rate of every weight and bias (a circuit with per-set rates:
@@ -98,7 +101,12 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
 
     def _circuit(self, n_features: int) -> Circuit:
         rate = check("learning_rate", self.learning_rate, Number(0.0, 10.0))
-        hidden = tuple(check(f"hidden_layers[{i}]", n, Integer(1, 10_000)) for i, n in enumerate(self.hidden_layers))
+        layers = self.hidden_layers
+        if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
+            layers = (layers,)  # one hidden layer, as scikit-learn's hidden_layer_sizes reads an int
+        if not isinstance(layers, (tuple, list)) or not layers:
+            raise bad("hidden_layers", "must be a layer size or a non-empty tuple of layer sizes", self.hidden_layers)
+        hidden = tuple(check(f"hidden_layers[{i}]", n, Integer(1, 10_000)) for i, n in enumerate(layers))
         return Circuit(
             layers=(n_features, *hidden),
             learning_rates={k: rate for k in PARAMETER_SETS},
@@ -108,7 +116,7 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
 
     def _train(self, X, params, sweeps: int, rng):
         seed = int(rng.randint(0, 2**31 - 1))
-        options = {"device": self.device} if self.engine in ("brian2", "spiking") else {}
+        options = {} if self.device is None else {"device": self.device}  # the engine refuses what it cannot use
         r = train(
             self.circuit_,
             SweepStream(X, "X"),

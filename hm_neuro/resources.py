@@ -39,6 +39,8 @@ def names(kind: str) -> list:
 def find(kind: str, spec):
     """A name or a path -> (readable file, its label for messages)."""
     what = KINDS[kind]
+    if spec is None or not str(spec).strip():
+        raise bad(what, f"must not be empty; names are {names(kind)}, or give a path to a .toml file", spec)
     if is_name(spec):
         local = Path.cwd() / kind / f"{spec}.toml"
         if local.is_file():

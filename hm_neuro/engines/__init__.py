@@ -21,6 +21,7 @@ from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOpti
 
 __all__ = [
     "make_engine",
+    "check_options",
     "register",
     "Engine",
     "EngineBase",
@@ -49,6 +50,19 @@ register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine")
 register("spiking", "hm_neuro.engines.brian2.engine:Brian2Engine")
 
 
+def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:
+    """Refuse (one line) options this circuit cannot be simulated with; the
+    check :func:`make_engine` makes, for callers that check before any work
+    (a sweep's or an experiment's tasks)."""
+    if circuit.precision.stochastic and options.rng != "philox":
+        raise bad(
+            "rng",
+            f"stochastic rounding ({circuit.precision.label}) draws from the counter-based stream; use rng='philox'",
+            options.rng,
+        )
+    return options
+
+
 def make_engine(circuit: Circuit, engine="brian2", n_machines: int = 1, **options) -> Engine:
     """The engine for ``circuit`` that ``engine`` names; the one way to get one.
 
@@ -58,13 +72,7 @@ def make_engine(circuit: Circuit, engine="brian2", n_machines: int = 1, **option
     by side (a population).  An option the engine cannot honour is refused
     with one line, never silently ignored.
     """
-    opts = EngineOptions.of(engine, **options)
+    opts = check_options(circuit, EngineOptions.of(engine, **options))
     n_machines = check("n_machines", n_machines, Integer(1))
-    if circuit.precision.stochastic and opts.rng != "philox":
-        raise bad(
-            "rng",
-            f"stochastic rounding ({circuit.precision.label}) draws from the counter-based stream; use rng='philox'",
-            opts.rng,
-        )
     module, cls = _BACKENDS[opts.engine].split(":")
     return getattr(importlib.import_module(module), cls).from_options(circuit, opts, n_machines)

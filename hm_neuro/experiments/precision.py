@@ -161,8 +161,21 @@ def _weights_figure(shown: dict, path: Path):
     plotting.save(fig, path)
 
 
+def result_name(rule: Rule, engine: str, quick: bool) -> str:
+    """``precision[_<rule>][_<engine>][_quick]``: the rule and the engine
+    named where they are not the defaults (wake-sleep; brian2, or
+    vectorised for ``quick``), so runs of other settings never share a file."""
+    default_engine = "vectorised" if quick else "brian2"
+    return (
+        "precision"
+        + ("" if rule.is_default else "_" + rule.label.replace(":", ""))
+        + ("" if engine == default_engine else "_" + engine)
+        + ("_quick" if quick else "")
+    )
+
+
 def main(
-    seeds=SEEDS,
+    seeds=None,
     quick=False,
     out="figures",
     workers=None,
@@ -173,19 +186,24 @@ def main(
     digits=False,
 ):
     """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
-    on the Brian2 circuit; ``quick``: 4.7 and 8 bits, 2 seeds, 2,000
-    examples on the vectorised engine (a smoke test of the code, not a
-    result).  ``digits``: add :func:`digits_rows`."""
+    (default :data:`SEEDS`) on the Brian2 circuit; ``quick``: 4.7 and 8
+    bits, 2 seeds unless ``seeds`` says otherwise, 2,000 examples on the
+    vectorised engine (a smoke test of the code, not a result).
+    ``digits``: add :func:`digits_rows`.  Every setting is checked before
+    any work as ``hm-neuro train`` checks it; a run in which every training
+    fails writes nothing and raises."""
     t0 = time.perf_counter()
     out = Path(out)
     rule = Rule.parse(rule)
     engine = engine or ("vectorised" if quick else "brian2")
     examples = 2_000 if quick else bars.EXAMPLES
-    seeds = min(seeds, 2) if quick else seeds
+    seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     rows = settings(DIGITS_BITS) if quick else settings()
     seed_list = list(range(seed, seed + seeds))
     tasks = _tasks(rows, seed_list, examples, rule, engine, device)
     results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
+    if all(r["row"]["status"] != "ok" for r in results):
+        raise HMError(f"precision: every training failed; first error: {results[0]['row'].get('error')}")
     circuit = bars.circuit_for("connections")
     table, shown = [], {}
     for i, (label, bits, rounding, precision) in enumerate(rows):
@@ -209,7 +227,7 @@ def main(
             + (f", {row['failed']} failed" if row["failed"] else ""),
             file=sys.stderr,
         )
-    name = "precision" + ("" if rule.is_default else "_" + rule.label.replace(":", "")) + ("_quick" if quick else "")
+    name = result_name(rule, engine, quick)
     learned = [
         r["bits"]
         for r in table

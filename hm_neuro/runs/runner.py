@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines import MAX_CHUNK, make_engine
+from ..engines import MAX_CHUNK, EngineOptions, check_options, make_engine
 from ..errors import HMError, bad
 from ..measures import machine_summary
 from ..model import Circuit
@@ -114,6 +114,15 @@ class Task:
             self.rng,
             json.dumps(c.get("precision"), sort_keys=True),
         )
+
+    def check(self):
+        """Refuse (one line, before any work) what ``hm-neuro train`` would
+        refuse: the circuit, and the engine, device, rule and stream together."""
+        circuit = Circuit.from_dict(self.circuit, source=f"task {self.index} circuit")
+        options = EngineOptions(
+            engine=self.engine, device=self.device, rule=self.rule, rng=self.rng, record_every=self.record_every
+        )
+        check_options(circuit, options)
 
     def row(self) -> dict:
         return {
@@ -435,6 +444,12 @@ def run_tasks(
     workers = default_workers() if workers is None else workers
     check_workers(workers, retries)
     tasks = list(tasks)
+    checked = set()
+    for t in tasks:  # every distinct setting, before any work
+        key = json.dumps([t.circuit, t.engine, t.device, t.rule, t.rng, t.record_every], sort_keys=True, default=str)
+        if key not in checked:
+            checked.add(key)
+            t.check()
     position = {t.index: i for i, t in enumerate(tasks)}
     results = [None] * len(tasks)
     grouped = groups(tasks, population, workers)

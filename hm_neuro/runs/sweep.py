@@ -226,14 +226,29 @@ def load_sweep(spec) -> SweepSpec:
     for key in d:
         if key not in known:
             raise bad(f"{source}: {key}", f"unknown key; expected one of {sorted(known)}")
-    if "seeds" in d:
-        d["seeds"] = parse_seeds(d["seeds"])
     if "grid" in d and not isinstance(d["grid"], dict):
         raise bad(f"{source}: grid", "must be a table")
     try:
-        return SweepSpec(**d).validate()
+        if "seeds" in d:
+            d["seeds"] = parse_seeds(d["seeds"])
+        spec = SweepSpec(**d).validate()
     except HMError as e:
         raise HMError(f"{source}: {e}") from None
+    spec.source, spec.file_keys = source, set(d)
+    return spec
+
+
+def tasks_of(spec: SweepSpec, given=()) -> list:
+    """``spec.tasks()``, every circuit and data source checked; an error
+    about a value that came from the sweep file (not overridden by
+    ``given``, the command line's options) names the file, not an option."""
+    try:
+        return spec.tasks()
+    except HMError as e:
+        key = str(e).partition(":")[0].strip()
+        if key in getattr(spec, "file_keys", set()) - set(given):
+            raise HMError(f"{spec.source}: {e}") from None
+        raise
 
 
 # --------------------------------------------------------------- the results

@@ -98,11 +98,13 @@ def load_checkpoint(path, run_id, circuit):
             raise bad(where, f"missing '{key}'")
     stored = meta["run"] if isinstance(meta["run"], dict) else {}
     for key, value in run_id.items():
-        if stored.get(key) != json.loads(json.dumps(value)):
+        value = json.loads(json.dumps(value))
+        if stored.get(key) != value:
+            path, before, now = _first_difference(key, stored.get(key), value)
             raise bad(
                 where,
-                f"was made with a different {key} ({_short(stored.get(key))}; this run: "
-                f"{_short(value)}); resume with the same options",
+                f"was made with a different {path} ({_short(before)}; this run: {_short(now)}); "
+                "resume with the same options",
             )
     done, c = meta["done"], meta["chunk_index"]
     if not (isinstance(done, int) and 0 < done < run_id["examples"] and isinstance(c, int) and c >= 1):
@@ -122,6 +124,20 @@ def load_checkpoint(path, run_id, circuit):
         "history_seen": meta["history_seen"],
         "history": {k[8:]: v for k, v in z.items() if k.startswith("history_")},
     }
+
+
+def _first_difference(path: str, a, b) -> tuple:
+    """(dotted key, a's value, b's value) of the first place two JSON values
+    differ (a circuit's ``precision.generative.bits``, not the whole circuit)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(f"{path}.{k}", a.get(k), b.get(k))
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(f"{path}[{i}]", x, y)
+    return path, a, b
 
 
 def _short(v) -> str:
