@@ -129,7 +129,8 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 300, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
     other = c.replace(learning_rates={"generative_weights": [0.2, 0.05]})
-    with pytest.raises(HMError, match=r"checkpoint .*c\.npz: was made with a different circuit\.learning_rates\.generative_weights\[0\]"):
+    differs = r"checkpoint .*c\.npz: was made with a different circuit\.learning_rates\.generative_weights\[0\]"
+    with pytest.raises(HMError, match=differs):
         train(
             other,
             BarsStream(size=2),
