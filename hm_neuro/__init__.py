@@ -31,6 +31,7 @@ _PUBLIC = {
         "Spiking",
         "Precision",
         "Grid",
+        "Plasticity",
         "Parameters",
         "Uniforms",
         "Perturbation",

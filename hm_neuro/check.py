@@ -16,6 +16,10 @@ expectation
     (sleep) phases equals the expectation of eq. 4 (eq. 7) computed by
     enumerating every hidden state (every fantasy), within 4.5 standard
     errors.
+
+Both are also run with a declared plasticity (:data:`DECLARED`,
+:mod:`hm_neuro.model.plasticity`): the exact check in every run, the
+expectation (not ``quick``) by enumerating the declared rule.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .model import (
     NO_PERTURBATION,
     Circuit,
     Parameters,
+    Plasticity,
     Rounding,
     Uniforms,
     generative_logits,
@@ -60,24 +65,48 @@ def random_parameters(circuit: Circuit, rng: np.random.Generator, scale: float =
     return p.on_grid(circuit)
 
 
-def expected_wake_update(p: Parameters, circuit: Circuit, d):
-    """E_Q[update] and E_Q[update^2] of eq. 4 for data d, by enumeration."""
+def _weight_updates(circuit: Circuit, s_pre, s_post, p_post, w):
+    """Per enumerated state (axis 0), the update of a weight set per unit of
+    learning rate: the circuit's plasticity (eqs. 4 and 7's delta rule, or a
+    declared rule, :mod:`hm_neuro.model.plasticity`)."""
+    rule = circuit.plasticity
+    if rule.is_default:
+        return s_pre[:, :, None] * (s_post - p_post)[:, None, :]
+    out = rule.numpy("weight")(s_pre=s_pre[:, :, None], s_post=s_post[:, None, :], p_post=p_post[:, None, :], w=w[None])
+    return np.broadcast_to(out, (len(s_pre), *w.shape))
+
+
+def _bias_updates(circuit: Circuit, s, p, b):
+    rule = circuit.plasticity
+    return s - p if rule.is_default else np.broadcast_to(rule.numpy("bias")(s=s, p=p, b=b[None]), s.shape)
+
+
+def expected_wake_update(p: Parameters, circuit: Circuit, d, biases: bool = False):
+    """E_Q[update] and E_Q[update^2] of eq. 4 (or the circuit's declared
+    rule) for data d, by enumeration: per generative weight set, then
+    (``biases``) per generative bias set."""
     hid = hidden_states(circuit.layers)
     L = circuit.n_hidden_layers
     states = [np.tile(d, (len(hid[0]), 1))] + hid
     w = np.exp(log_recognition(p, states))  # Q(alpha | d) of every alpha
-    pred = [sigmoid(generative_logits(p, states, k)) for k in range(L)]
-    upd = [states[k + 1][:, :, None] * (states[k] - pred[k])[:, None, :] for k in range(L)]  # eq. 4
+    pred = [sigmoid(generative_logits(p, states, k)) for k in range(L + 1)]
+    upd = [_weight_updates(circuit, states[k + 1], states[k], pred[k], p.generative_weights[k]) for k in range(L)]
+    if biases:  # eq. 4 on the biases
+        upd += [_bias_updates(circuit, states[l], pred[l], p.generative_biases[l]) for l in range(L + 1)]
     return [np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u**2, 1) for u in upd]
 
 
-def expected_sleep_update(p: Parameters, circuit: Circuit):
-    """E_P[update] and E_P[update^2] of eq. 7 over fantasies, by enumeration."""
+def expected_sleep_update(p: Parameters, circuit: Circuit, biases: bool = False):
+    """E_P[update] and E_P[update^2] of eq. 7 (or the circuit's declared
+    rule) over fantasies, by enumeration: per recognition weight set, then
+    (``biases``) per recognition bias set."""
     full = hidden_states((0,) + tuple(circuit.layers))  # enumerate input and hidden units
     L = circuit.n_hidden_layers
     w = np.exp(log_joint(p, full))  # P(alpha, d) of every fantasy
     q = [sigmoid(recognition_logits(p, full, k)) for k in range(L)]
-    upd = [full[k][:, :, None] * (full[k + 1] - q[k])[:, None, :] for k in range(L)]  # eq. 7
+    upd = [_weight_updates(circuit, full[k], full[k + 1], q[k], p.recognition_weights[k]) for k in range(L)]
+    if biases:  # eq. 7 on the biases
+        upd += [_bias_updates(circuit, full[k + 1], q[k], p.recognition_biases[k]) for k in range(L)]
     return [np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u**2, 1) for u in upd]
 
 
@@ -148,15 +177,28 @@ def exact_check(name: str, circuit: Circuit, device: str, propagation: str = "su
     )
 
 
-def expectation_check(phase: str, device: str, copies: int = 400, per_copy: int = 50) -> Result:
-    """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 by
-    enumeration: M = ``copies`` x ``per_copy`` updates from the same weights
-    (eps = 1e-9, so the weights stay put), a population of copies with
-    their own streams, each ``per_copy`` examples long (Brian2's numpy target
-    pays per step, not per machine)."""
+#: a declared rule for the checks: the delta rule with weight and bias decay and a
+#: saturating term (every variable a rule may read, and a function)
+DECLARED = Plasticity(
+    weight="s_pre * (s_post - p_post) - lam * w + 0.1 * tanh(w) * s_post",
+    bias="s - p - lam * b",
+    constants={"lam": 0.3},
+    name="declared test rule",
+)
+
+
+def expectation_check(
+    phase: str, device: str, copies: int = 400, per_copy: int = 50, plasticity: Plasticity | None = None
+) -> Result:
+    """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 (or
+    a declared ``plasticity``) by enumeration, weights and biases: M =
+    ``copies`` x ``per_copy`` updates from the same weights (eps = 1e-9, so
+    the weights stay put), a population of copies with their own streams,
+    each ``per_copy`` examples long (Brian2's numpy target pays per step,
+    not per machine)."""
     t0 = time.perf_counter()
     M = copies * per_copy
-    c = Circuit.uniform([4, 3, 2], 1e-9, name="expectation")
+    c = Circuit.uniform([4, 3, 2], 1e-9, name="expectation").replace(plasticity=plasticity)
     rng = np.random.default_rng(21)
     p0 = random_parameters(c, rng, scale=1.0)
     d = np.array([1.0, 0.0, 1.0, 1.0])
@@ -170,16 +212,19 @@ def expectation_check(phase: str, device: str, copies: int = 400, per_copy: int 
             [wg] * copies,
             [sg] * copies,
         )
-    before = p0.generative_weights if phase == "wake" else p0.recognition_weights
-    after = [p.generative_weights if phase == "wake" else p.recognition_weights for p in p1s]
-    totals = [sum(a[i] for a in after) - copies * w for i, w in enumerate(before)]
+    pathway = "generative" if phase == "wake" else "recognition"
+    sets = (f"{pathway}_weights", f"{pathway}_biases")
+    totals = [
+        sum(getattr(p, name)[i] for p in p1s) - copies * w for name in sets for i, w in enumerate(getattr(p0, name))
+    ]
     if phase == "wake":
-        mean, second = expected_wake_update(p0, c, d)
+        mean, second = expected_wake_update(p0, c, d, biases=True)
     else:
-        mean, second = expected_sleep_update(p0, c)
+        mean, second = expected_sleep_update(p0, c, biases=True)
     z = max(float(np.max(mean_update_errors(t, 1e-9, m, s, M))) for t, m, s in zip(totals, mean, second))
+    rule = "" if c.plasticity.is_default else ", declared rule"
     return Result(
-        f"expectation {phase} (eq. {4 if phase == 'wake' else 7})",
+        f"expectation {phase} (eq. {4 if phase == 'wake' else 7}{rule})",
         device,
         z,
         z <= EXPECTATION_SE,
@@ -193,13 +238,17 @@ def checks(devices, quick: bool) -> list:
     bars = load_circuit("bars")
     four = Circuit.uniform([12, 8, 6, 4, 2], 0.05, nonnegative_into=(0, 2), name="four-hidden")
     out = []
+    decay = load_circuit("bars_weight_decay")
     for device in devices:
         out.append((exact_check, ("16-8-1", bars, device)))
+        out.append((exact_check, ("16-8-1 declared decay", decay.replace(plasticity=DECLARED), device)))
         if not quick:
             out.append((exact_check, ("four-hidden", four, device)))
             out.append((exact_check, ("16-8-1", bars, device, "event")))
             out.append((exact_check, ("16-8-1 loihi", bars.replace(precision="loihi"), device)))
         out += [(expectation_check, ("wake", device)), (expectation_check, ("sleep", device))]
+        if not quick:
+            out += [(expectation_check, (phase, device, 400, 50, DECLARED)) for phase in ("wake", "sleep")]
     return out
 
 
@@ -207,13 +256,13 @@ def run_checks(devices=("numpy", "cpp_standalone"), quick: bool = True, out=prin
     """Run every check, print a table (check, device, max difference, pass/fail,
     seconds) through ``out``; True if every check passed."""
     rows = []
-    out(f"{'check':<34} {'device':<15} {'max difference':>15}  {'result':<6} {'seconds':>8}")
+    out(f"{'check':<42} {'device':<15} {'max difference':>15}  {'result':<6} {'seconds':>8}")
     for fn, args in checks(devices, quick):
         r = fn(*args)
         rows.append(r)
         unit = " SE" if r.check.startswith("expectation") else ""
         out(
-            f"{r.check:<34} {r.device:<15} {r.difference:>12.3g}{unit:<3}  {'pass' if r.passed else 'FAIL':<6} "
+            f"{r.check:<42} {r.device:<15} {r.difference:>12.3g}{unit:<3}  {'pass' if r.passed else 'FAIL':<6} "
             f"{r.seconds:>8.1f}" + (f"  {r.note}" if not r.passed and r.note else "")
         )
     failed = [r for r in rows if not r.passed]

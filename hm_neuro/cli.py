@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import interrupts, measures
-from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
+from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions, capabilities
 from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
 from .files.model_io import load_history, load_model, save_history, save_model, transaction
@@ -116,7 +116,7 @@ def spiking_options(args, circuit):
         for k in ("window", "dt", "escape", "tau_syn", "settle", "delay")
         if getattr(args, k) is not None
     }
-    if args.engine != "spiking":
+    if not capabilities(args.engine).spiking:
         if given:
             key = next(iter(given))
             raise bad(f"--{key.replace('_', '-')}", "applies to --engine spiking only", given[key])

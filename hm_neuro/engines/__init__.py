@@ -17,7 +17,7 @@ from ..checks import Integer, check
 from ..errors import bad
 from ..model import Circuit
 from .base import Chunk, Engine, EngineBase
-from .options import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions
+from .options import CAPABILITIES, DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, Capabilities, EngineOptions
 
 __all__ = [
     "make_engine",
@@ -27,6 +27,9 @@ __all__ = [
     "EngineBase",
     "Chunk",
     "EngineOptions",
+    "Capabilities",
+    "capabilities",
+    "planned_chunk",
     "ENGINES",
     "DEVICES",
     "PROPAGATIONS",
@@ -38,22 +41,66 @@ __all__ = [
 _BACKENDS = {}
 
 
-def register(name: str, target: str):
+def register(name: str, target: str, capabilities: Capabilities):
     """Register a backend: ``target`` is ``"package.module:Class"``, whose
-    ``Class.from_options(circuit, options, n_machines)`` builds an engine."""
+    ``Class.from_options(circuit, options, n_machines)`` builds an engine,
+    and what it accepts (:class:`Capabilities`, read without importing it)."""
     _BACKENDS[name] = target
+    CAPABILITIES[name] = capabilities
 
 
-register("numpy", "hm_neuro.engines.reference:NumpyEngine")
-register("vectorised", "hm_neuro.engines.vectorised:VectorisedEngine")
-register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine")
-register("spiking", "hm_neuro.engines.brian2.engine:Brian2Engine")
+register("numpy", "hm_neuro.engines.reference:NumpyEngine", Capabilities("the NumPy reference", rules=False))
+register(
+    "vectorised",
+    "hm_neuro.engines.vectorised:VectorisedEngine",
+    Capabilities("NumPy over a population", memory_bounded_chunks=True, seed_alone=True),
+)
+register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine", Capabilities("the Brian2 circuit", brian2=True))
+register(
+    "spiking",
+    "hm_neuro.engines.brian2.engine:Brian2Engine",
+    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, plasticity=False),
+)
+
+
+def capabilities(engine) -> Capabilities:
+    """What an engine (a name, :class:`EngineOptions` or an engine) accepts."""
+    name = engine if isinstance(engine, str) else getattr(engine, "engine", None) or engine.name
+    return CAPABILITIES[name]
+
+
+def planned_chunk(options: EngineOptions, circuit: Circuit, n_machines: int) -> int:
+    """The longest chunk the engine takes: ``options.chunk``, or less where
+    its working arrays must fit in memory (the vectorised engine's uniforms)."""
+    if not CAPABILITIES[options.engine].memory_bounded_chunks:
+        return options.chunk
+    from .vectorised import chunk_limit
+
+    return min(options.chunk, chunk_limit(circuit, options.rule, n_machines))
 
 
 def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:
     """Refuse (one line) options this circuit cannot be simulated with; the
     check :func:`make_engine` makes, for callers that check before any work
     (a sweep's or an experiment's tasks)."""
+    can = CAPABILITIES[options.engine]
+    if not circuit.plasticity.is_default:
+        if not can.plasticity:
+            raise bad(
+                "engine",
+                f"{can.title} runs the papers' delta rule only; the circuit's declared plasticity "
+                f"({circuit.plasticity.name}) runs on {[n for n, c in CAPABILITIES.items() if c.plasticity]}",
+                options.engine,
+            )
+        if not options.rule.is_default:
+            raise bad(
+                "rule",
+                f"a circuit with a declared plasticity ({circuit.plasticity.name}) trains with the papers' "
+                "wake-sleep; reweighted and multi-sample rules have their own update",
+                options.rule.label,
+            )
+        if options.propagation == "event":
+            raise bad("propagation", "a declared plasticity updates every synapse: use summed", options.propagation)
     if circuit.precision.stochastic and options.rng != "philox":
         raise bad(
             "rng",

@@ -204,6 +204,8 @@ class EngineBase:
             raise bad("circuit", f"this engine is for layers {list(self.circuit.layers)}", circuit.name)
         if circuit.precision != self.circuit.precision:
             raise bad("circuit", f"this engine is for the precision {self.circuit.precision.label}", circuit.name)
+        if circuit.plasticity != self.circuit.plasticity:
+            raise bad("circuit", f"this engine is for the plasticity {self.circuit.plasticity.name}", circuit.name)
 
     def retarget(self, circuit: Circuit):
         """Train another circuit of the same shape (e.g. other learning rates)."""

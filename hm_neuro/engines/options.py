@@ -19,6 +19,33 @@ MAX_CHUNK = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What an engine accepts, declared when it is registered
+    (:func:`hm_neuro.engines.register`); callers ask this, never the name.
+
+    ``brian2``: runs on a Brian2 device (``device``, ``propagation``,
+    ``build_dir``, ``monitors``, a data table); ``spiking``: stochastic
+    spiking units in ms (``spiking`` dynamics, ``record_traces``);
+    ``rules``: reweighted and multi-sample rules; ``plasticity``: a
+    circuit's declared plasticity (:mod:`hm_neuro.model.plasticity`);
+    ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
+    memory; ``seed_alone``: a machine's result depends on its seed alone
+    whatever the generator (otherwise: with the counter-based stream)."""
+
+    title: str
+    brian2: bool = False
+    spiking: bool = False
+    rules: bool = True
+    plasticity: bool = True
+    memory_bounded_chunks: bool = False
+    seed_alone: bool = False
+
+
+#: engine name -> its :class:`Capabilities` (filled by :func:`hm_neuro.engines.register`)
+CAPABILITIES: dict = {}
+
+
+@dataclasses.dataclass(frozen=True)
 class EngineOptions:
     """Everything about *how* a machine is simulated (what it is: :class:`hm_neuro.model.Circuit`).
 
@@ -104,12 +131,12 @@ class EngineOptions:
             raise bad("spiking", "must be a hm_neuro.model.Spiking", self.spiking)
         if self.monitors is not None and not callable(self.monitors):
             raise bad("monitors", "must be a function of the network returning {name: monitor}", self.monitors)
-        brian2 = self.engine in ("brian2", "spiking")
-        if self.spiking is not None and self.engine != "spiking":
+        can = self.capabilities
+        if self.spiking is not None and not can.spiking:
             raise bad("spiking", f"configures the spiking engine only, not {self.engine}", self.spiking)
-        if self.record_traces and self.engine != "spiking":
+        if self.record_traces and not can.spiking:
             raise bad("record_traces", f"applies to the spiking engine only, not {self.engine}", True)
-        if not brian2:
+        if not can.brian2:
             if self.device not in (None, "numpy"):
                 raise bad(
                     "device", f"applies to the brian2 engine only (the {self.engine} engine is NumPy)", self.device
@@ -121,13 +148,29 @@ class EngineOptions:
                     raise bad(key, f"applies to the brian2 engine only, not {self.engine}", getattr(self, key))
         if not self.rule.is_default and self.propagation == "event":
             raise bad("propagation", f"the {self.rule.label} rule needs summed propagation", self.propagation)
-        if self.engine in ("numpy", "spiking") and not self.rule.is_default:
+        if not can.rules and not self.rule.is_default:
             raise bad(
                 "rule",
-                f"{self.rule.label} runs on the vectorised and brian2 engines; the {self.engine} "
-                "engine implements the papers' wake-sleep",
+                f"{self.rule.label} runs on the {' and '.join(n for n, c in CAPABILITIES.items() if c.rules)} "
+                f"engines; the {self.engine} engine implements the papers' wake-sleep",
                 self.rule.label,
             )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the chosen engine accepts."""
+        return CAPABILITIES[self.engine]
+
+    @property
+    def resolved_device(self) -> str | None:
+        """The device the engine will run on: the option, the fastest Brian2
+        device here (cpp_standalone where a compiler exists), or None for
+        the NumPy engines."""
+        if self.device or not self.capabilities.brian2:
+            return self.device
+        from .brian2.device import default_device
+
+        return default_device()
 
     def replace(self, **changes) -> EngineOptions:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})

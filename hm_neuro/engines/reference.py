@@ -75,15 +75,39 @@ def wake_phase(
     masks = pt.masks("generative", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_WAKE)
+    rule = _Declared(circuit)
     for l in range(L + 1):
         p = sigmoid(generative_logits(params, s, l, masks))
-        b = params.generative_biases
-        b[l] = learn("generative_biases", l, b[l], eps["generative_biases"][l] * gate * (s[l] - p))
+        b, w = params.generative_biases, params.generative_weights
+        b[l] = learn("generative_biases", l, b[l], eps["generative_biases"][l] * gate * rule.bias(s[l], p, b[l]))
         if l < L:
-            w = params.generative_weights
-            dw = eps["generative_weights"][l] * gate * masks[l] * np.outer(s[l + 1], s[l] - p)  # eq. 4
+            dw = eps["generative_weights"][l] * gate * masks[l] * rule.weight(s[l + 1], s[l], p, w[l])  # eq. 4
             w[l] = learn("generative_weights", l, w[l], dw, circuit.nonnegative(l))
     return s
+
+
+class _Declared:
+    """The circuit's plasticity (:mod:`hm_neuro.model.plasticity`) per unit
+    of learning rate: the papers' delta rule written out, or a declared rule
+    evaluated on the arrays."""
+
+    def __init__(self, circuit: Circuit):
+        rule = circuit.plasticity
+        self._weight = None if rule.is_default else rule.numpy("weight")
+        self._bias = None if rule.is_default else rule.numpy("bias")
+
+    def weight(self, s_pre, s_post, p_post, w):
+        """(pre, post) updates of a weight set, eq. 4 or 7's factor."""
+        if self._weight is None:
+            return np.outer(s_pre, s_post - p_post)
+        return np.broadcast_to(
+            self._weight(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w), w.shape
+        )
+
+    def bias(self, s, p, b):
+        if self._bias is None:
+            return s - p
+        return np.broadcast_to(self._bias(s=s, p=p, b=b), b.shape)
 
 
 def _learner(rounding: Rounding | None, t: int, purpose: int):
@@ -125,11 +149,12 @@ def sleep_phase(
     masks = pt.masks("recognition", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_SLEEP)
+    rule = _Declared(circuit)
     for k in range(L):
         q = sigmoid(recognition_logits(params, f, k, masks))
         b, w = params.recognition_biases, params.recognition_weights
-        b[k] = learn("recognition_biases", k, b[k], eps["recognition_biases"][k] * gate * (f[k + 1] - q))
-        dw = eps["recognition_weights"][k] * gate * masks[k] * np.outer(f[k], f[k + 1] - q)  # eq. 7
+        b[k] = learn("recognition_biases", k, b[k], eps["recognition_biases"][k] * gate * rule.bias(f[k + 1], q, b[k]))
+        dw = eps["recognition_weights"][k] * gate * masks[k] * rule.weight(f[k], f[k + 1], q, w[k])  # eq. 7
         w[k] = learn("recognition_weights", k, w[k], dw)
     return f
 

@@ -213,6 +213,17 @@ class VectorisedEngine(EngineBase):
 
     # ------------------------------------------------------------ helpers
 
+    def _weight_rule(self, s_pre, s_post, p_post, W):
+        """The declared weight rule (:mod:`hm_neuro.model.plasticity`) of every
+        machine: states (N, 1, n), weights (N, pre, post)."""
+        f = self.circuit.plasticity.numpy("weight")
+        out = f(s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W)
+        return np.broadcast_to(out, W.shape)
+
+    def _bias_rule(self, s, p, b):
+        """The declared bias rule of every machine: (N, 1, n)."""
+        return np.broadcast_to(self.circuit.plasticity.numpy("bias")(s=s, p=p, b=b), np.broadcast(s, b).shape)
+
     def _mask(self, pts, kind, k):
         if all((kind, k) not in pt.lesions for pt in pts):
             return 1.0
@@ -257,7 +268,15 @@ class VectorisedEngine(EngineBase):
         else:
             w = None
         e_gb, e_g = eps["generative_biases"], eps["generative_weights"]
+        declared = not self.circuit.plasticity.is_default
         for l in range(L + 1):  # eq. 4 (weighted over the K samples)
+            if declared:  # the circuit's declared rule (one sample: the papers' wake-sleep)
+                p = sigmoid(glog[l])
+                learn("generative_biases", l, e_gb[l] * gate * self._bias_rule(s[l], p, gb[l]), philox.ROUND_WAKE)
+                if l < L:
+                    dG = e_g[l] * gate * gm[l] * self._weight_rule(s[l + 1], s[l], p, G[l])
+                    learn("generative_weights", l, dG, philox.ROUND_WAKE, self.circuit.nonnegative(l))
+                continue
             err = s[l] - sigmoid(glog[l])
             if w is not None:
                 err = w * err
@@ -293,6 +312,12 @@ class VectorisedEngine(EngineBase):
             return f
         e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
         for k in range(L):
+            if not self.circuit.plasticity.is_default:  # the circuit's declared rule
+                q = sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
+                learn("recognition_biases", k, e_rb[k] * gate * self._bias_rule(f[k + 1], q, rb[k]), philox.ROUND_SLEEP)
+                dR = e_r[k] * gate * rm[k] * self._weight_rule(f[k], f[k + 1], q, R[k])
+                learn("recognition_weights", k, dR, philox.ROUND_SLEEP)
+                continue
             err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
             learn("recognition_biases", k, e_rb[k] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_SLEEP)
             learn(

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import plotting
-from ..engines import MAX_CHUNK
+from ..engines import MAX_CHUNK, capabilities
 from ..errors import HMError
 from ..files.data import bars_distribution, sample_bars
 from ..files.model_io import save_history, save_json, save_model, transaction
@@ -202,14 +202,21 @@ def _collect_runs(tasks, results, seeds_range, circuit, engine):
     return runs, chosen_results
 
 
+def default_engine(rule) -> str:
+    """Where a rule runs by default: the papers' on the Brian2 circuit, the
+    others on the vectorised NumPy engine (where the README's 40-seed
+    statistics of the rules come from)."""
+    return "brian2" if rule.is_default else "vectorised"
+
+
 def result_name(reading: str, rule, engine: str, restarts: int, seeds: int, quick: bool) -> str:
     """The stem of the result files: the reading, rule, engine, restarts and
     seeds that differ from the default (never overwrite another setting's
     results; the generator is recorded in the JSON, ``rng``)."""
     name = "bars" if reading == "connections" else f"bars_{reading}"
     if not rule.is_default:
-        name += "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else "")
-    if engine == "spiking":
+        name += "_" + rule.label.replace(":", "") + ("" if engine == default_engine(rule) else "_" + engine)
+    if capabilities(engine).spiking:
         name += "_spiking"
     if restarts != RESTARTS:
         name += f"_restarts{restarts}"
@@ -323,8 +330,8 @@ def main(
     rule = Rule.parse(rule)
     # default: the papers' rule on the Brian2 circuit, the others on the vectorised
     # NumPy engine (where the README's 40-seed statistics of the rules come from)
-    engine = engine or ("brian2" if rule.is_default else "vectorised")
-    if engine == "spiking" and not circuit.dynamics:
+    engine = engine or default_engine(rule)
+    if capabilities(engine).spiking and not circuit.dynamics:
         # in real time: the bridge at one clock step per window unless the circuit says otherwise
         # (then the spiking circuit is the binary one sample for sample: README)
         circuit = circuit.replace(dynamics=SPIKING_BRIDGE)

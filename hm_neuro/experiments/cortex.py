@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
-from ..engines import make_engine
+from ..engines import capabilities, make_engine
 from ..files.data import bars_distribution, sample_bars
 from ..files.model_io import save_json
 from ..measures import exact_summary, sampled_free_energy
@@ -69,7 +69,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
     root = SeedTree(seed)
     base = train(circuit, stream, n_train, seed=root, engine=engine, device=device, record_every=max(n_train // 20, 1))
     trained = base.params
-    device = base.device if base.engine == "brian2" else None
+    device = base.device if capabilities(base.engine).brian2 else None
     result = {
         "experiment": "cortex",
         "seed": seed,

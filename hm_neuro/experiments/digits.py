@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
-from ..engines import MAX_CHUNK
+from ..engines import MAX_CHUNK, capabilities
 from ..errors import HMError
 from ..files.data import load_digits
 from ..files.model_io import save_json
@@ -224,7 +224,11 @@ def main(
     }
     name = (
         "digits"
-        + ("" if rule.is_default else "_" + rule.label.replace(":", "") + ("_brian2" if engine == "brian2" else ""))
+        + (
+            ""
+            if rule.is_default
+            else "_" + rule.label.replace(":", "") + ("_brian2" if capabilities(engine).brian2 else "")
+        )
         + ("" if measure == "free-energy" else "_" + measure)
         + ("" if circuit.precision.exact else "_" + circuit.precision.label.replace(" ", "-"))
         + ("_quick" if quick else "")

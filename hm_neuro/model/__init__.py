@@ -2,7 +2,7 @@
 
 Declarations only -- the circuit (:mod:`.circuit`), its learning rules
 (:mod:`.rules`), its spiking dynamics (:mod:`.dynamics`), the precision of
-its synapses (:mod:`.precision`) -- and the papers'
+its synapses (:mod:`.precision`), its plasticity as equations (:mod:`.plasticity`) -- and the papers'
 conditionals in NumPy (:mod:`.machine`: eqs. 1-3, parameters, uniforms,
 perturbations).  Nothing here imports an engine or Brian2; the engines
 (:mod:`hm_neuro.engines`) import this.
@@ -30,6 +30,7 @@ from .machine import (
     sample_recognition,
     sigmoid,
 )
+from .plasticity import DELTA_RULE, Plasticity
 from .precision import EXACT, PRESETS, ROUNDINGS, Grid, Precision, Rounding, rounding_group
 from .rules import MAX_SAMPLES, WAKE_SLEEP, Rule
 
@@ -42,6 +43,8 @@ __all__ = [
     "Spiking",
     "window_probability",
     "ESCAPES",
+    "Plasticity",
+    "DELTA_RULE",
     "Grid",
     "Precision",
     "EXACT",

@@ -27,6 +27,7 @@ import math
 from ..errors import HMError, bad
 from ..resources import read_toml
 from .dynamics import Spiking
+from .plasticity import DELTA_RULE, Plasticity
 from .precision import EXACT, Precision
 
 #: the four parameter sets of a machine, and how many entries each has
@@ -47,6 +48,7 @@ _TOP_KEYS = {
     "initial_values": dict,
     "dynamics": dict,
     "precision": (dict, str),
+    "plasticity": dict,
 }
 _REQUIRED = ("layers", "learning_rates")
 #: the largest layer and the most weights a circuit may have: 8 bytes per
@@ -81,6 +83,10 @@ class Circuit:
     precision : :class:`hm_neuro.model.precision.Precision`, str or dict
         The grids weights and biases live on and how updates are rounded
         onto them (:mod:`hm_neuro.model.precision`); default float64, exact.
+    plasticity : :class:`hm_neuro.model.plasticity.Plasticity` or dict
+        The update of a synapse and a bias on a learning event, declared as
+        equations (:mod:`hm_neuro.model.plasticity`); default the papers'
+        delta rule (eqs. 4 and 7).
     """
 
     layers: tuple
@@ -91,9 +97,11 @@ class Circuit:
     description: str = ""
     dynamics: dict = dataclasses.field(default_factory=dict)
     precision: Precision = EXACT
+    plasticity: Plasticity = DELTA_RULE
 
     def __post_init__(self):
         object.__setattr__(self, "precision", Precision.parse(self.precision))
+        object.__setattr__(self, "plasticity", Plasticity.parse(self.plasticity))
         layers = tuple(self.layers)
         if len(layers) < 2:
             raise bad("layers", "need an input layer and at least one hidden layer", list(layers))
@@ -211,6 +219,7 @@ class Circuit:
             "initial_values": {k: list(v) for k, v in self.initial_values.items()},
             **({"dynamics": dict(self.dynamics)} if self.dynamics else {}),
             **({} if self.precision.exact else {"precision": self.precision.to_dict()}),
+            **({} if self.plasticity.is_default else {"plasticity": self.plasticity.to_dict()}),
         }
 
     @classmethod
@@ -236,6 +245,7 @@ class Circuit:
                 description=d.get("description", ""),
                 dynamics=d.get("dynamics", {}),
                 precision=d.get("precision"),
+                plasticity=d.get("plasticity"),
             )
         except HMError as e:
             raise HMError(f"{source}: {e}") from None

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines import MAX_CHUNK, EngineOptions, check_options, make_engine
+from ..engines import MAX_CHUNK, EngineOptions, capabilities, check_options, make_engine
 from ..errors import HMError, bad
 from ..measures import machine_summary
 from ..model import Circuit
@@ -113,6 +113,7 @@ class Task:
             tuple(sorted(c.get("dynamics", {}).items())),
             self.rng,
             json.dumps(c.get("precision"), sort_keys=True),
+            json.dumps(c.get("plasticity"), sort_keys=True),
         )
 
     def check(self):
@@ -145,7 +146,7 @@ def independent_of_population(task: Task) -> bool:
     and population: docs/reproducibility.md) and the vectorised engine (one
     generator per machine).  Brian2's ``rand()`` (``--rng mt19937``) is one
     generator per compiled binary."""
-    return task.rng == "philox" or task.engine == "vectorised"
+    return task.rng == "philox" or capabilities(task.engine).seed_alone
 
 
 def groups(tasks, population: int | None = POPULATION, workers: int = 1) -> list:
@@ -257,7 +258,7 @@ def run_group(group, topic: str | None = None, on_chunk=None) -> list:
         r["worker"] = os.getpid()
         rows.append(r)
     t0 = time.perf_counter()
-    if group[0].engine in ("brian2", "spiking"):
+    if capabilities(group[0].engine).brian2:
         _import_brian2_in_worker_thread()
     try:
         circuits = [Circuit.from_dict(t.circuit, source=f"task {t.index} circuit") for t in group]

@@ -29,9 +29,7 @@ from tqdm.auto import tqdm
 
 from .. import interrupts
 from ..checks import Integer, check
-from ..engines import EngineOptions, make_engine
-from ..engines.brian2.device import default_device
-from ..engines.vectorised import chunk_limit
+from ..engines import EngineOptions, capabilities, make_engine, planned_chunk
 from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
 from ..seeds import tree
@@ -191,7 +189,7 @@ def train_population(
                 disable=progress is not True,
                 unit="ex",
                 unit_scale=True,
-                desc=f"{label} [{eng.name}{'/' + eng.device if eng.name in ('brian2', 'spiking') else ''}]",
+                desc=f"{label} [{eng.name}{'/' + eng.device if capabilities(eng).brian2 else ''}]",
             ) as bar:
                 params = _loop(run, _Tee(bar, progress if callable(progress) else None), params, state)
         finally:
@@ -263,11 +261,8 @@ def _schedules(schedule, n_examples: int, N: int) -> list:
 def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> EngineOptions:
     """The options a training runs with: even chunks, and the device resolved
     (the one actually used, which a checkpoint records)."""
-    max_chunk = opts.chunk
-    if opts.engine == "vectorised":  # its uniforms for N machines x K samples: chunks that fit in memory
-        max_chunk = min(max_chunk, chunk_limit(circuit, opts.rule, N))
-    device = opts.device or (default_device() if opts.engine in ("brian2", "spiking") else None)
-    return opts.replace(chunk=plan_chunks(n_examples, max_chunk), device=device)
+    max_chunk = planned_chunk(opts, circuit, N)  # the vectorised engine's uniforms: chunks that fit in memory
+    return opts.replace(chunk=plan_chunks(n_examples, max_chunk), device=opts.resolved_device)
 
 
 def data_rows_for(streams, engine: str) -> int:
@@ -276,7 +271,7 @@ def data_rows_for(streams, engine: str) -> int:
     them draws, rounded up to a power of two so that similar data sets share
     a compiled build; 0 (every example's pixels) when a stream cannot say or
     rows are wider than 64 units."""
-    if engine not in ("brian2", "spiking") or any(s.n_input > 64 for s in streams):
+    if not capabilities(engine).brian2 or any(s.n_input > 64 for s in streams):
         return 0
     counts = [getattr(s, "distinct_rows", 0) for s in streams]
     return 0 if min(counts) == 0 else 1 << (max(counts) - 1).bit_length()

@@ -86,6 +86,8 @@ class BinaryNetwork(PopulationNetwork):
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
+        #: a declared plasticity (hm_neuro.model.plasticity): its expressions as the synapse and bias code
+        self.declared = not circuit.plasticity.is_default
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
         super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows, rng)
@@ -164,6 +166,10 @@ class BinaryNetwork(PopulationNetwork):
         }[kind]
         pre = f"{state}{{c}}_pre * " if presynaptic else ""
         dw = "mask * " + copies_sum(pre + err + "{c}_post", copies)
+        if self.declared:  # the circuit's declared rule: err holds eps * gate (module hm_neuro.model.plasticity)
+            names = {"s_pre": f"{state}_pre", "s_post": f"{state}_post", "w": "w"}
+            names["p_post"] = "p_post" if kind == "generative" else "q_post"
+            dw = f"mask * {err}_post * " + self.circuit.plasticity.code("weight", names)
         purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
         return self.weight_rule("generative" if kind == "generative" else "recognition", k, dw, purpose)
 
@@ -271,6 +277,11 @@ class BinaryNetwork(PopulationNetwork):
         wake-phase Q update of the recognition bias."""
         K, w = self.K, "omega{c}" if self.weighted else None
         gate = "wake_gate(t, machine)"
+        if self.declared:  # the circuit's declared rule (hm_neuro.model.plasticity); the synapses read eps * gate
+            names = {"s": "s_wake", "p": "p", "b": "b_gen"}
+            db = f"eps_b_gen * {gate} * " + self.circuit.plasticity.code("bias", names)
+            code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
+            return code + (f"\nerr_gen = eps_gen * {gate}" if l < self.L else "")
         db = f"eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
         code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
         if l < self.L:
@@ -292,6 +303,24 @@ class BinaryNetwork(PopulationNetwork):
                 )
             )
         return code
+
+    def _sleep_bias_update(self, k: int) -> str:
+        """Eq. 7 on the recognition bias of layer k+1 and the unit's factor of
+        it for the synapses (the declared rule: eps * gate, its synapses
+        evaluate the rest)."""
+        gate = "sleep_gate(t, machine)"
+        if self.declared:
+            db = f"eps_b_rec * {gate} * " + self.circuit.plasticity.code(
+                "bias", {"s": "s_sleep", "p": "q", "b": "b_rec"}
+            )
+            return (
+                self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP)
+                + f"\nerr_rec = eps_rec * {gate}"
+            )
+        db = f"eps_b_rec * {gate} * " + copies_sum("(s_sleep{c} - q{c})", self.S)
+        return self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP) + "".join(
+            f"\nerr_rec{suffix(c)} = eps_rec * {gate} * (s_sleep{suffix(c)} - q{suffix(c)})" for c in range(self.S)
+        )
 
     def wake_learning(self, phases: Phases):
         """Generative predictions of the wake sample and the delta rule (eq. 4);
@@ -393,17 +422,7 @@ class BinaryNetwork(PopulationNetwork):
                 lay[k + 1],
                 "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}" for c in range(S))
                 + "\n"
-                + self.bias_rule(
-                    "b_rec",
-                    "recognition_biases",
-                    k,
-                    "eps_b_rec * sleep_gate(t, machine) * " + copies_sum("(s_sleep{c} - q{c})", S),
-                    philox.ROUND_SLEEP,
-                )
-                + "".join(
-                    f"\nerr_rec{suffix(c)} = eps_rec * sleep_gate(t, machine) * (s_sleep{suffix(c)} - q{suffix(c)})"
-                    for c in range(S)
-                )
+                + self._sleep_bias_update(k)
                 + self._consumed("x_rec_sleep"),
                 "sleep_bias",
             )

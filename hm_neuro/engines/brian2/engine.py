@@ -109,7 +109,8 @@ class Brian2Engine(EngineBase):
         else:
             propagation = options.propagation
             if propagation == "auto":
-                propagation = choose_propagation(circuit) if self.rule.is_default else "summed"
+                default = self.rule.is_default and circuit.plasticity.is_default
+                propagation = choose_propagation(circuit) if default else "summed"
             self.propagation = propagation
             self.net = BinaryNetwork(
                 circuit,
@@ -160,6 +161,7 @@ class Brian2Engine(EngineBase):
                 **({} if not options.data_rows else {"data_rows": int(options.data_rows)}),
                 **({} if options.rng == "philox" else {"rng": options.rng}),
                 **({} if circuit.precision.exact else {"roundings": circuit.precision.roundings()}),
+                **({} if circuit.plasticity.is_default else {"plasticity": circuit.plasticity.key()}),
             )
             entry = cache_root() / "builds" / key
         else:
@@ -355,13 +357,15 @@ class Brian2Engine(EngineBase):
             circuit.layers == self.circuit.layers
             and circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into
             and circuit.precision == self.circuit.precision
+            and circuit.plasticity == self.circuit.plasticity
         )
         if not same:
             raise bad(
                 "circuit",
                 f"this build is for layers {list(self.circuit.layers)} with constraints "
                 f"{list(self.circuit.nonnegative_generative_weights_into)} "
-                f"and precision {self.circuit.precision.label}",
+                f"and precision {self.circuit.precision.label}"
+                + ("" if self.circuit.plasticity.is_default else f" and plasticity {self.circuit.plasticity.name}"),
                 circuit.name,
             )
 

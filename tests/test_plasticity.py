@@ -1,0 +1,218 @@
+"""Plasticity declared as equations (hm_neuro.model.plasticity): refused by
+name when wrong, run by every engine that declares it can, held to the
+reference exactly and in expectation by enumeration."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import make_circuit, needs_compiler, random_parameters
+
+import hm_neuro as hm
+from hm_neuro.check import DECLARED, EXPECTATION_SE, expectation_check
+from hm_neuro.engines import make_engine
+from hm_neuro.errors import HMError
+from hm_neuro.model import Perturbation
+
+DECAY = hm.Plasticity(
+    weight="s_pre * (s_post - p_post) - lam * w", bias="s - p - lam * b", constants={"lam": 0.05}, name="decay"
+)
+#: the papers' rule written out by a user: the declared code path, the same numbers
+PAPERS_WRITTEN_OUT = hm.Plasticity(weight="s_pre*(s_post-p_post)", bias="s-p", name="delta rule, declared")
+
+CPP = {"engine": "brian2", "device": "cpp_standalone"}
+COMPILED = [needs_compiler, pytest.mark.standalone]
+ENGINES = [
+    pytest.param({"engine": "vectorised"}, id="vectorised"),
+    pytest.param({"engine": "brian2", "device": "numpy"}, id="brian2-numpy"),
+    pytest.param(CPP, id="cpp_standalone", marks=COMPILED),
+    pytest.param({"engine": "brian2", "device": "cython"}, id="cython", marks=[needs_compiler, pytest.mark.slow]),
+]
+#: the same, each compiled build in the slow tier (one compiled build of a declared rule runs in every test run)
+ENGINES_SLOW_BUILDS = [*ENGINES[:2], pytest.param(CPP, id="cpp_standalone", marks=[*COMPILED, pytest.mark.slow])]
+
+
+# ------------------------------------------------------------ the declaration
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"weight": "s_pre * (s_post - "}, r"plasticity\.weight: is not an expression"),
+        ({"weight": "s_pre * x"}, r"plasticity\.weight: unknown name 'x'; it may read s_pre, s_post, p_post, w"),
+        ({"bias": "s - p_post"}, r"plasticity\.bias: unknown name 'p_post'; it may read s, p, b"),
+        ({"weight": "w = 0"}, r"plasticity\.weight: is not an expression"),
+        ({"weight": "foo(w)"}, r"plasticity\.weight: calls an unknown function"),
+        ({"weight": "w * ms"}, r"plasticity\.weight: unknown name 'ms'"),  # units: the rule is dimensionless
+        ({"weight": "'w'"}, r"plasticity\.weight: holds a value that is not a number"),
+        ({"weight": ""}, r"plasticity\.weight: must be an expression"),
+        ({"constants": {"lam": "big"}}, r"plasticity\.constants\.lam: must be a finite number"),
+        ({"constants": {"w": 1.0}}, r"plasticity\.constants\.w: is a variable or function of the rule"),
+        ({"constants": {"lam": float("nan")}}, r"plasticity\.constants\.lam: must be a finite number"),
+        ({"trace": "w"}, r"plasticity\.trace: unknown key"),
+    ],
+)
+def test_a_bad_rule_is_refused_naming_the_key_and_the_name(table, message):
+    with pytest.raises(HMError, match=message):
+        hm.Circuit.from_dict({**make_circuit([4, 2]).to_dict(), "plasticity": table})
+
+
+def test_a_bad_rule_in_a_circuit_file_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    text = (tmp_path / "c.toml").write_text(
+        "layers = [4, 2]\n[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
+        "generative_biases = 0.1\nrecognition_biases = 0.1\n"
+        '[plasticity]\nweight = "s_pre * (s_post - p_post) - lam * w"\n'
+    )
+    assert text
+    r = subprocess.run(
+        [sys.executable, "-m", "hm_neuro.cli", "train", "--circuit", "c.toml", "--engine", "numpy", "--out", "m.npz"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"circuit file c\.toml: plasticity\.weight: unknown name 'lam'", lines[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+def test_a_declared_rule_round_trips_through_the_circuit_and_a_model_file(tmp_path):
+    c = hm.load_circuit("bars_weight_decay")
+    assert c.plasticity.constants == {"lam": 1e-4} and not c.plasticity.is_default
+    assert hm.Circuit.from_dict(c.to_dict()) == c
+    r = hm.train(c, hm.BarsStream(), 200, seed=0, engine="numpy", progress=False)
+    hm.save_model(tmp_path / "m.npz", r.params, c, 0, 200, "numpy", "numpy")
+    assert hm.load_model(tmp_path / "m.npz")[1].plasticity == c.plasticity
+    assert "plasticity" not in hm.load_circuit("bars").to_dict()  # the papers' rule: files as before
+
+
+def test_the_brian2_code_is_the_expression_renamed_with_its_constants():
+    code = DECAY.code("weight", {"s_pre": "s_wake_pre", "s_post": "s_wake_post", "p_post": "p_post", "w": "w"})
+    assert code == "(s_wake_pre * (s_wake_post - p_post) - 0.05 * w)"
+
+
+# ------------------------------------------------------------ engines held to the reference
+
+
+def _run(circuit, options, p0, data, seed, **kwargs):
+    with make_engine(circuit, chunk=len(data), **options) as eng:
+        return eng.run(p0, data, seed=seed, **kwargs)[0]
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize(
+    "options, rule",
+    [pytest.param(o.values[0], DECAY, id=f"decay-{o.id}", marks=o.marks) for o in ENGINES]
+    + [pytest.param(o.values[0], PAPERS_WRITTEN_OUT, id=f"papers-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS],
+)
+def test_a_declared_rule_equals_the_reference_exactly(options, rule, rng):
+    """Every engine that declares plasticity runs the declared rule to the
+    reference's weights (<= 1e-12: the same counter-based stream), with a
+    lesion, a gate that freezes learning half the time and a grid."""
+    circuit = make_circuit([6, 4, 2], rate=0.1, nonneg=(0,)).replace(
+        learning_rates={"generative_weights": [0.2, 0.03], "recognition_biases": [0.07, 0.01]}, plasticity=rule
+    )
+    p0 = random_parameters(circuit, rng, scale=0.7)
+    data = (rng.random((600, 6)) < 0.4).astype(float)
+    gate = (np.arange(600) % 4 < 2) * 1.0
+    lesion = Perturbation(lesions={("recognition", 0): (rng.random((6, 4)) < 0.7) * 1.0})
+    kw = {"wake_gate": gate, "perturbation": lesion}
+    ref = _run(circuit, {"engine": "numpy"}, p0, data, 7, **kw)
+    got = _run(circuit, options, p0, data, 7, **kw)
+    assert got.max_abs_difference(ref) <= 1e-12
+    assert ref.max_abs_difference(p0) > 0.1  # something was learned
+    if rule is PAPERS_WRITTEN_OUT:  # the declared path gives the built-in rule's numbers
+        builtin = _run(circuit.replace(plasticity=None), options, p0, data, 7, **kw)
+        assert got.max_abs_difference(builtin) <= 1e-12
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize("options", ENGINES_SLOW_BUILDS)
+def test_a_declared_rule_on_a_precision_grid_equals_the_reference(options, rng):
+    circuit = make_circuit([6, 4, 2], rate=0.1).replace(plasticity=DECAY, precision="loihi")
+    p0 = random_parameters(circuit, rng, scale=0.7)
+    data = (rng.random((300, 6)) < 0.4).astype(float)
+    ref = _run(circuit, {"engine": "numpy"}, p0, data, 3)
+    assert _run(circuit, options, p0, data, 3).max_abs_difference(ref) <= 1e-12
+
+
+def test_weight_decay_pulls_every_weight_towards_zero_on_the_reference():
+    """With no input and no learning signal left (s = p everywhere is not
+    reachable, but lam dominates at lam = 5): the weights shrink."""
+    c = make_circuit([4, 3]).replace(plasticity=hm.Plasticity(weight="-lam * w", bias="0", constants={"lam": 5.0}))
+    p0 = random_parameters(c, np.random.default_rng(0))
+    p1 = hm.train(c, hm.BarsStream(size=2), 50, seed=0, engine="numpy", params=p0, progress=False).params
+    for a, b in zip(p0.generative_weights + p0.recognition_weights, p1.generative_weights + p1.recognition_weights):
+        np.testing.assert_allclose(b, a * (1 - 0.05 * 5.0) ** 50, rtol=1e-12)  # dw = -eps lam w, 50 events
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+def test_a_declared_rule_in_expectation_by_enumeration(phase):
+    """Brian2's numpy target, the circuit's own random numbers: the mean
+    update of weights and biases is the declared rule's expectation over
+    every hidden state (fantasy)."""
+    r = expectation_check(phase, "numpy", plasticity=DECLARED)
+    assert r.passed, f"{r.difference:.2f} SE"
+
+
+def test_the_expectation_check_sees_a_rule_the_circuit_does_not_run(monkeypatch):
+    """The enumeration of the declared rule differs from the circuit run
+    with the papers' rule: the check fails (it would catch an engine that
+    ignored the declaration)."""
+    import hm_neuro.check as check
+
+    real = check.expected_wake_update
+    monkeypatch.setattr(
+        check, "expected_wake_update", lambda p, c, d, biases: real(p, c.replace(plasticity=DECLARED), d, biases)
+    )
+    r = check.expectation_check("wake", "numpy")
+    assert not r.passed and r.difference > EXPECTATION_SE
+
+
+# ------------------------------------------------------------ what engines accept
+
+
+def test_the_spiking_engine_refuses_a_declared_rule_by_its_capabilities():
+    c = hm.load_circuit("bars_weight_decay")
+    with pytest.raises(HMError, match=r"engine: the spiking Brian2 circuit runs the papers' delta rule only"):
+        make_engine(c, "spiking", device="numpy")
+    with pytest.raises(HMError, match=r"rule: a circuit with a declared plasticity .* wake-sleep"):
+        make_engine(c, "vectorised", rule="reweighted:2")
+    with pytest.raises(HMError, match=r"propagation: a declared plasticity updates every synapse"):
+        make_engine(c, "brian2", device="numpy", propagation="event")
+
+
+@pytest.mark.parametrize("engine", [["--engine", "brian2", "--device", "numpy"]])
+def test_train_bars_weight_decay_gives_the_references_weights_and_not_bars(tmp_path, engine):
+    def train_cli(circuit, out, *extra):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hm_neuro.cli",
+                "train",
+                "--circuit",
+                circuit,
+                "--examples",
+                "3000",
+                "-q",
+                "--seed",
+                "2",
+                "--out",
+                str(tmp_path / out),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        return hm.load_model(tmp_path / out)[0]
+
+    ref = train_cli("bars_weight_decay", "ref.npz", "--engine", "numpy")
+    got = train_cli("bars_weight_decay", "b2.npz", *engine)
+    plain = train_cli("bars", "bars.npz", "--engine", "numpy")
+    assert got.max_abs_difference(ref) <= 1e-12
+    assert plain.max_abs_difference(ref) > 1e-3
