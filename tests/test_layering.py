@@ -142,3 +142,19 @@ def test_evaluate_animate_and_cache_run_without_importing_brian2(tmp_path):
         env={**os.environ, "HM_NEURO_CACHE_DIR": str(tmp_path / "cache"), "MPLBACKEND": "Agg"},
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_no_engine_name_is_compared_as_a_string_outside_the_engines():
+    """Callers ask an engine's declared capabilities (hm_neuro.engines.CAPABILITIES),
+    never its name: adding an engine changes nothing outside hm_neuro/engines/."""
+    import re
+
+    pattern = re.compile(r"(\b(engine|engine_name)|\beng\.name)\s*((==|!=)\s*['\"]|(not )?in\s*[\(\[\{]\s*['\"])")
+    found = [
+        f"{path.relative_to(ROOT.parent)}:{i}"
+        for path in ROOT.rglob("*.py")
+        if "engines" not in path.relative_to(ROOT).parts
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
