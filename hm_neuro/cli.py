@@ -596,7 +596,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _train_options(t):
     t.add_argument(
-        "--circuit", default="bars", help="circuit TOML file or shipped name (bars, digits, nines); default bars"
+        "--circuit",
+        default="bars",
+        help="circuit TOML file or shipped name (bars, bars_weight_decay, digits, nines); default bars",
     )
     t.add_argument(
         "--data",
