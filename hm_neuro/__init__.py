@@ -51,7 +51,14 @@ _PUBLIC = {
         "SweepStream",
     ],
     "hm_neuro.files.data": ["bars_distribution", "sample_bars", "load_digits", "load_data_file"],
-    "hm_neuro.files.model_io": ["save_model", "load_model", "save_history", "load_history"],
+    "hm_neuro.files.model_io": [
+        "save_model",
+        "load_model",
+        "save_history",
+        "load_history",
+        "continuation",
+        "Continuation",
+    ],
     "hm_neuro.measures": [
         "description_length",
         "exact_free_energy",

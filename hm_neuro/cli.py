@@ -24,7 +24,7 @@ from . import interrupts, measures
 from .engines import DEVICES, ENGINES, MAX_CHUNK, PROPAGATIONS, RNGS, EngineOptions, capabilities
 from .errors import HMError, bad
 from .files.data import bars_distribution, resolve_data
-from .files.model_io import load_history, load_model, save_history, save_model, transaction
+from .files.model_io import Continuation, load_history, load_model, save_history, save_model, transaction
 from .files.outputs import check_folder, check_name, check_outputs, input_paths
 from .log import progress
 from .model import ESCAPES, Precision, Rule, load_circuit
@@ -193,9 +193,10 @@ def _save_trained(args, results, circuit, spiking, stream, outs, hists):
 
 
 def _initial_model(path, circuit):
-    """The parameters of ``--init``, on the circuit's grids; a model trained
-    with another precision is said so in one line (it continues with this one)."""
-    params = load_model(path, circuit)[0]
+    """The model of ``--init`` to continue (its parameters on the circuit's
+    grids, its examples seen); a model trained with another precision is
+    said so in one line (it continues with this one)."""
+    params, _, meta = load_model(path, circuit)
     made_with = load_model(path)[1]
     if made_with.precision != circuit.precision:
         print(
@@ -203,7 +204,7 @@ def _initial_model(path, circuit):
             f"{circuit.precision.label}" + ("" if circuit.precision.exact else " (its parameters put on the grid)"),
             file=sys.stderr,
         )
-    return params.on_grid(circuit)
+    return Continuation(params.on_grid(circuit), int(meta["examples_seen"]))
 
 
 def cmd_train(args):
@@ -234,7 +235,7 @@ def cmd_train(args):
     )
     _check_checkpoint(args, ckpt, use_ckpt, out)
     fingerprint = {
-        "init": array_digest(params.arrays()) if params is not None else None,
+        "init": array_digest(params.params.arrays()) if params is not None else None,
         "data_rows": array_digest({"rows": stream.rows}) if hasattr(stream, "rows") else None,
     }
     options = EngineOptions(

@@ -19,6 +19,7 @@ Model file keys (all loaded with ``allow_pickle=False``):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -236,6 +237,23 @@ def _training_of(z: dict, where: str) -> dict:
     if not isinstance(training, dict):
         raise bad(where, "'training' must be a JSON object", type(training).__name__)
     return training
+
+
+@dataclasses.dataclass(frozen=True)
+class Continuation:
+    """A trained machine to continue: its parameters and the examples it has
+    seen (what :func:`hm_neuro.training.train` continues from, as from a
+    ``TrainResult``)."""
+
+    params: Parameters
+    examples_seen: int
+
+
+def continuation(path, circuit: Circuit | None = None) -> Continuation:
+    """A model file as a :class:`Continuation`: ``hm.train(..., params=continuation(path))``
+    counts on from the file's ``examples_seen`` (its stream's counter and its data too)."""
+    params, _, meta = load_model(path, circuit)
+    return Continuation(params, int(meta["examples_seen"]))
 
 
 def load_model(path, circuit: Circuit | None = None):

@@ -84,6 +84,15 @@ def train(
     ``perturbation``: lesions and clamps held during the whole run
     (:class:`hm_neuro.model.Perturbation`).
 
+    ``params``: where the machine starts -- None (the circuit's initial
+    values), :class:`hm_neuro.model.Parameters` (counted from 0), or an
+    earlier :class:`TrainResult` (anything with ``params`` and
+    ``examples_seen``, e.g. :func:`hm_neuro.files.model_io.continuation`
+    of a model file), which is *continued*: its stream's counter and its
+    data start where it stopped, ``examples_seen`` counts on from it, and
+    (with the same seed and the counter-based stream) 20,000 examples then
+    10,000 continued equal 30,000 in one run, bit for bit.
+
     ``checkpoint`` (:class:`Checkpointing`): with ``every`` > 0 the complete
     state (weights, examples seen, data generator, weight history) is
     written atomically at the first chunk boundary after every ``every``
@@ -153,10 +162,11 @@ def train_population(
         if N != 1:
             raise bad("checkpoint", "checkpoints are for one machine; train populations without them")
     trees = [tree(s) for s in seeds]
-    params = [
-        (p or Parameters.initial(c)).copy() for p, c in zip(params if params is not None else [None] * N, circuits)
-    ]
+    params, start = _continued(params, N)
+    params = [(p or Parameters.initial(c)).copy() for p, c in zip(params, circuits)]
     data_rngs = [t.child("data").rng() for t in trees]
+    for s, r in zip(streams, data_rngs):  # a continued run: the data where the earlier run stopped
+        _skip(s, r, start)
     opts = _engine_options(engine, options, streams, circuits[0], n_examples, N)
     own_engine = opts is not None
     chunk = opts.chunk if own_engine else engine.chunk
@@ -173,7 +183,7 @@ def train_population(
             schedules[0],
             streams[0],
             perturbation[0],
-            checkpoint.fingerprint,
+            {**(checkpoint.fingerprint or {}), **({"continues_from": start} if start else {})},
         )
     if checkpoint is not None and checkpoint.resume:
         params = _resume(checkpoint, run_id, circuits[0], state, data_rngs[0], streams[0])
@@ -181,7 +191,9 @@ def train_population(
     label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
     with interrupts.deferred():  # Ctrl-C and SIGTERM: a flag, raised at the loop's safe point
         eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
-        run = _Run(eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id)
+        run = _Run(
+            eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id, start
+        )
         try:
             with tqdm(
                 total=n_examples * N,
@@ -196,7 +208,31 @@ def train_population(
             if own_engine:
                 eng.close()
     seconds = time.perf_counter() - t0
-    return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds) for k in range(N)]
+    return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds, start) for k in range(N)]
+
+
+def _continued(params, N: int) -> tuple:
+    """(parameters per machine, examples already seen): ``params`` entries
+    are None, :class:`Parameters`, or an earlier run to continue (a
+    :class:`TrainResult`, or anything with ``params`` and
+    ``examples_seen``), which the machines of a population share."""
+    params = list(params) if params is not None else [None] * N
+    if len(params) != N:
+        raise bad("params", f"needs one entry per machine ({N})", len(params))
+    starts = {int(getattr(p, "examples_seen", 0) or 0) for p in params}
+    if len(starts) != 1:
+        raise bad("params", "the machines of a population continue from one example count", sorted(starts))
+    start = starts.pop()
+    if not 0 <= start <= MAX_EXAMPLES:
+        raise bad("params", f"an earlier run's examples_seen must be in 0..{MAX_EXAMPLES}", start)
+    return [getattr(p, "params", p) for p in params], start
+
+
+def _skip(stream, rng, n: int, piece: int = 100_000):
+    """Draw and drop ``n`` examples (in pieces: memory), so a continued run
+    sees the examples a run that never stopped would have seen next."""
+    for done in range(0, n, piece):
+        stream.take(min(piece, n - done), rng)
 
 
 def _engine_options(engine, options: dict, streams, circuit, n_examples: int, N: int):
@@ -315,12 +351,14 @@ class _Run:
     perturbation: list
     checkpoint: Checkpointing | None
     run_id: dict | None
+    #: examples seen before this run (a continued run): the stream's counter and the history start there
+    start: int = 0
 
 
 def _loop(run: _Run, bar, params: list, state: dict) -> list:
     """Chunk after chunk until ``n_examples``; a checkpoint every
     ``checkpoint.every`` examples and on an interrupt (Ctrl-C, SIGTERM)."""
-    eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id = vars(
+    eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id, start = vars(
         run
     ).values()
     N, errors = len(params), state["errors"]
@@ -358,7 +396,7 @@ def _loop(run: _Run, bar, params: list, state: dict) -> list:
                 [eng.seed_for(t, c) for t in trees],
                 [g[0] for g in gates],
                 [g[1] for g in gates],
-                offset=done,
+                offset=start + done,
                 perturbation=perturbation,
                 circuits=circuits,
             )
@@ -420,15 +458,15 @@ class _Tee:
             self.on_chunk(n)
 
 
-def _result(k, params, state, n_examples, seed, eng, seconds) -> TrainResult:
+def _result(k, params, state, n_examples, seed, eng, seconds, start=0) -> TrainResult:
     seen, hist = list(state["history_seen"]), state["history"][k]
     if eng.record_every:
-        seen.append(n_examples)
+        seen.append(start + n_examples)
         for name, a in params.arrays().items():
             hist.setdefault(name, []).append(a.ravel()[None, :])
     return TrainResult(
         params=params,
-        examples_seen=n_examples,
+        examples_seen=start + n_examples,
         seed=seed,
         history_seen=seen,
         history={name: np.concatenate(v) for name, v in hist.items()},

@@ -1,0 +1,66 @@
+"""Continued training is exact: a machine trained 20,000 examples and then
+continued for 10,000 with the same seed is the machine trained 30,000 in one
+run (the counter-based stream and the data start where it stopped), and
+``examples_seen`` counts on."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import make_circuit
+
+import hm_neuro as hm
+from hm_neuro.errors import HMError
+
+ENGINES = [
+    pytest.param({"engine": "numpy"}, id="numpy"),
+    pytest.param({"engine": "vectorised"}, id="vectorised"),
+    pytest.param({"engine": "brian2", "device": "numpy"}, id="brian2-numpy"),
+]
+
+
+@pytest.mark.parametrize("options", ENGINES)
+def test_twenty_thousand_then_ten_equal_thirty_in_one_run(options):
+    c = hm.load_circuit("bars")
+    n1, n2 = (2000, 1000) if options.get("device") == "numpy" else (20_000, 10_000)
+    kw = dict(progress=False, record_every=500, **options)
+    first = hm.train(c, hm.BarsStream(), n1, seed=0, **kw)
+    continued = hm.train(c, hm.BarsStream(), n2, seed=0, params=first, **kw)
+    whole = hm.train(c, hm.BarsStream(), n1 + n2, seed=0, **kw)
+    assert continued.examples_seen == n1 + n2
+    assert continued.params.max_abs_difference(whole.params) <= 1e-12
+    assert continued.history_seen == [s for s in whole.history_seen if s >= n1]
+    np.testing.assert_array_equal(
+        continued.history["generative_weights_0"], whole.history["generative_weights_0"][-len(continued.history_seen) :]
+    )
+    restarted = hm.train(c, hm.BarsStream(), n2, seed=0, params=first.params, **kw)  # Parameters: counted from 0
+    assert restarted.examples_seen == n2 and restarted.params.max_abs_difference(whole.params) > 1e-3
+
+
+def test_a_model_file_continues_through_init_on_the_command_line(tmp_path):
+    def train(*args):
+        r = subprocess.run(
+            [sys.executable, "-m", "hm_neuro.cli", "train", "--engine", "numpy", "--seed", "0", "-q", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert r.returncode == 0, r.stderr
+
+    train("--examples", "20000", "--out", "a.npz")
+    train("--examples", "10000", "--init", "a.npz", "--out", "b.npz")
+    train("--examples", "30000", "--out", "whole.npz")
+    b, _, meta = hm.load_model(tmp_path / "b.npz")
+    whole = hm.load_model(tmp_path / "whole.npz")[0]
+    assert meta["examples_seen"] == 30_000
+    assert b.max_abs_difference(whole) <= 1e-12
+    assert hm.continuation(tmp_path / "b.npz").examples_seen == 30_000
+
+
+def test_a_population_continues_from_one_example_count():
+    c = make_circuit([4, 3])
+    a = hm.train(c, hm.BarsStream(size=2), 100, seed=0, engine="numpy", progress=False)
+    b = hm.train(c, hm.BarsStream(size=2), 200, seed=1, engine="numpy", progress=False)
+    with pytest.raises(HMError, match=r"params: the machines of a population continue from one example count"):
+        hm.train_population(c, [hm.BarsStream(size=2)] * 2, 100, [0, 1], "numpy", params=[a, b], progress=False)
