@@ -4,18 +4,25 @@ recognition transform), in the conventions of ``BernoulliRBM``."""
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from .checks import Integer, Number, check
+from .checks import Integer, Number, OneOf, check
 from .errors import bad
-from .measures import MAX_ENUMERATED_HIDDEN, exact_log2_prob, importance_log2_prob
+from .measures import exact_log2_prob, importance_log2_prob
 from .model import PARAMETER_SETS, Circuit, sample_fantasies, sigmoid
 from .training import SweepStream, train
 
 LN2 = float(np.log(2.0))
+SCORINGS = ("auto", "exact", "sampled")
+UNITS = ("nats", "bits")
+#: ``scoring='auto'`` enumerates up to this many (row, hidden state) pairs (~0.25 s here), samples beyond
+AUTO_EXACT_PAIRS = 2**18
+#: ``scoring='exact'`` refuses beyond this many hidden units (2**30 states per row: hours)
+MAX_ENUMERATED_HIDDEN_EXACT = 30
 
 
 class HelmholtzMachine(TransformerMixin, BaseEstimator):
@@ -38,9 +45,21 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         ``numpy`` (the reference), ``vectorised``, ``brian2`` or ``spiking``.
     device : str or None, default=None
         The Brian2 device (brian2 and spiking engines).
+    scoring : {'auto', 'exact', 'sampled'}, default='auto'
+        How :meth:`score_samples` gets ln P(x): ``exact`` enumerates every
+        hidden state (rows x 2**hidden units pairs, ~1e6 pairs per second
+        here: a 20-hidden-unit machine takes ~1 s per row, and a warning
+        says so above :data:`AUTO_EXACT_PAIRS`); ``sampled`` importance
+        sampling with ``n_samples`` recognition samples per row (a
+        stochastic lower bound in expectation); ``auto`` exact up to
+        :data:`AUTO_EXACT_PAIRS` pairs (about a quarter of a second),
+        sampled beyond.
     n_samples : int, default=100
-        Recognition samples per row for :meth:`score_samples` when the hidden
-        units are too many to enumerate.
+        Recognition samples per row for sampled scoring.
+    units : {'nats', 'bits'}, default='nats'
+        Of :meth:`score_samples` and :meth:`score`: natural logarithms, as
+        scikit-learn's density estimators return them, or bits, as the rest of
+        hm_neuro reports (description lengths, free energies).
     binarize : float or None, default=None
         None: the data must be 0/1 (anything else is refused); a threshold
         t: a value above t is on (sklearn's ``Binarizer`` inside the estimator).
@@ -71,7 +90,9 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         rule="wake-sleep",
         engine="numpy",
         device=None,
+        scoring="auto",
         n_samples=100,
+        units="nats",
         binarize=None,
         random_state=None,
     ):
@@ -81,7 +102,9 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         self.rule = rule
         self.engine = engine
         self.device = device
+        self.scoring = scoring
         self.n_samples = n_samples
+        self.units = units
         self.binarize = binarize
         self.random_state = random_state
 
@@ -155,19 +178,32 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ using the model
 
     def score_samples(self, X):
-        """ln P(x) of every row under the generative model (eqs. 2-3): exact, by
-        enumerating every hidden state, for at most 20 hidden units; otherwise
-        importance-sampled with ``n_samples`` recognition samples per row (a
-        stochastic lower bound in expectation)."""
+        """log P(x) of every row under the generative model (eqs. 2-3), in
+        ``units`` (nats by default), as ``scoring`` says: exact by
+        enumerating every hidden state, or importance-sampled with
+        ``n_samples`` recognition samples per row."""
         check_is_fitted(self, "params_")
         X = self._check_X(X, reset=False)
-        if self.circuit_.n_hidden_units <= MAX_ENUMERATED_HIDDEN:
-            return exact_log2_prob(self.params_, X) * LN2
+        scoring = check("scoring", self.scoring, OneOf(SCORINGS))
+        scale = LN2 if check("units", self.units, OneOf(UNITS)) == "nats" else 1.0
+        H = self.circuit_.n_hidden_units
+        pairs = len(X) * 2.0**H
+        exact = scoring == "exact" or (scoring == "auto" and pairs <= AUTO_EXACT_PAIRS)
+        if exact:
+            if H > MAX_ENUMERATED_HIDDEN_EXACT:
+                raise bad("scoring", f"'exact' cannot enumerate 2**{H} hidden states; use 'sampled'", scoring)
+            if pairs > AUTO_EXACT_PAIRS:
+                warnings.warn(
+                    f"scoring='exact' enumerates {len(X)} rows x 2**{H} hidden states ({pairs:.3g} pairs, "
+                    f"~{pairs / 1e6:.0f} s at ~1e6 pairs/s); scoring='sampled' estimates it in a fraction of that",
+                    stacklevel=2,
+                )
+            return exact_log2_prob(self.params_, X) * scale
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        return importance_log2_prob(self.params_, X, self.n_samples, rng) * LN2
+        return importance_log2_prob(self.params_, X, self.n_samples, rng) * scale
 
     def score(self, X, y=None):
-        """Mean ln P(x) of the rows of ``X``."""
+        """Mean log P(x) of the rows of ``X``, in ``units``."""
         return float(np.mean(self.score_samples(X)))
 
     def transform(self, X, layer: int = -1):

@@ -75,3 +75,38 @@ def test_transform_gives_recognition_probabilities_in_a_pipeline():
     q = pipe[0].transform(x)
     assert q.shape == (400, 6) and np.all((q > 0) & (q < 1))
     assert pipe.score(x, y) > 0.9
+
+
+def test_default_scoring_of_twenty_hidden_units_samples_instead_of_enumerating():
+    """Before: 2**20 states enumerated per row, ~6 s a row, unsaid.  ``auto``
+    samples beyond AUTO_EXACT_PAIRS; ``exact`` says what it costs."""
+    import time
+
+    from hm_neuro.estimator import AUTO_EXACT_PAIRS
+
+    X = (np.random.default_rng(0).random((100, 8)) < 0.5).astype(float)
+    m = hm.HelmholtzMachine(hidden_layers=(16, 4), n_iter=1, random_state=0).fit(X)
+    t0 = time.perf_counter()
+    scores = m.score_samples(X)
+    assert time.perf_counter() - t0 < 60  # a guard against the 10-minute enumeration, not a benchmark
+    assert scores.shape == (100,) and np.all(scores < 0)
+    assert 100 * 2**20 > AUTO_EXACT_PAIRS
+    with pytest.warns(UserWarning, match=r"scoring='exact' enumerates 1 rows x 2\*\*20 hidden states"):
+        exact = m.set_params(scoring="exact").score_samples(X[:1])
+    sampled = m.set_params(scoring="sampled", n_samples=2000).score_samples(X[:1])
+    assert abs(sampled[0] - exact[0]) < 0.2  # nats; importance sampling of a 20-unit posterior
+
+
+def test_scores_in_bits_are_scores_in_nats_over_ln_2():
+    X = (np.random.default_rng(1).random((30, 6)) < 0.5).astype(float)
+    m = hm.HelmholtzMachine(hidden_layers=(4,), n_iter=2, random_state=0).fit(X)
+    nats = m.score_samples(X)
+    bits = m.set_params(units="bits").score_samples(X)
+    np.testing.assert_allclose(bits, nats / np.log(2.0), rtol=1e-12)
+    from hm_neuro.measures import exact_log2_prob
+
+    np.testing.assert_allclose(bits, exact_log2_prob(m.params_, X), rtol=1e-12)  # 10 hidden units: enumerated
+    with pytest.raises(hm.HMError, match=r"scoring: must be one of \['auto', 'exact', 'sampled'\] \(got 'fast'\)"):
+        m.set_params(scoring="fast").score_samples(X)
+    with pytest.raises(hm.HMError, match=r"units: must be one of \['nats', 'bits'\]"):
+        m.set_params(scoring="auto", units="dB").score_samples(X)
