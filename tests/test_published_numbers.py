@@ -1,0 +1,153 @@
+"""The numbers the README and the results pages quote are read from the
+JSON their command wrote: a re-run that changes a JSON fails here until every
+page quoting it is updated (a page cannot go stale)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def js(name):
+    return json.loads((ROOT / "figures" / name).read_text())
+
+
+def row(name, setting):
+    return next(r for r in js(name)["rows"] if r.get("setting", r.get("rule")) == setting)
+
+
+def pct(x):
+    return f"{100 * x:.1f} %"
+
+
+def rules_row(rule):
+    r = next(r for r in js("rules.json")["rows"] if r["rule"] == rule)
+    return f"| {r['seeds_reaching_paper_kl']} | {r['median_kl_data_model_bits']:.3f} | {r['median_kl_q_p_bits']:.3f} |"
+
+
+#: (page, the text it must contain, made from the JSON)
+CLAIMS = [
+    (
+        "README.md",
+        lambda: (
+            f"median {js('bars.json')['median_kl_data_model_bits']:.3f} bits, "
+            f"**{js('bars.json')['seeds_reaching_paper_kl']}/10 seeds"
+        ),
+    ),
+    (
+        "README.md",
+        lambda: (
+            f"median {js('bars_restarts1_seeds40.json')['median_kl_data_model_bits']:.3f} bits, "
+            f"{js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']}/40 seeds"
+        ),
+    ),
+    ("README.md", lambda: f"| {js('bars.json')['kl_q_p_bits_of_best']:.3f} bits |"),
+    (
+        "README.md",
+        lambda: (
+            f"| {pct(js('digits.json')['error_helmholtz'])} "
+            f"(nearest neighbour {pct(js('digits.json')['error_nearest_neighbour'])}, "
+            f"backprop {pct(js('digits.json')['error_backprop'])})"
+        ),
+    ),
+    ("README.md", lambda: f"{js('bars_reweighted5_seeds20.json')['seeds_reaching_paper_kl']}/20 seeds"),
+    ("README.md", lambda: f"**12 bits** ({row('precision.json', '12-bit stochastic')['seeds_reaching_paper_kl']}/10"),
+    (
+        "README.md",
+        lambda: (
+            f"8 bits {row('precision.json', '8-bit stochastic')['seeds_reaching_paper_kl']}/10, "
+            f"`loihi` grid {row('precision.json', 'loihi')['seeds_reaching_paper_kl']}/10"
+        ),
+    ),
+    (
+        "README.md",
+        lambda: f"**8 bits** ({row('precision_reweighted5.json', '8-bit stochastic')['seeds_reaching_paper_kl']}/10)",
+    ),
+    (
+        "README.md",
+        lambda: (
+            f"(median {row('precision.json', '4.7-bit stochastic')['median_kl_data_model_bits']:.2f} / "
+            f"{row('precision_reweighted5.json', '4.7-bit stochastic')['median_kl_data_model_bits']:.2f} bits)"
+        ),
+    ),
+    (
+        "README.md",
+        lambda: (
+            f"{pct(js('digits_4.7-bit-stochastic.json')['error_helmholtz'])} and "
+            f"{pct(js('digits_8-bit-stochastic.json')['error_helmholtz'])} errors"
+        ),
+    ),
+    ("README.md", lambda: f"{js('bars_spiking.json')['seeds_reaching_paper_kl']}/10 |"),
+    (
+        "docs/results/bars.md",
+        lambda: (
+            f"| {js('bars_restarts1_seeds40.json')['median_kl_data_model_bits']:.3f} | "
+            f"{js('bars_restarts1_seeds40.json')['best_kl_data_model_bits']:.3f} | "
+            f"{js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']} / 40 |"
+        ),
+    ),
+    ("docs/results/bars.md", lambda: f"**{js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']} of 40 seeds"),
+    ("docs/results/bars.md", lambda: f"**{js('bars_seeds20.json')['seeds_reaching_paper_kl']} of 20 seeds"),
+    (
+        "docs/results/bars.md",
+        lambda: "(seed {}, restart {}: KL {:.3f} bits)".format(
+            *js("bars_seeds20.json")["figures_run_seed"].split("/restart="),
+            next(
+                r
+                for r in js("bars_seeds20.json")["runs"]
+                if r["run_seed"] == js("bars_seeds20.json")["figures_run_seed"]
+            )["kl_data_model_bits"],
+        ),
+    ),
+    (
+        "docs/results/bars.md",
+        lambda: "≥ {:.2f} bits".format(
+            min(
+                r["training_free_energy_bits"]
+                for r in js("bars_restarts1_seeds40.json")["runs"]
+                if 0.5 < r["kl_data_model_bits"]
+            )
+        ),
+    ),
+    *[
+        ("docs/results/rules.md", lambda rule=rule: rules_row(rule))
+        for rule in ("wake-sleep", "wake-sleep:4", "reweighted:2")
+    ],
+    (
+        "docs/results/rules.md",
+        lambda: f"gives {js('bars_seeds20.json')['seeds_reaching_paper_kl']}/20 seeds with the papers' rule",
+    ),
+    (
+        "docs/results/spiking.md",
+        lambda: f"(the binary machine: {js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']}/40)",
+    ),
+]
+
+
+@pytest.mark.parametrize("page, claim", CLAIMS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(CLAIMS)])
+def test_a_published_number_equals_its_json(page, claim):
+    text = (ROOT / page).read_text(encoding="utf-8")
+    expected = claim()
+    assert expected in text, f"{page} does not say {expected!r}"
+
+
+def test_rules_json_is_made_from_its_sources():
+    """figures/rules.json's rows are its source JSONs' numbers (re-made by
+    ``hm-neuro reproduce rules``, which re-uses the stored sources)."""
+    for r in js("rules.json")["rows"]:
+        source = json.loads((ROOT / r["source"]).read_text())
+        assert r["seeds_reaching_paper_kl"] == source["seeds_reaching_paper_kl"], r["rule"]
+        assert r["median_kl_data_model_bits"] == pytest.approx(source["median_kl_data_model_bits"], abs=1e-12)
+
+
+def test_every_quoted_bars_median_in_the_readme_has_a_json():
+    """No "median 0.0xx bits" in the README that no JSON gives (to 3 decimals)."""
+    medians = {
+        f"{json.loads(p.read_text()).get('median_kl_data_model_bits', -1):.3f}"
+        for p in (ROOT / "figures").glob("*.json")
+    }
+    quoted = re.findall(r"median (0\.\d{3}) bits", (ROOT / "README.md").read_text())
+    assert quoted and set(quoted) <= medians, set(quoted) - medians
