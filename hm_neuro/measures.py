@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import bad
-from .files.data import bars_distribution
+from .files.data import bars_distribution, resolve_data
 from .model import (
     Parameters,
     generative_logits,
@@ -266,3 +266,47 @@ def sampled_kl_bits(fantasies, patterns, probabilities) -> float:
     p = np.asarray(probabilities, dtype=float)
     keep = p > 0
     return float(np.sum(p[keep] * np.log2(p[keep] / q[keep])))
+
+
+def evaluate_model(params, circuit, data_spec, n_samples, seed, p_vertical=2 / 3):
+    """The measures of a model on a data source, as a dict (bits): the exact
+    ones of :func:`hm_neuro.machine_summary` where the hidden states
+    can be enumerated, and the sampled F and importance-sampled -log2 P(d)."""
+    out = {"circuit": circuit.name, "layers": list(circuit.layers)}
+    if data_spec == "bars":
+        side = int(round(circuit.n_input**0.5))
+        if side * side != circuit.n_input:
+            raise bad("data", f"bars needs a square input layer; the model has {circuit.n_input} inputs")
+        rows, weights = bars_distribution(size=side, p_vertical=p_vertical)
+        out["data"] = "bars (exact distribution)"
+    else:
+        rows, out["data"] = resolve_data(data_spec, circuit.n_input)
+        weights = np.full(len(rows), 1.0 / len(rows))
+    if len(rows) * n_samples > MAX_SAMPLED_ROWS:
+        raise bad(
+            "samples",
+            f"{len(rows)} data rows x {n_samples} samples is more than {MAX_SAMPLED_ROWS:.0e} sampled states",
+            n_samples,
+        )
+    with np.errstate(all="ignore"):
+        out.update(machine_summary(params, circuit, data_spec, rows=rows, p_vertical=p_vertical))
+        rng = tree(seed).child("evaluation").rng()
+        out["sampled_free_energy_bits"] = float(np.sum(weights * sampled_free_energy(params, rows, n_samples, rng)))
+        out["importance_neg_log2_prob_bits"] = float(
+            -np.sum(weights * importance_log2_prob(params, rows, n_samples, rng))
+        )
+    out["n_samples"] = n_samples
+    return out
+
+
+class FloatMeasures:
+    """``f(params) -> {name: value}``: the float measures of
+    :func:`evaluate_model` on one data source (a protocol's measures,
+    :func:`hm_neuro.runs.protocol.run_protocol`)."""
+
+    def __init__(self, circuit, data_spec, seed, n_samples: int = 20):
+        self.circuit, self.data_spec, self.seed, self.n_samples = circuit, data_spec, seed, n_samples
+
+    def __call__(self, params) -> dict:
+        values = evaluate_model(params, self.circuit, self.data_spec, self.n_samples, self.seed)
+        return {k: v for k, v in values.items() if isinstance(v, float)}
