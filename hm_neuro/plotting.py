@@ -197,51 +197,78 @@ def phase_raster(samples, layers, n_shown, rates=None):
     return fig
 
 
+#: the measures a protocol figure shows, in words (all in bits)
+MEASURE_LABELS = {
+    "kl_data_model_bits": "KL(data‖model)",
+    "kl_q_p_bits": "KL(Q‖P) penalty",
+    "free_energy_bits": "free energy F",
+    "sampled_free_energy_bits": "free energy F (sampled)",
+}
+
+
+def protocol_trace(result: dict, key: str) -> tuple:
+    """(examples, values) of one measure over a protocol: before the first
+    epoch, at the start of every epoch (its lesions and clamps on) and
+    every ``measure_every`` examples, so a change at an epoch boundary is a
+    vertical step, not a ramp."""
+    xs, ys = [], []
+    if key in result.get("initial_measures", {}):
+        xs.append(0)
+        ys.append(result["initial_measures"][key])
+    for r in result["epochs"]:
+        for point in r["trace"]:
+            if key in point:
+                xs.append(point["examples"])
+                ys.append(point[key])
+    return np.array(xs), np.array(ys)
+
+
 def protocol_figure(result: dict, layers, title: str = ""):
-    """One protocol recording: measures over time (epochs shaded and named)
-    above the rasters of the epochs that recorded them (sleep halves shaded),
-    with the mean firing probability per layer and phase in their titles."""
+    """One protocol recording: each measure over time on an axis of its own
+    (epochs shaded and named; a change at an epoch boundary drawn as the
+    step it is) above the rasters of the epochs that recorded them (sleep
+    halves shaded), with the mean firing probability per layer and phase in
+    their titles.  Returns the figure."""
     plt = _plt()
     recorded = [r for r in result["epochs"] if r["spikes"]][:4]
     keys = [
         k
-        for k in ("kl_data_model_bits", "kl_q_p_bits", "free_energy_bits", "sampled_free_energy_bits")
+        for k in MEASURE_LABELS
         if k in result.get("initial_measures", {}) or any(k in r["measures"] for r in result["epochs"])
     ][:3]
     ncol = max(len(recorded), 1)
-    fig = plt.figure(figsize=(max(8, 3.6 * ncol), 7 if recorded else 3.6))
-    gs = fig.add_gridspec(2 if recorded else 1, ncol, height_ratios=[1, 1.3] if recorded else [1])
-    ax = fig.add_subplot(gs[0, :])
-    for j, r in enumerate(result["epochs"]):
-        a, b = r["examples_before"], r["examples_before"] + r["epoch"]["examples"]
-        ax.axvspan(a, b, color=f"C{j % 10}", alpha=0.08, lw=0)
-        label = r["epoch"]["name"] or f"epoch {j + 1}"
-        ax.text(
-            (a + b) / 2,
-            1.0,
-            f"{label}\n({r['epoch']['kind']})",
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=7,
-        )
-    for c, key in enumerate(keys):
-        xs, ys = [], []
-        if key in result.get("initial_measures", {}):
-            xs.append(0)
-            ys.append(result["initial_measures"][key])
-        for r in result["epochs"]:
-            for point in r["trace"]:
-                if key in point:
-                    xs.append(point["examples"])
-                    ys.append(point[key])
-        ax.plot(xs, ys, "o-", ms=3, color=f"C{c}", label=key.replace("_bits", " [bits]").replace("_", " "))
-    ax.set_xlabel("examples since the protocol's start")
-    ax.set_ylabel("bits")
-    if keys:
-        ax.legend(fontsize=7, loc="best")
+    rows = max(len(keys), 1)
+    fig = plt.figure(figsize=(max(8, 3.6 * ncol), 1.3 * rows + (3.9 if recorded else 0.8)), layout="constrained")
+    outer = fig.add_gridspec(2 if recorded else 1, 1, height_ratios=[1.3 * rows, 3.4] if recorded else [1])
+    top = outer[0].subgridspec(rows, 1, hspace=0.05)
+    bottom = outer[1].subgridspec(1, ncol) if recorded else None
+    axes = []
+    for c in range(rows):
+        ax = fig.add_subplot(top[c], sharex=axes[0] if axes else None)
+        axes.append(ax)
+        for j, r in enumerate(result["epochs"]):
+            a, b = r["examples_before"], r["examples_before"] + r["epoch"]["examples"]
+            ax.axvspan(a, b, color=f"C{j % 10}", alpha=0.08, lw=0)
+            if c == 0:
+                label = r["epoch"]["name"] or f"epoch {j + 1}"
+                ax.text(
+                    (a + b) / 2,
+                    1.0,
+                    f"{label}\n({r['epoch']['kind']})",
+                    transform=ax.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                )
+        if c < len(keys):
+            xs, ys = protocol_trace(result, keys[c])
+            ax.plot(xs, ys, "o-", ms=3, color=f"C{c}")
+            ax.set_ylabel(f"{MEASURE_LABELS[keys[c]]}\n[bits]", fontsize=8)
+        if c < rows - 1:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("examples since the protocol's start")
     for j, r in enumerate(recorded):
-        axr = fig.add_subplot(gs[1, j])
+        axr = fig.add_subplot(bottom[0, j])
         n = r["epoch"]["record_spikes"]
         shown = min(n, 50)
         offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
@@ -275,8 +302,7 @@ def protocol_figure(result: dict, layers, title: str = ""):
         if j == 0:
             axr.legend(fontsize=6, loc="upper right")
     if title:
-        fig.suptitle(title, fontsize=9, y=1.02)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

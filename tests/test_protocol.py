@@ -8,6 +8,7 @@ from conftest import make_circuit
 
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
+from hm_neuro.model import load_circuit
 from hm_neuro.runs.protocol import ProtocolEpoch, load_protocol, run_protocol
 from hm_neuro.training import BarsStream
 
@@ -38,7 +39,8 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
         **spiking,
     )
     r1, r2 = res["epochs"][1], res["epochs"][2]
-    initial, after = seen[0], seen[1:]  # measured before the first epoch, then after each epoch
+    # measured before the first epoch, then at the start (its lesions on) and the end of each epoch
+    initial, starts, after = seen[0], seen[1::2], seen[2::2]
     assert res["params"].max_abs_difference(initial) > 0
     # the frozen epoch changed no weight
     assert after[1].max_abs_difference(after[0]) == 0.0
@@ -52,6 +54,7 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
     assert res["params"].max_abs_difference(after[1]) > 0
     # measures see the lesioned machine: all of recognition_0 silenced
     assert np.all(after[2].recognition_weights[0] == 0) and np.any(after[1].recognition_weights[0] != 0)
+    assert np.all(starts[2].recognition_weights[0] == 0)  # from the epoch's first example: a step, not a ramp
     assert r1["examples_before"] == n and r2["examples_before"] == n + m
     # recorded firing probabilities are the rasters' means
     t = np.asarray(r1["spikes"]["wake_1_t"])
@@ -73,10 +76,10 @@ def test_measures_within_an_epoch():
         measures=lambda p: {"w": float(np.sum(p.generative_weights[0]))},
     )
     trace = res["epochs"][0]["trace"]
-    assert [point["examples"] for point in trace] == [100, 200, 250]
-    assert len({point["w"] for point in trace}) == 3  # the machine changed between measurements
+    assert [point["examples"] for point in trace] == [0, 100, 200, 250]  # the epoch's start, then every 100
+    assert len({point["w"] for point in trace}) == 4  # the machine changed between measurements
     assert res["epochs"][0]["measures"] == {"w": trace[-1]["w"]}
-    assert [point["examples"] for point in res["epochs"][1]["trace"]] == [350]
+    assert [point["examples"] for point in res["epochs"][1]["trace"]] == [250, 350]
     assert "w" in res["initial_measures"]
 
 
@@ -154,3 +157,27 @@ def test_lesion_of_a_missing_set_and_bad_clamp_are_refused():
         ProtocolEpoch(10, lesion={"recognition_3": 0.5}).perturbation(c, rng)
     with pytest.raises(HMError, match=r"clamp of layer 1: state must be 4 zeros and ones"):
         ProtocolEpoch(10, clamp={"1": [1, 0]}).perturbation(c, rng)
+
+
+def test_a_lesion_is_drawn_as_a_step_at_its_example():
+    """The measures are taken on both sides of an epoch boundary: the
+    figure's line has two points at the lesion's example (a vertical
+    step), not a ramp over the measurement interval; each measure has its
+    own axis, labelled in words."""
+    from hm_neuro.measures import FloatMeasures
+    from hm_neuro.plotting import protocol_figure
+
+    c = load_circuit("bars")
+    epochs = [
+        ProtocolEpoch(300, "wake-sleep", measure_every=150),
+        ProtocolEpoch(200, "frozen", lesion={"recognition_0": 0.9}, name="lesion"),
+    ]
+    measures = FloatMeasures(c, "bars", 0)
+    res = run_protocol(c, BarsStream(), epochs, seed=0, engine="numpy", measures=measures, progress=False)
+    fig = protocol_figure(res, list(c.layers), "p on bars")
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels[:3] == ["KL(data‖model)\n[bits]", "KL(Q‖P) penalty\n[bits]", "free energy F\n[bits]"]
+    x, y = fig.axes[2].lines[0].get_data()  # free energy
+    at = np.flatnonzero(np.asarray(x) == 300)
+    assert len(at) == 2 and y[at[1]] > y[at[0]] + 0.1  # the lesion: a step up at example 300
+    assert list(x) == [0, 0, 150, 300, 300, 500]

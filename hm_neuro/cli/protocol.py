@@ -47,7 +47,8 @@ def run(args):
 
     save_recording(out, result, text, circuit, seed)
     plotting.save(
-        plotting.protocol_figure(result, list(circuit.layers), f"{args.protocol} on {circuit.name}"), fig_path
+        plotting.protocol_figure(result, list(circuit.layers), f"{Path(args.protocol).stem} on {circuit.name}"),
+        fig_path,
     )
     for i, r in enumerate(result["epochs"]):
         m = r["measures"]
@@ -86,8 +87,9 @@ COMMAND = (
     dict(
         help="run an experiment protocol (epochs, clamps, lesions, rasters)",
         description="Runs the epochs of a protocol TOML file on one compiled Brian2 circuit and "
-        "saves rasters, firing probabilities, measures (before the first epoch, every "
-        "measure_every examples and after every epoch) and the protocol itself to "
-        "--out, and a figure of them beside it (OUT.png).",
+        "saves rasters, firing probabilities, measures (before the first epoch, at the start of every "
+        "epoch with its lesions and clamps on, every measure_every examples and after every epoch) and "
+        "the protocol itself to --out, and a figure of them beside it (OUT.png: one axis per measure, "
+        "a lesion or clamp drawn as the step it is).",
     ),
 )

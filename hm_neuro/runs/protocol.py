@@ -28,6 +28,7 @@ import dataclasses
 import json
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..engines import MAX_CHUNK, make_engine
 from ..errors import HMError, bad
@@ -160,8 +161,10 @@ def run_protocol(
 ) -> dict:
     """Run the epochs one after another on ONE engine (one compiled build).
 
-    ``measures(params) -> dict`` is evaluated before the first epoch, after
-    every ``measure_every`` examples of an epoch and at its end, on the
+    ``measures(params) -> dict`` is evaluated before the first epoch, at
+    the start of every epoch (its lesions and clamps on: a change at the
+    boundary is a step), after every ``measure_every`` examples of an epoch
+    and at its end, on the
     machine as it is then, the epoch's lesions applied (e.g. the exact bars
     measures).  Returns ``{"params", "initial_measures", "epochs": [...]}``
     where each epoch record holds the epoch, its measures at the end, the
@@ -185,15 +188,19 @@ def run_protocol(
     records = []
     initial = measures(params) if measures else {}
     done = 0
-    with make_engine(
-        circuit,
-        engine,
-        device=device,
-        chunk=min(chunk, MAX_CHUNK),
-        propagation=propagation,
-        record_spikes=any(e.record_spikes for e in epochs),
-        spiking=spiking,
-    ) as eng:
+    total = sum(ep.examples for ep in epochs)
+    with (
+        tqdm(total=total, disable=not progress, unit="ex", unit_scale=True, desc="protocol") as bar,
+        make_engine(
+            circuit,
+            engine,
+            device=device,
+            chunk=min(chunk, MAX_CHUNK),
+            propagation=propagation,
+            record_spikes=any(e.record_spikes for e in epochs),
+            spiking=spiking,
+        ) as eng,
+    ):
         for i, ep in enumerate(epochs):
             node = root.child("epoch", i)
             pt = ep.perturbation(circuit, node.child("lesion").rng())
@@ -214,7 +221,8 @@ def run_protocol(
                     for l, a in enumerate(rec[phase]):
                         t, u = np.nonzero(a)
                         spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
-            trace = []
+            # the epoch's start, its lesions and clamps on: a change at the boundary is a step
+            trace = [{"examples": done, **measures(pt.lesioned(params))}] if measures else []
             for j, n in enumerate(ep.segments()):
                 r = train(
                     circuit,
@@ -224,7 +232,7 @@ def run_protocol(
                     engine=eng,
                     params=params,
                     schedule=[Epoch(n, ep.kind)],
-                    progress=progress,
+                    progress=bar.update,  # one bar for the whole protocol
                     perturbation=pt,
                 )
                 params = r.params

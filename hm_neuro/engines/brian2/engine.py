@@ -384,6 +384,10 @@ class Brian2Engine(EngineBase):
         if self.device == "cpp_standalone":
             self.b2.device.reinit()
             self.b2.set_device("runtime")
+        if self.net is not None:  # an engine closed before any run: its objects were meant, not forgotten
+            for obj in self.net.network.objects:
+                if getattr(obj, "_network", "") is None:
+                    obj._network = self.net.network.id  # Brian2 warns of objects never in a run otherwise
         self.net = None
         gc.collect()
         if self.run_dir is not None:
