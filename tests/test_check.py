@@ -21,7 +21,8 @@ def test_check_prints_its_table_and_passes_on_the_numpy_target(tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["check", "device", "max", "difference", "result", "seconds"]
     assert "exact 16-8-1 (summed)" in r.stdout and "expectation sleep (eq. 7)" in r.stdout
-    assert lines[-1] == "3 of 3 checks passed"
+    assert "exact 16-8-1 declared decay (summed)" in r.stdout  # a declared plasticity rule
+    assert lines[-1] == "4 of 4 checks passed"
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
 
 
@@ -33,12 +34,19 @@ def test_check_passes_on_cpp_standalone():
 
 
 def test_a_broken_delta_rule_fails_the_check(monkeypatch):
-    """Weight updates 0.1 % too large: the exact check fails (the expectation check, at 4.5 standard
-    errors of 20,000 updates, cannot see 0.1 %; it catches a wrong rule, tests/test_equivalence.py)."""
-    monkeypatch.setattr(population, "delta_rule", lambda dw, nonnegative, *grid: f"w += 1.001 * ({dw})")
+    """Weight updates 0.1 % too large, one bug alone (the clip of weights kept
+    >= 0 kept): both exact checks fail, the papers' rule and the declared one
+    (the expectation check, at 4.5 standard errors of 20,000 updates, cannot
+    see 0.1 %; it catches a wrong rule, tests/test_equivalence.py)."""
+
+    def too_large(dw, nonnegative, *grid):
+        return f"w = clip(w + 1.001 * ({dw}), 0, inf)" if nonnegative else f"w += 1.001 * ({dw})"
+
+    monkeypatch.setattr(population, "delta_rule", too_large)
     out = []
     assert not check.run_checks(devices=["numpy"], quick=True, out=out.append)
-    assert "FAIL" in out[1] and out[-1].endswith("FAILED: 1")
+    assert "FAIL" in out[1] and "FAIL" in out[2] and out[-1].endswith("FAILED: 2")
+    assert "pass" in out[3] and "pass" in out[4]  # the expectation checks
 
 
 def test_bad_devices_are_refused_in_one_line(tmp_path):

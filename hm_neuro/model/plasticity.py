@@ -16,12 +16,12 @@ sleep-deprived epoch) and, for a synapse, its lesion mask; then applies the
 circuit's constraints (weights into a layer kept >= 0) and precision grid.
 A weight rule may read:
 
-``s_pre``   the presynaptic unit's sample (wake: the layer above for a
-            generative synapse; sleep: the layer below for a recognition one)
-``s_post``  the postsynaptic unit's sample
-``p_post``  the postsynaptic unit's prediction of it: ``p`` (generative,
-            eq. 4) or ``q`` (recognition, eq. 7)
-``w``       the synapse's weight before the update
+- ``s_pre``: the presynaptic unit's sample (wake: the layer above for a
+  generative synapse; sleep: the layer below for a recognition one);
+- ``s_post``: the postsynaptic unit's sample;
+- ``p_post``: the postsynaptic unit's prediction of it, ``p`` (generative,
+  eq. 4) or ``q`` (recognition, eq. 7);
+- ``w``: the synapse's weight before the update;
 
 and a bias rule ``s``, ``p`` and ``b`` (the unit's bias) -- plus the
 rule's named ``constants`` and the functions ``exp, log, sqrt, abs, tanh,
