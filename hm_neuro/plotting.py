@@ -440,6 +440,40 @@ def kl_distributions(kls: dict, reference=None):
     return fig
 
 
+def success_rates(rows: list, reference: float, title: str = "", ax=None):
+    """The share of single runs reaching ``reference`` bits per setting, with
+    its Wilson 95 % interval; float64's interval as a band.  Draws on ``ax``
+    (a new figure otherwise); returns the figure."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6)) if ax is None else (ax.figure, ax)
+    base = next((r for r in rows if r["setting"] == "float64"), None)
+    if base is not None:
+        lo, hi = base["success_rate_interval_95"]
+        ax.axhspan(lo, hi, color="0.85", label="float64: 95 % interval")
+    for i, r in enumerate(rows):
+        lo, hi = r["success_rate_interval_95"]
+        rate = r["success_rate"]
+        ax.errorbar(
+            [i], [rate], yerr=[[rate - lo], [hi - rate]], fmt="o", color="k" if r is base else "tab:blue", capsize=4
+        )
+        ax.annotate(
+            f"{r['seeds_reaching_paper_kl']}/{r['seeds']}",
+            (i, rate),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_xticks(range(len(rows)), [r["setting"] for r in rows], rotation=12, fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(-0.5, len(rows) - 0.3)
+    ax.set_ylabel(f"single runs reaching {reference} bits")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def precision_figure(rows: list, reference: float, title: str = ""):
     """KL(data || model) against the bits of the synapses' grid: every seed
     (points) and the median (line) per rounding, the float64 median and the

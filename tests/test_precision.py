@@ -20,7 +20,11 @@ from hm_neuro.model import PRESETS, Grid, Parameters, Precision, Rounding, Unifo
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="needs a C++ compiler")
 BARS = hm.load_circuit("bars")
 NEAREST = Precision(Grid(10, (-16, 16), "nearest"), Grid(10, (-16, 16), "nearest"), Grid(12, (-32, 32), "nearest"))
-SETTINGS = {"loihi": PRESETS["loihi"], "cortex": PRESETS["cortex"], "nearest": NEAREST}
+#: a grid per weight set (issue 36): 6 bits over each set's own range
+PER_LAYER = Precision(
+    [Grid(6, (0, 20)), Grid(6, (-5, 5))], [Grid(6, (-3, 11)), Grid(6, (-5, 5))], None, name="per-layer"
+)
+SETTINGS = {"loihi": PRESETS["loihi"], "cortex": PRESETS["cortex"], "nearest": NEAREST, "per-layer": PER_LAYER}
 
 
 def trained(precision, n=1000, seed=5, chunk=500, **options):
@@ -31,8 +35,8 @@ def trained(precision, n=1000, seed=5, chunk=500, **options):
 def on_grid(params, precision, circuit=BARS):
     """True if every parameter with a grid is a level of it, within its bounds."""
     for name, arrays in params.__dict__.items():
-        grid = precision.grid(name)
         for k, a in enumerate(arrays):
+            grid = precision.grid(name, k)
             if grid is None:
                 continue
             lo, hi = grid.bounds(name == "generative_weights" and circuit.nonnegative(k))
@@ -91,7 +95,11 @@ ENGINES = {
     "brian2/cython": {"engine": "brian2", "device": "cython"},
 }
 #: the compiled builds of the default run (each setting and propagation is a build of its own); the rest: -m slow
-DEFAULT_BUILDS = {("loihi", "brian2/cpp_standalone"), ("nearest", "brian2/cpp_standalone/event")}
+DEFAULT_BUILDS = {
+    ("loihi", "brian2/cpp_standalone"),
+    ("nearest", "brian2/cpp_standalone/event"),
+    ("per-layer", "brian2/cpp_standalone"),
+}
 
 
 def _engine_cases():
@@ -345,3 +353,35 @@ def test_train_takes_a_preset_and_says_when_an_init_model_had_another_precision(
     r = train("--init", str(tmp_path / "f.npz"), "--precision", "cortex", "--out", str(tmp_path / "c.npz"))
     assert "training continues with cortex (its parameters put on the grid)" in r.stderr
     assert on_grid(load_model(tmp_path / "c.npz")[0], PRESETS["cortex"])
+
+
+# ------------------------------------------------------------------ per-layer grids and the statistics of issue 36
+
+
+def test_per_layer_grids_are_each_sets_own_and_refused_when_they_do_not_fit():
+    assert PER_LAYER.grid("generative_weights", 0).step == pytest.approx(20 / 63)
+    assert PER_LAYER.grid("generative_weights", 1).step == pytest.approx(10 / 63)
+    assert PER_LAYER.grid("recognition_biases", 1) is None
+    c = BARS.replace(precision=PER_LAYER)
+    assert hm.Circuit.from_dict(c.to_dict()) == c  # [[precision]] tables round-trip
+    with pytest.raises(hm.HMError, match=r"precision\.generative: needs 2 grids, one per weight set, or one \(got 3\)"):
+        BARS.replace(precision=Precision([Grid(6)] * 3, None, None))
+    with pytest.raises(hm.HMError, match=r"precision\.recognition: the grids of one pathway round alike"):
+        Precision(None, [Grid(6), Grid(6, rounding="nearest")], None)
+    with pytest.raises(hm.HMError, match=r"precision\.generative\[1\]\.range: must contain 0"):
+        hm.Circuit.from_dict(
+            {**BARS.to_dict(), "precision": {"generative": [{"bits": 6}, {"bits": 6, "range": [1, 2]}]}}
+        )
+
+
+def test_the_success_rate_statistics_match_known_values():
+    """Wilson 95 % intervals and Fisher's exact test as the issues quote them."""
+    from hm_neuro.experiments.precision import fisher_exact_p, wilson_interval
+
+    lo, hi = wilson_interval(23, 40)
+    assert round(lo, 2) == 0.42 and round(hi, 2) == 0.71  # "23/40 (95 % interval 42-71 %)"
+    lo, hi = wilson_interval(6, 10)
+    assert round(lo, 2) == 0.31 and round(hi, 2) == 0.83  # "6/10 has a 95 % interval of 31-83 %"
+    assert fisher_exact_p(1, 10, 7, 10) == pytest.approx(0.0198, abs=5e-4)  # "8 bits vs float64: p = 0.02"
+    assert fisher_exact_p(32, 40, 33, 40) == pytest.approx(1.0)  # "K saturates: Fisher p = 1"
+    assert fisher_exact_p(0, 40, 40, 40) < 1e-20

@@ -95,7 +95,7 @@ class _Learning:
     def __call__(self, P, name, k, dA, t, purpose, nonnegative=False):
         """``P[name][k] += dA`` (kept >= 0 where asked), or onto its grid."""
         A = P[name][k]
-        grid = self.precision.grid(name)
+        grid = self.precision.grid(name, k)
         if grid is None:
             A += dA
             if nonnegative:

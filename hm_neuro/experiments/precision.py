@@ -25,6 +25,7 @@ Run:  hm-neuro reproduce precision [--seeds 10] [--rule reweighted:5] [--quick]
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,56 @@ def grid_precision(bits: float, rounding: str) -> Precision:
     return Precision(g, g, None, name=f"{bits:g}-bit {rounding}")
 
 
+#: per-layer ranges of the bars machine's weight sets (G1 into the input, G2 into
+#: the first hidden layer; R1 out of the input, R2 into the top): the float64
+#: weights of the shipped models (G1 0.8..18.6, G2 -4.0..3.1, R1 -2.4..10.6,
+#: R2 -3.5..2.8) with a margin, so the 26 levels of 4.7 bits serve the weights
+#: that exist (the one [-16, 16] grid gives G1 14 levels, the top ~7)
+PER_LAYER_RANGES = {"generative": ((0.0, 20.0), (-5.0, 5.0)), "recognition": ((-3.0, 11.0), (-5.0, 5.0))}
+
+
+def per_layer_precision(bits: float, rounding: str) -> Precision:
+    """Each weight set on its own grid of ``bits`` over :data:`PER_LAYER_RANGES`; biases float64."""
+    grids = {k: [Grid(bits, r, rounding) for r in ranges] for k, ranges in PER_LAYER_RANGES.items()}
+    return Precision(grids["generative"], grids["recognition"], None, name=f"{bits:g}-bit per-layer {rounding}")
+
+
+def per_layer_settings() -> list:
+    """float64, the 4.7-bit grid over [-16, 16] and 4.7-bit grids per layer (stochastic rounding)."""
+    return [
+        ("float64", None, "exact", EXACT),
+        ("4.7-bit stochastic", 4.7, "stochastic", grid_precision(4.7, "stochastic")),
+        ("4.7-bit per-layer stochastic", 4.7, "stochastic", per_layer_precision(4.7, "stochastic")),
+    ]
+
+
+#: ``--settings``: which rows a run measures
+SETTING_SETS = ("default", "per-layer")
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple:
+    """The Wilson score 95 % interval of a success rate."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def fisher_exact_p(a: int, n1: int, b: int, n2: int) -> float:
+    """Two-sided Fisher's exact test of a / n1 against b / n2 successes (the
+    tables no more likely than the observed one, summed)."""
+    total, k = n1 + n2, a + b
+
+    def prob(x):
+        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(total, k)
+
+    observed = prob(a)
+    lo, hi = max(0, k - n2), min(k, n1)
+    return min(1.0, sum(prob(x) for x in range(lo, hi + 1) if prob(x) <= observed * (1 + 1e-9)))
+
+
 def settings(bits=BITS, roundings=ROUNDINGS) -> list:
     """(label, bits or None, rounding, Precision) of every row: float64, the grids, loihi."""
     rows = [("float64", None, "exact", EXACT)]
@@ -75,11 +126,11 @@ def _saturated(params: Parameters, precision: Precision) -> float:
     """The fraction of weights at their grid's lowest or highest level (weights kept >= 0 at 0 do not count)."""
     at, total = 0, 0
     for name in ("generative_weights", "recognition_weights"):
-        g = precision.grid(name)
-        if g is None:
-            continue
-        lo, hi = g.bounds()
-        for w in getattr(params, name):
+        for k, w in enumerate(getattr(params, name)):
+            g = precision.grid(name, k)
+            if g is None:
+                continue
+            lo, hi = g.bounds()
             at += int(np.sum((w <= lo) | (w >= hi)))
             total += w.size
     return at / total if total else 0.0
@@ -117,9 +168,9 @@ def _row(label, bits, rounding, precision, results, circuit) -> dict:
     return {
         "setting": label,
         "bits": bits,
-        "levels": None if bits is None else precision.generative.levels,
+        "levels": None if bits is None else precision.grid("generative_weights", 0).levels,
         "rounding": rounding,
-        "step": None if precision.generative is None else precision.generative.step,
+        "step": None if precision.generative is None else precision.grid("generative_weights", 0).step,
         "precision": precision.to_dict() if not precision.exact else "float64",
         "seeds": len(results),
         "failed": len(results) - len(ok),
@@ -128,9 +179,11 @@ def _row(label, bits, rounding, precision, results, circuit) -> dict:
         "kl_data_model_bits": kls.tolist(),
         "seeds_of_kl": [r["row"]["seed"] for r in ok],
         "median_saturated_weights": float(np.median([_saturated(m, precision) for m in models])) if models else None,
-        "input_updates_lost_to_nearest": _lost_fraction(precision.generative, rate) if rounding == "nearest" else 0.0,
+        "input_updates_lost_to_nearest": (
+            _lost_fraction(precision.grid("generative_weights", 0), rate) if rounding == "nearest" else 0.0
+        ),
         "upper_updates_lost_to_nearest": (
-            _lost_fraction(precision.generative, circuit.learning_rates["generative_weights"][1])
+            _lost_fraction(precision.grid("generative_weights", 1), circuit.learning_rates["generative_weights"][1])
             if rounding == "nearest"
             else 0.0
         ),
@@ -184,12 +237,17 @@ def main(
     device=None,
     seed=0,
     digits=False,
+    settings=None,
 ):
     """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
     (default :data:`SEEDS`) on the Brian2 circuit; ``quick``: 4.7 and 8
     bits, 2 seeds unless ``seeds`` says otherwise, 2,000 examples on the
     vectorised engine (a smoke test of the code, not a result).
-    ``digits``: add :func:`digits_rows`.  Every setting is checked before
+    ``digits``: add :func:`digits_rows`.  ``settings``: ``default`` (the
+    rows of :func:`settings`) or ``per-layer`` (:func:`per_layer_settings`:
+    float64, one 4.7-bit grid and 4.7-bit grids per layer).  Every row
+    reports its success rate with a Wilson 95 % interval and Fisher's exact
+    p against float64 of the same run.  Every setting is checked before
     any work as ``hm-neuro train`` checks it; a run in which every training
     fails writes nothing and raises."""
     t0 = time.perf_counter()
@@ -198,7 +256,11 @@ def main(
     engine = engine or ("vectorised" if quick else "brian2")
     examples = 2_000 if quick else bars.EXAMPLES
     seeds = seeds if seeds is not None else (2 if quick else SEEDS)
-    rows = settings(DIGITS_BITS) if quick else settings()
+    chosen = _setting_set(settings)
+    if chosen == "per-layer":
+        rows = per_layer_settings()
+    else:
+        rows = globals()["settings"](DIGITS_BITS) if quick else globals()["settings"]()
     seed_list = list(range(seed, seed + seeds))
     tasks = _tasks(rows, seed_list, examples, rule, engine, device)
     results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
@@ -227,7 +289,8 @@ def main(
             + (f", {row['failed']} failed" if row["failed"] else ""),
             file=sys.stderr,
         )
-    name = result_name(rule, engine, quick)
+    name = result_name(rule, engine, quick) + ("" if chosen == "default" else "_" + chosen)
+    _add_rates(table)
     learned = [
         r["bits"]
         for r in table
@@ -245,20 +308,46 @@ def main(
         "weight_range": list(WEIGHT_RANGE),
         "biases": "float64 (the loihi row: 13-bit)",
         "fewest_stochastic_bits_learning_in_a_majority": min(learned) if learned else None,
+        "settings": chosen,
         "rows": table,
     }
+    if chosen == "per-layer":
+        summary["per_layer_ranges"] = {k: [list(r) for r in v] for k, v in PER_LAYER_RANGES.items()}
     if digits:
         summary["digits_error"] = digits_rows(quick, out, workers)
     summary["seconds_total"] = time.perf_counter() - t0
     save_json(out / f"{name}.json", summary)
-    plotting.save(
-        plotting.precision_figure(table, bars.PAPER_KL, f"bars ({rule.label}, {examples:,} examples)"),
-        out / f"{name}.png",
-    )
+    title = f"bars ({rule.label}, {examples:,} examples)"
+    figure = plotting.precision_figure if chosen == "default" else plotting.success_rates
+    plotting.save(figure(table, bars.PAPER_KL, title), out / f"{name}.png")
     if shown:
         _weights_figure({title: p for title, p in shown.values()}, out / f"{name}_weights.png")
     print(f"-> {out / (name + '.json')}, {out / (name + '.png')}, {out / (name + '_weights.png')}")
     return summary
+
+
+def _setting_set(settings) -> str:
+    """``settings`` as given (None, a name, or the command line's list of one name)."""
+    if settings is None:
+        return "default"
+    if isinstance(settings, (list, tuple)):
+        if len(settings) != 1:
+            raise HMError(f"settings: precision takes one of {list(SETTING_SETS)} (got {list(settings)})")
+        settings = settings[0]
+    if settings not in SETTING_SETS:
+        raise HMError(f"settings: precision takes one of {list(SETTING_SETS)} (got {settings!r})")
+    return settings
+
+
+def _add_rates(table: list):
+    """Each row's success rate, its Wilson 95 % interval and Fisher's exact p against float64."""
+    base = next((r for r in table if r["setting"] == "float64"), None)
+    for r in table:
+        n, k = r["seeds"], r["seeds_reaching_paper_kl"]
+        r["success_rate"] = k / n if n else None
+        r["success_rate_interval_95"] = list(wilson_interval(k, n))
+        if base is not None and r is not base:
+            r["fisher_p_against_float64"] = fisher_exact_p(k, n, base["seeds_reaching_paper_kl"], base["seeds"])
 
 
 def digits_rows(quick=False, out="figures", workers=None) -> dict:

@@ -120,6 +120,7 @@ class Circuit:
             )
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
+        self.precision.check_layers(L)
         for table in ("learning_rates", "initial_values"):
             given = dict(getattr(self, table))
             for key in given:

@@ -160,10 +160,10 @@ class Parameters:
         (the nearest level; :mod:`hm_neuro.model.precision`): unchanged in float64."""
         out = self.copy()
         for f in dataclasses.fields(self):
-            grid = circuit.precision.grid(f.name)
-            if grid is not None:
-                arrays = getattr(out, f.name)
-                for k, a in enumerate(arrays):
+            arrays = getattr(out, f.name)
+            for k, a in enumerate(arrays):
+                grid = circuit.precision.grid(f.name, k)
+                if grid is not None:
                     arrays[k] = grid.nearest(a, f.name == "generative_weights" and circuit.nonnegative(k))
         return out
 

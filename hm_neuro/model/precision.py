@@ -200,20 +200,42 @@ class Precision:
     def __post_init__(self):
         for key in PATHWAYS:
             g = getattr(self, key)
-            if g is not None and not isinstance(g, Grid):
-                raise bad(f"precision.{key}", "must be a hm_neuro.model.Grid or None (exact)", g)
+            if isinstance(g, list):
+                g = tuple(g)
+                object.__setattr__(self, key, g)
+            if isinstance(g, tuple) and key != "biases":  # per layer: one grid per weight set
+                if not g or not all(isinstance(x, Grid) for x in g):
+                    raise bad(f"precision.{key}", "per layer: a non-empty list of grids, one per weight set", g)
+                if len({x.rounding for x in g}) != 1:
+                    raise bad(f"precision.{key}", "the grids of one pathway round alike", [x.rounding for x in g])
+            elif g is not None and not isinstance(g, Grid):
+                raise bad(f"precision.{key}", "must be a hm_neuro.model.Grid, a list of them or None (exact)", g)
 
     @property
     def exact(self) -> bool:
         return all(getattr(self, key) is None for key in PATHWAYS)
 
-    def grid(self, parameter_set: str) -> Grid | None:
-        """The grid of a parameter set (``generative_weights``, ..., ``recognition_biases``)."""
-        return next(getattr(self, key) for key, sets in PATHWAYS.items() if parameter_set in sets)
+    def grid(self, parameter_set: str, k: int = 0) -> Grid | None:
+        """The grid of set ``k`` of a parameter set (``generative_weights``, ..., ``recognition_biases``):
+        the pathway's one grid, or its k-th of a per-layer list."""
+        g = next(getattr(self, key) for key, sets in PATHWAYS.items() if parameter_set in sets)
+        return g[k] if isinstance(g, tuple) else g
+
+    def grids(self, pathway: str) -> tuple:
+        """Every grid of a pathway (one, or one per weight set); () in float64."""
+        g = getattr(self, pathway)
+        return () if g is None else g if isinstance(g, tuple) else (g,)
+
+    def check_layers(self, n_sets: int):
+        """A per-layer list has one grid per weight set (the circuit's hidden layers)."""
+        for key in ("generative", "recognition"):
+            g = getattr(self, key)
+            if isinstance(g, tuple) and len(g) != n_sets:
+                raise bad(f"precision.{key}", f"needs {n_sets} grids, one per weight set, or one", len(g))
 
     def roundings(self) -> dict:
         """{pathway: rounding} -- what the generated code depends on."""
-        return {key: "exact" if getattr(self, key) is None else getattr(self, key).rounding for key in PATHWAYS}
+        return {key: self.grids(key)[0].rounding if self.grids(key) else "exact" for key in PATHWAYS}
 
     @property
     def stochastic(self) -> bool:
@@ -226,17 +248,21 @@ class Precision:
         if self.exact:
             return "float64"
         grids = {getattr(self, k) for k in PATHWAYS}
-        if len(grids) == 1:
+        if len(grids) == 1 and isinstance(next(iter(grids)), Grid):
             g = next(iter(grids))
             return f"{g.bits:g}-bit {g.rounding}"
         return ", ".join(
-            f"{k} {'float64' if getattr(self, k) is None else getattr(self, k).describe()}" for k in PATHWAYS
+            f"{k} {'float64' if not self.grids(k) else '; '.join(g.describe() for g in self.grids(k))}"
+            for k in PATHWAYS
         )
 
     def to_dict(self):
         if PRESETS.get(self.name) == self:
             return self.name
-        out = {key: "exact" if getattr(self, key) is None else getattr(self, key).to_dict() for key in PATHWAYS}
+        out = {}
+        for key in PATHWAYS:
+            g = getattr(self, key)
+            out[key] = "exact" if g is None else [x.to_dict() for x in g] if isinstance(g, tuple) else g.to_dict()
         return {**out, **({"name": self.name} if self.name else {})}
 
     @classmethod
@@ -270,9 +296,14 @@ class Precision:
         return cls(g, g, g if biases else None)
 
 
-def _grid(value, source: str) -> Grid | None:
+def _grid(value, source: str):
     if value == "exact":
         return None
+    if isinstance(value, list) and not source.endswith("biases"):  # per layer: one table per weight set
+        grids = tuple(_grid(v, f"{source}[{i}]") for i, v in enumerate(value))
+        if not grids or any(g is None for g in grids):
+            raise bad(source, "per layer: a non-empty list of grid tables (none of them exact)", value)
+        return grids
     if not isinstance(value, dict):
         raise bad(source, 'must be "exact" or a table {bits, range, rounding[, shared_exponent]}', value)
     for key in value:
@@ -338,7 +369,7 @@ class Rounding:
 
     def apply(self, parameter_set: str, k: int, w, dw, t: int, purpose: int, nonnegative: bool = False):
         """``w + dw`` on the grid of ``parameter_set`` (or exactly, kept >= 0 where asked)."""
-        grid = self.precision.grid(parameter_set)
+        grid = self.precision.grid(parameter_set, k)
         if grid is None:
             out = w + dw
             return np.maximum(out, 0.0) if nonnegative else out

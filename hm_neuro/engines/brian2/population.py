@@ -232,10 +232,10 @@ class PopulationNetwork:
             return vals
         for l, g in enumerate(self.layers):
             sets = [("b", precision.biases, False)]
-            if l < self.L:
-                sets.append(("gen", precision.generative, self.circuit.nonnegative(l)))
-            if l > 0:
-                sets.append(("rec", precision.recognition, False))
+            if l < self.L:  # the generative weights into layer l: set l
+                sets.append(("gen", precision.grid("generative_weights", l), self.circuit.nonnegative(l)))
+            if l > 0:  # the recognition weights into layer l: set l - 1
+                sets.append(("rec", precision.grid("recognition_weights", l - 1), False))
             for prefix, grid_, nonnegative in sets:
                 if grid_ is None:
                     continue
