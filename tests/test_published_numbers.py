@@ -28,6 +28,15 @@ def rules_row(rule):
     return f"| {r['seeds_reaching_paper_kl']} | {r['median_kl_data_model_bits']:.3f} | {r['median_kl_q_p_bits']:.3f} |"
 
 
+PER_LAYER_ROWS = ("float64", "4.7-bit stochastic", "4.7-bit per-layer stochastic")
+
+
+def per_layer_row(setting):
+    r = row("precision_per-layer.json", setting)
+    lo, hi = (100 * x for x in r["success_rate_interval_95"])
+    return f"| {r['seeds_reaching_paper_kl']} | {lo:.0f}-{hi:.0f} % |"
+
+
 #: (page, the text it must contain, made from the JSON)
 CLAIMS = [
     (
@@ -123,6 +132,24 @@ CLAIMS = [
     (
         "docs/results/spiking.md",
         lambda: f"(the binary machine: {js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']}/40)",
+    ),
+    *[("docs/results/precision.md", lambda setting=setting: per_layer_row(setting)) for setting in PER_LAYER_ROWS],
+    (
+        "README.md",
+        lambda: "**{}/40** ≤ 0.10 (95 % interval {:.0f}-{:.0f} %) against float64's {}/40".format(
+            row("precision_per-layer.json", "4.7-bit per-layer stochastic")["seeds_reaching_paper_kl"],
+            *[
+                100 * x
+                for x in row("precision_per-layer.json", "4.7-bit per-layer stochastic")["success_rate_interval_95"]
+            ],
+            row("precision_per-layer.json", "float64")["seeds_reaching_paper_kl"],
+        ),
+    ),
+    (
+        "docs/results/precision.md",
+        lambda: (
+            f"(p = {row('precision_per-layer.json', '4.7-bit per-layer stochastic')['fisher_p_against_float64']:.1e})"
+        ),
     ),
 ]
 

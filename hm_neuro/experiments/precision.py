@@ -272,7 +272,7 @@ def main(
         mine = results[i * seeds : (i + 1) * seeds]
         row = _row(label, bits, rounding, precision, mine, circuit.replace(precision=precision))
         table.append(row)
-        if label in ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{DIGITS_BITS[0]:g}-bit stochastic"):
+        if label in ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{SHOWN_BITS:g}-bit per-layer stochastic"):
             params, best = _best_model(mine, circuit.replace(precision=precision))
             if params is not None:
                 shown.setdefault(
