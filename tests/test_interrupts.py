@@ -27,15 +27,19 @@ def test_twenty_signals_at_random_moments_are_never_lost(device):
     assert threading.current_thread() is threading.main_thread()
     circuit = make_circuit([4, 3, 2])
     moments = random.Random(7)
+    interrupted, received = [], []
     with make_engine(circuit, "brian2", device=device, chunk=500) as eng:
         for i in range(20):
             sig = moments.choice([signal.SIGINT, signal.SIGTERM])
             threading.Timer(moments.uniform(0, 0.3), os.kill, (os.getpid(), sig)).start()
             interrupts.reset()
-            with pytest.raises(KeyboardInterrupt):
+            try:
                 train(circuit, BarsStream(size=2), 10_000_000, seed=i, engine=eng, progress=False)
-            assert interrupts.received == [sig]
+            except KeyboardInterrupt:
+                interrupted.append(i)
+            received.append(interrupts.received == [sig])
         result = train(circuit, BarsStream(size=2), 1000, seed=0, engine=eng, progress=False)
+    assert interrupted == list(range(20)) and all(received)  # none lost: each training ended by its signal
     assert result.examples_seen == 1000 and np.all(np.isfinite(result.params.recognition_weights[0]))
 
 
