@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from .checks import Integer, Number, OneOf, check
 from .errors import bad
-from .measures import exact_log2_prob, importance_log2_prob
+from .measures import MAX_ENUMERATED_HIDDEN, exact_log2_prob, importance_log2_prob
 from .model import PARAMETER_SETS, Circuit, sample_fantasies, sigmoid
 from .training import SweepStream, train
 
@@ -21,8 +21,6 @@ SCORINGS = ("auto", "exact", "sampled")
 UNITS = ("nats", "bits")
 #: ``scoring='auto'`` enumerates up to this many (row, hidden state) pairs (~0.25 s here), samples beyond
 AUTO_EXACT_PAIRS = 2**18
-#: ``scoring='exact'`` refuses beyond this many hidden units (2**30 states per row: hours)
-MAX_ENUMERATED_HIDDEN_EXACT = 30
 
 
 class HelmholtzMachine(TransformerMixin, BaseEstimator):
@@ -190,7 +188,7 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         pairs = len(X) * 2.0**H
         exact = scoring == "exact" or (scoring == "auto" and pairs <= AUTO_EXACT_PAIRS)
         if exact:
-            if H > MAX_ENUMERATED_HIDDEN_EXACT:
+            if H > MAX_ENUMERATED_HIDDEN:  # what hm_neuro.measures enumerates at most
                 raise bad("scoring", f"'exact' cannot enumerate 2**{H} hidden states; use 'sampled'", scoring)
             if pairs > AUTO_EXACT_PAIRS:
                 warnings.warn(
