@@ -385,11 +385,21 @@ class Brian2Engine(EngineBase):
             self.b2.device.reinit()
             self.b2.set_device("runtime")
         if self.net is not None:  # an engine closed before any run: its objects were meant, not forgotten
-            for obj in self.net.network.objects:
-                if getattr(obj, "_network", "") is None:
-                    obj._network = self.net.network.id  # Brian2 warns of objects never in a run otherwise
+            _mark_used(self.net.network)
         self.net = None
         gc.collect()
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
+
+
+def _mark_used(network):
+    """Mark a network's objects as run, so Brian2 does not warn of objects
+    "never included in a network" when they are released.  A function of its
+    own: a loop variable left in :meth:`Brian2Engine.close`'s frame would keep
+    an object -- and through it the whole circuit -- alive through the
+    collection there, and the next circuit would get ``..._1`` names (and a
+    cached build would recompile)."""
+    for obj in network.objects:
+        if getattr(obj, "_network", "") is None:
+            obj._network = network.id
