@@ -306,17 +306,20 @@ def test_an_unwritable_ccache_folder_falls_back_to_plain_gxx(tmp_path, monkeypat
         assert tool == str(fake / "ccache") and os.environ["CXX"] == f"{fake / 'ccache'} g++"
 
 
-def test_a_second_engine_of_a_shape_in_one_process_compiles_nothing(cache_dir):
+def test_a_second_engine_of_a_shape_in_one_process_generates_the_same_sources(cache_dir):
     """An engine closed (here before any run) releases its Brian2 objects at
-    once: the next engine of the shape gets the same names, so its build is
-    the cached one.  (A regression of this session: a loop variable kept an
-    object alive through close()'s collection; every second engine in a
-    process got ``..._1`` sources and recompiled.)"""
+    once: the next engine of the shape gets the same names, so it generates
+    the same sources as the cached build.  (A regression of this session: a
+    loop variable kept an object alive through close()'s collection; every
+    second engine in a process got ``..._1`` sources and recompiled.)"""
     from brian2.core.names import Nameable
 
     circuit = make_circuit([3, 2])
-    with make_engine(circuit, "brian2", device="cpp_standalone", chunk=10):
-        pass
+    with make_engine(circuit, "brian2", device="cpp_standalone", chunk=10) as eng:
+        first = sorted(p.name for p in (eng.build_entry / "code_objects").glob("*.cpp"))
     assert {o().name for o in Nameable.__instances__() if o() is not None} <= {"magicnetwork", "defaultclock"}
     with make_engine(circuit, "brian2", device="cpp_standalone", chunk=10) as eng:
-        assert eng.cached_build
+        second = sorted(p.name for p in (eng.build_entry / "code_objects").glob("*.cpp"))
+        cached = eng.cached_build
+    assert second == first and not any("_1." in name for name in first + second)
+    assert cached  # nothing compiled the second time

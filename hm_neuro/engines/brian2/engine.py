@@ -83,6 +83,10 @@ class Brian2Engine(EngineBase):
         self.n_machines = n_machines
         self.cached_build = False
         self.run_dir = None
+        # Brian2 names an object after its owner unless a live object holds the name: collect what earlier
+        # circuits left (an engine whose construction failed, one a caller still unwinds), so this circuit
+        # gets the names -- and the sources -- of its cached build
+        gc.collect()
         self.b2 = configure(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE", cache_root() / "cython"))
         self.spiking = spiking = options.spiking
         self.rule = options.rule
