@@ -3,12 +3,10 @@ continued for 10,000 with the same seed is the machine trained 30,000 in one
 run (the counter-based stream and the data start where it stopped), and
 ``examples_seen`` counts on."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from conftest import make_circuit
+from helpers import run_cli
 
 import hm_neuro as hm
 from hm_neuro.errors import HMError
@@ -40,12 +38,7 @@ def test_twenty_thousand_then_ten_equal_thirty_in_one_run(options):
 
 def test_a_model_file_continues_through_init_on_the_command_line(tmp_path):
     def train(*args):
-        r = subprocess.run(
-            [sys.executable, "-m", "hm_neuro.cli", "train", "--engine", "numpy", "--seed", "0", "-q", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-        )
+        r = run_cli("train", "--engine", "numpy", "--seed", 0, "-q", *args, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
 
     train("--examples", "20000", "--out", "a.npz")

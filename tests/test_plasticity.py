@@ -3,12 +3,11 @@ name when wrong, run by every engine that declares it can, held to the
 reference exactly and in expectation by enumeration."""
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from conftest import make_circuit, needs_compiler, random_parameters
+from helpers import run_cli
 
 import hm_neuro as hm
 from hm_neuro.check import DECLARED, EXPECTATION_SE, expectation_check
@@ -66,12 +65,7 @@ def test_a_bad_rule_in_a_circuit_file_exits_2_with_one_line_and_writes_nothing(t
         '[plasticity]\nweight = "s_pre * (s_post - p_post) - lam * w"\n'
     )
     assert text
-    r = subprocess.run(
-        [sys.executable, "-m", "hm_neuro.cli", "train", "--circuit", "c.toml", "--engine", "numpy", "--out", "m.npz"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    r = run_cli("train", "--circuit", "c.toml", "--engine", "numpy", "--out", "m.npz", cwd=tmp_path)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(r"circuit file c\.toml: plasticity\.weight: unknown name 'lam'", lines[0])
@@ -188,25 +182,8 @@ def test_the_spiking_engine_refuses_a_declared_rule_by_its_capabilities():
 @pytest.mark.parametrize("engine", [["--engine", "brian2", "--device", "numpy"]])
 def test_train_bars_weight_decay_gives_the_references_weights_and_not_bars(tmp_path, engine):
     def train_cli(circuit, out, *extra):
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hm_neuro.cli",
-                "train",
-                "--circuit",
-                circuit,
-                "--examples",
-                "3000",
-                "-q",
-                "--seed",
-                "2",
-                "--out",
-                str(tmp_path / out),
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
+        r = run_cli(
+            "train", "--circuit", circuit, "--examples", 3000, "-q", "--seed", 2, "--out", tmp_path / out, *extra
         )
         assert r.returncode == 0, r.stderr
         return hm.load_model(tmp_path / out)[0]

@@ -5,10 +5,9 @@ new and every existing file as it was."""
 
 import re
 import resource
-import subprocess
-import sys
 
 import pytest
+from helpers import run_cli
 
 from hm_neuro.errors import HMError
 from hm_neuro.files.model_io import atomic_path, save_json, transaction
@@ -18,14 +17,7 @@ def run_limited(args, cwd, limit_bytes):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
-    return subprocess.run(
-        [sys.executable, "-m", "hm_neuro.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        preexec_fn=limit,
-        timeout=600,
-    )
+    return run_cli(*args, cwd=cwd, preexec_fn=limit)
 
 
 def files(folder):

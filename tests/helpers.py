@@ -1,0 +1,18 @@
+"""Helpers the test files share (imported as ``from helpers import ...``)."""
+
+import subprocess
+import sys
+
+
+def run_cli(*args, cwd=None, env=None, preexec_fn=None, timeout=600):
+    """``python -m hm_neuro.cli ARGS`` in a subprocess: the command line as a
+    user runs it (its exit status, one-line errors, the files it leaves)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hm_neuro.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        preexec_fn=preexec_fn,
+        timeout=timeout,
+    )
