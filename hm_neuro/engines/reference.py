@@ -75,7 +75,7 @@ def wake_phase(
     masks = pt.masks("generative", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_WAKE)
-    rule = _Declared(circuit)
+    rule = _declared(circuit)
     for l in range(L + 1):
         p = sigmoid(generative_logits(params, s, l, masks))
         b, w = params.generative_biases, params.generative_weights
@@ -88,13 +88,12 @@ def wake_phase(
 
 class _Declared:
     """The circuit's plasticity (:mod:`hm_neuro.model.plasticity`) per unit
-    of learning rate: the papers' delta rule written out, or a declared rule
-    evaluated on the arrays."""
+    of learning rate: the papers' delta rule written out (``rule`` None), or
+    a declared rule evaluated on the arrays."""
 
-    def __init__(self, circuit: Circuit):
-        rule = circuit.plasticity
-        self._weight = None if rule.is_default else rule.numpy("weight")
-        self._bias = None if rule.is_default else rule.numpy("bias")
+    def __init__(self, rule=None):
+        self._weight = None if rule is None else rule.numpy("weight")
+        self._bias = None if rule is None else rule.numpy("bias")
 
     def weight(self, s_pre, s_post, p_post, w):
         """(pre, post) updates of a weight set, eq. 4 or 7's factor."""
@@ -108,6 +107,14 @@ class _Declared:
         if self._bias is None:
             return s - p
         return np.broadcast_to(self._bias(s=s, p=p, b=b), b.shape)
+
+
+#: the papers' delta rule: made once, not per example (the reference calls for a rule twice an example)
+_DELTA_RULE = _Declared()
+
+
+def _declared(circuit: Circuit) -> _Declared:
+    return _DELTA_RULE if circuit.plasticity.is_default else _Declared(circuit.plasticity)
 
 
 def _learner(rounding: Rounding | None, t: int, purpose: int):
@@ -149,7 +156,7 @@ def sleep_phase(
     masks = pt.masks("recognition", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_SLEEP)
-    rule = _Declared(circuit)
+    rule = _declared(circuit)
     for k in range(L):
         q = sigmoid(recognition_logits(params, f, k, masks))
         b, w = params.recognition_biases, params.recognition_weights
