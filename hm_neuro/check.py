@@ -19,7 +19,11 @@ expectation
 
 Both are also run with a declared plasticity (:data:`DECLARED`,
 :mod:`hm_neuro.model.plasticity`): the exact check in every run, the
-expectation (not ``quick``) by enumerating the declared rule.
+expectation (not ``quick``) by enumerating the declared rule -- and (not
+``quick``) with a synapse with state (:data:`STATEFUL`): exact, and one
+example's mean of every weight, bias and state variable over a population
+against every sample forced through the reference
+(:func:`example_expectation_check`).
 """
 
 from __future__ import annotations
@@ -110,6 +114,82 @@ def expected_sleep_update(p: Parameters, circuit: Circuit, biases: bool = False)
     return [np.tensordot(w, u, 1) for u in upd], [np.tensordot(w, u**2, 1) for u in upd]
 
 
+def _forced(states: list) -> list:
+    """Per enumerated state, the uniforms that make a sample take it (0: on, 1: off)."""
+    return [[1.0 - x[a] for x in states] for a in range(len(states[0]))]
+
+
+def expected_example(p: Parameters, circuit: Circuit, d, wake_gate: float = 1.0, sleep_gate: float = 1.0) -> tuple:
+    """E[x] and E[x^2] of every parameter array x (and synapse state;
+    ``{name: array}`` as :meth:`Parameters.arrays`) after one example --
+    a wake phase on ``d``, then a sleep phase, with the given gates -- by
+    enumeration: every recognition sample (weighed by Q(. | d)) and, after
+    its wake update, every fantasy (weighed by the updated P) is forced
+    through the reference's phases (a uniform 0 turns a unit on, 1 off).
+    For any rule, with synaptic state or not."""
+    from .engines.reference import sleep_phase, wake_phase
+
+    p = p.with_state(circuit)
+    d = np.asarray(d, dtype=float)
+    hid = hidden_states(circuit.layers)
+    full = hidden_states((0,) + tuple(circuit.layers))
+    q_wake = np.exp(log_recognition(p, [np.tile(d, (len(hid[0]), 1))] + hid))
+    mean, second = {}, {}
+    for qa, u in zip(q_wake, _forced(hid)):
+        awake = p.copy()
+        wake_phase(awake, circuit, d, u, wake_gate)
+        for pf, v in zip(np.exp(log_joint(awake, full)), _forced(full)):
+            after = awake.copy()
+            sleep_phase(after, circuit, v, sleep_gate)
+            for name, a in after.arrays().items():
+                mean[name] = mean.get(name, 0.0) + qa * pf * a
+                second[name] = second.get(name, 0.0) + qa * pf * a**2
+    return mean, second
+
+
+def example_expectation_check(phase: str, device: str, plasticity: Plasticity, copies: int = 4000) -> Result:
+    """One example (``phase`` learning, the other gated off) in ``copies``
+    machines of a 4-3-2 circuit (a population, each with its own stream,
+    from the same parameters and synapse state): their mean of every
+    parameter and state variable against :func:`expected_example` -- for
+    rules whose update is not proportional to the learning rate (a synapse
+    with state)."""
+    t0 = time.perf_counter()
+    c = Circuit.uniform([4, 3, 2], 0.3, name="expectation").replace(plasticity=plasticity)
+    c = c.replace(
+        learning_rates={**c.learning_rates, "generative_weights": (0.3, 0.2), "recognition_weights": (0.25, 0.15)}
+    )
+    rng = np.random.default_rng(21)
+    p0 = random_parameters(c, rng, scale=1.0).with_state(c)
+    for arrays in p0.synapse_state.values():  # a state away from its initial value
+        for a in arrays:
+            a += rng.normal(0.0, 0.5, a.shape)
+    d = np.array([1.0, 0.0, 1.0, 1.0])
+    wg, sg = (1.0, 0.0) if phase == "wake" else (0.0, 1.0)
+    with make_engine(c, "brian2", device=device, chunk=1, n_machines=copies) as eng:
+        p1s, _ = eng.run_population(
+            [p0] * copies,
+            [d[None]] * copies,
+            [8 + k for k in range(copies)],
+            [np.full(1, wg)] * copies,
+            [np.full(1, sg)] * copies,
+        )
+    mean, second = expected_example(p0, c, d, wg, sg)
+    z = 0.0
+    for name in mean:
+        got = np.mean([p.arrays()[name] for p in p1s], axis=0)
+        se = np.sqrt(np.maximum(second[name] - mean[name] ** 2, 0.0) / copies)
+        z = max(z, float(np.max(np.abs(got - mean[name]) / np.maximum(se, 1e-9))))
+    return Result(
+        f"expectation {phase} example ({plasticity.name})",
+        device,
+        z,
+        z <= EXPECTATION_SE,
+        time.perf_counter() - t0,
+        "max |error| in standard errors",
+    )
+
+
 def mean_update_errors(total, eps: float, mean, second, M: int):
     """``|sample mean - expectation|`` in standard errors (from the exact
     variance), per weight; ``total`` = eps * the sum of M updates."""
@@ -185,6 +265,18 @@ DECLARED = Plasticity(
     constants={"lam": 0.3},
     name="declared test rule",
 )
+#: a synapse with state for the checks: a consolidating chain (hm_neuro.model.plasticity)
+#: whose slow variable also enters the update
+STATEFUL = Plasticity(
+    weight="s_pre * (s_post - p_post) - 0.01 * u2",
+    expressed="u1",
+    constants={"g": 0.05, "c2": 4.0},
+    state={
+        "u1": {"init": "w", "update": "u1 + dw + g * (u2 - u1)"},
+        "u2": {"init": "0.5 * w", "update": "u2 + g / c2 * (u1 - u2)"},
+    },
+    name="consolidating chain",
+)
 
 
 def expectation_check(
@@ -246,9 +338,11 @@ def checks(devices, quick: bool) -> list:
             out.append((exact_check, ("four-hidden", four, device)))
             out.append((exact_check, ("16-8-1", bars, device, "event")))
             out.append((exact_check, ("16-8-1 loihi", bars.replace(precision="loihi"), device)))
+            out.append((exact_check, ("16-8-1 synapse state", bars.replace(plasticity=STATEFUL), device)))
         out += [(expectation_check, ("wake", device)), (expectation_check, ("sleep", device))]
         if not quick:
             out += [(expectation_check, (phase, device, 400, 50, DECLARED)) for phase in ("wake", "sleep")]
+            out += [(example_expectation_check, (phase, device, STATEFUL)) for phase in ("wake", "sleep")]
     return out
 
 

@@ -57,3 +57,18 @@ def test_a_population_continues_from_one_example_count():
     b = hm.train(c, hm.BarsStream(size=2), 200, seed=1, engine="numpy", progress=False)
     with pytest.raises(HMError, match=r"params: the machines of a population continue from one example count"):
         hm.train_population(c, [hm.BarsStream(size=2)] * 2, 100, [0, 1], "numpy", params=[a, b], progress=False)
+
+
+@pytest.mark.parametrize("options", ENGINES[1:])
+def test_a_synapse_state_continues_exactly(options):
+    """The hidden state of a declared synapse (circuits/bars_consolidation)
+    is part of what continues: 2000 + 1000 equals 3000 in one run."""
+    c = hm.load_circuit("bars_consolidation")
+    kw = dict(progress=False, **options)
+    first = hm.train(c, hm.BarsStream(), 2000, seed=3, **kw)
+    continued = hm.train(c, hm.BarsStream(), 1000, seed=3, params=first, **kw)
+    whole = hm.train(c, hm.BarsStream(), 3000, seed=3, **kw)
+    assert set(whole.params.synapse_state) == {
+        (s, h) for s in ("generative_weights", "recognition_weights") for h in ("u1", "u2")
+    }
+    assert continued.params.max_abs_difference(whole.params) <= 1e-12

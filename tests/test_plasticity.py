@@ -2,6 +2,7 @@
 name when wrong, run by every engine that declares it can, held to the
 reference exactly and in expectation by enumeration."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -10,13 +11,30 @@ from conftest import make_circuit, needs_compiler, random_parameters
 from helpers import run_cli
 
 import hm_neuro as hm
-from hm_neuro.check import DECLARED, EXPECTATION_SE, expectation_check
+from hm_neuro.check import DECLARED, EXPECTATION_SE, example_expectation_check, expectation_check
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
 from hm_neuro.model import Perturbation
 
 DECAY = hm.Plasticity(
     weight="s_pre * (s_post - p_post) - lam * w", bias="s - p - lam * b", constants={"lam": 0.05}, name="decay"
+)
+#: a synapse with state: a consolidating chain whose slow variable also enters the update
+CHAIN = hm.Plasticity(
+    weight="s_pre * (s_post - p_post) - 0.01 * u2",
+    expressed="u1",
+    constants={"g": 0.05, "c2": 4.0},
+    state={
+        "u1": {"init": "w", "update": "u1 + dw + g * (u2 - u1)"},
+        "u2": {"init": "0.5 * w", "update": "u2 + g / c2 * (u1 - u2)"},
+    },
+    name="chain",
+)
+#: a bounded accumulator of 8 bits whose nearest level of 0.5 is expressed (a grid as a declaration)
+ACCUMULATOR = hm.Plasticity(
+    expressed="0.5 * floor(h / 0.5 + 0.5)",
+    state={"h": {"init": "w", "update": "clip(h + dw, -4, 4)"}},
+    name="accumulator",
 )
 #: the papers' rule written out by a user: the declared code path, the same numbers
 PAPERS_WRITTEN_OUT = hm.Plasticity(weight="s_pre*(s_post-p_post)", bias="s-p", name="delta rule, declared")
@@ -51,6 +69,19 @@ ENGINES_SLOW_BUILDS = [*ENGINES[:2], pytest.param(CPP, id="cpp_standalone", mark
         ({"constants": {"w": 1.0}}, r"plasticity\.constants\.w: is a variable or function of the rule"),
         ({"constants": {"lam": float("nan")}}, r"plasticity\.constants\.lam: must be a finite number"),
         ({"trace": "w"}, r"plasticity\.trace: unknown key"),
+        ({"state": {"u": {"update": "u + dw"}}, "expressed": "u"}, r"plasticity\.state\.u\.init: missing key"),
+        ({"state": {"u": {"init": 0}}, "expressed": "u"}, r"plasticity\.state\.u\.update: missing key"),
+        ({"state": {"u": {"init": 0, "update": "u + v"}}, "expressed": "u"}, r"state\.u\.update: unknown name 'v'"),
+        ({"state": {"u": {"init": "dw", "update": "u"}}, "expressed": "u"}, r"state\.u\.init: unknown name 'dw'"),
+        ({"state": {"w": {"init": 0, "update": "w"}}, "expressed": "w"}, r"plasticity\.state\.w: is a variable"),
+        ({"state": {"u": {"init": 0, "update": "u + dw"}}}, r"plasticity\.expressed: is missing"),
+        ({"expressed": "w"}, r"plasticity\.expressed: needs a state"),
+        ({"state": {"u": {"init": 0, "update": "u + dw"}}, "expressed": "dw"}, r"expressed: unknown name 'dw'"),
+        (
+            {"state": {"u": {"init": 0, "update": "u + dw"}}, "expressed": "u", "weight": "s_pre * v"},
+            r"unknown name 'v'",
+        ),
+        ({"state": {"u": 3}, "expressed": "u"}, r"plasticity\.state\.u: must be a table"),
     ],
 )
 def test_a_bad_rule_is_refused_naming_the_key_and_the_name(table, message):
@@ -82,6 +113,35 @@ def test_a_declared_rule_round_trips_through_the_circuit_and_a_model_file(tmp_pa
     assert "plasticity" not in hm.load_circuit("bars").to_dict()  # the papers' rule: files as before
 
 
+def test_a_synapse_state_round_trips_through_a_circuit_file_and_a_model_file(tmp_path):
+    c = hm.load_circuit("bars_consolidation")
+    assert c.plasticity.stateful and set(c.plasticity.state) == {"u1", "u2"}
+    assert hm.Circuit.from_dict(c.to_dict()) == c
+    r = hm.train(c, hm.BarsStream(), 300, seed=0, engine="numpy", progress=False)
+    assert np.ptp(r.params.synapse_state[("recognition_weights", "u2")][0]) > 0
+    hm.save_model(tmp_path / "m.npz", r.params, c, 0, 300, "numpy", "numpy")
+    back, circuit = hm.load_model(tmp_path / "m.npz")[:2]
+    assert circuit.plasticity == c.plasticity and back.max_abs_difference(r.params) == 0.0
+    assert set(back.synapse_state) == set(r.params.synapse_state)
+
+
+def test_a_synapse_state_with_a_weight_grid_is_refused():
+    with pytest.raises(HMError, match=r"precision: the plasticity 'chain' gives its synapses state"):
+        make_circuit([4, 2]).replace(plasticity=CHAIN, precision="loihi")
+
+
+def test_the_accumulator_expresses_its_nearest_level_and_keeps_its_hidden_value():
+    """A grid declared as a synapse state: the weight is always a multiple of
+    0.5, the hidden value is not, and it is bounded."""
+    c = make_circuit([4, 3]).replace(plasticity=ACCUMULATOR)
+    r = hm.train(c, hm.BarsStream(size=2), 400, seed=1, engine="numpy", progress=False)
+    for w in r.params.generative_weights + r.params.recognition_weights:
+        np.testing.assert_array_equal(w, 0.5 * np.round(w / 0.5))
+    h = r.params.synapse_state[("recognition_weights", "h")][0]
+    assert np.all(np.abs(h) <= 4) and np.any(np.abs(h - 0.5 * np.round(h / 0.5)) > 1e-3)
+    np.testing.assert_array_equal(r.params.recognition_weights[0], 0.5 * np.floor(h / 0.5 + 0.5))
+
+
 def test_the_brian2_code_is_the_expression_renamed_with_its_constants():
     code = DECAY.code("weight", {"s_pre": "s_wake_pre", "s_post": "s_wake_post", "p_post": "p_post", "w": "w"})
     assert code == "(s_wake_pre * (s_wake_post - p_post) - 0.05 * w)"
@@ -99,6 +159,8 @@ def _run(circuit, options, p0, data, seed, **kwargs):
 @pytest.mark.parametrize(
     "options, rule",
     [pytest.param(o.values[0], DECAY, id=f"decay-{o.id}", marks=o.marks) for o in ENGINES]
+    + [pytest.param(o.values[0], CHAIN, id=f"chain-{o.id}", marks=o.marks) for o in ENGINES]
+    + [pytest.param(o.values[0], ACCUMULATOR, id=f"accumulator-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS]
     + [pytest.param(o.values[0], PAPERS_WRITTEN_OUT, id=f"papers-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS],
 )
 def test_a_declared_rule_equals_the_reference_exactly(options, rule, rng):
@@ -152,6 +214,27 @@ def test_a_declared_rule_in_expectation_by_enumeration(phase):
     assert r.passed, f"{r.difference:.2f} SE"
 
 
+@pytest.mark.equivalence
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+def test_a_synapse_with_state_in_expectation_by_enumeration(phase):
+    """Brian2's numpy target: after one example from the same parameters and
+    state, the mean of every weight, bias and state variable over 4000
+    machines is its expectation over every sample, forced through the
+    reference (check.expected_example)."""
+    r = example_expectation_check(phase, "numpy", CHAIN)
+    assert r.passed, f"{r.difference:.2f} SE"
+
+
+def test_the_example_expectation_sees_a_rule_20_percent_off(monkeypatch):
+    import hm_neuro.check as check
+
+    off = dataclasses.replace(CHAIN, weight="1.2 * s_pre * (s_post - p_post) - 0.01 * u2")
+    real = check.expected_example
+    monkeypatch.setattr(check, "expected_example", lambda p, c, *a: real(p, c.replace(plasticity=off), *a))
+    r = check.example_expectation_check("wake", "numpy", CHAIN)
+    assert not r.passed and r.difference > EXPECTATION_SE
+
+
 def test_the_expectation_check_sees_a_rule_the_circuit_does_not_run(monkeypatch):
     """The enumeration of the declared rule differs from the circuit run
     with the papers' rule: the check fails (it would catch an engine that
@@ -179,8 +262,10 @@ def test_the_spiking_engine_refuses_a_declared_rule_by_its_capabilities():
         make_engine(c, "brian2", device="numpy", propagation="event")
 
 
-@pytest.mark.parametrize("engine", [["--engine", "brian2", "--device", "numpy"]])
-def test_train_bars_weight_decay_gives_the_references_weights_and_not_bars(tmp_path, engine):
+@pytest.mark.parametrize("circuit", ["bars_weight_decay", "bars_consolidation"])
+def test_train_a_declared_circuit_gives_the_references_weights_and_not_bars(tmp_path, circuit):
+    engine = ["--engine", "brian2", "--device", "numpy"]
+
     def train_cli(circuit, out, *extra):
         r = run_cli(
             "train", "--circuit", circuit, "--examples", 3000, "-q", "--seed", 2, "--out", tmp_path / out, *extra
@@ -188,8 +273,8 @@ def test_train_bars_weight_decay_gives_the_references_weights_and_not_bars(tmp_p
         assert r.returncode == 0, r.stderr
         return hm.load_model(tmp_path / out)[0]
 
-    ref = train_cli("bars_weight_decay", "ref.npz", "--engine", "numpy")
-    got = train_cli("bars_weight_decay", "b2.npz", *engine)
+    ref = train_cli(circuit, "ref.npz", "--engine", "numpy")
+    got = train_cli(circuit, "b2.npz", *engine)
     plain = train_cli("bars", "bars.npz", "--engine", "numpy")
     assert got.max_abs_difference(ref) <= 1e-12
     assert plain.max_abs_difference(ref) > 1e-3

@@ -183,7 +183,7 @@ class EngineBase:
         )
         self.stop_requested = False
         with interrupts.on_stop(self.request_stop):
-            return self.train_chunk(list(params), chunk)
+            return self.train_chunk([p.with_state(self.circuit) for p in params], chunk)
 
     def train_chunk(self, params: list, chunk: Chunk):
         raise NotImplementedError

@@ -81,27 +81,52 @@ def wake_phase(
         b, w = params.generative_biases, params.generative_weights
         b[l] = learn("generative_biases", l, b[l], eps["generative_biases"][l] * gate * rule.bias(s[l], p, b[l]))
         if l < L:
-            dw = eps["generative_weights"][l] * gate * masks[l] * rule.weight(s[l + 1], s[l], p, w[l])  # eq. 4
-            w[l] = learn("generative_weights", l, w[l], dw, circuit.nonnegative(l))
+            dw = (
+                eps["generative_weights"][l]
+                * gate
+                * masks[l]
+                * rule.weight(s[l + 1], s[l], p, params, "generative_weights", l)
+            )  # eq. 4
+            if rule.stateful:
+                rule.event(params, "generative_weights", l, dw, s[l + 1], s[l], p, circuit.nonnegative(l))
+            else:
+                w[l] = learn("generative_weights", l, w[l], dw, circuit.nonnegative(l))
     return s
 
 
 class _Declared:
     """The circuit's plasticity (:mod:`hm_neuro.model.plasticity`) per unit
     of learning rate: the papers' delta rule written out (``rule`` None), or
-    a declared rule evaluated on the arrays."""
+    a declared rule evaluated on the arrays; with synaptic state, the
+    learning event that updates it and expresses the weights."""
 
     def __init__(self, rule=None):
+        self.rule = rule
+        self.stateful = rule is not None and rule.stateful
         self._weight = None if rule is None else rule.numpy("weight")
         self._bias = None if rule is None else rule.numpy("bias")
 
-    def weight(self, s_pre, s_post, p_post, w):
-        """(pre, post) updates of a weight set, eq. 4 or 7's factor."""
+    def _state(self, params, parameter_set, k) -> dict:
+        return {h: params.synapse_state[(parameter_set, h)][k] for h in self.rule.state}
+
+    def weight(self, s_pre, s_post, p_post, params, parameter_set, k):
+        """(pre, post) updates of weight set k, eq. 4 or 7's factor."""
+        w = getattr(params, parameter_set)[k]
         if self._weight is None:
             return np.outer(s_pre, s_post - p_post)
-        return np.broadcast_to(
-            self._weight(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w), w.shape
+        state = self._state(params, parameter_set, k) if self.stateful else {}
+        values = dict(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w, **state)
+        return np.broadcast_to(self._weight(**values), w.shape)
+
+    def event(self, params, parameter_set, k, dw, s_pre, s_post, p_post, nonnegative):
+        """A synapse set's learning event with state: the state moves, the weight is expressed."""
+        w = getattr(params, parameter_set)[k]
+        new_w, new = self.rule.numpy_event(
+            dw, w, self._state(params, parameter_set, k), s_pre[:, None], s_post[None, :], p_post[None, :], nonnegative
         )
+        getattr(params, parameter_set)[k] = new_w
+        for h, a in new.items():
+            params.synapse_state[(parameter_set, h)][k] = a
 
     def bias(self, s, p, b):
         if self._bias is None:
@@ -161,8 +186,16 @@ def sleep_phase(
         q = sigmoid(recognition_logits(params, f, k, masks))
         b, w = params.recognition_biases, params.recognition_weights
         b[k] = learn("recognition_biases", k, b[k], eps["recognition_biases"][k] * gate * rule.bias(f[k + 1], q, b[k]))
-        dw = eps["recognition_weights"][k] * gate * masks[k] * rule.weight(f[k], f[k + 1], q, w[k])  # eq. 7
-        w[k] = learn("recognition_weights", k, w[k], dw)
+        dw = (
+            eps["recognition_weights"][k]
+            * gate
+            * masks[k]
+            * rule.weight(f[k], f[k + 1], q, params, "recognition_weights", k)
+        )  # eq. 7
+        if rule.stateful:
+            rule.event(params, "recognition_weights", k, dw, f[k], f[k + 1], q, False)
+        else:
+            w[k] = learn("recognition_weights", k, w[k], dw)
     return f
 
 

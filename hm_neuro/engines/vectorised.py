@@ -22,7 +22,17 @@ import numpy as np
 
 from .. import philox
 from ..errors import bad
-from ..model import WAKE_SLEEP, Circuit, Parameters, Rule, Uniforms, log_bernoulli, rounding_group, sigmoid
+from ..model import (
+    PARAMETER_SETS,
+    WAKE_SLEEP,
+    Circuit,
+    Parameters,
+    Rule,
+    Uniforms,
+    log_bernoulli,
+    rounding_group,
+    sigmoid,
+)
 from .base import Chunk, EngineBase
 
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
@@ -61,6 +71,10 @@ def stack(params: list) -> dict:
         out[name] = [
             np.stack([getattr(p, name)[k] for p in params])[:, None, :] for k in range(len(getattr(params[0], name)))
         ]
+    out["synapse_state"] = {
+        key: [np.stack([p.synapse_state[key][k] for p in params]) for k in range(len(v))]
+        for key, v in params[0].synapse_state.items()
+    }
     return out
 
 
@@ -68,8 +82,9 @@ def unstack(arrays: dict, i: int) -> Parameters:
     return Parameters(
         *[
             [a[i].reshape(a.shape[2:]) if name.endswith("biases") else a[i].copy() for a in arrays[name]]
-            for name in ("generative_weights", "recognition_weights", "generative_biases", "recognition_biases")
-        ]
+            for name in PARAMETER_SETS
+        ],
+        synapse_state={key: [a[i].copy() for a in v] for key, v in arrays["synapse_state"].items()},
     )
 
 
@@ -179,7 +194,7 @@ class VectorisedEngine(EngineBase):
         P = stack(params)
         eps = {
             name: [np.array([c.learning_rates[name][k] for c in circuits])[:, None, None] for k in range(len(P[name]))]
-            for name in P
+            for name in PARAMETER_SETS
         }
         masks = {kind: [self._mask(pts, kind, k) for k in range(L)] for kind in ("generative", "recognition")}
         clamps = [self._clamp(pts, l) for l in range(L + 1)]
@@ -213,12 +228,30 @@ class VectorisedEngine(EngineBase):
 
     # ------------------------------------------------------------ helpers
 
-    def _weight_rule(self, s_pre, s_post, p_post, W):
+    def _weight_rule(self, s_pre, s_post, p_post, P, name, k):
         """The declared weight rule (:mod:`hm_neuro.model.plasticity`) of every
         machine: states (N, 1, n), weights (N, pre, post)."""
-        f = self.circuit.plasticity.numpy("weight")
-        out = f(s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W)
+        rule, W = self.circuit.plasticity, P[name][k]
+        state = {h: P["synapse_state"][(name, h)][k] for h in rule.state}
+        out = rule.numpy("weight")(
+            s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W, **state
+        )
         return np.broadcast_to(out, W.shape)
+
+    def _declared_event(self, P, name, k, dW, s_pre, s_post, p_post, learn, purpose, nonnegative=False):
+        """A weight set's update by the declared rule: ``w += dW`` (``learn``),
+        or with synaptic state the learning event of every machine."""
+        rule = self.circuit.plasticity
+        if not rule.stateful:
+            learn(name, k, dW, purpose, nonnegative)
+            return
+        state = {h: P["synapse_state"][(name, h)][k] for h in rule.state}
+        W, new = rule.numpy_event(
+            dW, P[name][k], state, s_pre[:, 0, :, None], s_post[:, 0, None, :], p_post[:, 0, None, :], nonnegative
+        )
+        P[name][k] = W
+        for h, a in new.items():
+            P["synapse_state"][(name, h)][k] = a
 
     def _bias_rule(self, s, p, b):
         """The declared bias rule of every machine: (N, 1, n)."""
@@ -274,8 +307,11 @@ class VectorisedEngine(EngineBase):
                 p = sigmoid(glog[l])
                 learn("generative_biases", l, e_gb[l] * gate * self._bias_rule(s[l], p, gb[l]), philox.ROUND_WAKE)
                 if l < L:
-                    dG = e_g[l] * gate * gm[l] * self._weight_rule(s[l + 1], s[l], p, G[l])
-                    learn("generative_weights", l, dG, philox.ROUND_WAKE, self.circuit.nonnegative(l))
+                    dG = e_g[l] * gate * gm[l] * self._weight_rule(s[l + 1], s[l], p, P, "generative_weights", l)
+                    nonneg = self.circuit.nonnegative(l)
+                    self._declared_event(
+                        P, "generative_weights", l, dG, s[l + 1], s[l], p, learn, philox.ROUND_WAKE, nonneg
+                    )
                 continue
             err = s[l] - sigmoid(glog[l])
             if w is not None:
@@ -315,8 +351,8 @@ class VectorisedEngine(EngineBase):
             if not self.circuit.plasticity.is_default:  # the circuit's declared rule
                 q = sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
                 learn("recognition_biases", k, e_rb[k] * gate * self._bias_rule(f[k + 1], q, rb[k]), philox.ROUND_SLEEP)
-                dR = e_r[k] * gate * rm[k] * self._weight_rule(f[k], f[k + 1], q, R[k])
-                learn("recognition_weights", k, dR, philox.ROUND_SLEEP)
+                dR = e_r[k] * gate * rm[k] * self._weight_rule(f[k], f[k + 1], q, P, "recognition_weights", k)
+                self._declared_event(P, "recognition_weights", k, dR, f[k], f[k + 1], q, learn, philox.ROUND_SLEEP)
                 continue
             err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
             learn("recognition_biases", k, e_rb[k] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_SLEEP)

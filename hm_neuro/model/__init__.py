@@ -30,7 +30,7 @@ from .machine import (
     sample_recognition,
     sigmoid,
 )
-from .plasticity import DELTA_RULE, Plasticity
+from .plasticity import DELTA_RULE, Plasticity, StateVariable, state_name
 from .precision import EXACT, PRESETS, ROUNDINGS, Grid, Precision, Rounding, rounding_group
 from .rules import MAX_SAMPLES, WAKE_SLEEP, Rule
 
@@ -44,6 +44,8 @@ __all__ = [
     "window_probability",
     "ESCAPES",
     "Plasticity",
+    "StateVariable",
+    "state_name",
     "DELTA_RULE",
     "Grid",
     "Precision",

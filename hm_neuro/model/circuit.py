@@ -121,6 +121,15 @@ class Circuit:
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
         self.precision.check_layers(L)
+        if self.plasticity.stateful and any(
+            self.precision.grid(name, 0) is not None for name in ("generative_weights", "recognition_weights")
+        ):
+            raise bad(
+                "precision",
+                f"the plasticity '{self.plasticity.name}' gives its synapses state: their expressed weight "
+                "is its grid (plasticity.expressed); keep [precision] for the biases",
+                self.precision.label,
+            )
         for table in ("learning_rates", "initial_values"):
             given = dict(getattr(self, table))
             for key in given:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import philox
 from ..errors import bad
-from .circuit import Circuit
+from .circuit import PARAMETER_SETS, Circuit
 
 #: the code of eq. 1 for the Brian2 engine (the same expression as sigmoid)
 SIGMOID_CODE = "1.0 / (1.0 + exp(-({x})))"
@@ -129,18 +129,28 @@ def sample_fantasies(params: Parameters, n: int, rng: np.random.Generator) -> li
 # ------------------------------------------------------------ parameters
 
 
+#: the four parameter sets, in model-file order
+SETS = tuple(PARAMETER_SETS)
+
+
 @dataclasses.dataclass
 class Parameters:
-    """Weights and biases of one machine (layout in the module docstring)."""
+    """Weights and biases of one machine (layout in the module docstring),
+    and the hidden state of its synapses where the circuit's plasticity
+    declares one (:mod:`hm_neuro.model.plasticity`): ``synapse_state[(set,
+    name)]`` is a list of arrays shaped as ``set``'s weights, one per layer."""
 
     generative_weights: list
     recognition_weights: list
     generative_biases: list
     recognition_biases: list
+    synapse_state: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def initial(cls, circuit: Circuit) -> Parameters:
-        """The circuit's initial values (on its precision's grids: the nearest level)."""
+        """The circuit's initial values (on its precision's grids: the nearest
+        level), and its synapses' initial state (each variable's ``init`` of
+        the initial weights)."""
         n, iv = circuit.layers, circuit.initial_values
         L = len(n) - 1
         params = cls(
@@ -153,40 +163,64 @@ class Parameters:
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
         )
-        return params.on_grid(circuit)
+        return params.on_grid(circuit).with_state(circuit)
 
     def on_grid(self, circuit: Circuit) -> Parameters:
         """A copy with every parameter on its grid of the circuit's precision
         (the nearest level; :mod:`hm_neuro.model.precision`): unchanged in float64."""
         out = self.copy()
-        for f in dataclasses.fields(self):
-            arrays = getattr(out, f.name)
+        for name in SETS:
+            arrays = getattr(out, name)
             for k, a in enumerate(arrays):
-                grid = circuit.precision.grid(f.name, k)
+                grid = circuit.precision.grid(name, k)
                 if grid is not None:
-                    arrays[k] = grid.nearest(a, f.name == "generative_weights" and circuit.nonnegative(k))
+                    arrays[k] = grid.nearest(a, name == "generative_weights" and circuit.nonnegative(k))
+        return out
+
+    def with_state(self, circuit: Circuit) -> Parameters:
+        """These parameters with every synapse state the circuit's plasticity
+        declares: self when it has them, else a copy whose missing state
+        starts at its ``init`` of the weights (a machine made by hand)."""
+        rule = circuit.plasticity
+        keys = [(name, h) for name in ("generative_weights", "recognition_weights") for h in rule.state]
+        if all(key in self.synapse_state for key in keys):
+            return self
+        out = self.copy()
+        for name in ("generative_weights", "recognition_weights"):
+            per_layer = [rule.initial_state(w) for w in getattr(out, name)]
+            for h in rule.state:
+                out.synapse_state.setdefault((name, h), [s[h] for s in per_layer])
         return out
 
     def copy(self) -> Parameters:
-        return Parameters(*[[a.copy() for a in getattr(self, f.name)] for f in dataclasses.fields(self)])
+        return Parameters(
+            *[[a.copy() for a in getattr(self, name)] for name in SETS],
+            synapse_state={key: [a.copy() for a in v] for key, v in self.synapse_state.items()},
+        )
 
     def arrays(self) -> dict:
-        """Flat ``{'generative_weights_0': array, ...}`` mapping (model-file keys)."""
-        return {f"{f.name}_{i}": a for f in dataclasses.fields(self) for i, a in enumerate(getattr(self, f.name))}
+        """Flat ``{'generative_weights_0': array, ...}`` mapping (model-file
+        keys); a synapse state variable ``h`` of set k as ``'generative_weights_0.h'``."""
+        out = {f"{name}_{i}": a for name in SETS for i, a in enumerate(getattr(self, name))}
+        for (name, h), arrays in self.synapse_state.items():
+            out.update({f"{name}_{i}.{h}": a for i, a in enumerate(arrays)})
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: dict, circuit: Circuit) -> Parameters:
         """Inverse of :meth:`arrays`; flat arrays (weight history rows) are
         reshaped to the circuit's shapes, so sizes must match."""
         template = cls.initial(circuit)
+
+        def read(key, a):
+            return np.array(arrays[key], dtype=float).reshape(a.shape)
+
         return cls(
-            *[
-                [
-                    np.array(arrays[f"{f.name}_{i}"], dtype=float).reshape(a.shape)
-                    for i, a in enumerate(getattr(template, f.name))
-                ]
-                for f in dataclasses.fields(cls)
-            ]
+            *[[read(f"{name}_{i}", a) for i, a in enumerate(getattr(template, name))] for name in SETS],
+            synapse_state={
+                (name, h): [read(f"{name}_{i}.{h}", a) for i, a in enumerate(v)]
+                for (name, h), v in template.synapse_state.items()
+            },
         )
 
     def max_abs_difference(self, other: Parameters) -> float:

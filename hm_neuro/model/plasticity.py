@@ -34,10 +34,37 @@ as ``circuits/bars_weight_decay.toml``)::
     bias = "s - p"
     constants = {lam = 0.0001}
 
+Synapses with state
+-------------------
+A synapse may declare hidden variables (``state``: a consolidation
+variable, the links of a Benna-Fusi chain, a bounded accumulator, the
+contacts of one connection), each with an initial value ``init`` (an
+expression of the synapse's initial weight ``w`` and the constants) and an
+``update``: the variable's new value on a learning event, an expression of
+``dw`` (the whole update the engine made of ``weight``: ``eps * gate *
+mask * weight``), ``w``, ``s_pre``, ``s_post``, ``p_post`` and every state
+variable's value before the event (the updates are simultaneous).  The
+weight the units see is then ``expressed``, an expression of the new state
+and the constants -- a synapse with state does not add ``dw`` to ``w``
+itself.  Example (a two-variable chain of Benna & Fusi 2016: the visible
+variable ``u1`` takes the update and relaxes towards a slower hidden
+``u2``; shipped as ``circuits/bars_consolidation.toml``)::
+
+    [plasticity]
+    name = "two-variable consolidation"
+    expressed = "u1"
+    constants = {g = 0.05, c2 = 4.0}
+    state.u1 = {init = "w", update = "u1 + dw + g * (u2 - u1)"}
+    state.u2 = {init = "w", update = "u2 + g / c2 * (u1 - u2)"}
+
+``floor`` rounds down, so a grid is an expression: ``expressed = "0.5 *
+floor(h / 0.5 + 0.5)"`` shows the nearest multiple of 0.5 of a hidden
+``h``.  Biases have no state.  A circuit with state on its weights takes no
+``[precision]`` grid for its weights: the state's expressions are its grid.
+
 The NumPy engines evaluate the expressions on arrays (:meth:`Plasticity.numpy`,
 no Brian2); the Brian2 circuit turns them into synapse and neuron code
-(:meth:`Plasticity.code`).  Rules with synaptic state of their own (traces,
-consolidation variables) are not declared here yet.
+(:meth:`Plasticity.code`, :meth:`Plasticity.state_code`).
 """
 
 from __future__ import annotations
@@ -63,10 +90,15 @@ FUNCTIONS = {
     "tanh": np.tanh,
     "clip": np.clip,
     "sign": np.sign,
+    "floor": np.floor,
 }
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 DELTA_WEIGHT = "s_pre * (s_post - p_post)"
 DELTA_BIAS = "s - p"
+#: what a state variable's update may read, besides the state and the constants
+STATE_VARIABLES = ("dw", "w", "s_pre", "s_post", "p_post")
+#: names the engines use around a rule: no constant or state variable may take them
+_RESERVED = ("eps", "gate", "mask", "dw")
 
 
 def _parse(key: str, text, variables: tuple, constants: dict) -> ast.Expression:
@@ -123,20 +155,52 @@ class _Rename(ast.NodeTransformer):
 
 
 @dataclasses.dataclass(frozen=True)
+class StateVariable:
+    """A synapse's hidden variable: its ``init`` (an expression of the
+    initial weight ``w`` and the constants) and its ``update`` on a
+    learning event (module docstring)."""
+
+    init: str
+    update: str
+
+    @classmethod
+    def parse(cls, key: str, value) -> StateVariable:
+        if isinstance(value, StateVariable):
+            return value
+        if not isinstance(value, dict):
+            raise bad(key, "must be a table {init = ..., update = ...}", value)
+        for k in value:
+            if k not in ("init", "update"):
+                raise bad(f"{key}.{k}", "unknown key; expected init and update")
+        for k in ("init", "update"):
+            if k not in value:
+                raise bad(f"{key}.{k}", "missing key: a state variable needs an initial value and an update")
+        init = value["init"]
+        if isinstance(init, numbers.Real) and not isinstance(init, bool):
+            init = repr(float(init))
+        return cls(init=init, update=value["update"])
+
+
+@dataclasses.dataclass(frozen=True)
 class Plasticity:
     """The update of a synapse and of a bias on a learning event (module docstring).
 
     ``weight``: the synapse's update per unit of learning rate, over
-    :data:`WEIGHT_VARIABLES`; ``bias``: the bias's, over
+    :data:`WEIGHT_VARIABLES` (and the state); ``bias``: the bias's, over
     :data:`BIAS_VARIABLES`; ``constants``: {name: number} the expressions
-    read; ``name``: how results and messages call the rule.  The default is
-    the papers' delta rule (eqs. 4 and 7).
+    read; ``name``: how results and messages call the rule; ``state``:
+    {name: :class:`StateVariable` or ``{init, update}``}, a synapse's hidden
+    variables, and ``expressed``: the weight as an expression of them
+    (needed with a state, not allowed without).  The default is the papers'
+    delta rule (eqs. 4 and 7).
     """
 
     weight: str = DELTA_WEIGHT
     bias: str = DELTA_BIAS
     constants: dict = dataclasses.field(default_factory=dict)
     name: str = "delta rule"
+    state: dict = dataclasses.field(default_factory=dict)
+    expressed: str = ""
 
     def __post_init__(self):
         if not isinstance(self.constants, dict):
@@ -144,26 +208,67 @@ class Plasticity:
         for k, v in self.constants.items():
             if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
                 raise bad("plasticity.constants", "a constant's name must be a plain identifier", k)
-            if k in WEIGHT_VARIABLES + BIAS_VARIABLES + tuple(FUNCTIONS) or k in ("eps", "gate", "mask"):
+            if k in WEIGHT_VARIABLES + BIAS_VARIABLES + tuple(FUNCTIONS) + _RESERVED:
                 raise bad(f"plasticity.constants.{k}", "is a variable or function of the rule; choose another name")
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
                 raise bad(f"plasticity.constants.{k}", "must be a finite number", v)
         if not isinstance(self.name, str) or not self.name.strip():
             raise bad("plasticity.name", "must be a non-empty string", self.name)
         object.__setattr__(self, "constants", {k: float(v) for k, v in sorted(self.constants.items())})
-        _parse("plasticity.weight", self.weight, WEIGHT_VARIABLES, self.constants)
+        self._check_state()
+        hidden = tuple(self.state)
+        _parse("plasticity.weight", self.weight, WEIGHT_VARIABLES + hidden, self.constants)
         _parse("plasticity.bias", self.bias, BIAS_VARIABLES, self.constants)
         object.__setattr__(self, "weight", self.weight.strip())
         object.__setattr__(self, "bias", self.bias.strip())
 
+    def _check_state(self):
+        """The state variables: plain names, each with an init and an update
+        over what it may read; ``expressed`` with a state and only then."""
+        if not isinstance(self.state, dict):
+            raise bad("plasticity.state", "must be a table of name = {init, update}", self.state)
+        taken = WEIGHT_VARIABLES + BIAS_VARIABLES + tuple(FUNCTIONS) + _RESERVED + tuple(self.constants)
+        state = {}
+        for name, value in self.state.items():
+            key = f"plasticity.state.{name}"
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise bad("plasticity.state", "a state variable's name must be a plain identifier", name)
+            if name in taken:
+                raise bad(key, "is a variable, function or constant of the rule; choose another name")
+            state[name] = StateVariable.parse(key, value)
+        hidden = tuple(state)
+        for name, v in state.items():
+            _parse(f"plasticity.state.{name}.init", v.init, ("w",), self.constants)
+            _parse(f"plasticity.state.{name}.update", v.update, STATE_VARIABLES + hidden, self.constants)
+            state[name] = StateVariable(v.init.strip(), v.update.strip())
+        object.__setattr__(self, "state", state)
+        if not isinstance(self.expressed, str):
+            raise bad("plasticity.expressed", "must be an expression (a string)", self.expressed)
+        if state and not self.expressed.strip():
+            raise bad("plasticity.expressed", "is missing: a synapse with state needs its expressed weight")
+        if self.expressed.strip() and not state:
+            raise bad("plasticity.expressed", "needs a state to express (plasticity.state)", self.expressed)
+        if state:
+            _parse("plasticity.expressed", self.expressed, hidden, self.constants)
+        object.__setattr__(self, "expressed", self.expressed.strip())
+
     @property
     def is_default(self) -> bool:
         """The papers' delta rule (the engines' hand-written code path)."""
-        return self.weight == DELTA_WEIGHT and self.bias == DELTA_BIAS
+        return self.weight == DELTA_WEIGHT and self.bias == DELTA_BIAS and not self.state
+
+    @property
+    def stateful(self) -> bool:
+        """The synapses have hidden state (module docstring)."""
+        return bool(self.state)
 
     def key(self) -> dict:
         """What the generated code depends on (a build's key, a checkpoint's)."""
-        return {"weight": self.weight, "bias": self.bias, "constants": dict(self.constants)}
+        out = {"weight": self.weight, "bias": self.bias, "constants": dict(self.constants)}
+        if self.state:
+            out["state"] = {k: {"init": v.init, "update": v.update} for k, v in self.state.items()}
+            out["expressed"] = self.expressed
+        return out
 
     def to_dict(self) -> dict:
         return {"name": self.name, **self.key()}
@@ -176,7 +281,7 @@ class Plasticity:
         if isinstance(value, Plasticity):
             return value
         if not isinstance(value, dict):
-            raise bad("plasticity", "must be a table (weight, bias, constants, name)", value)
+            raise bad("plasticity", "must be a table (weight, bias, constants, name, state, expressed)", value)
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in value:
             if key not in fields:
@@ -185,15 +290,34 @@ class Plasticity:
 
     # ------------------------------------------------------------ engines
 
+    def _expression(self, which: str) -> tuple:
+        """(text, the variables it may read) of ``weight``, ``bias``,
+        ``expressed``, ``init:NAME`` or ``update:NAME``."""
+        hidden = tuple(self.state)
+        if which == "weight":
+            return self.weight, WEIGHT_VARIABLES + hidden
+        if which == "bias":
+            return self.bias, BIAS_VARIABLES
+        if which == "expressed":
+            return self.expressed, hidden
+        part, _, name = which.partition(":")
+        if part == "init":
+            return self.state[name].init, ("w",)
+        return self.state[name].update, STATE_VARIABLES + hidden
+
+    def _tree(self, which: str, names: dict) -> ast.Expression:
+        text, variables = self._expression(which)
+        tree = _Rename(names, self.constants).visit(_parse(which, text, variables, self.constants))
+        return ast.fix_missing_locations(tree)
+
     def numpy(self, which: str):
-        """``f(**arrays)``: the ``weight`` or ``bias`` expression over NumPy
-        arrays (broadcasting), for the NumPy engines."""
+        """``f(**arrays)``: an expression (``weight``, ``bias``,
+        ``expressed``, ``init:NAME``, ``update:NAME``) over NumPy arrays
+        (broadcasting), for the NumPy engines."""
         cache = self.__dict__.setdefault("_numpy", {})  # compiled once per rule (the reference calls this per example)
         if which in cache:
             return cache[which]
-        variables = WEIGHT_VARIABLES if which == "weight" else BIAS_VARIABLES
-        tree = _Rename({}, self.constants).visit(_parse(which, getattr(self, which), variables, self.constants))
-        code = compile(ast.fix_missing_locations(tree), f"<plasticity {which}>", "eval")
+        code = compile(self._tree(which, {}), f"<plasticity {which}>", "eval")
         env = {"__builtins__": {}, **FUNCTIONS}
 
         def evaluate(**values):
@@ -204,15 +328,49 @@ class Plasticity:
         return evaluate
 
     def code(self, which: str, names: dict) -> str:
-        """The ``weight`` or ``bias`` expression as Brian2 code, its variables
-        renamed (``names``: e.g. ``{"s_pre": "s_wake_pre", ...}``) and its
-        constants written as numbers."""
-        variables = WEIGHT_VARIABLES if which == "weight" else BIAS_VARIABLES
+        """An expression as Brian2 code, its variables renamed (``names``:
+        e.g. ``{"s_pre": "s_wake_pre", ...}``; a state variable ``h``
+        becomes :func:`state_name` ``(h)``) and its constants written as
+        numbers."""
+        _, variables = self._expression(which)
+        names = {**{h: state_name(h) for h in self.state}, **names}
         missing = set(variables) - set(names)
         if missing:
             raise HMError(f"plasticity: no engine name for {sorted(missing)}")
-        tree = _Rename(names, self.constants).visit(_parse(which, getattr(self, which), variables, self.constants))
-        return "(" + ast.unparse(ast.fix_missing_locations(tree)) + ")"
+        return "(" + ast.unparse(self._tree(which, names)) + ")"
+
+    def state_code(self, dw: str, names: dict, nonnegative: bool) -> str:
+        """A synapse's learning event as Brian2 statements: ``dw`` (the
+        engine's code of the whole update) into a temporary, every state
+        variable's new value from the old ones, then the expressed weight
+        (kept >= 0 where the circuit says so)."""
+        lines = [f"hm_dw = {dw}"]
+        names = {**names, "dw": "hm_dw"}
+        for h in self.state:
+            lines.append(f"hm_new_{h} = {self.code('update:' + h, names)}")
+        lines += [f"{state_name(h)} = hm_new_{h}" for h in self.state]
+        w = self.code("expressed", {})
+        lines.append(f"w = clip({w}, 0, inf)" if nonnegative else f"w = {w}")
+        return "\n".join(lines)
+
+    def numpy_event(self, dw, w, state: dict, s_pre, s_post, p_post, nonnegative: bool):
+        """A synapse set's learning event on arrays: ``(new weights, new
+        state)`` (``state``: {name: array shaped as ``w``})."""
+        values = {"dw": dw, "w": w, "s_pre": s_pre, "s_post": s_post, "p_post": p_post, **state}
+        new = {h: np.broadcast_to(self.numpy("update:" + h)(**values), w.shape).astype(float) for h in self.state}
+        out = np.broadcast_to(self.numpy("expressed")(**new), w.shape).astype(float)
+        return (np.maximum(out, 0.0) if nonnegative else out), new
+
+    def initial_state(self, w) -> dict:
+        """{name: array}: every state variable's initial value at weights ``w``."""
+        w = np.asarray(w, dtype=float)
+        return {h: np.broadcast_to(self.numpy("init:" + h)(w=w), w.shape).astype(float) for h in self.state}
+
+
+def state_name(h: str) -> str:
+    """A state variable's name in the Brian2 synapse model (prefixed, so that
+    no declared name meets one of Brian2's or the circuit's)."""
+    return f"hm_{h}"
 
 
 #: the papers' delta rule (eqs. 4 and 7)

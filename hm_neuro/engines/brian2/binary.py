@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import philox
 from ...errors import bad
-from ...model import Circuit, Rule
+from ...model import Circuit, Rule, state_name
 from .code import SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, log_sigmoid, sampled, sigmoid, stream_uniform, suffix
 from .population import PopulationNetwork
 
@@ -170,13 +170,16 @@ class BinaryNetwork(PopulationNetwork):
             names = {"s_pre": f"{state}_pre", "s_post": f"{state}_post", "w": "w"}
             names["p_post"] = "p_post" if kind == "generative" else "q_post"
             dw = f"mask * {err}_post * " + self.circuit.plasticity.code("weight", names)
+            if self.circuit.plasticity.stateful:  # the synapse's state moves, its weight is expressed
+                nonnegative = kind == "generative" and self.circuit.nonnegative(k)
+                return self.circuit.plasticity.state_code(dw, names, nonnegative)
         purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
         return self.weight_rule("generative" if kind == "generative" else "recognition", k, dw, purpose)
 
     def _synapse_args(self, kind: str, k: int) -> dict:
         """Synapses arguments of recognition or generative set k."""
         pathway = "rec" if kind == "recognition" else "gen"
-        model = SYNAPSE
+        model = SYNAPSE + "".join(f"{state_name(h)} : 1  # synaptic state\n" for h in self.circuit.plasticity.state)
         if not self.event:  # the generative synapses carry the fantasy down in their learning pass (sleep)
             inputs = [
                 SUMMED_INPUT.format(x=f"x_{pathway}_wake{suffix(c)}", s=f"s_wake{suffix(c)}") for c in range(self.K)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import philox
 from ...errors import bad
-from ...model import WAKE_SLEEP, Circuit, Parameters, rounding_group
+from ...model import WAKE_SLEEP, Circuit, Parameters, rounding_group, state_name
 from .code import STREAM, bias_rule, delta_rule, grid, rounding_draw
 from .device import stable_clock
 
@@ -168,6 +168,9 @@ class PopulationNetwork:
             out.append((f"generative_biases_{l}", self.layers[l], "b_gen"))
         for k in range(self.L):
             out.append((f"recognition_biases_{k}", self.layers[k + 1], "b_rec"))
+        for name, sets in (("generative_weights", self.generative), ("recognition_weights", self.recognition)):
+            for h in self.circuit.plasticity.state:  # a declared synapse state (hm_neuro.model.plasticity)
+                out += [(f"{name}_{k}.{h}", sets[k], state_name(h)) for k in range(self.L)]
         return out
 
     def rate_values(self, circuits):
