@@ -46,6 +46,8 @@ ENGINES = [
     pytest.param({"engine": "brian2", "device": "numpy"}, id="brian2-numpy"),
     pytest.param(CPP, id="cpp_standalone", marks=COMPILED),
     pytest.param({"engine": "brian2", "device": "cython"}, id="cython", marks=[needs_compiler, pytest.mark.slow]),
+    #: the spiking circuit's bridge: one clock step per window, the exact escape (tests/test_spiking.py)
+    pytest.param({"engine": "spiking", "device": "numpy", "spiking": hm.Spiking(window=1.0, dt=1.0)}, id="spiking"),
 ]
 #: the same, each compiled build in the slow tier (one compiled build of a declared rule runs in every test run)
 ENGINES_SLOW_BUILDS = [*ENGINES[:2], pytest.param(CPP, id="cpp_standalone", marks=[*COMPILED, pytest.mark.slow])]
@@ -252,10 +254,16 @@ def test_the_expectation_check_sees_a_rule_the_circuit_does_not_run(monkeypatch)
 # ------------------------------------------------------------ what engines accept
 
 
-def test_the_spiking_engine_refuses_a_declared_rule_by_its_capabilities():
+def test_an_engine_that_does_not_declare_plasticity_refuses_a_declared_rule(monkeypatch):
+    """The refusal comes from the engine's declaration (its Capabilities), not its name."""
+    import hm_neuro.engines.options as options
+
     c = hm.load_circuit("bars_weight_decay")
+    spiking = options.CAPABILITIES["spiking"]
+    monkeypatch.setitem(options.CAPABILITIES, "spiking", dataclasses.replace(spiking, plasticity=False))
     with pytest.raises(HMError, match=r"engine: the spiking Brian2 circuit runs the papers' delta rule only"):
         make_engine(c, "spiking", device="numpy")
+    monkeypatch.setitem(options.CAPABILITIES, "spiking", spiking)
     with pytest.raises(HMError, match=r"rule: a circuit with a declared plasticity .* wake-sleep"):
         make_engine(c, "vectorised", rule="reweighted:2")
     with pytest.raises(HMError, match=r"propagation: a declared plasticity updates every synapse"):

@@ -59,7 +59,7 @@ register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine", Capabilities("
 register(
     "spiking",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, plasticity=False),
+    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False),
 )
 
 

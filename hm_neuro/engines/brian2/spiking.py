@@ -10,7 +10,7 @@ import numpy as np
 from brian2.utils.logger import BrianLogger
 
 from ... import philox
-from ...model import Circuit, Spiking
+from ...model import Circuit, Spiking, state_name
 from .code import SUMMED_INPUT, SYNAPSE, spiking_layer, stream_uniform
 from .population import PopulationNetwork
 
@@ -135,7 +135,8 @@ class SpikingNetwork(PopulationNetwork):
                     name=f"layer_{l}_axon",
                 )
             # the biases learn after the synapses (which read p before it moves)
-            db = "eps_b_gen * wake_gate(t, machine) * (fired - p_gen)"
+            rule = circuit.plasticity  # the papers' delta rule or a declared one (hm_neuro.model.plasticity)
+            db = "eps_b_gen * wake_gate(t, machine) * " + rule.code("bias", {"s": "fired", "p": "p_gen", "b": "b_gen"})
             g.run_on_event(
                 "wake_learn",
                 self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE),
@@ -143,7 +144,9 @@ class SpikingNetwork(PopulationNetwork):
                 order=5,
             )
             if l > 0:
-                db = "eps_b_rec * sleep_gate(t, machine) * (fired - p_rec)"
+                db = "eps_b_rec * sleep_gate(t, machine) * " + rule.code(
+                    "bias", {"s": "fired", "p": "p_rec", "b": "b_rec"}
+                )
                 g.run_on_event(
                     "sleep_learn",
                     self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_SLEEP),
@@ -200,11 +203,20 @@ class SpikingNetwork(PopulationNetwork):
         pathway, phase, gate = (
             ("rec", "sleep_learn", "sleep_gate") if kind == "recognition" else ("gen", "wake_learn", "wake_gate")
         )
-        dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * a_pre * (fired_post - p_{pathway}_post)"
+        rule = self.circuit.plasticity  # the papers' delta rule or a declared one (hm_neuro.model.plasticity)
+        names = {"s_pre": "a_pre", "s_post": "fired_post", "p_post": f"p_{pathway}_post", "w": "w"}
+        dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + rule.code("weight", names)
         purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
+        state = "".join(f"{state_name(h)} : 1  # synaptic state\n" for h in rule.state)
+
+        def learn(k):
+            if rule.stateful:  # the synapse's state moves, its weight is expressed
+                return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k))
+            return self.weight_rule(kind, k, dw, purpose)
+
         return lambda k: {
-            "model": SYNAPSE + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
-            "on_post": {"learn": self.weight_rule(kind, k, dw, purpose)},
+            "model": SYNAPSE + state + SUMMED_INPUT.format(x=f"x_{pathway}", s="a"),
+            "on_post": {"learn": learn(k)},
             "on_event": {"learn": phase},
         }
 
