@@ -24,8 +24,8 @@ A weight rule may read:
 - ``w``: the synapse's weight before the update;
 
 and a bias rule ``s``, ``p`` and ``b`` (the unit's bias) -- plus the
-rule's named ``constants`` and the functions ``exp, log, sqrt, abs, tanh,
-clip, sign``.  Everything is dimensionless.  Example (weight decay, shipped
+rule's named ``constants``, ``inf`` and the functions ``exp, log, sqrt,
+abs, tanh, clip, sign, floor``.  Everything is dimensionless.  Example (weight decay, shipped
 as ``circuits/bars_weight_decay.toml``)::
 
     [plasticity]
@@ -42,7 +42,8 @@ contacts of one connection), each with an initial value ``init`` (an
 expression of the synapse's initial weight ``w`` and the constants) and an
 ``update``: the variable's new value on a learning event, an expression of
 ``dw`` (the whole update the engine made of ``weight``: ``eps * gate *
-mask * weight``), ``w``, ``s_pre``, ``s_post``, ``p_post`` and every state
+mask * weight``), ``w``, ``s_pre``, ``s_post``, ``p_post``, ``w_min`` (0
+for a synapse the circuit keeps >= 0, ``-inf`` elsewhere) and every state
 variable's value before the event (the updates are simultaneous).  The
 weight the units see is then ``expressed``, an expression of the new state
 and the constants -- a synapse with state does not add ``dw`` to ``w``
@@ -54,7 +55,7 @@ variable ``u1`` takes the update and relaxes towards a slower hidden
     name = "two-variable consolidation"
     expressed = "u1"
     constants = {g = 0.05, c2 = 4.0}
-    state.u1 = {init = "w", update = "u1 + dw + g * (u2 - u1)"}
+    state.u1 = {init = "w", update = "clip(u1 + dw + g * (u2 - u1), w_min, inf)"}
     state.u2 = {init = "w", update = "u2 + g / c2 * (u1 - u2)"}
 
 ``floor`` rounds down, so a grid is an expression: ``expressed = "0.5 *
@@ -96,7 +97,10 @@ _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 DELTA_WEIGHT = "s_pre * (s_post - p_post)"
 DELTA_BIAS = "s - p"
 #: what a state variable's update may read, besides the state and the constants
-STATE_VARIABLES = ("dw", "w", "s_pre", "s_post", "p_post")
+#: (``w_min``: 0 for a synapse the circuit keeps >= 0, -inf elsewhere)
+STATE_VARIABLES = ("dw", "w", "s_pre", "s_post", "p_post", "w_min")
+#: named numbers every expression may read
+NUMBERS = {"inf": np.inf}
 #: names the engines use around a rule: no constant or state variable may take them
 _RESERVED = ("eps", "gate", "mask", "dw")
 
@@ -110,7 +114,7 @@ def _parse(key: str, text, variables: tuple, constants: dict) -> ast.Expression:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise bad(key, f"is not an expression ({e.msg}, column {e.offset})", text) from None
-    known = set(variables) | set(constants)
+    known = set(variables) | set(constants) | set(NUMBERS)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             if node.id in FUNCTIONS and not isinstance(node.ctx, ast.Load):
@@ -318,7 +322,7 @@ class Plasticity:
         if which in cache:
             return cache[which]
         code = compile(self._tree(which, {}), f"<plasticity {which}>", "eval")
-        env = {"__builtins__": {}, **FUNCTIONS}
+        env = {"__builtins__": {}, **FUNCTIONS, **NUMBERS}
 
         def evaluate(**values):
             with np.errstate(all="ignore"):
@@ -345,7 +349,7 @@ class Plasticity:
         variable's new value from the old ones, then the expressed weight
         (kept >= 0 where the circuit says so)."""
         lines = [f"hm_dw = {dw}"]
-        names = {**names, "dw": "hm_dw"}
+        names = {**names, "dw": "hm_dw", "w_min": "0.0" if nonnegative else "(-inf)"}
         for h in self.state:
             lines.append(f"hm_new_{h} = {self.code('update:' + h, names)}")
         lines += [f"{state_name(h)} = hm_new_{h}" for h in self.state]
@@ -357,6 +361,7 @@ class Plasticity:
         """A synapse set's learning event on arrays: ``(new weights, new
         state)`` (``state``: {name: array shaped as ``w``})."""
         values = {"dw": dw, "w": w, "s_pre": s_pre, "s_post": s_post, "p_post": p_post, **state}
+        values["w_min"] = 0.0 if nonnegative else -np.inf
         new = {h: np.broadcast_to(self.numpy("update:" + h)(**values), w.shape).astype(float) for h in self.state}
         out = np.broadcast_to(self.numpy("expressed")(**new), w.shape).astype(float)
         return (np.maximum(out, 0.0) if nonnegative else out), new
