@@ -36,6 +36,20 @@ ACCUMULATOR = hm.Plasticity(
     state={"h": {"init": "w", "update": "clip(h + dw, -4, 4)"}},
     name="accumulator",
 )
+#: a hidden value on a 0.01 grid, stochastically rounded (two draws: the rule's own and
+#: the state's), expressed on a coarser grid whose step and bound differ per set and layer --
+#: every floor at a tie (a hidden value on a level's midpoint) falls the same way on every engine
+STOCHASTIC = hm.Plasticity(
+    weight="s_pre * (s_post - p_post) + 0.003 * stochastic_round(0.5 * w)",
+    constants={
+        "hstep": 0.01,
+        "step": {"generative_weights": [0.5, 0.25], "recognition_weights": 0.3},
+        "top": {"generative_weights": [8.0, 3.0], "recognition_weights": [5.0, 2.0]},
+    },
+    state={"h": {"init": "w", "update": "clip(hstep * stochastic_round((h + dw) / hstep), -top, top)"}},
+    expressed="step * floor(h / step + 0.5)",
+    name="stochastic accumulator",
+)
 #: the papers' rule written out by a user: the declared code path, the same numbers
 PAPERS_WRITTEN_OUT = hm.Plasticity(weight="s_pre*(s_post-p_post)", bias="s-p", name="delta rule, declared")
 
@@ -175,6 +189,7 @@ def _run(circuit, options, p0, data, seed, **kwargs):
     "options, rule",
     [pytest.param(o.values[0], DECAY, id=f"decay-{o.id}", marks=o.marks) for o in ENGINES]
     + [pytest.param(o.values[0], CHAIN, id=f"chain-{o.id}", marks=o.marks) for o in ENGINES]
+    + [pytest.param(o.values[0], STOCHASTIC, id=f"stochastic-{o.id}", marks=o.marks) for o in ENGINES]
     + [pytest.param(o.values[0], ACCUMULATOR, id=f"accumulator-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS]
     + [pytest.param(o.values[0], PAPERS_WRITTEN_OUT, id=f"papers-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS],
 )
@@ -238,6 +253,72 @@ def test_a_synapse_with_state_in_expectation_by_enumeration(phase):
     reference (check.expected_example)."""
     r = example_expectation_check(phase, "numpy", CHAIN)
     assert r.passed, f"{r.difference:.2f} SE"
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize("phase", ["wake", "sleep"])
+def test_stochastic_rounding_in_a_synapse_is_unbiased(phase):
+    """A hidden value on a 0.05 grid by stochastic rounding: its mean after
+    one example is the exact update's (E[floor(x + u)] = x), by enumeration."""
+    rounded = hm.Plasticity(
+        state={"h": {"init": "w", "update": "0.05 * stochastic_round((h + dw) / 0.05)"}}, expressed="h", name="sr"
+    )
+    r = example_expectation_check(phase, "numpy", rounded)
+    assert r.passed, f"{r.difference:.2f} SE"
+
+
+def test_a_rounding_that_always_rounds_down_is_caught():
+    """The same check on a rule that floors instead: the bias is seen."""
+    import hm_neuro.check as check
+
+    down = hm.Plasticity(
+        state={"h": {"init": "w", "update": "0.05 * floor((h + dw) / 0.05)"}}, expressed="h", name="down"
+    )
+    rounded = hm.Plasticity(
+        state={"h": {"init": "w", "update": "0.05 * stochastic_round((h + dw) / 0.05)"}}, expressed="h", name="sr"
+    )
+    real = check.expected_example
+    try:
+        check.expected_example = lambda p, c, *a: real(p, c.replace(plasticity=rounded), *a)
+        r = check.example_expectation_check("wake", "numpy", down)
+    finally:
+        check.expected_example = real
+    assert not r.passed and r.difference > EXPECTATION_SE
+
+
+@pytest.mark.parametrize(
+    "constants, message",
+    [
+        (
+            {"step": {"generative_weights": 0.5}},
+            r"constants\.step: a per-set constant needs a value for \['recognition_weights'\]",
+        ),
+        ({"step": {"biases": 0.5}}, r"constants\.step\.biases: unknown set"),
+        (
+            {"step": {"generative_weights": [0.5, 0.2, 0.1], "recognition_weights": 1}},
+            r"step\.generative_weights: needs one value or one per layer \(2\)",
+        ),
+        (
+            {"step": {"generative_weights": "x", "recognition_weights": 1}},
+            r"step\.generative_weights: must be a finite number",
+        ),
+    ],
+)
+def test_a_bad_per_set_constant_is_refused_naming_it(constants, message):
+    rule = {"weight": "s_pre * (s_post - p_post) * step", "constants": constants}
+    with pytest.raises(HMError, match=message):
+        hm.Circuit.from_dict({**make_circuit([4, 3, 2]).to_dict(), "plasticity": rule})
+
+
+def test_stochastic_rounding_is_for_synapses_and_the_counter_based_stream():
+    with pytest.raises(HMError, match=r"plasticity\.bias: calls stochastic_round, which only a synapse"):
+        hm.Plasticity(bias="stochastic_round(s - p)")
+    with pytest.raises(HMError, match=r"state\.h\.init: calls stochastic_round"):
+        hm.Plasticity(state={"h": {"init": "stochastic_round(w)", "update": "h"}}, expressed="h")
+    c = make_circuit([4, 2]).replace(plasticity=STOCHASTIC.mean_field().__class__(weight="stochastic_round(w)"))
+    with pytest.raises(HMError, match=r"rng: the plasticity delta rule rounds stochastically from the counter-based"):
+        make_engine(c, "numpy", rng="mt19937")
+    assert STOCHASTIC.draws == 2 and STOCHASTIC.mean_field().draws == 0
 
 
 def test_the_example_expectation_sees_a_rule_20_percent_off(monkeypatch):

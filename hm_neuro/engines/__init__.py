@@ -101,6 +101,13 @@ def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:
             )
         if options.propagation == "event":
             raise bad("propagation", "a declared plasticity updates every synapse: use summed", options.propagation)
+        if circuit.plasticity.draws and options.rng != "philox":
+            raise bad(
+                "rng",
+                f"the plasticity {circuit.plasticity.name} rounds stochastically from the counter-based stream; "
+                "use rng='philox'",
+                options.rng,
+            )
     if circuit.precision.stochastic and options.rng != "philox":
         raise bad(
             "rng",

@@ -38,6 +38,7 @@ from ..model import (
     Perturbation,
     Rounding,
     Uniforms,
+    draws_of,
     generative_logits,
     recognition_logits,
     sample,
@@ -75,7 +76,7 @@ def wake_phase(
     masks = pt.masks("generative", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_WAKE)
-    rule = _declared(circuit)
+    rule = _declared(circuit, rounding, t, philox.ROUND_WAKE)
     for l in range(L + 1):
         p = sigmoid(generative_logits(params, s, l, masks))
         b, w = params.generative_biases, params.generative_weights
@@ -98,48 +99,67 @@ class _Declared:
     """The circuit's plasticity (:mod:`hm_neuro.model.plasticity`) per unit
     of learning rate: the papers' delta rule written out (``rule`` None), or
     a declared rule evaluated on the arrays; with synaptic state, the
-    learning event that updates it and expresses the weights."""
+    learning event that updates it and expresses the weights.  ``draws``
+    (a :class:`Rounding`, example ``t``, the phase's ``purpose``): the
+    machine's stream for the rule's stochastic rounding."""
 
-    def __init__(self, rule=None):
+    def __init__(self, rule=None, rounding=None, t: int = 0, purpose: int = 0):
         self.rule = rule
         self.stateful = rule is not None and rule.stateful
-        self._weight = None if rule is None else rule.numpy("weight")
-        self._bias = None if rule is None else rule.numpy("bias")
+        self.rounding, self.t, self.purpose = rounding, t, purpose
 
     def _state(self, params, parameter_set, k) -> dict:
         return {h: params.synapse_state[(parameter_set, h)][k] for h in self.rule.state}
 
+    def _draw(self, parameter_set, k, shape):
+        if not self.rule.draws:
+            return None
+        r = self.rounding
+        return draws_of(r.key, r.offset + self.t, parameter_set, k, shape, self.purpose)
+
     def weight(self, s_pre, s_post, p_post, params, parameter_set, k):
         """(pre, post) updates of weight set k, eq. 4 or 7's factor."""
         w = getattr(params, parameter_set)[k]
-        if self._weight is None:
+        if self.rule is None:
             return np.outer(s_pre, s_post - p_post)
         state = self._state(params, parameter_set, k) if self.stateful else {}
         values = dict(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w, **state)
-        return np.broadcast_to(self._weight(**values), w.shape)
+        f = self.rule.numpy("weight", parameter_set, k)
+        return np.broadcast_to(f(self._draw(parameter_set, k, w.shape), **values), w.shape)
 
     def event(self, params, parameter_set, k, dw, s_pre, s_post, p_post, nonnegative):
         """A synapse set's learning event with state: the state moves, the weight is expressed."""
         w = getattr(params, parameter_set)[k]
         new_w, new = self.rule.numpy_event(
-            dw, w, self._state(params, parameter_set, k), s_pre[:, None], s_post[None, :], p_post[None, :], nonnegative
+            dw,
+            w,
+            self._state(params, parameter_set, k),
+            s_pre[:, None],
+            s_post[None, :],
+            p_post[None, :],
+            nonnegative,
+            parameter_set,
+            k,
+            self._draw(parameter_set, k, w.shape),
         )
         getattr(params, parameter_set)[k] = new_w
         for h, a in new.items():
             params.synapse_state[(parameter_set, h)][k] = a
 
     def bias(self, s, p, b):
-        if self._bias is None:
+        if self.rule is None:
             return s - p
-        return np.broadcast_to(self._bias(s=s, p=p, b=b), b.shape)
+        return np.broadcast_to(self.rule.numpy("bias")(s=s, p=p, b=b), b.shape)
 
 
 #: the papers' delta rule: made once, not per example (the reference calls for a rule twice an example)
 _DELTA_RULE = _Declared()
 
 
-def _declared(circuit: Circuit) -> _Declared:
-    return _DELTA_RULE if circuit.plasticity.is_default else _Declared(circuit.plasticity)
+def _declared(circuit: Circuit, rounding=None, t: int = 0, purpose: int = 0) -> _Declared:
+    if circuit.plasticity.is_default:
+        return _DELTA_RULE
+    return _Declared(circuit.plasticity, rounding, t, purpose)
 
 
 def _learner(rounding: Rounding | None, t: int, purpose: int):
@@ -181,7 +201,7 @@ def sleep_phase(
     masks = pt.masks("recognition", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_SLEEP)
-    rule = _declared(circuit)
+    rule = _declared(circuit, rounding, t, philox.ROUND_SLEEP)
     for k in range(L):
         q = sigmoid(recognition_logits(params, f, k, masks))
         b, w = params.recognition_biases, params.recognition_weights
@@ -222,6 +242,8 @@ def train(
     """
     if rounding is None and not circuit.precision.exact:
         raise bad("rounding", f"the circuit has a finite precision ({circuit.precision.label}); pass its Rounding")
+    if rounding is None and circuit.plasticity.draws:
+        raise bad("rounding", f"the plasticity {circuit.plasticity.name} rounds stochastically; pass a Rounding")
     n = len(data)
     wg = np.ones(n) if wake_gate is None else wake_gate
     sg = np.ones(n) if sleep_gate is None else sleep_gate
@@ -294,7 +316,9 @@ class NumpyEngine(EngineBase):
                 sg[a:b],
                 record_samples=self.record_spikes,
                 perturbation=chunk.perturbation[0],
-                rounding=None if circuit.precision.exact else Rounding(circuit.precision, chunk.seeds[0], offset + a),
+                rounding=None
+                if circuit.precision.exact and not circuit.plasticity.draws
+                else Rounding(circuit.precision, chunk.seeds[0], offset + a),
             )
             if rec is not None:
                 samples["wake"].append(rec[0])

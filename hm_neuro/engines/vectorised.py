@@ -29,6 +29,7 @@ from ..model import (
     Parameters,
     Rule,
     Uniforms,
+    draw_group,
     log_bernoulli,
     rounding_group,
     sigmoid,
@@ -104,8 +105,30 @@ class _Learning:
         self.draws = {}
 
     def at(self, P, t: int):
-        """``learn(set, k, dA, purpose[, nonnegative])`` of example ``t`` of the chunk."""
-        return lambda name, k, dA, purpose, nonnegative=False: self(P, name, k, dA, t, purpose, nonnegative)
+        """``learn(set, k, dA, purpose[, nonnegative])`` of example ``t`` of the
+        chunk; ``learn.draw(set, k, purpose, shape)``: the ``draw(c)`` of a
+        declared rule's stochastic rounding (:mod:`hm_neuro.model.plasticity`)."""
+
+        def learn(name, k, dA, purpose, nonnegative=False):
+            self(P, name, k, dA, t, purpose, nonnegative)
+
+        learn.draw = lambda name, k, purpose, shape: lambda c: self.declared_draws(name, k, c, purpose, t, shape)
+        return learn
+
+    def declared_draws(self, name, k, c, purpose, t, shape):
+        """Every machine's uniforms (``shape`` = (N, pre, post)) of call c of a
+        declared rule's stochastic rounding on weight set k at example t,
+        drawn once per chunk."""
+        if (name, k, c, purpose, "declared") not in self.draws:
+            size = int(np.prod(shape[1:]))
+            self.draws[(name, k, c, purpose, "declared")] = np.stack(
+                [
+                    philox.uniforms(key, self.offset, self.rows, size, draw_group(name, k, c), purpose)
+                    for key in self.keys
+                ],
+                axis=1,
+            )  # (rows, N, size)
+        return self.draws[(name, k, c, purpose, "declared")][t].reshape(shape)
 
     def __call__(self, P, name, k, dA, t, purpose, nonnegative=False):
         """``P[name][k] += dA`` (kept >= 0 where asked), or onto its grid."""
@@ -228,13 +251,14 @@ class VectorisedEngine(EngineBase):
 
     # ------------------------------------------------------------ helpers
 
-    def _weight_rule(self, s_pre, s_post, p_post, P, name, k):
+    def _weight_rule(self, s_pre, s_post, p_post, P, name, k, learn, purpose):
         """The declared weight rule (:mod:`hm_neuro.model.plasticity`) of every
         machine: states (N, 1, n), weights (N, pre, post)."""
         rule, W = self.circuit.plasticity, P[name][k]
         state = {h: P["synapse_state"][(name, h)][k] for h in rule.state}
-        out = rule.numpy("weight")(
-            s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W, **state
+        draw = learn.draw(name, k, purpose, W.shape) if rule.draws else None
+        out = rule.numpy("weight", name, k)(
+            draw, s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W, **state
         )
         return np.broadcast_to(out, W.shape)
 
@@ -246,9 +270,9 @@ class VectorisedEngine(EngineBase):
             learn(name, k, dW, purpose, nonnegative)
             return
         state = {h: P["synapse_state"][(name, h)][k] for h in rule.state}
-        W, new = rule.numpy_event(
-            dW, P[name][k], state, s_pre[:, 0, :, None], s_post[:, 0, None, :], p_post[:, 0, None, :], nonnegative
-        )
+        draw = learn.draw(name, k, purpose, P[name][k].shape) if rule.draws else None
+        S = (s_pre[:, 0, :, None], s_post[:, 0, None, :], p_post[:, 0, None, :])
+        W, new = rule.numpy_event(dW, P[name][k], state, *S, nonnegative, name, k, draw)
         P[name][k] = W
         for h, a in new.items():
             P["synapse_state"][(name, h)][k] = a
@@ -307,7 +331,12 @@ class VectorisedEngine(EngineBase):
                 p = sigmoid(glog[l])
                 learn("generative_biases", l, e_gb[l] * gate * self._bias_rule(s[l], p, gb[l]), philox.ROUND_WAKE)
                 if l < L:
-                    dG = e_g[l] * gate * gm[l] * self._weight_rule(s[l + 1], s[l], p, P, "generative_weights", l)
+                    dG = (
+                        e_g[l]
+                        * gate
+                        * gm[l]
+                        * self._weight_rule(s[l + 1], s[l], p, P, "generative_weights", l, learn, philox.ROUND_WAKE)
+                    )
                     nonneg = self.circuit.nonnegative(l)
                     self._declared_event(
                         P, "generative_weights", l, dG, s[l + 1], s[l], p, learn, philox.ROUND_WAKE, nonneg
@@ -351,7 +380,12 @@ class VectorisedEngine(EngineBase):
             if not self.circuit.plasticity.is_default:  # the circuit's declared rule
                 q = sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
                 learn("recognition_biases", k, e_rb[k] * gate * self._bias_rule(f[k + 1], q, rb[k]), philox.ROUND_SLEEP)
-                dR = e_r[k] * gate * rm[k] * self._weight_rule(f[k], f[k + 1], q, P, "recognition_weights", k)
+                dR = (
+                    e_r[k]
+                    * gate
+                    * rm[k]
+                    * self._weight_rule(f[k], f[k + 1], q, P, "recognition_weights", k, learn, philox.ROUND_SLEEP)
+                )
                 self._declared_event(P, "recognition_weights", k, dR, f[k], f[k + 1], q, learn, philox.ROUND_SLEEP)
                 continue
             err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))

@@ -30,7 +30,7 @@ from .machine import (
     sample_recognition,
     sigmoid,
 )
-from .plasticity import DELTA_RULE, Plasticity, StateVariable, state_name
+from .plasticity import DELTA_RULE, Plasticity, StateVariable, draw_group, draws_of, state_name
 from .precision import EXACT, PRESETS, ROUNDINGS, Grid, Precision, Rounding, rounding_group
 from .rules import MAX_SAMPLES, WAKE_SLEEP, Rule
 
@@ -46,6 +46,8 @@ __all__ = [
     "Plasticity",
     "StateVariable",
     "state_name",
+    "draw_group",
+    "draws_of",
     "DELTA_RULE",
     "Grid",
     "Precision",

@@ -121,6 +121,7 @@ class Circuit:
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
         self.precision.check_layers(L)
+        self.plasticity.check_layers(L)
         if self.plasticity.stateful and any(
             self.precision.grid(name, 0) is not None for name in ("generative_weights", "recognition_weights")
         ):

@@ -187,7 +187,7 @@ class Parameters:
             return self
         out = self.copy()
         for name in ("generative_weights", "recognition_weights"):
-            per_layer = [rule.initial_state(w) for w in getattr(out, name)]
+            per_layer = [rule.initial_state(w, name, k) for k, w in enumerate(getattr(out, name))]
             for h in rule.state:
                 out.synapse_state.setdefault((name, h), [s[h] for s in per_layer])
         return out

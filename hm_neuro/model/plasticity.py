@@ -77,7 +77,9 @@ import numbers
 
 import numpy as np
 
+from .. import philox
 from ..errors import HMError, bad
+from .precision import rounding_group
 
 #: what a rule may read, besides its constants
 WEIGHT_VARIABLES = ("s_pre", "s_post", "p_post", "w")
@@ -101,6 +103,14 @@ DELTA_BIAS = "s - p"
 STATE_VARIABLES = ("dw", "w", "s_pre", "s_post", "p_post", "w_min")
 #: named numbers every expression may read
 NUMBERS = {"inf": np.inf}
+#: a synapse's expressions may call it: ``floor(x + u)`` with a uniform ``u``
+#: of the machine's counter-based stream (one per synapse, example, phase
+#: and call), so that its mean is ``x`` -- stochastic rounding to integers
+DRAW = "stochastic_round"
+#: the counter's group of call c on weight set k of a parameter set: after every grid's group
+DRAW_GROUPS = 4096
+#: the two sets of synapses: a per-set constant gives each a value per layer
+SYNAPSE_SETS = ("generative_weights", "recognition_weights")
 #: names the engines use around a rule: no constant or state variable may take them
 _RESERVED = ("eps", "gate", "mask", "dw")
 
@@ -115,11 +125,12 @@ def _parse(key: str, text, variables: tuple, constants: dict) -> ast.Expression:
     except SyntaxError as e:
         raise bad(key, f"is not an expression ({e.msg}, column {e.offset})", text) from None
     known = set(variables) | set(constants) | set(NUMBERS)
+    functions = {**FUNCTIONS, DRAW: None}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            if node.id in FUNCTIONS and not isinstance(node.ctx, ast.Load):
+            if node.id in functions and not isinstance(node.ctx, ast.Load):
                 raise bad(key, f"cannot assign to '{node.id}'", text)
-            if node.id not in known and node.id not in FUNCTIONS:
+            if node.id not in known and node.id not in functions:
                 raise bad(
                     key,
                     f"unknown name '{node.id}'; it may read {', '.join(variables)} and its constants "
@@ -127,8 +138,10 @@ def _parse(key: str, text, variables: tuple, constants: dict) -> ast.Expression:
                     text,
                 )
         elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
-                raise bad(key, f"calls an unknown function; it may call {sorted(FUNCTIONS)}", text)
+            if not isinstance(node.func, ast.Name) or node.func.id not in functions or node.keywords:
+                raise bad(key, f"calls an unknown function; it may call {sorted(functions)}", text)
+            if node.func.id == DRAW and len(node.args) != 1:
+                raise bad(key, f"{DRAW} takes one argument", text)
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise bad(key, "holds a value that is not a number", text)
@@ -138,17 +151,19 @@ def _parse(key: str, text, variables: tuple, constants: dict) -> ast.Expression:
         elif not isinstance(node, (ast.Expression, ast.Load, *_OPERATORS)):
             raise bad(key, f"holds a {type(node).__name__}, which a rule cannot (arithmetic and functions only)", text)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in FUNCTIONS:
+        if isinstance(node, ast.Name) and node.id in functions:
             if not any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(tree)):
                 raise bad(key, f"'{node.id}' is a function; call it", text)
     return tree
 
 
 class _Rename(ast.NodeTransformer):
-    """Variables to the engine's names, constants to their values."""
+    """Variables to the engine's names, constants to their values, and call
+    c of :data:`DRAW` (numbered from ``first``) to ``DRAW(x, c)`` -- or,
+    with ``draw`` (the Brian2 code), to ``stochastic_floor(x, draw(c))``."""
 
-    def __init__(self, names: dict, constants: dict):
-        self.names, self.constants = names, constants
+    def __init__(self, names: dict, constants: dict, first: int = 0, draw=None):
+        self.names, self.constants, self.next, self.draw = names, constants, first, draw
 
     def visit_Name(self, node):
         if node.id in self.constants:
@@ -156,6 +171,59 @@ class _Rename(ast.NodeTransformer):
         if node.id in self.names:
             return ast.copy_location(ast.Name(self.names[node.id], ast.Load()), node)
         return node
+
+    def visit_BinOp(self, node):
+        """``x / c`` with c a number becomes ``x * (1 / c)``, on every engine:
+        compiled C++ (``-ffast-math``) multiplies by the reciprocal anyway, and a
+        ``floor`` at a tie must fall the same way everywhere."""
+        node = self.generic_visit(node)
+        if isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant) and node.right.value != 0:
+            return ast.copy_location(ast.BinOp(node.left, ast.Mult(), ast.Constant(1.0 / node.right.value)), node)
+        return node
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id == DRAW:
+            c, self.next = self.next, self.next + 1
+            (x,) = [self.visit(a) for a in node.args]
+            if self.draw is None:
+                return ast.copy_location(ast.Call(node.func, [x, ast.Constant(c)], []), node)
+            return ast.copy_location(
+                ast.Call(ast.Name("stochastic_floor", ast.Load()), [x, ast.Name(self.draw(c))], []), node
+            )
+        return self.generic_visit(node)
+
+
+def _draws(tree) -> int:
+    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == DRAW for n in ast.walk(tree))
+
+
+def stochastic_round(x, u):
+    """:data:`DRAW` on arrays: ``floor(x + u)``, and ``x`` itself when it
+    is an integer already (no draw can move it: the C code makes none)."""
+    f = np.floor(x)
+    return np.where(x == f, f, np.floor(x + u))
+
+
+def _number(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise bad(f"plasticity.constants.{name}", "must be a finite number (or a table per weight set)", v)
+    return float(v)
+
+
+def _per_set(key: str, table: dict) -> dict:
+    """A per-set constant: ``{generative_weights: value or [one per layer], recognition_weights: ...}``."""
+    out = {}
+    for name, values in table.items():
+        if name not in SYNAPSE_SETS:
+            raise bad(f"{key}.{name}", f"unknown set; a per-set constant gives {list(SYNAPSE_SETS)}")
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if not values:
+            raise bad(f"{key}.{name}", "needs a value", values)
+        out[name] = tuple(_number(f"{key[len('plasticity.constants.') :]}.{name}", x) for x in values)
+    missing = [name for name in SYNAPSE_SETS if name not in out]
+    if missing:
+        raise bad(key, f"a per-set constant needs a value for {missing}")
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,22 +277,45 @@ class Plasticity:
     def __post_init__(self):
         if not isinstance(self.constants, dict):
             raise bad("plasticity.constants", "must be a table of name = number", self.constants)
+        constants = {}
         for k, v in self.constants.items():
             if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
                 raise bad("plasticity.constants", "a constant's name must be a plain identifier", k)
-            if k in WEIGHT_VARIABLES + BIAS_VARIABLES + tuple(FUNCTIONS) + _RESERVED:
+            if k in WEIGHT_VARIABLES + BIAS_VARIABLES + tuple(FUNCTIONS) + _RESERVED + (DRAW,) + tuple(NUMBERS):
                 raise bad(f"plasticity.constants.{k}", "is a variable or function of the rule; choose another name")
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-                raise bad(f"plasticity.constants.{k}", "must be a finite number", v)
+            constants[k] = _per_set(f"plasticity.constants.{k}", v) if isinstance(v, dict) else _number(k, v)
         if not isinstance(self.name, str) or not self.name.strip():
             raise bad("plasticity.name", "must be a non-empty string", self.name)
-        object.__setattr__(self, "constants", {k: float(v) for k, v in sorted(self.constants.items())})
+        object.__setattr__(self, "constants", dict(sorted(constants.items())))
         self._check_state()
         hidden = tuple(self.state)
         _parse("plasticity.weight", self.weight, WEIGHT_VARIABLES + hidden, self.constants)
-        _parse("plasticity.bias", self.bias, BIAS_VARIABLES, self.constants)
+        scalars = {k: v for k, v in self.constants.items() if isinstance(v, float)}
+        if _draws(_parse("plasticity.bias", self.bias, BIAS_VARIABLES, scalars)):
+            raise bad("plasticity.bias", f"calls {DRAW}, which only a synapse's expressions may", self.bias)
         object.__setattr__(self, "weight", self.weight.strip())
         object.__setattr__(self, "bias", self.bias.strip())
+
+    def check_layers(self, L: int):
+        """Every per-set constant has one value, or one per weight set (``L``)."""
+        for k, v in self.constants.items():
+            for name, values in v.items() if isinstance(v, dict) else ():
+                if len(values) not in (1, L):
+                    raise bad(
+                        f"plasticity.constants.{k}.{name}", f"needs one value or one per layer ({L})", list(values)
+                    )
+
+    def constants_for(self, parameter_set: str | None = None, k: int = 0) -> dict:
+        """The constants' values for weight set k of ``parameter_set`` (None:
+        the scalar constants only, what a bias rule reads)."""
+        out = {}
+        for name, v in self.constants.items():
+            if isinstance(v, float):
+                out[name] = v
+            elif parameter_set is not None:
+                values = v[parameter_set]
+                out[name] = values[k if len(values) > 1 else 0]
+        return out
 
     def _check_state(self):
         """The state variables: plain names, each with an init and an update
@@ -242,7 +333,8 @@ class Plasticity:
             state[name] = StateVariable.parse(key, value)
         hidden = tuple(state)
         for name, v in state.items():
-            _parse(f"plasticity.state.{name}.init", v.init, ("w",), self.constants)
+            if _draws(_parse(f"plasticity.state.{name}.init", v.init, ("w",), self.constants)):
+                raise bad(f"plasticity.state.{name}.init", f"calls {DRAW}; an initial value draws nothing", v.init)
             _parse(f"plasticity.state.{name}.update", v.update, STATE_VARIABLES + hidden, self.constants)
             state[name] = StateVariable(v.init.strip(), v.update.strip())
         object.__setattr__(self, "state", state)
@@ -266,9 +358,45 @@ class Plasticity:
         """The synapses have hidden state (module docstring)."""
         return bool(self.state)
 
+    @property
+    def draws(self) -> int:
+        """How many :data:`DRAW` calls a synapse's learning event makes."""
+        return sum(_draws(self._tree(which, {})) for which in self._synapse_expressions())
+
+    def _synapse_expressions(self) -> list:
+        """A synapse's expressions in the order of their draws."""
+        return ["weight"] + [f"update:{h}" for h in self.state] + (["expressed"] if self.state else [])
+
+    def mean_field(self) -> Plasticity:
+        """This rule with every :data:`DRAW` call replaced by its argument --
+        its mean, since ``E[floor(x + u)] = x``: the rule's expected update
+        wherever the draws enter linearly (the expectation checks)."""
+
+        class _Mean(ast.NodeTransformer):
+            def visit_Call(self, node):
+                node = self.generic_visit(node)
+                if isinstance(node.func, ast.Name) and node.func.id == DRAW:
+                    return node.args[0]
+                return node
+
+        def mean(text: str) -> str:
+            return ast.unparse(_Mean().visit(ast.parse(text, mode="eval")))
+
+        state = {h: {"init": v.init, "update": mean(v.update)} for h, v in self.state.items()}
+        return dataclasses.replace(
+            self,
+            weight=mean(self.weight),
+            state=state,
+            expressed=mean(self.expressed) if self.expressed else "",
+            name=f"{self.name} (mean field)",
+        )
+
     def key(self) -> dict:
         """What the generated code depends on (a build's key, a checkpoint's)."""
-        out = {"weight": self.weight, "bias": self.bias, "constants": dict(self.constants)}
+        constants = {
+            k: v if isinstance(v, float) else {n: list(x) for n, x in v.items()} for k, v in self.constants.items()
+        }
+        out = {"weight": self.weight, "bias": self.bias, "constants": constants}
         if self.state:
             out["state"] = {k: {"init": v.init, "update": v.update} for k, v in self.state.items()}
             out["expressed"] = self.expressed
@@ -309,41 +437,56 @@ class Plasticity:
             return self.state[name].init, ("w",)
         return self.state[name].update, STATE_VARIABLES + hidden
 
-    def _tree(self, which: str, names: dict) -> ast.Expression:
+    def _tree(self, which: str, names: dict, parameter_set=None, k: int = 0, draw=None) -> ast.Expression:
+        """An expression renamed, its constants those of ``parameter_set``'s
+        set k, its draws numbered in the synapse's order."""
         text, variables = self._expression(which)
-        tree = _Rename(names, self.constants).visit(_parse(which, text, variables, self.constants))
+        constants = self.constants_for(parameter_set, k)
+        order = self._synapse_expressions()
+        first = 0
+        if which in order:
+            for before in order[: order.index(which)]:
+                first += _draws(
+                    _parse(before, self._expression(before)[0], self._expression(before)[1], self.constants)
+                )
+        tree = _Rename(names, constants, first, draw).visit(_parse(which, text, variables, self.constants))
         return ast.fix_missing_locations(tree)
 
-    def numpy(self, which: str):
-        """``f(**arrays)``: an expression (``weight``, ``bias``,
-        ``expressed``, ``init:NAME``, ``update:NAME``) over NumPy arrays
-        (broadcasting), for the NumPy engines."""
+    def numpy(self, which: str, parameter_set=None, k: int = 0):
+        """``f(draw=None, **arrays)``: an expression (``weight``, ``bias``,
+        ``expressed``, ``init:NAME``, ``update:NAME``) of ``parameter_set``'s
+        set k over NumPy arrays (broadcasting), for the NumPy engines;
+        ``draw(c)``: the uniforms of its c-th :data:`DRAW` call."""
         cache = self.__dict__.setdefault("_numpy", {})  # compiled once per rule (the reference calls this per example)
-        if which in cache:
-            return cache[which]
-        code = compile(self._tree(which, {}), f"<plasticity {which}>", "eval")
+        if (which, parameter_set, k) in cache:
+            return cache[(which, parameter_set, k)]
+        code = compile(self._tree(which, {}, parameter_set, k), f"<plasticity {which}>", "eval")
         env = {"__builtins__": {}, **FUNCTIONS, **NUMBERS}
 
-        def evaluate(**values):
+        def evaluate(draw=None, **values):
+            scope = env if draw is None else {**env, DRAW: lambda x, c: stochastic_round(x, draw(c))}
             with np.errstate(all="ignore"):
-                return eval(code, env, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
+                return eval(code, scope, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
 
-        cache[which] = evaluate
+        cache[(which, parameter_set, k)] = evaluate
         return evaluate
 
-    def code(self, which: str, names: dict) -> str:
+    def code(self, which: str, names: dict, parameter_set=None, k: int = 0, draw=None) -> str:
         """An expression as Brian2 code, its variables renamed (``names``:
         e.g. ``{"s_pre": "s_wake_pre", ...}``; a state variable ``h``
-        becomes :func:`state_name` ``(h)``) and its constants written as
-        numbers."""
+        becomes :func:`state_name` ``(h)``), its constants written as
+        numbers (``parameter_set``'s set k) and call c of :data:`DRAW` as
+        ``stochastic_floor(x, draw(c))``."""
         _, variables = self._expression(which)
         names = {**{h: state_name(h) for h in self.state}, **names}
         missing = set(variables) - set(names)
         if missing:
             raise HMError(f"plasticity: no engine name for {sorted(missing)}")
-        return "(" + ast.unparse(self._tree(which, names)) + ")"
+        if draw is None and which in self._synapse_expressions() and _draws(self._tree(which, {})):
+            raise HMError(f"plasticity: {which} calls {DRAW}; the engine must give its draws")
+        return "(" + ast.unparse(self._tree(which, names, parameter_set, k, draw)) + ")"
 
-    def state_code(self, dw: str, names: dict, nonnegative: bool) -> str:
+    def state_code(self, dw: str, names: dict, nonnegative: bool, parameter_set=None, k: int = 0, draw=None) -> str:
         """A synapse's learning event as Brian2 statements: ``dw`` (the
         engine's code of the whole update) into a temporary, every state
         variable's new value from the old ones, then the expressed weight
@@ -351,25 +494,47 @@ class Plasticity:
         lines = [f"hm_dw = {dw}"]
         names = {**names, "dw": "hm_dw", "w_min": "0.0" if nonnegative else "(-inf)"}
         for h in self.state:
-            lines.append(f"hm_new_{h} = {self.code('update:' + h, names)}")
+            lines.append(f"hm_new_{h} = {self.code('update:' + h, names, parameter_set, k, draw)}")
         lines += [f"{state_name(h)} = hm_new_{h}" for h in self.state]
-        w = self.code("expressed", {})
+        w = self.code("expressed", {}, parameter_set, k, draw)
         lines.append(f"w = clip({w}, 0, inf)" if nonnegative else f"w = {w}")
         return "\n".join(lines)
 
-    def numpy_event(self, dw, w, state: dict, s_pre, s_post, p_post, nonnegative: bool):
+    def numpy_event(
+        self, dw, w, state: dict, s_pre, s_post, p_post, nonnegative: bool, parameter_set=None, k=0, draw=None
+    ):
         """A synapse set's learning event on arrays: ``(new weights, new
         state)`` (``state``: {name: array shaped as ``w``})."""
         values = {"dw": dw, "w": w, "s_pre": s_pre, "s_post": s_post, "p_post": p_post, **state}
         values["w_min"] = 0.0 if nonnegative else -np.inf
-        new = {h: np.broadcast_to(self.numpy("update:" + h)(**values), w.shape).astype(float) for h in self.state}
-        out = np.broadcast_to(self.numpy("expressed")(**new), w.shape).astype(float)
+        new = {
+            h: np.broadcast_to(self.numpy("update:" + h, parameter_set, k)(draw, **values), w.shape).astype(float)
+            for h in self.state
+        }
+        out = np.broadcast_to(self.numpy("expressed", parameter_set, k)(draw, **new), w.shape).astype(float)
         return (np.maximum(out, 0.0) if nonnegative else out), new
 
-    def initial_state(self, w) -> dict:
+    def initial_state(self, w, parameter_set=None, k: int = 0) -> dict:
         """{name: array}: every state variable's initial value at weights ``w``."""
         w = np.asarray(w, dtype=float)
-        return {h: np.broadcast_to(self.numpy("init:" + h)(w=w), w.shape).astype(float) for h in self.state}
+        return {
+            h: np.broadcast_to(self.numpy("init:" + h, parameter_set, k)(w=w), w.shape).astype(float)
+            for h in self.state
+        }
+
+
+def draw_group(parameter_set: str, k: int, c: int) -> int:
+    """The counter's group of call c of :data:`DRAW` on weight set k of
+    ``parameter_set`` (the synapse's flat index, pre-major, is the counter's
+    unit; the purpose the phase's rounding purpose)."""
+    return rounding_group(parameter_set, k) + DRAW_GROUPS * (c + 1)
+
+
+def draws_of(key: int, step: int, parameter_set: str, k: int, shape: tuple, purpose: int):
+    """``draw(c)``: the uniforms, shaped as the weights, of call c of
+    :data:`DRAW` on weight set k at the stream's ``step`` (one machine)."""
+    size = int(np.prod(shape))
+    return lambda c: philox.uniforms(key, step, 1, size, draw_group(parameter_set, k, c), purpose)[0].reshape(shape)
 
 
 def state_name(h: str) -> str:

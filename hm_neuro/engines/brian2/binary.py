@@ -169,10 +169,12 @@ class BinaryNetwork(PopulationNetwork):
         if self.declared:  # the circuit's declared rule: err holds eps * gate (module hm_neuro.model.plasticity)
             names = {"s_pre": f"{state}_pre", "s_post": f"{state}_post", "w": "w"}
             names["p_post"] = "p_post" if kind == "generative" else "q_post"
-            dw = f"mask * {err}_post * " + self.circuit.plasticity.code("weight", names)
-            if self.circuit.plasticity.stateful:  # the synapse's state moves, its weight is expressed
-                nonnegative = kind == "generative" and self.circuit.nonnegative(k)
-                return self.circuit.plasticity.state_code(dw, names, nonnegative)
+            rule, pathway = self.circuit.plasticity, "generative" if kind == "generative" else "recognition"
+            purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
+            where = (f"{pathway}_weights", k, self.declared_draw(pathway, k, purpose))
+            dw = f"mask * {err}_post * " + rule.code("weight", names, *where)
+            if rule.stateful:  # the synapse's state moves, its weight is expressed
+                return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k), *where)
         purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
         return self.weight_rule("generative" if kind == "generative" else "recognition", k, dw, purpose)
 

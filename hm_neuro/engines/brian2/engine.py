@@ -165,7 +165,11 @@ class Brian2Engine(EngineBase):
                 **({} if not options.data_rows else {"data_rows": int(options.data_rows)}),
                 **({} if options.rng == "philox" else {"rng": options.rng}),
                 **({} if circuit.precision.exact else {"roundings": circuit.precision.roundings()}),
-                **({} if circuit.plasticity.is_default else {"plasticity": circuit.plasticity.key()}),
+                **(
+                    {}
+                    if circuit.plasticity.is_default
+                    else {"plasticity": circuit.plasticity.key(), "fp_contract": "off"}
+                ),
             )
             entry = cache_root() / "builds" / key
         else:
@@ -217,7 +221,12 @@ class Brian2Engine(EngineBase):
                 # ~2x faster; through ccache too, so that its bytes, and then every compile, are found again);
                 # held with a shared lock while make uses it
                 with precompiled_header(b2.codegen.cpp_prefs.get_compiler_and_args()[1]) as header:
-                    b2.get_device().extra_compile_args = [] if header is None else ["-include", str(header)]
+                    args = [] if header is None else ["-include", str(header)]
+                    if not circuit.plasticity.is_default:
+                        # a declared rule's floor() must fall at a tie as on the NumPy engines:
+                        # no fused multiply-adds (Brian2 compiles with -ffast-math -march=native)
+                        args.append("-ffp-contract=off")
+                    b2.get_device().extra_compile_args = args
                     # unchanged sources are left untouched by Brian2: make recompiles nothing
                     b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
             record_build(entry)

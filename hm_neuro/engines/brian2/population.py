@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import philox
 from ...errors import bad
-from ...model import WAKE_SLEEP, Circuit, Parameters, rounding_group, state_name
+from ...model import WAKE_SLEEP, Circuit, Parameters, draw_group, rounding_group, state_name
 from .code import STREAM, bias_rule, delta_rule, grid, rounding_draw
 from .device import stable_clock
 
@@ -222,6 +222,17 @@ class PopulationNetwork:
         )
         prefix = "gen" if kind == "generative" else "rec"
         return delta_rule(dw, kind == "generative" and self.circuit.nonnegative(k), self.roundings[kind], prefix, draw)
+
+    def declared_draw(self, kind: str, k: int, purpose: int):
+        """``draw(c)``: the arguments after x of ``stochastic_floor`` for call
+        c of a declared rule's stochastic rounding on generative or
+        recognition set k (:func:`hm_neuro.model.draw_group`; the counter's
+        unit is the synapse's index in its set, pre-major)."""
+        n_post = self.circuit.layers[k if kind == "generative" else k + 1]
+        unit = f"unit_pre * {n_post} + unit_post"
+        return lambda c: rounding_draw(
+            draw_group(f"{kind}_weights", k, c), purpose, self.example_step("_pre"), unit, "_pre"
+        )
 
     def bias_rule(self, var: str, parameter_set: str, k: int, db: str, purpose: int) -> str:
         """The delta rule ``var += db`` of a bias, on the biases' grid if it has one."""

@@ -205,13 +205,14 @@ class SpikingNetwork(PopulationNetwork):
         )
         rule = self.circuit.plasticity  # the papers' delta rule or a declared one (hm_neuro.model.plasticity)
         names = {"s_pre": "a_pre", "s_post": "fired_post", "p_post": f"p_{pathway}_post", "w": "w"}
-        dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + rule.code("weight", names)
         purpose = philox.ROUND_SLEEP if kind == "recognition" else philox.ROUND_WAKE
         state = "".join(f"{state_name(h)} : 1  # synaptic state\n" for h in rule.state)
 
         def learn(k):
+            where = (f"{kind}_weights", k, self.declared_draw(kind, k, purpose))
+            dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + rule.code("weight", names, *where)
             if rule.stateful:  # the synapse's state moves, its weight is expressed
-                return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k))
+                return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k), *where)
             return self.weight_rule(kind, k, dw, purpose)
 
         return lambda k: {
