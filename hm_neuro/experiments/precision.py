@@ -36,7 +36,7 @@ from .. import plotting
 from ..engines import MAX_CHUNK
 from ..errors import HMError
 from ..files.model_io import save_json
-from ..model import EXACT, PRESETS, Grid, Parameters, Precision, Rule
+from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rule
 from ..runs.runner import Task, default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
@@ -80,8 +80,88 @@ def per_layer_settings() -> list:
     ]
 
 
+#: the expressed levels of the hidden-state synapses: Bartol et al.'s 26 (4.7 bits)
+EXPRESSED_BITS = 4.7
+
+
+def _per_set(values: dict) -> dict:
+    """{constant: per-set table} from {(kind, k): {constant: value}} of the bars machine's two layers."""
+    names = next(iter(values.values()))
+    return {
+        c: {f"{kind}_weights": [values[(kind, k)][c] for k in range(2)] for kind in ("generative", "recognition")}
+        for c in names
+    }
+
+
+def _grid_constants(bits: float, divide: int = 1) -> dict:
+    """Per weight set: the step and the lowest and highest level of a ``bits`` grid
+    (:class:`hm_neuro.model.Grid`) over its :data:`PER_LAYER_RANGES` range / ``divide``."""
+    out = {}
+    for kind, ranges in PER_LAYER_RANGES.items():
+        for k, (lo, hi) in enumerate(ranges):
+            g = Grid(bits, (lo / divide, hi / divide), "stochastic")
+            low, high = g.bounds()
+            out[(kind, k)] = {"step": g.step, "lo": low, "hi": high}
+    return out
+
+
+def hidden_accumulator(hidden_bits: float | None) -> Plasticity:
+    """A synapse of :data:`EXPRESSED_BITS` expressed levels over its layer's
+    range (:data:`PER_LAYER_RANGES`) that keeps a hidden value of
+    ``hidden_bits`` over the same range, stochastically rounded
+    (``None``: a float64 hidden value, the shadow weight of hardware);
+    the nearest expressed level of the hidden value is the weight.  Total
+    state: ``hidden_bits`` per synapse (the expressed level is a function
+    of it)."""
+    shown = _grid_constants(EXPRESSED_BITS)
+    constants = {"step": 0, "lo": 0, "hi": 0}
+    values = {key: {c: v[c] for c in constants} for key, v in shown.items()}
+    if hidden_bits is None:
+        update = "clip(h + dw, lo, hi)"
+    else:
+        hidden = _grid_constants(hidden_bits)
+        for key, v in hidden.items():
+            values[key].update(hstep=v["step"])
+        update = "clip(hstep * stochastic_round((h + dw) / hstep), lo, hi)"
+    return Plasticity(
+        expressed="clip(step * floor(h / step + 0.5), lo, hi)",
+        state={"h": {"init": "w", "update": update}},
+        constants=_per_set(values),
+        name=f"{'float64' if hidden_bits is None else f'{hidden_bits:g}-bit'} hidden value, 26 levels expressed",
+    )
+
+
+def contacts(m: int) -> Plasticity:
+    """A connection of ``m`` contacts, each a synapse of :data:`EXPRESSED_BITS`
+    levels over its layer's range / m, each taking dw / m with its own
+    stochastic rounding; the weight is their sum (total state m x 4.7 bits)."""
+    values = _grid_constants(EXPRESSED_BITS, m)
+    state = {
+        f"c{i}": {"init": f"w / {m}", "update": f"clip(step * stochastic_round((c{i} + dw / {m}) / step), lo, hi)"}
+        for i in range(m)
+    }
+    return Plasticity(
+        expressed=" + ".join(state), state=state, constants=_per_set(values), name=f"{m} contacts of 26 levels"
+    )
+
+
+def hidden_state_settings() -> list:
+    """float64; 26 expressed levels per layer (stochastic, no hidden state);
+    and 26 expressed levels with a hidden value of 8, 12 bits or float64,
+    or as 4 contacts (rows: label, expressed bits, rounding, precision,
+    plasticity, total bits of synaptic state)."""
+    return [
+        ("float64", None, "exact", EXACT, None, 64),
+        ("4.7-bit per-layer", 4.7, "stochastic", per_layer_precision(4.7, "stochastic"), None, 4.7),
+        ("8-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(8), 8),
+        ("12-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(12), 12),
+        ("float64 hidden", 4.7, "stochastic", EXACT, hidden_accumulator(None), 64),
+        ("4 contacts", 4.7, "stochastic", EXACT, contacts(4), 4 * 4.7),
+    ]
+
+
 #: ``--settings``: which rows a run measures
-SETTING_SETS = ("default", "per-layer")
+SETTING_SETS = ("default", "per-layer", "hidden-state")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple:
@@ -139,12 +219,12 @@ def _saturated(params: Parameters, precision: Precision) -> float:
 def _tasks(rows, seeds, examples, rule, engine, device):
     circuit = bars.circuit_for("connections")
     tasks = []
-    for label, _, _, precision in rows:
+    for label, _, _, precision, plasticity, _ in rows:
         for s in seeds:
             tasks.append(
                 Task(
                     len(tasks),
-                    circuit.replace(precision=precision).to_dict(),
+                    circuit.replace(precision=precision, plasticity=plasticity).to_dict(),
                     "bars",
                     examples,
                     s,
@@ -168,9 +248,11 @@ def _row(label, bits, rounding, precision, results, circuit) -> dict:
     return {
         "setting": label,
         "bits": bits,
-        "levels": None if bits is None else precision.grid("generative_weights", 0).levels,
+        "levels": None if bits is None else int(round(2.0**bits)),
         "rounding": rounding,
-        "step": None if precision.generative is None else precision.grid("generative_weights", 0).step,
+        "step": None
+        if precision.grid("generative_weights", 0) is None
+        else precision.grid("generative_weights", 0).step,
         "precision": precision.to_dict() if not precision.exact else "float64",
         "seeds": len(results),
         "failed": len(results) - len(ok),
@@ -258,9 +340,12 @@ def main(
     seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     chosen = _setting_set(settings)
     if chosen == "per-layer":
-        rows = per_layer_settings()
+        rows = [(*r, None, r[1] or 64) for r in per_layer_settings()]
+    elif chosen == "hidden-state":
+        rows = hidden_state_settings()
     else:
         rows = globals()["settings"](DIGITS_BITS) if quick else globals()["settings"]()
+        rows = [(*r, None, r[1] or 64) for r in rows]
     seed_list = list(range(seed, seed + seeds))
     tasks = _tasks(rows, seed_list, examples, rule, engine, device)
     results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
@@ -268,12 +353,16 @@ def main(
         raise HMError(f"precision: every training failed; first error: {results[0]['row'].get('error')}")
     circuit = bars.circuit_for("connections")
     table, shown = [], {}
-    for i, (label, bits, rounding, precision) in enumerate(rows):
+    for i, (label, bits, rounding, precision, plasticity, state_bits) in enumerate(rows):
         mine = results[i * seeds : (i + 1) * seeds]
-        row = _row(label, bits, rounding, precision, mine, circuit.replace(precision=precision))
+        machine = circuit.replace(precision=precision, plasticity=plasticity)
+        row = _row(label, bits, rounding, precision, mine, machine)
+        row["synapse_model"] = None if plasticity is None else plasticity.to_dict()
+        row["state_bits_per_synapse"] = state_bits
         table.append(row)
-        if label in ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{SHOWN_BITS:g}-bit per-layer stochastic"):
-            params, best = _best_model(mine, circuit.replace(precision=precision))
+        shown_labels = ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{SHOWN_BITS:g}-bit per-layer stochastic")
+        if label in shown_labels or (chosen == "hidden-state" and label != "4.7-bit per-layer"):
+            params, best = _best_model(mine, machine)
             if params is not None:
                 shown.setdefault(
                     label,
@@ -311,7 +400,7 @@ def main(
         "settings": chosen,
         "rows": table,
     }
-    if chosen == "per-layer":
+    if chosen in ("per-layer", "hidden-state"):
         summary["per_layer_ranges"] = {k: [list(r) for r in v] for k, v in PER_LAYER_RANGES.items()}
     if digits:
         summary["digits_error"] = digits_rows(quick, out, workers)
