@@ -93,3 +93,61 @@ def test_monitors_must_be_a_function_returning_monitors():
         hm.make_engine(circuit, "brian2", device="numpy", chunk=10, monitors=lambda net: [])
     with pytest.raises(HMError, match=r"monitors: applies to the brian2 engine only, not numpy"):
         hm.make_engine(circuit, "numpy", monitors=lambda net: {})
+
+
+# ------------------------------------------------------------ phases of a recording
+
+
+def test_label_steps_follows_the_cycle_of_phases():
+    """Spiking.label_steps against Spiking.phases, step by step, for a
+    16-8-1 cycle with 2-step windows and 1-step settles."""
+    sp = hm.Spiking(window=2.0, dt=1.0, settle=1.0)
+    ph, C = sp.phases(2), sp.steps_per_example(2)
+    steps = np.arange(3 * C)
+    lab = sp.label_steps(steps, 2)
+    np.testing.assert_array_equal(lab["example"], steps // C)
+    for c in range(C):
+        phase = "sleep" if c >= ph["sleep_start"] else "wake"
+        windows = ph["sleep_window"] if phase == "sleep" else ph["wake_window"]
+        layer = next((l for l, first in windows.items() if first <= c < first + 2), -1)
+        assert lab["phase"][c] == phase and lab["window"][c] == layer, c
+
+
+def test_phase_labels_split_a_spiking_raster_by_example_phase_and_window():
+    import brian2 as b2
+
+    c = hm.load_circuit("bars")
+    data = hm.sample_bars(6, np.random.default_rng(1))
+
+    def monitors(net):
+        return {f"l{l}": b2.SpikeMonitor(g) for l, g in enumerate(net.layers)}
+
+    with hm.make_engine(c, "spiking", device="numpy", chunk=6, monitors=monitors) as eng:
+        eng.run(hm.Parameters.initial(c), data, seed=2, offset=500)
+        for l in range(3):
+            lab = eng.phase_labels(eng.monitors[f"l{l}"])
+            assert len(lab["example"]) > 0
+            assert set(lab["example"].tolist()) <= set(range(500, 506))
+            assert np.all(lab["window"] == l)  # a layer fires in its own windows only
+            if l == 0:
+                assert set(lab["phase"].tolist()) == {"sleep"}  # awake the input is clamped, it never fires
+        assert set(eng.phase_labels(eng.monitors["l1"])["phase"].tolist()) == {"wake", "sleep"}
+
+
+def test_phase_labels_of_the_binary_circuit_read_the_monitors_event():
+    import brian2 as b2
+
+    c = hm.load_circuit("bars")
+    data = hm.sample_bars(20, np.random.default_rng(1))
+
+    def monitors(net):
+        return {"awake": b2.EventMonitor(net.layers[1], "wake"), "asleep": b2.EventMonitor(net.layers[1], "sleep")}
+
+    with hm.make_engine(c, "brian2", device="numpy", chunk=20, monitors=monitors, record_spikes=True) as eng:
+        _, extras = eng.run(hm.Parameters.initial(c), data, seed=2)
+        for name, phase in (("awake", "wake"), ("asleep", "sleep")):
+            lab = eng.phase_labels(eng.monitors[name])
+            assert set(lab["phase"].tolist()) == {phase}
+            states = np.zeros((20, 8))
+            states[lab["example"], lab["unit"]] = 1.0
+            np.testing.assert_array_equal(states, extras[phase][1])  # the events are the recorded states

@@ -145,6 +145,22 @@ class Spiking:
             "sleep_learn": sleep_start + (L + 1) * slot + ns,
         }
 
+    def label_steps(self, steps, n_hidden_layers: int) -> dict:
+        """What each clock step (an integer array, counted from a run's start)
+        is part of: ``example`` (its index in the run), ``phase`` (``"wake"``
+        or ``"sleep"``) and ``window`` (the layer whose firing window holds
+        it; -1 in a settle or a learning step) -- for splitting a monitor's
+        recording (:meth:`hm_neuro.engines.brian2.engine.Brian2Engine.phase_labels`)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        ph, C, nw = self.phases(n_hidden_layers), self.steps_per_example(n_hidden_layers), self.steps_per_window
+        c = steps % C
+        asleep = c >= ph["sleep_start"]
+        window = np.full(steps.shape, -1, dtype=np.int64)
+        for phase, mask in (("wake_window", ~asleep), ("sleep_window", asleep)):
+            for layer, first in ph[phase].items():
+                window[mask & (c >= first) & (c < first + nw)] = layer
+        return {"example": steps // C, "phase": np.where(asleep, "sleep", "wake"), "window": window}
+
     def steps_per_example(self, n_hidden_layers: int) -> int:
         """One wake sweep (a settle and a window per hidden layer), a settle
         and a learning step, one sleep sweep (a settle and a window per

@@ -68,6 +68,7 @@ class Brian2Engine(EngineBase):
         return cls(circuit, options.replace(device=options.device or default_device()), n_machines)
 
     def __init__(self, circuit: Circuit, options, n_machines: int = 1):
+        self.last_offset = 0
         device = options.device
         if device not in DEVICES:
             raise bad("device", f"must be one of {list(DEVICES)}", device)
@@ -266,6 +267,41 @@ class Brian2Engine(EngineBase):
         from 0 at the chunk's first example."""
         return self.net.user_monitors
 
+    def phase_labels(self, monitor) -> dict:
+        """Every time ``monitor`` (one of :attr:`monitors`, or any Brian2
+        monitor of this circuit) recorded in the last run, labelled:
+        ``example`` (the example's index among every example this engine
+        trained: the run's offset plus its row), ``machine`` (for a monitor
+        of units: which machine of the population the unit belongs to),
+        ``phase`` and ``window``.  The spiking circuit: ``phase`` ``"wake"``
+        or ``"sleep"`` and ``window`` the layer whose firing window holds
+        the time (-1 in a settle or learning step), from
+        :meth:`hm_neuro.model.Spiking.label_steps`.  The binary circuit
+        runs a whole example in one clock step, so ``phase`` is the
+        monitor's event (``"wake"``, ``"sleep"``; ``None`` for a
+        ``StateMonitor``) and ``window`` the layer's own index."""
+        t = np.asarray(monitor.t_[:], dtype=float)
+        steps = np.round(t / float(self.net.dt)).astype(np.int64)
+        source = monitor.source
+        n = len(source) // self.n_machines if hasattr(source, "machine") else None
+        units = np.asarray(monitor.i[:]) if hasattr(monitor, "i") else None
+        layer = self.net.layers.index(source) if source in self.net.layers else -1
+        if isinstance(self.net, SpikingNetwork):
+            out = self.options.spiking.label_steps(steps, self.circuit.n_hidden_layers)
+        else:
+            event = getattr(monitor, "event", None)
+            phase = event if event in ("wake", "sleep") else None
+            out = {
+                "example": steps,
+                "phase": np.full(steps.shape, phase, dtype=object),
+                "window": np.full(steps.shape, layer),
+            }
+        out["example"] = out["example"] + self.last_offset
+        if units is not None and n:
+            out["machine"] = units // n
+            out["unit"] = units % n
+        return out
+
     def add_monitor(self, name: str, monitor):
         """Add a Brian2 monitor after the engine was made (runtime devices;
         a compiled circuit takes its monitors at construction:
@@ -292,6 +328,7 @@ class Brian2Engine(EngineBase):
         whole circuit, seeded from all the machines' seeds, and a machine's
         samples depend on the population it is trained in."""
         b2, N, m = self.b2, self.n_machines, chunk.rows
+        self.last_offset = int(chunk.offset)  # the monitors' examples count from here (phase_labels)
         if len(params) != N:
             raise bad("params", f"needs one entry per machine ({N})", len(params))
         if self.propagation == "event":
