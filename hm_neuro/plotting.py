@@ -18,6 +18,21 @@ def _plt():
     return plt
 
 
+def _axes(ax, figsize):
+    """(figure, axes): ``ax`` and its figure, or a new figure of ``figsize``."""
+    if ax is not None:
+        return ax.figure, ax
+    return _plt().subplots(figsize=figsize)
+
+
+def _figure(fig, figsize):
+    """``fig`` (cleared), or a new figure of ``figsize``: for the figures of several axes."""
+    if fig is None:
+        return _plt().figure(figsize=figsize)
+    fig.clear()
+    return fig
+
+
 def save(fig, path):
     """Save a figure atomically (temporary file, then rename)."""
     with atomic_path(path) as tmp:
@@ -43,9 +58,10 @@ def image_grid(ax, images, side, cols, title=None):
         ax.set_title(title, fontsize=9)
 
 
-def samples_and_fantasies(training, fantasies, side, cols=8, titles=("training examples", "fantasies")):
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
+def samples_and_fantasies(training, fantasies, side, cols=8, titles=("training examples", "fantasies"), fig=None):
+    """Training examples beside fantasies, as images; in ``fig`` if given. Returns the figure."""
+    fig = _figure(fig, (8, 4.2))
+    axes = fig.subplots(1, 2)
     image_grid(axes[0], training, side, cols, titles[0])
     image_grid(axes[1], fantasies, side, cols, titles[1])
     return fig
@@ -64,15 +80,15 @@ def hinton(ax, matrix, max_weight=None, origin=(0.0, 0.0)):
         )
 
 
-def bars_generative_weights(params, side=4):
+def bars_generative_weights(params, side=4, cols=9, fig=None):
     """Hinton et al. (1995) Fig. 1c: generative weights of the first hidden layer.
 
     One block per first-hidden unit: its weights to the input image; its
     generative bias on the top right, its weight from the top unit on the top
     left (both drawn on the same scale).  The last block holds the input units'
-    generative biases.
+    generative biases.  At most ``cols`` blocks a row (more units wrap into
+    rows); in ``fig`` if given.  Returns the figure.
     """
-    plt = _plt()
     G0 = params.generative_weights[0]  # (n1, n0)
     g1 = params.generative_biases[1]
     top = params.generative_weights[1][0] if len(params.generative_weights) > 1 else np.zeros(len(g1))
@@ -81,7 +97,12 @@ def bars_generative_weights(params, side=4):
     mats = [G0[j].reshape(side, side) for j in range(n1)] + [g0.reshape(side, side)]
     extras = [(top[j], g1[j]) for j in range(n1)] + [None]
     biggest = max(np.abs(G0).max(), np.abs(g0).max(), np.abs(g1).max(), np.abs(top).max(), 1e-12)
-    fig, axes = plt.subplots(1, n1 + 1, figsize=(1.25 * (n1 + 1), 1.9))
+    ncol = min(n1 + 1, cols)
+    nrow = -(-(n1 + 1) // ncol)
+    fig = _figure(fig, (1.25 * ncol, 0.25 + 1.65 * nrow))
+    axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
+    for ax in axes[n1 + 1 :]:
+        ax.set_axis_off()
     for k, (ax, m, ex) in enumerate(zip(axes, mats, extras)):
         ax.set_facecolor("0.55")
         hinton(ax, m, biggest, origin=(0, 1.3))
@@ -98,27 +119,44 @@ def bars_generative_weights(params, side=4):
     return fig
 
 
-def learning_curve(seen, values, ylabel="KL(data || model) [bits]", reference=None, label=None, ax=None):
-    plt = _plt()
-    fig = None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+def learning_curve(
+    seen,
+    values,
+    ylabel="KL(data || model) [bits]",
+    reference=None,
+    label=None,
+    ax=None,
+    reference_label=None,
+    xscale="linear",
+):
+    """A measure against training examples (log y); ``reference`` a
+    horizontal line labelled ``reference_label`` (default: the value).  On a
+    log x-axis (``xscale="log"``) the measure at 0 examples has no place
+    and is left out.  Draws on ``ax`` if given; returns the figure."""
+    fig, ax = _axes(ax, (5, 3.2))
+    seen, values = np.asarray(seen, dtype=float), np.asarray(values, dtype=float)
+    if xscale == "log":
+        keep = seen > 0
+        seen, values = seen[keep], values[keep]
     ax.plot(seen, values, marker=".", label=label)
     if reference is not None:
-        ax.axhline(reference, color="k", ls="--", lw=0.8, label=f"paper: {reference:g}")
+        ax.axhline(reference, color="k", ls="--", lw=0.8, label=reference_label or f"reference: {reference:g}")
+    ax.set_xscale(xscale)
     ax.set_xlabel("training examples")
     ax.set_ylabel(ylabel)
     ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    return fig or ax.figure
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    return fig
 
 
-def weight_evolution(seen, history, circuit, n_frames=6, side=None):
+def weight_evolution(seen, history, circuit, n_frames=6, side=None, fig=None):
     """Small multiples of the weight history: generative (top row) and
     recognition (bottom row) weights between the input and the first hidden
-    layer, at ``n_frames`` snapshots spread over training on a log scale.  Each frame shows
-    one tile per hidden unit (its weights to / from the input image)."""
-    plt = _plt()
+    layer, at ``n_frames`` snapshots spread over training on a log scale
+    (each titled with its example count: the frames are not evenly spaced in
+    examples).  Each frame shows one tile per hidden unit (its weights to /
+    from the input image); in ``fig`` if given.  Returns the figure."""
     seen = np.asarray(seen)
     n0, n1 = circuit.layers[0], circuit.layers[1]
     side = side or int(round(np.sqrt(n0)))
@@ -127,7 +165,8 @@ def weight_evolution(seen, history, circuit, n_frames=6, side=None):
     picks = np.unique([0] + [int(np.argmin(np.abs(seen - x))) for x in targets])
     G = history["generative_weights_0"].reshape(len(seen), n1, n0)
     R = history["recognition_weights_0"].reshape(len(seen), n0, n1).transpose(0, 2, 1)
-    fig, axes = plt.subplots(2, len(picks), figsize=(2.0 * len(picks), 4.4), squeeze=False)
+    fig = _figure(fig, (2.0 * len(picks), 4.4))
+    axes = fig.subplots(2, len(picks), squeeze=False)
     for row, (W, name) in enumerate(((G, "generative G1"), (R, "recognition R1"))):
         vmax = max(np.abs(W[picks]).max(), 1e-12)
         for c, k in enumerate(picks):
@@ -148,7 +187,9 @@ def weight_evolution(seen, history, circuit, n_frames=6, side=None):
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
         fig.colorbar(im, ax=list(axes[row]), shrink=0.8, pad=0.01)
-    fig.suptitle("evolution of the weights between input and first hidden layer", fontsize=9)
+    fig.suptitle(
+        "evolution of the weights between input and first hidden layer (frames log-spaced in examples)", fontsize=9
+    )
     return fig
 
 
@@ -166,13 +207,14 @@ def confusion(ax, matrix, labels):
     ax.set_ylabel("true")
 
 
-def phase_raster(samples, layers, n_shown, rates=None):
+def phase_raster(samples, layers, n_shown, rates=None, fig=None):
     """Raster of every layer over ``n_shown`` examples, each step split into
     its wake half and its (shaded) sleep half; beside it, firing probability
     per unit and phase.  ``samples``: {'wake': [per layer (steps, units)],
-    'sleep': [...]} as recorded by the Brian2 event monitors."""
-    plt = _plt()
-    fig, (ax, axr) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1]}, sharey=True)
+    'sleep': [...]} as recorded by the Brian2 event monitors; in ``fig`` if
+    given.  Returns the figure."""
+    fig = _figure(fig, (11, 5))
+    ax, axr = fig.subplots(1, 2, gridspec_kw={"width_ratios": [4, 1]}, sharey=True)
     offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
     for t in range(n_shown):
         ax.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
@@ -223,13 +265,12 @@ def protocol_trace(result: dict, key: str) -> tuple:
     return np.array(xs), np.array(ys)
 
 
-def protocol_figure(result: dict, layers, title: str = ""):
+def protocol_figure(result: dict, layers, title: str = "", fig=None):
     """One protocol recording: each measure over time on an axis of its own
     (epochs shaded and named; a change at an epoch boundary drawn as the
     step it is) above the rasters of the epochs that recorded them (sleep
     halves shaded), with the mean firing probability per layer and phase in
-    their titles.  Returns the figure."""
-    plt = _plt()
+    their titles; in ``fig`` if given.  Returns the figure."""
     recorded = [r for r in result["epochs"] if r["spikes"]][:4]
     keys = [
         k
@@ -238,7 +279,8 @@ def protocol_figure(result: dict, layers, title: str = ""):
     ][:3]
     ncol = max(len(recorded), 1)
     rows = max(len(keys), 1)
-    fig = plt.figure(figsize=(max(8, 3.6 * ncol), 1.3 * rows + (3.9 if recorded else 0.8)), layout="constrained")
+    fig = _figure(fig, (max(8, 3.6 * ncol), 1.3 * rows + (3.9 if recorded else 0.8)))
+    fig.set_layout_engine("constrained")
     outer = fig.add_gridspec(2 if recorded else 1, 1, height_ratios=[1.3 * rows, 3.4] if recorded else [1])
     top = outer[0].subgridspec(rows, 1, hspace=0.05)
     bottom = outer[1].subgridspec(1, ncol) if recorded else None
@@ -376,16 +418,15 @@ def weight_animation(seen, history, circuit, path, frames: int = 60, fps: int = 
     plt.close(fig)
 
 
-def sweep_figure(rows: list, grid_keys, title: str, key: str):
+def sweep_figure(rows: list, grid_keys, title: str, key: str, ax=None):
     """A sweep's final measure ``key`` per seed, one column per grid point;
-    failed tasks as red crosses."""
-    plt = _plt()
+    failed tasks as red crosses.  Draws on ``ax`` if given; returns the figure."""
     labels = []
     for r in rows:
         lab = ", ".join(f"{k}={r[k]}" for k in grid_keys) or "all"
         if lab not in labels:
             labels.append(lab)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.6 * len(labels) + 2), 3.6))
+    fig, ax = _axes(ax, (max(4.5, 1.6 * len(labels) + 2), 3.6))
     for x, lab in enumerate(labels):
         pts = [r for r in rows if (", ".join(f"{k}={r[k]}" for k in grid_keys) or "all") == lab]
         ok = [r for r in pts if r["status"] == "ok" and r.get(key) not in ("", None)]
@@ -420,10 +461,10 @@ def sweep_figure(rows: list, grid_keys, title: str, key: str):
     return fig
 
 
-def kl_distributions(kls: dict, reference=None):
-    """KL(data || model) of every run, one column of points per learning rule."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(1.4 + 1.3 * len(kls), 3.6))
+def kl_distributions(kls: dict, reference=None, ax=None):
+    """KL(data || model) of every run, one column of points per learning rule.
+    Draws on ``ax`` if given; returns the figure."""
+    fig, ax = _axes(ax, (1.4 + 1.3 * len(kls), 3.6))
     rng = np.random.default_rng(0)  # horizontal jitter only
     for i, values in enumerate(kls.values()):
         v = np.asarray(values, dtype=float)
@@ -444,8 +485,7 @@ def success_rates(rows: list, reference: float, title: str = "", ax=None):
     """The share of single runs reaching ``reference`` bits per setting, with
     its Wilson 95 % interval; float64's interval as a band.  Draws on ``ax``
     (a new figure otherwise); returns the figure."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6)) if ax is None else (ax.figure, ax)
+    fig, ax = _axes(ax, (6.4, 3.6))
     base = next((r for r in rows if r["setting"] == "float64"), None)
     if base is not None:
         lo, hi = base["success_rate_interval_95"]
@@ -474,12 +514,12 @@ def success_rates(rows: list, reference: float, title: str = "", ax=None):
     return fig
 
 
-def precision_figure(rows: list, reference: float, title: str = ""):
+def precision_figure(rows: list, reference: float, title: str = "", ax=None):
     """KL(data || model) against the bits of the synapses' grid: every seed
     (points) and the median (line) per rounding, the float64 median and the
-    paper's value as horizontal lines, named presets as labelled markers."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    paper's value as horizontal lines, named presets as labelled markers.
+    Draws on ``ax`` if given; returns the figure."""
+    fig, ax = _axes(ax, (6.4, 4.0))
     rng = np.random.default_rng(0)  # horizontal jitter only
     colours = {"nearest": "tab:orange", "stochastic": "tab:blue"}
     for rounding, colour in colours.items():

@@ -242,12 +242,13 @@ def _figures(first, circuit, curve, out: Path, name: str, seed: int, examples: i
     )
     plotting.save(plotting.bars_generative_weights(first.params), out / f"{name}_weights.png")
     fig = plotting.learning_curve(
-        np.maximum(first.history_seen, 1),
+        first.history_seen,
         curve,
         reference=PAPER_KL,
-        label=f"seed {first.seed.label()} ({first.engine}/{first.device})",
+        reference_label=f"Hinton et al. (1995): {PAPER_KL} bits",
+        label=f"the shown run (seed {first.seed.label().replace('/restart=', ', restart ')})",
+        xscale="log",
     )
-    fig.axes[0].set_xscale("log")
     plotting.save(fig, out / f"{name}_learning_curve.png")
     plotting.save(
         plotting.weight_evolution(first.history_seen, first.history, circuit), out / f"{name}_weight_evolution.png"
