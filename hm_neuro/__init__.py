@@ -59,6 +59,7 @@ _PUBLIC = {
         "continuation",
         "Continuation",
     ],
+    "hm_neuro.files.nwb": ["to_nwb", "read_nwb"],
     "hm_neuro.measures": [
         "description_length",
         "exact_free_energy",

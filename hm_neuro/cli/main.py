@@ -15,7 +15,7 @@ from ..errors import HMError, bad
 from ..files.model_io import transaction
 from ..log import progress
 from ..training import Interrupted
-from . import animate, cache, check, evaluate, protocol, reproduce, sweep, train
+from . import animate, cache, check, evaluate, export, protocol, reproduce, sweep, train
 from .common import Parser
 
 #: every command: (function, the options it takes, its help), from its module
@@ -28,6 +28,7 @@ COMMANDS = {
     "animate": animate.COMMAND,
     "cache": cache.COMMAND,
     "check": check.COMMAND,
+    "export": export.COMMAND,
 }
 
 
