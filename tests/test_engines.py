@@ -106,8 +106,8 @@ def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
     c = make_circuit([4, 3, 1], rate=0.05)
     ckpt = tmp_path / "c.npz"
 
-    whole = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200), progress=False).params
-    eng = interrupted_at(engine(c, chunk=200), 3)
+    whole = train(c, BarsStream(size=2), 600, seed=4, engine=engine(c, chunk=200, record_every=100), progress=False)
+    eng = interrupted_at(engine(c, chunk=200, record_every=100), 3)
     with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
         train(c, BarsStream(size=2), 600, seed=4, engine=eng, progress=False, checkpoint=Checkpointing(ckpt, 10_000))
     resumed = train(
@@ -115,11 +115,15 @@ def test_checkpoint_resume_is_bit_identical(engine, tmp_path):
         BarsStream(size=2),
         600,
         seed=4,
-        engine=engine(c, chunk=200),
+        engine=engine(c, chunk=200, record_every=100),
         progress=False,
         checkpoint=Checkpointing(ckpt, resume=True),
-    ).params
-    assert resumed.max_abs_difference(whole) == 0.0
+    )
+    assert resumed.params.max_abs_difference(whole.params) == 0.0
+    assert resumed.history_seen == whole.history_seen == list(range(0, 601, 100))
+    assert set(resumed.history) == set(whole.history)  # every array's history, restored
+    for name, values in whole.history.items():
+        np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
 
 
 def test_resume_refuses_changed_options_naming_them(engine, tmp_path):

@@ -29,6 +29,43 @@ def test_free_energy_bounds_minus_log_prob(rng):
     assert np.all(fe["kl_q_p"] > 1e-6)  # random Q is not the posterior
 
 
+def test_the_penalty_is_kl_of_q_to_the_posterior_in_bits_by_brute_force(rng):
+    """Eq. 8's penalty, computed here from scratch for every data vector:
+    sum over hidden states of Q log2(Q / P(h | d)), with Q and P(h, d) as
+    products of the units' Bernoulli probabilities (eq. 1) -- and the free
+    energy as -sum Q log2 P(h, d) - H(Q), all in bits."""
+    c = make_circuit([3, 2, 2])
+    p = random_parameters(c, rng, scale=1.5)
+    data = all_inputs(3)
+    fe = measures.exact_free_energy(p, data)
+    hidden = all_inputs(4)  # h1 (2 units), h2 (2 units)
+
+    def bern(x, prob):
+        return np.prod(np.where(x > 0, prob, 1 - prob), axis=-1)
+
+    for i, d in enumerate(data):
+        q = np.array(
+            [
+                bern(h[:2], sigmoid(p.recognition_biases[0] + d @ p.recognition_weights[0]))
+                * bern(h[2:], sigmoid(p.recognition_biases[1] + h[:2] @ p.recognition_weights[1]))
+                for h in hidden
+            ]
+        )
+        joint = np.array(
+            [
+                bern(h[2:], sigmoid(p.generative_biases[2]))
+                * bern(h[:2], sigmoid(p.generative_biases[1] + h[2:] @ p.generative_weights[1]))
+                * bern(d, sigmoid(p.generative_biases[0] + h[:2] @ p.generative_weights[0]))
+                for h in hidden
+            ]
+        )
+        kl = np.sum(q * np.log2(q / (joint / joint.sum())))
+        free = -np.sum(q * np.log2(joint)) + np.sum(q * np.log2(q))
+        assert fe["kl_q_p"][i] == pytest.approx(kl, abs=1e-12)
+        assert fe["free_energy"][i] == pytest.approx(free, abs=1e-12)
+        assert fe["neg_log2_prob"][i] == pytest.approx(-np.log2(joint.sum()), abs=1e-12)
+
+
 def test_free_energy_equals_minus_log_prob_when_q_is_the_posterior(rng):
     """One hidden unit: the true posterior is logistic in d, so Q can equal it."""
     c = make_circuit([4, 1])
