@@ -2,9 +2,11 @@
 
 Each mutation replaces one exact piece of the library in a copy of
 ``hm_neuro/`` (the working tree is never touched), runs the tests named for
-it against the copy (``PYTHONPATH``, and ``python -P`` so that the working tree is not on the path; the command-line tests' subprocesses
-inherit it) and reports whether they failed -- caught -- or passed.  Exit
-status 1 if any bug goes uncaught.
+it against the copy (``PYTHONPATH``, and ``python -P`` so that the working
+tree is not on the path; the command-line tests' subprocesses inherit it)
+and reports whether they failed -- caught -- or passed, after a baseline
+run of the same tests on the unmutated copy.  Exit status 1 if any bug goes
+uncaught.
 
     python tests/mutations/run.py            # every mutation
     python tests/mutations/run.py 1 4        # mutations 1 and 4
