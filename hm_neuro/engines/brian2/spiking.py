@@ -210,7 +210,11 @@ class SpikingNetwork(PopulationNetwork):
 
         def learn(k):
             where = (f"{kind}_weights", k, self.declared_draw(kind, k, purpose))
-            dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + rule.code("weight", names, *where)
+            # the papers' rule as it always was written (the same floating-point order), a declared one generated
+            factor = (
+                f"a_pre * (fired_post - p_{pathway}_post)" if rule.is_default else rule.code("weight", names, *where)
+            )
+            dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + factor
             if rule.stateful:  # the synapse's state moves, its weight is expressed
                 return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k), *where)
             return self.weight_rule(kind, k, dw, purpose)
