@@ -323,3 +323,63 @@ def test_a_second_engine_of_a_shape_in_one_process_generates_the_same_sources(ca
         cached = eng.cached_build
     assert second == first and not any("_1." in name for name in first + second)
     assert cached  # nothing compiled the second time
+
+
+# ------------------------------------------------ runs of other lengths share a build
+
+
+def test_interactive_compiled_runs_take_their_chunk_from_a_ladder():
+    from hm_neuro.engines import CHUNK_LADDER, EngineOptions, ladder_chunk
+
+    cpp = EngineOptions(engine="brian2", device="cpp_standalone")
+    got = {n: ladder_chunk(cpp, n) for n in (1, 1024, 1025, 5000, 40_000, 50_000, 100_000, 131_072)}
+    assert got == {
+        1: 1024,
+        1024: 1024,
+        1025: 2048,
+        5000: 8192,
+        40_000: 65536,
+        50_000: 65536,
+        100_000: 65536,
+        131_072: 65536,
+    }
+    assert ladder_chunk(cpp, 131_073) is None  # long runs: even chunks of up to 1e5, as before
+    assert ladder_chunk(cpp.replace(chunk=5000), 50_000) is None  # a chunk the caller chose
+    assert ladder_chunk(EngineOptions(engine="brian2", device="numpy"), 50_000) is None  # nothing compiled per chunk
+    assert ladder_chunk(EngineOptions(engine="vectorised"), 50_000) is None
+    assert CHUNK_LADDER[-1] == 65536
+
+
+def test_a_build_that_is_needed_says_which_part_of_its_key_is_new(tmp_path, monkeypatch):
+    monkeypatch.setenv("HM_NEURO_CACHE_DIR", str(tmp_path))
+    fields = {"layers": [16, 8, 1], "chunk": 65536, "n_machines": 1, "record_every": 0}
+    assert cache.what_is_new(fields) == "no build of these layers is cached"
+    entry = tmp_path / "builds" / "abc"
+    entry.mkdir(parents=True)
+    (entry / "main").write_bytes(b"\x7fELF")
+    cache.record_build(entry, {**fields, "chunk": 8192, "record_every": 1000})
+    assert cache.what_is_new(fields) == "new: chunk 65536 (cached: 8192), record_every 0 (cached: 1000)"
+    assert cache.what_is_new({**fields, "layers": [4, 2]}) == "no build of these layers is cached"
+
+
+@needs_compiler
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_fifty_thousand_then_a_hundred_thousand_then_another_rate_compile_once(tmp_path, monkeypatch, caplog):
+    import hm_neuro as hm
+
+    monkeypatch.setenv("HM_NEURO_CACHE_DIR", str(tmp_path))
+    c = hm.load_circuit("bars")
+    faster = c.replace(learning_rates={**c.learning_rates, "generative_weights": (0.3, 0.002)})
+    kw = dict(engine="brian2", device="cpp_standalone", progress=False)
+    with caplog.at_level(logging.INFO, logger="hm_neuro"):
+        runs = [
+            hm.train(c, hm.BarsStream(), 50_000, seed=0, **kw),
+            hm.train(c, hm.BarsStream(), 100_000, seed=0, **kw),
+            hm.train(faster, hm.BarsStream(), 100_000, seed=0, **kw),
+        ]
+    assert sum("compiling the circuit" in r.getMessage() for r in caplog.records) == 1
+    assert [r.examples_seen for r in runs] == [50_000, 100_000, 100_000]
+    assert runs[1].params.max_abs_difference(runs[2].params) > 1e-3  # the rate did change the run
+    ref = hm.train(c, hm.BarsStream(), 50_000, seed=0, engine="vectorised", progress=False)
+    assert runs[0].params.max_abs_difference(ref.params) <= 1e-9  # the padding learned nothing

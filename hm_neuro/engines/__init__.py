@@ -30,6 +30,8 @@ __all__ = [
     "Capabilities",
     "capabilities",
     "planned_chunk",
+    "ladder_chunk",
+    "CHUNK_LADDER",
     "ENGINES",
     "DEVICES",
     "PROPAGATIONS",
@@ -77,6 +79,26 @@ def planned_chunk(options: EngineOptions, circuit: Circuit, n_machines: int) -> 
     from .vectorised import chunk_limit
 
     return min(options.chunk, chunk_limit(circuit, options.rule, n_machines))
+
+
+#: the chunk lengths of interactive compiled runs: a run of n examples (n up to
+#: twice the last) runs on the build of the first length >= min(n, the last),
+#: padded (the padding rows do not learn), so runs of different lengths share
+#: one build instead of compiling one each
+CHUNK_LADDER = tuple(2**k for k in range(10, 17))  # 1,024 .. 65,536
+
+
+def ladder_chunk(options: EngineOptions, n_examples: int) -> int | None:
+    """The chunk of :data:`CHUNK_LADDER` a training of ``n_examples`` runs
+    with where the engine compiles one build per chunk length
+    (cpp_standalone, the default ``chunk``); None elsewhere (any chunk
+    length costs nothing there, or the caller chose one)."""
+    can = CAPABILITIES[options.engine]
+    if not can.brian2 or options.resolved_device != "cpp_standalone" or options.chunk != MAX_CHUNK:
+        return None
+    if n_examples > 2 * CHUNK_LADDER[-1]:
+        return None
+    return next(c for c in CHUNK_LADDER if c >= min(n_examples, CHUNK_LADDER[-1]))
 
 
 def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .. import interrupts
 from ..checks import Integer, check
-from ..engines import EngineOptions, capabilities, make_engine, planned_chunk
+from ..engines import EngineOptions, capabilities, ladder_chunk, make_engine, planned_chunk
 from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
 from ..seeds import tree
@@ -298,7 +298,9 @@ def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> 
     """The options a training runs with: even chunks, and the device resolved
     (the one actually used, which a checkpoint records)."""
     max_chunk = planned_chunk(opts, circuit, N)  # the vectorised engine's uniforms: chunks that fit in memory
-    return opts.replace(chunk=plan_chunks(n_examples, max_chunk), device=opts.resolved_device)
+    # a compiled build serves runs of other lengths: interactive runs share the build of a ladder's chunk
+    chunk = ladder_chunk(opts, n_examples) or plan_chunks(n_examples, max_chunk)
+    return opts.replace(chunk=chunk, device=opts.resolved_device)
 
 
 def data_rows_for(streams, engine: str) -> int:

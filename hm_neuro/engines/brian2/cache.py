@@ -286,17 +286,51 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def record_build(entry: Path):
+def record_build(entry: Path, fields: dict | None = None):
     """Write the record of a complete build: size and SHA-256 of its binary
-    and every object file, and the compiler (atomically: a record is whole
-    or absent)."""
+    and every object file, the compiler, and what keys it (``fields``, the
+    arguments of :func:`build_key`) -- atomically: a record is whole or
+    absent."""
     import json
 
     files = {str(p.relative_to(entry)): [p.stat().st_size, _digest(p)] for p in _built_files(entry)}
     tmp = entry / (RECORD + ".partial")
     compiler = {"command": " ".join(_compiler()), "version": _compiler_version()}
-    tmp.write_text(json.dumps({"compiler": compiler, "files": files}, sort_keys=True))
+    record = {"compiler": compiler, "files": files, **({} if fields is None else {"key": fields})}
+    tmp.write_text(json.dumps(record, sort_keys=True, default=str))
     os.replace(tmp, entry / RECORD)
+
+
+def what_is_new(fields: dict) -> str:
+    """Why a build is compiled, in words: the parts of its key (``fields``)
+    that differ from the closest cached build of the same layers, or that
+    none is cached."""
+    import json
+
+    fields = json.loads(json.dumps(fields, default=str))
+    best = None
+    for record in (cache_root() / "builds").glob(f"*/{RECORD}"):
+        try:
+            key = json.loads(record.read_text()).get("key")
+        except (OSError, ValueError):
+            continue
+        if not isinstance(key, dict) or key.get("layers") != fields.get("layers"):
+            continue
+        differ = sorted(k for k in set(key) | set(fields) if key.get(k) != fields.get(k))
+        if best is None or len(differ) < len(best[0]):
+            best = (differ, key)
+    if best is None:
+        return "no build of these layers is cached"
+    differ, key = best
+    if not differ:
+        return "a build of this key was incomplete"
+    shown = [f"{k} {_short(fields.get(k))} (cached: {_short(key.get(k))})" for k in differ[:4]]
+    return "new: " + ", ".join(shown) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+
+
+def _short(value) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def damage(entry: Path) -> str | None:

@@ -33,6 +33,7 @@ from .cache import (
     damage,
     precompiled_header,
     record_build,
+    what_is_new,
 )
 from .code import PHILOX, STOCHASTIC_FLOOR
 from .device import SEED_ENV, configure, default_device, terminate_children
@@ -150,7 +151,7 @@ class Brian2Engine(EngineBase):
         self.net.network.run(self.chunk * self.net.example_duration, namespace=self._namespace())
         if options.build_dir is None:
             spiking = options.spiking
-            key = build_key(
+            fields = dict(
                 layers=list(circuit.layers),
                 nonnegative=list(circuit.nonnegative_generative_weights_into),
                 chunk=int(self.chunk),
@@ -172,9 +173,10 @@ class Brian2Engine(EngineBase):
                     else {"plasticity": circuit.plasticity.key(), "fp_contract": "off"}
                 ),
             )
-            entry = cache_root() / "builds" / key
+            entry = cache_root() / "builds" / build_key(**fields)
         else:
-            entry = Path(options.build_dir) / "standalone"
+            fields, entry = None, Path(options.build_dir) / "standalone"
+        self.build_fields = fields
         self.build_entry = entry
         t0 = time.perf_counter()
         with interrupts.on_stop(terminate_children), FileLock(entry.with_suffix(".lock")):
@@ -210,9 +212,10 @@ class Brian2Engine(EngineBase):
         found = binary.is_file()
         if not found:
             progress_log.info(
-                "compiling the circuit for layers %s x%d on cpp_standalone (once per shape, ~10-40 s)",
+                "compiling the circuit for layers %s x%d on cpp_standalone (once per shape, ~10-40 s)%s",
                 list(circuit.layers),
                 self.n_machines,
+                "" if self.build_fields is None else "; " + what_is_new(self.build_fields),
             )
         before = binary.stat().st_mtime_ns if found else None
         try:
@@ -230,7 +233,7 @@ class Brian2Engine(EngineBase):
                     b2.get_device().extra_compile_args = args
                     # unchanged sources are left untouched by Brian2: make recompiles nothing
                     b2.device.build(directory=str(entry), compile=True, run=False, with_output=False)
-            record_build(entry)
+            record_build(entry, self.build_fields)
         except BaseException:
             shutil.rmtree(entry, ignore_errors=True)
             raise
