@@ -385,3 +385,49 @@ def test_the_success_rate_statistics_match_known_values():
     assert fisher_exact_p(1, 10, 7, 10) == pytest.approx(0.0198, abs=5e-4)  # "8 bits vs float64: p = 0.02"
     assert fisher_exact_p(32, 40, 33, 40) == pytest.approx(1.0)  # "K saturates: Fisher p = 1"
     assert fisher_exact_p(0, 40, 40, 40) < 1e-20
+
+
+# ------------------------------------------------------------ hidden-state synapses (issue 36)
+
+
+def _expressed_levels(plasticity, parameter_set, k, lo, hi):
+    """The distinct weights a declared synapse can express over [lo, hi] (its hidden value swept finely)."""
+    h = np.linspace(lo, hi, 20001)
+    f = plasticity.numpy("expressed", parameter_set, k)
+    if "h" in plasticity.state:
+        return np.unique(f(h=h))
+    m = len(plasticity.state)
+    return np.unique(f(**{f"c{i}": h / m for i in range(m)}))
+
+
+def test_the_hidden_state_synapses_express_26_levels_per_layer_and_keep_their_bits():
+    from hm_neuro.experiments import precision as experiment
+
+    rows = {r[0]: r for r in experiment.hidden_state_settings()}
+    assert list(rows) == [
+        "float64",
+        "4.7-bit per-layer",
+        "8-bit hidden",
+        "12-bit hidden",
+        "float64 hidden",
+        "4 contacts",
+    ]
+    c = hm.load_circuit("bars")
+    for label in ("8-bit hidden", "12-bit hidden", "float64 hidden"):
+        rule = rows[label][4]
+        c.replace(plasticity=rule)  # a valid circuit
+        for kind, ranges in experiment.PER_LAYER_RANGES.items():
+            for k, (lo, hi) in enumerate(ranges):
+                levels = _expressed_levels(rule, f"{kind}_weights", k, lo, hi)
+                assert 25 <= len(levels) <= 26 and 0.0 in levels, (label, kind, k, len(levels))
+    hstep = rows["8-bit hidden"][4].constants_for("recognition_weights", 0)["hstep"]
+    assert hstep == pytest.approx(14.0 / 255)  # 256 hidden levels over [-3, 11]
+    assert rows["4 contacts"][5] == pytest.approx(18.8) and len(rows["4 contacts"][4].state) == 4
+    assert rows["4 contacts"][4].draws == 4  # each contact rounds with its own draw
+
+
+def test_a_connection_of_contacts_must_have_one():
+    from hm_neuro.experiments import precision as experiment
+
+    with pytest.raises(hm.HMError, match=r"contacts: must be"):
+        experiment.contacts(0)

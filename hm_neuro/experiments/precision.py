@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
+from ..checks import Integer, check
 from ..engines import MAX_CHUNK
 from ..errors import HMError
 from ..files.model_io import save_json
@@ -135,6 +136,7 @@ def contacts(m: int) -> Plasticity:
     """A connection of ``m`` contacts, each a synapse of :data:`EXPRESSED_BITS`
     levels over its layer's range / m, each taking dw / m with its own
     stochastic rounding; the weight is their sum (total state m x 4.7 bits)."""
+    m = check("contacts", m, Integer(1, 64))
     values = _grid_constants(EXPRESSED_BITS, m)
     state = {
         f"c{i}": {"init": f"w / {m}", "update": f"clip(step * stochastic_round((c{i} + dw / {m}) / step), lo, hi)"}
@@ -309,48 +311,18 @@ def result_name(rule: Rule, engine: str, quick: bool) -> str:
     )
 
 
-def main(
-    seeds=None,
-    quick=False,
-    out="figures",
-    workers=None,
-    rule="wake-sleep",
-    engine=None,
-    device=None,
-    seed=0,
-    digits=False,
-    settings=None,
-):
-    """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
-    (default :data:`SEEDS`) on the Brian2 circuit; ``quick``: 4.7 and 8
-    bits, 2 seeds unless ``seeds`` says otherwise, 2,000 examples on the
-    vectorised engine (a smoke test of the code, not a result).
-    ``digits``: add :func:`digits_rows`.  ``settings``: ``default`` (the
-    rows of :func:`settings`) or ``per-layer`` (:func:`per_layer_settings`:
-    float64, one 4.7-bit grid and 4.7-bit grids per layer).  Every row
-    reports its success rate with a Wilson 95 % interval and Fisher's exact
-    p against float64 of the same run.  Every setting is checked before
-    any work as ``hm-neuro train`` checks it; a run in which every training
-    fails writes nothing and raises."""
-    t0 = time.perf_counter()
-    out = Path(out)
-    rule = Rule.parse(rule)
-    engine = engine or ("vectorised" if quick else "brian2")
-    examples = 2_000 if quick else bars.EXAMPLES
-    seeds = seeds if seeds is not None else (2 if quick else SEEDS)
-    chosen = _setting_set(settings)
+def _rows_of(chosen: str, quick: bool) -> list:
+    """(label, bits, rounding, precision, plasticity, total state bits) of every row of a setting set."""
     if chosen == "per-layer":
-        rows = [(*r, None, r[1] or 64) for r in per_layer_settings()]
-    elif chosen == "hidden-state":
-        rows = hidden_state_settings()
-    else:
-        rows = globals()["settings"](DIGITS_BITS) if quick else globals()["settings"]()
-        rows = [(*r, None, r[1] or 64) for r in rows]
-    seed_list = list(range(seed, seed + seeds))
-    tasks = _tasks(rows, seed_list, examples, rule, engine, device)
-    results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
-    if all(r["row"]["status"] != "ok" for r in results):
-        raise HMError(f"precision: every training failed; first error: {results[0]['row'].get('error')}")
+        return [(*r, None, r[1] or 64) for r in per_layer_settings()]
+    if chosen == "hidden-state":
+        return hidden_state_settings()
+    rows = settings(DIGITS_BITS) if quick else settings()
+    return [(*r, None, r[1] or 64) for r in rows]
+
+
+def _table(rows, results, seeds: int, chosen: str) -> tuple:
+    """Every row's statistics (printed as they come) and the best model of the rows shown as weights."""
     circuit = bars.circuit_for("connections")
     table, shown = [], {}
     for i, (label, bits, rounding, precision, plasticity, state_bits) in enumerate(rows):
@@ -378,6 +350,48 @@ def main(
             + (f", {row['failed']} failed" if row["failed"] else ""),
             file=sys.stderr,
         )
+    return table, shown
+
+
+def main(
+    seeds=None,
+    quick=False,
+    out="figures",
+    workers=None,
+    rule="wake-sleep",
+    engine=None,
+    device=None,
+    seed=0,
+    digits=False,
+    settings=None,
+):
+    """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
+    (default :data:`SEEDS`) on the Brian2 circuit; ``quick``: 4.7 and 8
+    bits, 2 seeds unless ``seeds`` says otherwise, 2,000 examples on the
+    vectorised engine (a smoke test of the code, not a result).
+    ``digits``: add :func:`digits_rows`.  ``settings``: ``default`` (the
+    rows of :func:`settings`), ``per-layer`` (:func:`per_layer_settings`:
+    float64, one 4.7-bit grid and 4.7-bit grids per layer) or
+    ``hidden-state`` (:func:`hidden_state_settings`: 26 expressed levels
+    per layer with a hidden value or as contacts, declared synapse models).  Every row
+    reports its success rate with a Wilson 95 % interval and Fisher's exact
+    p against float64 of the same run.  Every setting is checked before
+    any work as ``hm-neuro train`` checks it; a run in which every training
+    fails writes nothing and raises."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    rule = Rule.parse(rule)
+    engine = engine or ("vectorised" if quick else "brian2")
+    examples = 2_000 if quick else bars.EXAMPLES
+    seeds = seeds if seeds is not None else (2 if quick else SEEDS)
+    chosen = _setting_set(settings)
+    rows = _rows_of(chosen, quick)
+    seed_list = list(range(seed, seed + seeds))
+    tasks = _tasks(rows, seed_list, examples, rule, engine, device)
+    results = run_tasks(tasks, workers=workers or default_workers(), desc=f"precision {rule.label}")
+    if all(r["row"]["status"] != "ok" for r in results):
+        raise HMError(f"precision: every training failed; first error: {results[0]['row'].get('error')}")
+    table, shown = _table(rows, results, seeds, chosen)
     name = result_name(rule, engine, quick) + ("" if chosen == "default" else "_" + chosen)
     _add_rates(table)
     learned = [
