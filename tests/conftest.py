@@ -76,3 +76,36 @@ def has_compiler():
 
 
 needs_compiler = pytest.mark.skipif(not has_compiler(), reason="no C++ compiler")
+
+
+#: the spiking circuit's bridge to the binary machine: one clock step per window, the exact escape
+BRIDGE = {"window": 1.0, "dt": 1.0}
+
+
+def backends(need: str | None = None, compiled: bool = False, slow_compiled: bool = False, slow=()) -> list:
+    """One pytest param per way to run a circuit, from the engine registry
+    (``hm_neuro.engines.CAPABILITIES``; nengo's pattern: adding an engine
+    runs every test written against this list on it): the options of
+    ``make_engine`` as a dict.  Brian2 engines run on the numpy device and
+    (``compiled``) on cpp_standalone, marked; the spiking engine at its
+    bridge, where it is the binary machine.  ``need``: a capability the
+    engine must declare (``"rules"``, ``"plasticity"``, ...);
+    ``slow_compiled``: the compiled ones in the slow tier; ``slow``: ids
+    of others in the slow tier."""
+    from hm_neuro.engines import CAPABILITIES
+    from hm_neuro.model import Spiking
+
+    out = []
+    for name, can in CAPABILITIES.items():
+        if need is not None and not getattr(can, need):
+            continue
+        if not can.brian2:
+            out.append(pytest.param({"engine": name}, id=name))
+            continue
+        base = {"engine": name, **({"spiking": Spiking(**BRIDGE)} if can.spiking else {})}
+        out.append(pytest.param({**base, "device": "numpy"}, id=f"{name}-numpy"))
+        if compiled:
+            late = slow_compiled or f"{name}-cpp" in slow
+            marks = [needs_compiler, pytest.mark.standalone] + ([pytest.mark.slow] if late else [])
+            out.append(pytest.param({**base, "device": "cpp_standalone"}, id=f"{name}-cpp", marks=marks))
+    return [p if p.id not in slow or p.marks else pytest.param(*p.values, id=p.id, marks=pytest.mark.slow) for p in out]

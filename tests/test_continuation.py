@@ -5,17 +5,14 @@ run (the counter-based stream and the data start where it stopped), and
 
 import numpy as np
 import pytest
-from conftest import make_circuit
+from conftest import backends, make_circuit
 from helpers import run_cli
 
 import hm_neuro as hm
 from hm_neuro.errors import HMError
 
-ENGINES = [
-    pytest.param({"engine": "numpy"}, id="numpy"),
-    pytest.param({"engine": "vectorised"}, id="vectorised"),
-    pytest.param({"engine": "brian2", "device": "numpy"}, id="brian2-numpy"),
-]
+#: every registered engine (conftest.backends); the spiking circuit on Brian2's numpy target in the slow tier
+ENGINES = backends(slow=("spiking-numpy",))
 
 
 @pytest.mark.parametrize("options", ENGINES)
@@ -59,7 +56,7 @@ def test_a_population_continues_from_one_example_count():
         hm.train_population(c, [hm.BarsStream(size=2)] * 2, 100, [0, 1], "numpy", params=[a, b], progress=False)
 
 
-@pytest.mark.parametrize("options", ENGINES[1:])
+@pytest.mark.parametrize("options", [e for e in ENGINES if e.id != "numpy"])
 def test_a_synapse_state_continues_exactly(options):
     """The hidden state of a declared synapse (circuits/bars_consolidation)
     is part of what continues: 2000 + 1000 equals 3000 in one run."""

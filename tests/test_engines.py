@@ -4,24 +4,22 @@ reference runs."""
 
 import numpy as np
 import pytest
-from conftest import make_circuit, needs_compiler, random_parameters, three_machines
+from conftest import backends, make_circuit, needs_compiler, random_parameters, three_machines
 
 from hm_neuro.engines import make_engine, reference
 from hm_neuro.errors import HMError
 from hm_neuro.model import Parameters, Perturbation, Uniforms
 from hm_neuro.training import BarsStream, Checkpointing, train
 
-ENGINES = [("numpy", None), ("brian2", "numpy"), ("vectorised", None)]
 
-
-@pytest.fixture(params=ENGINES, ids=lambda e: "/".join(x for x in e if x))
+@pytest.fixture(params=backends())
 def engine(request):
-    """A factory of engines of one kind: ``engine(circuit, **options)``."""
-    name, device = request.param
+    """A factory of engines of one kind, every registered engine in turn
+    (``conftest.backends``): ``engine(circuit, **options)``."""
     made = []
 
     def factory(circuit, **kw):
-        eng = make_engine(circuit, name, device=device, **kw)
+        eng = make_engine(circuit, **{**request.param, **kw})
         made.append(eng)
         return eng
 

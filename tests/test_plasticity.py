@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import make_circuit, needs_compiler, random_parameters
+from conftest import backends, make_circuit, random_parameters
 from helpers import run_cli
 
 import hm_neuro as hm
@@ -53,18 +53,11 @@ STOCHASTIC = hm.Plasticity(
 #: the papers' rule written out by a user: the declared code path, the same numbers
 PAPERS_WRITTEN_OUT = hm.Plasticity(weight="s_pre*(s_post-p_post)", bias="s-p", name="delta rule, declared")
 
-CPP = {"engine": "brian2", "device": "cpp_standalone"}
-COMPILED = [needs_compiler, pytest.mark.standalone]
-ENGINES = [
-    pytest.param({"engine": "vectorised"}, id="vectorised"),
-    pytest.param({"engine": "brian2", "device": "numpy"}, id="brian2-numpy"),
-    pytest.param(CPP, id="cpp_standalone", marks=COMPILED),
-    pytest.param({"engine": "brian2", "device": "cython"}, id="cython", marks=[needs_compiler, pytest.mark.slow]),
-    #: the spiking circuit's bridge: one clock step per window, the exact escape (tests/test_spiking.py)
-    pytest.param({"engine": "spiking", "device": "numpy", "spiking": hm.Spiking(window=1.0, dt=1.0)}, id="spiking"),
-]
+#: every engine that declares plasticity (conftest.backends, from the registry); the
+#: compiled spiking circuit in the slow tier (its bridge on Brian2's numpy target is exact)
+ENGINES = backends("plasticity", compiled=True, slow=("spiking-cpp",))
 #: the same, each compiled build in the slow tier (one compiled build of a declared rule runs in every test run)
-ENGINES_SLOW_BUILDS = [*ENGINES[:2], pytest.param(CPP, id="cpp_standalone", marks=[*COMPILED, pytest.mark.slow])]
+ENGINES_SLOW_BUILDS = backends("plasticity", compiled=True, slow_compiled=True)
 
 
 # ------------------------------------------------------------ the declaration
