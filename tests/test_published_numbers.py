@@ -37,8 +37,37 @@ def per_layer_row(setting):
     return f"| {r['seeds_reaching_paper_kl']} | {lo:.0f}-{hi:.0f} % |"
 
 
+HIDDEN_STATE_ROWS = ("float64", "4.7-bit per-layer", "8-bit hidden", "12-bit hidden", "float64 hidden", "4 contacts")
+
+
+def hs(setting):
+    return row("precision_hidden-state.json", setting)
+
+
+def hidden_state_row(setting):
+    r = row("precision_hidden-state.json", setting)
+    lo, hi = (100 * x for x in r["success_rate_interval_95"])
+    p = r.get("fisher_p_against_float64")
+    kls = r["kl_data_model_bits"]
+    return (
+        f"| {setting} | {r['state_bits_per_synapse']:g} | {r['seeds_reaching_paper_kl']} | {lo:.0f}-{hi:.0f} % | "
+        f"{'—' if p is None else f'{p:.2g}'} | {r['median_kl_data_model_bits']:.3f} | {min(kls):.3f} |"
+    )
+
+
 #: (page, the text it must contain, made from the JSON)
 CLAIMS = [
+    *[("docs/results/precision.md", lambda s=s: hidden_state_row(s)) for s in HIDDEN_STATE_ROWS],
+    (
+        "README.md",
+        lambda: (
+            f"**{hs('8-bit hidden')['seeds_reaching_paper_kl']}/40** ≤ 0.10 "
+            f"(52-80 %) against float64's {hs('float64')['seeds_reaching_paper_kl']}/40 "
+            f"(Fisher p = {hs('8-bit hidden')['fisher_p_against_float64']:.2f}); "
+            f"12-bit {hs('12-bit hidden')['seeds_reaching_paper_kl']}/40; "
+            f"4 contacts of 26 levels {hs('4 contacts')['seeds_reaching_paper_kl']}/40"
+        ),
+    ),
     (
         "README.md",
         lambda: (
