@@ -84,10 +84,11 @@ COMMAND = (
     add_options,
     dict(
         help="write a model's activity (and weight history) as an NWB file",
-        description="Record a trained model perceiving and dreaming for --examples examples (learning off) "
-        "on the spiking circuit (spike times) or the binary one (unit states), label every example's "
-        "wake and sleep phase, and write it with the weight history and the circuit as a Neurodata Without "
-        "Borders file (pynwb: pip install 'hm_neuro[nwb]').",
+        description="Record a trained model perceiving and dreaming for --examples examples\n"
+        "(learning off) on the spiking circuit (spike times) or the binary one (unit\n"
+        "states), label every example's wake and sleep phase, and write it with the\n"
+        "weight history and the circuit as a Neurodata Without Borders file\n"
+        "(pynwb: pip install 'hm_neuro[nwb]').",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ),
