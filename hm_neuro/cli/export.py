@@ -7,7 +7,7 @@ import argparse
 
 import numpy as np
 
-from ..engines import DEVICES, make_engine
+from ..engines import DEVICES, capabilities, make_engine
 from ..errors import bad
 from ..files.model_io import load_history, load_model
 from ..files.nwb import to_nwb
@@ -36,7 +36,7 @@ def run(args):
     stream = stream_for(args.data, circuit, args.p_vertical)
     data = stream.take(args.examples, np.random.default_rng(check_seed(args.seed)))
     frozen = np.zeros(args.examples)  # the trained machine perceives and dreams; nothing learns
-    options = {"device": args.device} if args.engine != "numpy" else {}
+    options = {"device": args.device} if capabilities(args.engine).brian2 else {}
     if spiking is not None:
         options["spiking"] = spiking
     with make_engine(circuit, args.engine, chunk=args.examples, record_spikes=True, **options) as eng:
