@@ -109,7 +109,8 @@ CASES = [
         "unknown-circuit",
         None,
         ["train", "--circuit", "nope", "--out", "m.npz"],
-        r"--circuit: no such circuit; names are \['bars', 'bars_weight_decay', 'digits', 'nines'\]",
+        r"--circuit: no such circuit; names are "
+        r"\['bars', 'bars_consolidation', 'bars_weight_decay', 'digits', 'nines'\]",
     ),
     (
         "missing-data-file",

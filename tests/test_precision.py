@@ -15,7 +15,7 @@ import hm_neuro as hm
 from hm_neuro.engines.brian2.device import compiler_available
 from hm_neuro.engines.reference import sleep_phase, wake_phase
 from hm_neuro.experiments.bars import SPIKING_BRIDGE
-from hm_neuro.model import PRESETS, Grid, Parameters, Precision, Rounding, Uniforms
+from hm_neuro.model import PARAMETER_SETS, PRESETS, Grid, Parameters, Precision, Rounding, Uniforms
 
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="needs a C++ compiler")
 BARS = hm.load_circuit("bars")
@@ -34,7 +34,7 @@ def trained(precision, n=1000, seed=5, chunk=500, **options):
 
 def on_grid(params, precision, circuit=BARS):
     """True if every parameter with a grid is a level of it, within its bounds."""
-    for name, arrays in params.__dict__.items():
+    for name, arrays in ((n, getattr(params, n)) for n in PARAMETER_SETS):
         for k, a in enumerate(arrays):
             grid = precision.grid(name, k)
             if grid is None:
@@ -159,7 +159,7 @@ def _one_update(precision):
 
     def clipped(params):  # each entry within its grid's bounds
         out = params.copy()
-        for name, arrays in out.__dict__.items():
+        for name, arrays in ((n, getattr(out, n)) for n in PARAMETER_SETS):
             grid = precision.grid(name)
             for k, a in enumerate(arrays):
                 arrays[k] = np.clip(a, *grid.bounds(name == "generative_weights" and BARS.nonnegative(k)))
