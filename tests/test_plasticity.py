@@ -11,7 +11,7 @@ from conftest import backends, make_circuit, random_parameters
 from helpers import run_cli
 
 import hm_neuro as hm
-from hm_neuro.check import DECLARED, EXPECTATION_SE, example_expectation_check, expectation_check
+from hm_neuro.check import DECLARED, EXPECTATION_SE, STATEFUL, example_expectation_check, expectation_check
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
 from hm_neuro.model import Perturbation
@@ -19,17 +19,8 @@ from hm_neuro.model import Perturbation
 DECAY = hm.Plasticity(
     weight="s_pre * (s_post - p_post) - lam * w", bias="s - p - lam * b", constants={"lam": 0.05}, name="decay"
 )
-#: a synapse with state: a consolidating chain whose slow variable also enters the update
-CHAIN = hm.Plasticity(
-    weight="s_pre * (s_post - p_post) - 0.01 * u2",
-    expressed="u1",
-    constants={"g": 0.05, "c2": 4.0},
-    state={
-        "u1": {"init": "w", "update": "u1 + dw + g * (u2 - u1)"},
-        "u2": {"init": "0.5 * w", "update": "u2 + g / c2 * (u1 - u2)"},
-    },
-    name="chain",
-)
+#: a synapse with state: hm-neuro check's consolidating chain (its slow variable also enters the update)
+CHAIN = dataclasses.replace(STATEFUL, name="chain")
 #: a bounded accumulator of 8 bits whose nearest level of 0.5 is expressed (a grid as a declaration)
 ACCUMULATOR = hm.Plasticity(
     expressed="0.5 * floor(h / 0.5 + 0.5)",
