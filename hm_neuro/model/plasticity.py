@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import math
 import numbers
 
@@ -358,9 +359,10 @@ class Plasticity:
         """The synapses have hidden state (module docstring)."""
         return bool(self.state)
 
-    @property
+    @functools.cached_property
     def draws(self) -> int:
-        """How many :data:`DRAW` calls a synapse's learning event makes."""
+        """How many :data:`DRAW` calls a synapse's learning event makes
+        (counted once: the NumPy engines ask every example)."""
         return sum(_draws(self._tree(which, {})) for which in self._synapse_expressions())
 
     def _synapse_expressions(self) -> list:
