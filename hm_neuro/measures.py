@@ -80,8 +80,16 @@ def _exact_tables(params: Parameters, data):
     # eqs. 2-3: the prior of alpha (layers 1..L) does not depend on d ...
     log_prior = sum(log_bernoulli(alpha[l], generative_logits(params, alpha, l)) for l in range(1, L + 1))
     # ... the input factor and Q's first layer pair every d with every alpha
-    log_lik = log_bernoulli_pairs(d, generative_logits(params, alpha, 0))  # (N, A)
-    log_q = log_bernoulli_pairs(hid[0], recognition_logits(params, [d], 0)).T  # (N, A)
+    # (a layer with lateral weights, :mod:`hm_neuro.model.lateral`, adds its own states' input: (N, A, n))
+    A0, A1 = params.lateral.get(("generative", 0)), params.lateral.get(("recognition", 1))
+    if A0 is None:
+        log_lik = log_bernoulli_pairs(d, generative_logits(params, alpha, 0))  # (N, A)
+    else:
+        log_lik = log_bernoulli(d[:, None, :], generative_logits(params, alpha, 0)[None] + (d @ A0)[:, None, :])
+    if A1 is None:
+        log_q = log_bernoulli_pairs(hid[0], recognition_logits(params, [d], 0)).T  # (N, A)
+    else:
+        log_q = log_bernoulli(hid[0][None], recognition_logits(params, [d], 0)[:, None, :] + (hid[0] @ A1)[None])
     for k in range(1, L):
         log_q = log_q + log_bernoulli(alpha[k + 1], recognition_logits(params, alpha, k))
     return log_prior[None, :] + log_lik, log_q
@@ -100,7 +108,11 @@ MAX_TABLE_ENTRIES = 2**22
 def _row_blocks(params: Parameters, data):
     d = np.atleast_2d(np.asarray(data, dtype=float))
     n_states = 2 ** sum(b.size for b in params.generative_biases[1:])
-    step = max(1, MAX_TABLE_ENTRIES // n_states)
+    # a first layer pair with lateral weights makes (rows, states, units) tables
+    units = max(
+        [1] + [params.lateral[key].shape[0] for key in (("generative", 0), ("recognition", 1)) if key in params.lateral]
+    )
+    step = max(1, MAX_TABLE_ENTRIES // (n_states * units))
     return [d[i : i + step] for i in range(0, len(d), step)]
 
 

@@ -51,11 +51,13 @@ def register(name: str, target: str, capabilities: Capabilities):
     CAPABILITIES[name] = capabilities
 
 
-register("numpy", "hm_neuro.engines.reference:NumpyEngine", Capabilities("the NumPy reference", rules=False))
+register(
+    "numpy", "hm_neuro.engines.reference:NumpyEngine", Capabilities("the NumPy reference", rules=False, lateral=True)
+)
 register(
     "vectorised",
     "hm_neuro.engines.vectorised:VectorisedEngine",
-    Capabilities("NumPy over a population", memory_bounded_chunks=True, seed_alone=True),
+    Capabilities("NumPy over a population", lateral=True, memory_bounded_chunks=True, seed_alone=True),
 )
 register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine", Capabilities("the Brian2 circuit", brian2=True))
 register(
@@ -106,6 +108,13 @@ def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:
     check :func:`make_engine` makes, for callers that check before any work
     (a sweep's or an experiment's tasks)."""
     can = CAPABILITIES[options.engine]
+    if circuit.lateral and not can.lateral:
+        raise bad(
+            "engine",
+            f"{can.title} does not run lateral connections (circuit {circuit.name}); they run on "
+            f"{[n for n, c in CAPABILITIES.items() if c.lateral]}",
+            options.engine,
+        )
     if not circuit.plasticity.is_default:
         if not can.plasticity:
             raise bad(

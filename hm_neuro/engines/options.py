@@ -28,7 +28,8 @@ class Capabilities:
     spiking units in ms (``spiking`` dynamics, ``record_traces``);
     ``rules``: reweighted and multi-sample rules; ``plasticity``: a
     circuit's declared plasticity (:mod:`hm_neuro.model.plasticity`);
-    ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
+    ``lateral``: ordered lateral connections within layers
+    (:mod:`hm_neuro.model.lateral`); ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
     memory; ``seed_alone``: a machine's result depends on its seed alone
     whatever the generator (otherwise: with the counter-based stream)."""
 
@@ -37,6 +38,7 @@ class Capabilities:
     spiking: bool = False
     rules: bool = True
     plasticity: bool = True
+    lateral: bool = False
     memory_bounded_chunks: bool = False
     seed_alone: bool = False
 

@@ -41,7 +41,7 @@ from ..model import (
     draws_of,
     generative_logits,
     recognition_logits,
-    sample,
+    sample_layer,
     sigmoid,
 )
 from .base import Chunk, EngineBase
@@ -72,7 +72,10 @@ def wake_phase(
         if k + 1 in pt.clamps:
             s.append(np.asarray(pt.clamps[k + 1], dtype=float))
         else:
-            s.append(sample(sigmoid(recognition_logits(params, s, k, rec_masks)), u_wake[k]))
+            x = recognition_logits(params, s, k, rec_masks)
+            s.append(
+                sample_layer(params, "recognition", k + 1, x, u_wake[k], params.orders.get(("recognition", k + 1)))
+            )
     masks = pt.masks("generative", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_WAKE)
@@ -92,7 +95,18 @@ def wake_phase(
                 rule.event(params, "generative_weights", l, dw, s[l + 1], s[l], p, circuit.nonnegative(l))
             else:
                 w[l] = learn("generative_weights", l, w[l], dw, circuit.nonnegative(l))
+        _lateral_rule(params, circuit, "generative", l, s[l], p, gate)
     return s
+
+
+def _lateral_rule(params: Parameters, circuit: Circuit, pathway: str, l: int, s, p, gate):
+    """The delta rule on layer l's lateral weights in ``pathway``, if it has
+    them: ``dA_kj = eps s_k (s_j - p_j)`` on its connections (eq. 4 in the
+    wake phase, eq. 7 in the sleep phase; :mod:`hm_neuro.model.lateral`)."""
+    spec = circuit.lateral.of(pathway, l)
+    if spec is not None:
+        A = params.lateral[(pathway, l)]
+        params.lateral[(pathway, l)] = A + spec.learning_rate * gate * spec.mask * np.outer(s, s - p)
 
 
 class _Declared:
@@ -197,7 +211,8 @@ def sleep_phase(
         if l in pt.clamps:
             f[l] = np.asarray(pt.clamps[l], dtype=float)
         else:
-            f[l] = sample(sigmoid(generative_logits(params, f, l, gen_masks)), u_sleep[l])
+            x = generative_logits(params, f, l, gen_masks)
+            f[l] = sample_layer(params, "generative", l, x, u_sleep[l], params.orders.get(("generative", l)))
     masks = pt.masks("recognition", L)
     eps = circuit.learning_rates
     learn = _learner(rounding, t, philox.ROUND_SLEEP)
@@ -216,6 +231,7 @@ def sleep_phase(
             rule.event(params, "recognition_weights", k, dw, f[k], f[k + 1], q, False)
         else:
             w[k] = learn("recognition_weights", k, w[k], dw)
+        _lateral_rule(params, circuit, "recognition", k + 1, f[k + 1], q, gate)
     return f
 
 

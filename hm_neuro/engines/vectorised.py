@@ -32,6 +32,7 @@ from ..model import (
     draw_group,
     log_bernoulli,
     rounding_group,
+    sample_in_order,
     sigmoid,
 )
 from .base import Chunk, EngineBase
@@ -76,6 +77,8 @@ def stack(params: list) -> dict:
         key: [np.stack([p.synapse_state[key][k] for p in params]) for k in range(len(v))]
         for key, v in params[0].synapse_state.items()
     }
+    out["lateral"] = {key: np.stack([p.lateral[key] for p in params]) for key in params[0].lateral}
+    out["orders"] = dict(params[0].orders)
     return out
 
 
@@ -86,6 +89,8 @@ def unstack(arrays: dict, i: int) -> Parameters:
             for name in PARAMETER_SETS
         ],
         synapse_state={key: [a[i].copy() for a in v] for key, v in arrays["synapse_state"].items()},
+        lateral={key: a[i].copy() for key, a in arrays["lateral"].items()},
+        orders=dict(arrays["orders"]),
     )
 
 
@@ -219,6 +224,9 @@ class VectorisedEngine(EngineBase):
             name: [np.array([c.learning_rates[name][k] for c in circuits])[:, None, None] for k in range(len(P[name]))]
             for name in PARAMETER_SETS
         }
+        eps["lateral"] = {
+            key: np.array([c.lateral.of(*key).learning_rate for c in circuits])[:, None, None] for key in P["lateral"]
+        }
         masks = {kind: [self._mask(pts, kind, k) for k in range(L)] for kind in ("generative", "recognition")}
         clamps = [self._clamp(pts, l) for l in range(L + 1)]
         learn = _Learning(self.circuit, chunk.seeds, offset, m)
@@ -307,14 +315,22 @@ class VectorisedEngine(EngineBase):
         gb, rb = P["generative_biases"], P["recognition_biases"]
         gm, rm = masks["generative"], masks["recognition"]
         s, qlog = [d], []
-        for k in range(L):  # eq. 1, bottom-up
+        lateral = P["lateral"]
+        for k in range(L):  # eq. 1, bottom-up (a layer with lateral weights in their order)
             x = rb[k] + s[k] @ _masked(R[k], rm[k])
-            qlog.append(x)
-            st = (u[k] < sigmoid(x)).astype(float)
+            A = lateral.get(("recognition", k + 1))
+            if A is None:
+                st = (u[k] < sigmoid(x)).astype(float)
+            else:
+                st = sample_in_order(x, A, P["orders"][("recognition", k + 1)], u[k])
             if clamps[k + 1] is not None:
                 st = np.where(clamps[k + 1][0], clamps[k + 1][1], st)
+            qlog.append(x if A is None else x + st @ A)
             s.append(st)
         glog = [gb[l] + s[l + 1] @ _masked(G[l], gm[l]) for l in range(L)] + [gb[L]]
+        for (pathway, l), A in lateral.items():
+            if pathway == "generative":
+                glog[l] = glog[l] + s[l] @ A
         if rule.samples > 1 or rule.wake_update:
             # importance weights w_k from ln P(h_k, d) - ln Q(h_k | d) (eqs. 2-3), normalised over the K copies
             lw = sum(log_bernoulli(s[l], glog[l]) for l in range(L + 1))
@@ -349,6 +365,7 @@ class VectorisedEngine(EngineBase):
             if l < L:
                 dG = e_g[l] * gate * gm[l] * np.einsum("nka,nkb->nab", s[l + 1], err)
                 learn("generative_weights", l, dG, philox.ROUND_WAKE, self.circuit.nonnegative(l))
+            self._lateral_rule(P, eps, ("generative", l), s[l], err, gate)
         if rule.wake_update:  # the wake-phase Q update on real data
             e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
             for k in range(L):
@@ -357,7 +374,16 @@ class VectorisedEngine(EngineBase):
                 below = np.broadcast_to(s[k], err.shape[:2] + s[k].shape[2:])
                 dR = e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", below, err)
                 learn("recognition_weights", k, dR, philox.ROUND_WAKE)
+                self._lateral_rule(P, eps, ("recognition", k + 1), s[k + 1], err, gate)
         return s
+
+    def _lateral_rule(self, P, eps, key, s, err, gate):
+        """The delta rule on a layer's lateral weights, if it has them:
+        ``dA_kj = eps s_k err_j`` on its connections (:mod:`hm_neuro.model.lateral`)."""
+        if key in P["lateral"]:
+            mask = self.circuit.lateral.of(*key).mask
+            s = np.broadcast_to(s, err.shape)
+            P["lateral"][key] += eps["lateral"][key] * gate * mask * np.einsum("nka,nkb->nab", s, err)
 
     def _sleep(self, P, eps, masks, clamps, u, gate, learn):
         """Sleep phase of every machine: S fantasies top-down (S = 1: the
@@ -369,7 +395,11 @@ class VectorisedEngine(EngineBase):
         f = [None] * (L + 1)
         for l in range(L, -1, -1):
             x = gb[l] if l == L else gb[l] + f[l + 1] @ _masked(G[l], gm[l])
-            st = (u[l] < sigmoid(x)).astype(float)
+            A = P["lateral"].get(("generative", l))
+            if A is None:
+                st = (u[l] < sigmoid(x)).astype(float)
+            else:
+                st = sample_in_order(x, A, P["orders"][("generative", l)], u[l])
             if clamps[l] is not None:
                 st = np.where(clamps[l][0], clamps[l][1], st)
             f[l] = st
@@ -388,7 +418,9 @@ class VectorisedEngine(EngineBase):
                 )
                 self._declared_event(P, "recognition_weights", k, dR, f[k], f[k + 1], q, learn, philox.ROUND_SLEEP)
                 continue
-            err = f[k + 1] - sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
+            x = rb[k] + f[k] @ _masked(R[k], rm[k])
+            A = P["lateral"].get(("recognition", k + 1))
+            err = f[k + 1] - sigmoid(x if A is None else x + f[k + 1] @ A)
             learn("recognition_biases", k, e_rb[k] * gate * err.sum(axis=1, keepdims=True), philox.ROUND_SLEEP)
             learn(
                 "recognition_weights",
@@ -396,4 +428,5 @@ class VectorisedEngine(EngineBase):
                 e_r[k] * gate * rm[k] * np.einsum("nka,nkb->nab", f[k], err),
                 philox.ROUND_SLEEP,
             )
+            self._lateral_rule(P, eps, ("recognition", k + 1), f[k + 1], err, gate)
         return f

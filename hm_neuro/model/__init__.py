@@ -10,6 +10,7 @@ perturbations).  Nothing here imports an engine or Brian2; the engines
 
 from .circuit import MAX_UNITS_PER_LAYER, MAX_WEIGHTS, PARAMETER_SETS, Circuit, load_circuit
 from .dynamics import ESCAPES, Spiking, window_probability
+from .lateral import NO_LATERAL, PATHWAYS, Lateral, LateralLayer, sample_in_order
 from .machine import (
     DIVERGENCE_BOUND,
     NO_PERTURBATION,
@@ -19,6 +20,7 @@ from .machine import (
     Uniforms,
     diverged,
     generative_logits,
+    lateral_key,
     log_bernoulli,
     log_bernoulli_pairs,
     log_joint,
@@ -27,6 +29,7 @@ from .machine import (
     recognition_logits,
     sample,
     sample_fantasies,
+    sample_layer,
     sample_recognition,
     sigmoid,
 )
@@ -77,4 +80,11 @@ __all__ = [
     "recognition_logits",
     "sample_recognition",
     "sample_fantasies",
+    "sample_layer",
+    "sample_in_order",
+    "lateral_key",
+    "Lateral",
+    "LateralLayer",
+    "NO_LATERAL",
+    "PATHWAYS",
 ]

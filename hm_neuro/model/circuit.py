@@ -27,6 +27,7 @@ import math
 from ..errors import HMError, bad
 from ..resources import read_toml
 from .dynamics import Spiking
+from .lateral import NO_LATERAL, Lateral
 from .plasticity import DELTA_RULE, Plasticity
 from .precision import EXACT, Precision
 
@@ -49,6 +50,7 @@ _TOP_KEYS = {
     "dynamics": dict,
     "precision": (dict, str),
     "plasticity": dict,
+    "lateral": dict,
 }
 _REQUIRED = ("layers", "learning_rates")
 #: the largest layer and the most weights a circuit may have: 8 bytes per
@@ -87,6 +89,10 @@ class Circuit:
         The update of a synapse and a bias on a learning event, declared as
         equations (:mod:`hm_neuro.model.plasticity`); default the papers'
         delta rule (eqs. 4 and 7).
+    lateral : :class:`hm_neuro.model.lateral.Lateral` or dict
+        Ordered lateral connections within layers, generative or recognition
+        (:mod:`hm_neuro.model.lateral`); default none: the papers' factorial
+        layers.
     """
 
     layers: tuple
@@ -98,6 +104,7 @@ class Circuit:
     dynamics: dict = dataclasses.field(default_factory=dict)
     precision: Precision = EXACT
     plasticity: Plasticity = DELTA_RULE
+    lateral: Lateral = NO_LATERAL
 
     def __post_init__(self):
         object.__setattr__(self, "precision", Precision.parse(self.precision))
@@ -120,6 +127,13 @@ class Circuit:
             )
         object.__setattr__(self, "layers", layers)
         L = len(layers) - 1
+        object.__setattr__(self, "lateral", Lateral.parse(self.lateral, layers))
+        if self.lateral and not (self.precision.exact and self.plasticity.is_default):
+            raise bad(
+                "lateral",
+                "lateral connections learn by the papers' delta rule in float64; drop [precision] and [plasticity]",
+                sorted(f"{p}.{l}" for p, l in self.lateral.layers),
+            )
         self.precision.check_layers(L)
         self.plasticity.check_layers(L)
         if self.plasticity.stateful and any(
@@ -231,6 +245,7 @@ class Circuit:
             **({"dynamics": dict(self.dynamics)} if self.dynamics else {}),
             **({} if self.precision.exact else {"precision": self.precision.to_dict()}),
             **({} if self.plasticity.is_default else {"plasticity": self.plasticity.to_dict()}),
+            **({"lateral": self.lateral.to_dict()} if self.lateral else {}),
         }
 
     @classmethod
@@ -257,6 +272,7 @@ class Circuit:
                 dynamics=d.get("dynamics", {}),
                 precision=d.get("precision"),
                 plasticity=d.get("plasticity"),
+                lateral=d.get("lateral"),
             )
         except HMError as e:
             raise HMError(f"{source}: {e}") from None

@@ -28,6 +28,7 @@ import numpy as np
 from .. import philox
 from ..errors import bad
 from .circuit import PARAMETER_SETS, Circuit
+from .lateral import sample_in_order
 
 #: the code of eq. 1 for the Brian2 engine (the same expression as sigmoid)
 SIGMOID_CODE = "1.0 / (1.0 + exp(-({x})))"
@@ -53,18 +54,39 @@ def sample(probabilities, uniforms):
 
 def generative_logits(params: Parameters, states: list, k: int, masks=None):
     """Total top-down input of layer ``k`` from the states of layer ``k + 1``
-    (the top layer: its biases alone)."""
+    (the top layer: its biases alone), plus, where the layer has generative
+    lateral weights and its own states are given, their input from the
+    units before each unit (:mod:`hm_neuro.model.lateral`)."""
     if k == len(params.generative_biases) - 1:
         b = params.generative_biases[k]
-        return b if states[k] is None else np.broadcast_to(b, np.shape(states[k]))
-    G = params.generative_weights[k] if masks is None else params.generative_weights[k] * masks[k]
-    return params.generative_biases[k] + states[k + 1] @ G
+        x = b if states[k] is None else np.broadcast_to(b, np.shape(states[k]))
+    else:
+        G = params.generative_weights[k] if masks is None else params.generative_weights[k] * masks[k]
+        x = params.generative_biases[k] + states[k + 1] @ G
+    A = params.lateral.get(("generative", k))
+    return x if A is None or states[k] is None else x + states[k] @ A
 
 
 def recognition_logits(params: Parameters, states: list, k: int, masks=None):
-    """Total bottom-up input of hidden layer ``k + 1`` from the states of layer ``k``."""
+    """Total bottom-up input of hidden layer ``k + 1`` from the states of
+    layer ``k``, plus its recognition lateral input where it has lateral
+    weights and its own states are given."""
     R = params.recognition_weights[k] if masks is None else params.recognition_weights[k] * masks[k]
-    return params.recognition_biases[k] + states[k] @ R
+    x = params.recognition_biases[k] + states[k] @ R
+    A = params.lateral.get(("recognition", k + 1))
+    if A is None or len(states) <= k + 1 or states[k + 1] is None:
+        return x
+    return x + states[k + 1] @ A
+
+
+def sample_layer(params: Parameters, pathway: str, l: int, x, u, order=None):
+    """Eq. 1 sampled for layer ``l`` from its logits ``x`` without lateral
+    input: a factorial layer at once, a layer with lateral weights in their
+    order (``order``; default the index order)."""
+    A = params.lateral.get((pathway, l))
+    if A is None:
+        return sample(sigmoid(x), u)
+    return sample_in_order(x, A, range(A.shape[0]) if order is None else order, u)
 
 
 # ------------------------------------------------------------- eqs. 2-3
@@ -109,8 +131,12 @@ def sample_recognition(params: Parameters, data, rng: np.random.Generator) -> li
     """One recognition sample per data row, bottom-up: ``[d, s_1, ..., s_L]``."""
     s = [np.asarray(data, dtype=float)]
     for k in range(len(params.recognition_weights)):
-        q = sigmoid(recognition_logits(params, s, k))
-        s.append(sample(q, rng.random(q.shape)))
+        x = recognition_logits(params, s, k)
+        s.append(
+            sample_layer(
+                params, "recognition", k + 1, x, rng.random(x.shape), params.orders.get(("recognition", k + 1))
+            )
+        )
     return s
 
 
@@ -121,8 +147,8 @@ def sample_fantasies(params: Parameters, n: int, rng: np.random.Generator) -> li
     f = [None] * (L + 1)
     f[L] = np.zeros((n, params.generative_biases[L].size))
     for l in range(L, -1, -1):
-        p = sigmoid(generative_logits(params, f, l))
-        f[l] = sample(p, rng.random(p.shape))
+        x = generative_logits(params, f, l)
+        f[l] = sample_layer(params, "generative", l, x, rng.random(x.shape), params.orders.get(("generative", l)))
     return f
 
 
@@ -145,6 +171,10 @@ class Parameters:
     generative_biases: list
     recognition_biases: list
     synapse_state: dict = dataclasses.field(default_factory=dict)
+    #: lateral weights {(pathway, layer): (n, n) pre x post} and their layers'
+    #: orders {(pathway, layer): tuple} (:mod:`hm_neuro.model.lateral`)
+    lateral: dict = dataclasses.field(default_factory=dict)
+    orders: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def initial(cls, circuit: Circuit) -> Parameters:
@@ -162,6 +192,8 @@ class Parameters:
             ],
             generative_biases=[np.full(n[l], iv["generative_biases"][l]) for l in range(L + 1)],
             recognition_biases=[np.full(n[k + 1], iv["recognition_biases"][k]) for k in range(L)],
+            lateral={key: spec.initial_value * spec.mask for key, spec in circuit.lateral.layers.items()},
+            orders={key: spec.order for key, spec in circuit.lateral.layers.items()},
         )
         return params.on_grid(circuit).with_state(circuit)
 
@@ -196,14 +228,19 @@ class Parameters:
         return Parameters(
             *[[a.copy() for a in getattr(self, name)] for name in SETS],
             synapse_state={key: [a.copy() for a in v] for key, v in self.synapse_state.items()},
+            lateral={key: a.copy() for key, a in self.lateral.items()},
+            orders=dict(self.orders),
         )
 
     def arrays(self) -> dict:
         """Flat ``{'generative_weights_0': array, ...}`` mapping (model-file
-        keys); a synapse state variable ``h`` of set k as ``'generative_weights_0.h'``."""
+        keys); a synapse state variable ``h`` of set k as
+        ``'generative_weights_0.h'``; the lateral weights of layer l as
+        ``'generative_lateral_l'`` / ``'recognition_lateral_l'``."""
         out = {f"{name}_{i}": a for name in SETS for i, a in enumerate(getattr(self, name))}
         for (name, h), arrays in self.synapse_state.items():
             out.update({f"{name}_{i}.{h}": a for i, a in enumerate(arrays)})
+        out.update({lateral_key(pathway, l): a for (pathway, l), a in self.lateral.items()})
         return out
 
     @classmethod
@@ -221,6 +258,8 @@ class Parameters:
                 (name, h): [read(f"{name}_{i}.{h}", a) for i, a in enumerate(v)]
                 for (name, h), v in template.synapse_state.items()
             },
+            lateral={key: read(lateral_key(*key), a) for key, a in template.lateral.items()},
+            orders=dict(template.orders),
         )
 
     def max_abs_difference(self, other: Parameters) -> float:
@@ -229,6 +268,11 @@ class Parameters:
     def largest_magnitude(self) -> float:
         """``max |entry|`` over every weight and bias (nan if any is not finite)."""
         return max(float(np.max(np.abs(a))) if a.size else 0.0 for a in self.arrays().values())
+
+
+def lateral_key(pathway: str, l: int) -> str:
+    """The model-file key of layer l's lateral weights in ``pathway``."""
+    return f"{pathway}_lateral_{l}"
 
 
 #: weights or biases beyond this magnitude count as divergence: sigma() is 0

@@ -1,0 +1,309 @@
+"""Ordered lateral connections (hm_neuro.model.lateral): the declaration's
+refusals, the exact measures held to brute-force enumeration written here
+from the definition, sample frequencies against the enumerated
+probabilities, the engines held to each other exactly and the lateral
+delta rule's expected update by enumeration."""
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import assert_mean_update, make_circuit
+
+from hm_neuro.errors import HMError
+from hm_neuro.measures import exact_free_energy, exact_log2_prob, exact_summary
+from hm_neuro.model import Parameters, Uniforms, log_joint, log_recognition, sample_fantasies, sample_recognition
+
+LAYERS = [3, 2, 2]
+#: every kind of lateral layer: generative on the input (an order) and on the top;
+#: recognition on both hidden layers (an order; explicit connections)
+LATERAL = {
+    "generative": {"0": {"learning_rate": 0.3, "order": [2, 0, 1]}, "2": {"learning_rate": 0.1}},
+    "recognition": {"1": {"learning_rate": 0.2, "order": [1, 0]}, "2": {"learning_rate": 0.4, "connections": [[1, 0]]}},
+}
+
+
+def circuit(lateral=LATERAL, layers=LAYERS, rate=0.1):
+    return make_circuit(layers, rate=rate, nonneg=(0,)).replace(lateral=lateral)
+
+
+def random_machine(c, rng, scale=1.0):
+    p = Parameters.initial(c)
+    for arrs in (p.generative_weights, p.recognition_weights, p.generative_biases, p.recognition_biases):
+        for a in arrs:
+            a[...] = rng.normal(0.0, scale, a.shape)
+    np.abs(p.generative_weights[0], out=p.generative_weights[0])
+    for key, spec in c.lateral.layers.items():
+        p.lateral[key] = rng.normal(0.0, 2 * scale, spec.mask.shape) * spec.mask
+    return p
+
+
+# ------------------------------------------------------------- the definition, by hand
+
+
+def _rank(c, pathway, l):
+    spec = c.lateral.of(pathway, l)
+    order = spec.order if spec else range(c.layers[l])
+    return {u: i for i, u in enumerate(order)}
+
+
+def _layer_prob(c, p, pathway, l, s, drive):
+    """P(s) of layer l given its drive (bias + input from the other layer),
+    unit by unit in the layer's order: each unit also sees the units before
+    it through the lateral weights."""
+    A = p.lateral.get((pathway, l))
+    rank = _rank(c, pathway, l)
+    prob = 1.0
+    for j in range(len(s)):
+        x = drive[j]
+        if A is not None:
+            x += sum(s[k] * A[k, j] for k in range(len(s)) if rank[k] < rank[j])
+        on = 1.0 / (1.0 + np.exp(-x))
+        prob *= on if s[j] else 1.0 - on
+    return prob
+
+
+def joint(c, p, states):
+    """P(d, h_1, ..., h_L) (eqs. 2-3), top-down."""
+    L = len(states) - 1
+    prob = 1.0
+    for l in range(L + 1):
+        drive = p.generative_biases[l] + (states[l + 1] @ p.generative_weights[l] if l < L else 0.0)
+        prob *= _layer_prob(c, p, "generative", l, states[l], drive)
+    return prob
+
+
+def recognition(c, p, states):
+    """Q(h_1, ..., h_L | d), bottom-up."""
+    prob = 1.0
+    for k in range(len(states) - 1):
+        drive = p.recognition_biases[k] + states[k] @ p.recognition_weights[k]
+        prob *= _layer_prob(c, p, "recognition", k + 1, states[k + 1], drive)
+    return prob
+
+
+def every_state(n):
+    return [np.array(bits, dtype=float) for bits in itertools.product((0, 1), repeat=n)]
+
+
+def hidden_configurations(layers):
+    return list(itertools.product(*[every_state(n) for n in layers[1:]]))
+
+
+# ------------------------------------------------------------- declarations
+
+
+@pytest.mark.parametrize(
+    "lateral, match",
+    [
+        ({"recognition": {"0": {}}}, r"lateral\.recognition\.0: layer 0 is the input: it has no recognition model"),
+        ({"generative": {"3": {}}}, r"lateral\.generative\.3: no layer '3'; layers are 0\.\.2"),
+        ({"generative": {"top": {}}}, r"lateral\.generative\.top: a layer must be named by its index"),
+        ({"sideways": {"0": {}}}, r"lateral\.sideways: unknown key"),
+        ({"generative": {"0": {"order": [0, 0, 1]}}}, r"lateral\.generative\.0\.order: must be a permutation of .*0\.\.2"),
+        ({"generative": {"0": {"order": [0, 1]}}}, r"lateral\.generative\.0\.order: must be a permutation"),
+        (
+            {"generative": {"0": {"connections": [[0, 1], [1, 2], [2, 0]]}}},
+            r"lateral\.generative\.0\.connections: the connections form a cycle among units \[0, 1, 2\]",
+        ),
+        (
+            {"generative": {"0": {"connections": [[1, 0]], "order": [0, 1, 2]}}},
+            r"lateral\.generative\.0\.connections: \[1, 0\] goes against the order",
+        ),
+        ({"generative": {"0": {"connections": [[1, 1]]}}}, r"a unit cannot reach itself"),
+        ({"generative": {"0": {"learning_rate": -1}}}, r"lateral\.generative\.0\.learning_rate: learning rates"),
+        ({"generative": {"0": {"rate": 0.1}}}, r"lateral\.generative\.0\.rate: unknown key"),
+    ],
+)
+def test_bad_lateral_declarations_are_refused_with_the_key(lateral, match):
+    with pytest.raises(HMError, match=match):
+        circuit(lateral)
+
+
+def test_lateral_needs_float64_and_the_delta_rule():
+    with pytest.raises(HMError, match=r"lateral: lateral connections learn by the papers' delta rule in float64"):
+        circuit().replace(precision="loihi")
+
+
+def test_the_order_decides_the_mask_and_connections_their_own_order():
+    c = circuit()
+    assert c.lateral.of("generative", 0).mask.tolist() == [[0, 1, 0], [0, 0, 0], [1, 1, 0]]
+    assert c.lateral.of("recognition", 2).order == (1, 0)
+    assert c.lateral.of("recognition", 2).mask.tolist() == [[0, 0], [1, 0]]
+
+
+def test_a_circuit_with_lateral_connections_survives_its_file():
+    from hm_neuro.model import Circuit
+
+    c = circuit()
+    again = Circuit.from_dict(c.to_dict())
+    assert again.lateral == c.lateral
+    assert "lateral" not in make_circuit(LAYERS).to_dict()  # the papers' circuits unchanged
+
+
+def test_the_brian2_circuits_refuse_lateral_connections_in_one_line():
+    from hm_neuro.engines import make_engine
+
+    for engine in ("brian2", "spiking"):
+        with pytest.raises(HMError, match=r"engine: .* does not run lateral connections .* run on \['numpy', 'vectorised'\]"):
+            make_engine(circuit(), engine)
+
+
+# ------------------------------------------------------------- exact measures
+
+
+def test_exact_measures_with_lateral_terms_equal_brute_force(rng):
+    c = circuit()
+    p = random_machine(c, rng)
+    data = np.array(every_state(3))
+    hidden = hidden_configurations(LAYERS)
+    P = np.array([[joint(c, p, [d, *h]) for h in hidden] for d in data])
+    Q = np.array([[recognition(c, p, [d, *h]) for h in hidden] for d in data])
+    assert np.allclose(P.sum(), 1.0) and np.allclose(Q.sum(axis=1), 1.0)
+    assert np.allclose(exact_log2_prob(p, data), np.log2(P.sum(axis=1)), atol=1e-12)
+    fe = exact_free_energy(p, data)
+    F = np.sum(Q * (np.log2(Q) - np.log2(P)), axis=1)
+    assert np.allclose(fe["free_energy"], F, atol=1e-12)
+    assert np.allclose(fe["kl_q_p"], F + np.log2(P.sum(axis=1)), atol=1e-12)
+    # the per-sample terms every rule uses (log P and log Q of given states)
+    d, h1, h2 = data[5], *hidden[11]
+    states = [d[None], h1[None], h2[None]]
+    assert np.isclose(log_joint(p, states)[0], np.log(joint(c, p, [d, h1, h2])), atol=1e-12)
+    assert np.isclose(log_recognition(p, states)[0], np.log(recognition(c, p, [d, h1, h2])), atol=1e-12)
+
+
+def test_the_bars_summary_takes_the_lateral_terms(rng):
+    """KL(data || model) of a 4-input machine with input lateral weights, by enumeration."""
+    from hm_neuro.files.data import bars_distribution
+
+    c = circuit({"generative": {"0": {}}}, layers=[4, 3, 1])
+    p = random_machine(c, rng)
+    patterns, probs = bars_distribution(size=2, p_vertical=0.5)
+    hidden = hidden_configurations([4, 3, 1])
+    P = np.array([sum(joint(c, p, [d, *h]) for h in hidden) for d in patterns])
+    keep = probs > 0
+    kl = float(np.sum(probs[keep] * np.log2(probs[keep] / P[keep])))
+    assert exact_summary(p, patterns, probs)["kl_data_model_bits"] == pytest.approx(kl, abs=1e-12)
+
+
+# ------------------------------------------------------------- sampling
+
+
+def _frequencies_match(samples, probabilities):
+    n = len(samples)
+    codes = samples.astype(int) @ (1 << np.arange(samples.shape[1]))
+    freq = np.bincount(codes, minlength=len(probabilities)) / n
+    se = np.sqrt(probabilities * (1 - probabilities) / n)
+    z = np.abs(freq - probabilities) / np.maximum(se, 1e-9)
+    assert z.max() < 4.5, f"max {z.max():.2f} standard errors"
+
+
+def test_fantasies_fire_in_order_with_the_enumerated_probabilities(rng):
+    c = circuit()
+    p = random_machine(c, rng)
+    f = sample_fantasies(p, 40_000, rng)
+    states = every_state(3)
+    P = np.array([sum(joint(c, p, [d, *h]) for h in hidden_configurations(LAYERS)) for d in states])
+    _frequencies_match(f[0][:, ::-1], P)  # codes: unit 0 is the highest bit of every_state's order
+    top = np.array([sum(joint(c, p, [d, h1, h2]) for d in states for h1 in every_state(2)) for h2 in every_state(2)])
+    _frequencies_match(f[2][:, ::-1], top)
+
+
+def test_recognition_samples_fire_in_order_with_the_enumerated_probabilities(rng):
+    c = circuit()
+    p = random_machine(c, rng)
+    d = np.array([1.0, 0.0, 1.0])
+    s = sample_recognition(p, np.repeat(d[None], 40_000, axis=0), rng)
+    hidden = hidden_configurations(LAYERS)
+    Q = np.array([recognition(c, p, [d, *h]) for h in hidden])
+    both = np.concatenate([s[1], s[2]], axis=1)  # reversed: codes in hidden_configurations' order, h1 high
+    _frequencies_match(both[:, ::-1], Q)
+
+
+# ------------------------------------------------------------- engines
+
+
+def _data(rng, n):
+    return (rng.random((n, 3)) < 0.4).astype(float)
+
+
+def test_the_vectorised_engine_equals_the_reference_with_shared_uniforms(rng):
+    from hm_neuro.engines import make_engine
+
+    c = circuit()
+    p0 = random_machine(c, rng, 0.5)
+    data = _data(rng, 400)
+    u = Uniforms.draw(c, 400, rng)
+    ref, _ = make_engine(c, "numpy").run(p0, data, seed=0, uniforms=u)
+    vec, _ = make_engine(c, "vectorised").run(p0, data, seed=0, uniforms=u)
+    assert ref.max_abs_difference(vec) <= 1e-12
+    assert ref.lateral.keys() == p0.lateral.keys()
+    assert all(np.abs(ref.lateral[k] - p0.lateral[k]).max() > 1e-3 for k in p0.lateral)  # every lateral set learned
+    for key, spec in c.lateral.layers.items():
+        assert np.all(ref.lateral[key][spec.mask == 0] == 0)  # nothing grows off the connections
+
+
+def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machine(rng):
+    from hm_neuro.engines import make_engine
+
+    base = circuit()
+    other = {**LATERAL, "generative": {"0": {"learning_rate": 0.05, "order": [2, 0, 1]}, "2": {"learning_rate": 0.5}}}
+    circuits = [base, base.replace(lateral=other), base.replace(learning_rates={"recognition_weights": 0.3})]
+    params = [random_machine(c, rng, 0.5) for c in circuits]
+    data = [_data(rng, 300) for _ in circuits]
+    seeds = [11, 12, 13]
+    pop = make_engine(base, "vectorised", n_machines=3)
+    out, _ = pop.run_population(params, data, seeds, circuits=circuits)
+    for c, p, d, s, got in zip(circuits, params, data, seeds, out):
+        ref, _ = make_engine(c, "numpy").run(p, d, seed=s)
+        assert ref.max_abs_difference(got) <= 1e-12
+
+
+def _expected(c, p, d, which):
+    """E[update per unit of rate] and E[update^2] of a lateral set by enumeration:
+    the generative input layer's in the wake phase (h ~ Q(.|d)), the first hidden
+    layer's recognition in the sleep phase ((d, h) ~ P)."""
+    hidden = hidden_configurations(LAYERS)
+    mean, second = 0.0, 0.0
+    if which == "generative":
+        A = p.lateral[("generative", 0)]
+        for h in hidden:
+            w = recognition(c, p, [d, *h])
+            x = p.generative_biases[0] + h[0] @ p.generative_weights[0] + d @ A
+            u = np.outer(d, d - 1.0 / (1.0 + np.exp(-x)))
+            mean, second = mean + w * u, second + w * u**2
+        return mean * c.lateral.of("generative", 0).mask, second * c.lateral.of("generative", 0).mask
+    A = p.lateral[("recognition", 1)]
+    for dd in every_state(3):
+        for h in hidden:
+            w = joint(c, p, [dd, *h])
+            x = p.recognition_biases[0] + dd @ p.recognition_weights[0] + h[0] @ A
+            u = np.outer(h[0], h[0] - 1.0 / (1.0 + np.exp(-x)))
+            mean, second = mean + w * u, second + w * u**2
+    mask = c.lateral.of("recognition", 1).mask
+    return mean * mask, second * mask
+
+
+@pytest.mark.parametrize("which", ["generative", "recognition"])
+def test_the_lateral_delta_rule_moves_by_its_expectation(rng, which):
+    """M independent wake (sleep) phases from one machine: the summed change of
+    the lateral weights against eps * M * its enumerated expectation."""
+    from hm_neuro.engines import reference
+
+    c = circuit(rate=0.0).replace(lateral=LATERAL)
+    p = random_machine(c, rng)
+    d = np.array([1.0, 1.0, 0.0])
+    key = ("generative", 0) if which == "generative" else ("recognition", 1)
+    eps = c.lateral.of(*key).learning_rate
+    M, total = 4000, 0.0
+    for _ in range(M):
+        q = p.copy()
+        u = Uniforms.draw(c, 1, rng)
+        if which == "generative":
+            reference.wake_phase(q, c, d, [a[0] for a in u.wake])
+        else:
+            reference.sleep_phase(q, c, [a[0] for a in u.sleep])
+        total = total + (q.lateral[key] - p.lateral[key])
+    mean, second = _expected(c, p, d, which)
+    assert_mean_update(total, eps, mean, second, M)
+    assert np.abs(mean).max() > 0.01  # the expectation is not trivially zero
