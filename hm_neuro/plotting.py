@@ -481,15 +481,15 @@ def kl_distributions(kls: dict, reference=None, ax=None):
     return fig
 
 
-def success_rates(rows: list, reference: float, title: str = "", ax=None):
+def success_rates(rows: list, reference: float, title: str = "", ax=None, baseline: str = "float64"):
     """The share of single runs reaching ``reference`` bits per setting, with
-    its Wilson 95 % interval; float64's interval as a band.  Draws on ``ax``
-    (a new figure otherwise); returns the figure."""
+    its Wilson 95 % interval; the ``baseline`` setting's interval as a band.
+    Draws on ``ax`` (a new figure otherwise); returns the figure."""
     fig, ax = _axes(ax, (6.4, 3.6))
-    base = next((r for r in rows if r["setting"] == "float64"), None)
+    base = next((r for r in rows if r["setting"] == baseline), None)
     if base is not None:
         lo, hi = base["success_rate_interval_95"]
-        ax.axhspan(lo, hi, color="0.85", label="float64: 95 % interval")
+        ax.axhspan(lo, hi, color="0.85", label=f"{baseline}: 95 % interval")
     for i, r in enumerate(rows):
         lo, hi = r["success_rate_interval_95"]
         rate = r["success_rate"]

@@ -65,7 +65,7 @@ def run(args):
 
 
 def add_options(r):
-    r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules, spiking or precision")
+    r.add_argument("name", help="bars, digits, nines, cortex, rasters, rules, spiking, precision or lateral")
     r.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     r.add_argument("--seed", type=int, help="first seed")
     r.add_argument("--seeds", type=int, help="number of seeds (bars, spiking)")
@@ -90,7 +90,9 @@ def add_options(r):
         "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
         "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
         "comma-separated settings of "
-        "hm_neuro.experiments.spiking.SETTINGS; default: default",
+        "hm_neuro.experiments.spiking.SETTINGS; default: default. precision: default, per-layer or "
+        "hidden-state. lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
+        "(factorial, recognition, recognition-fast, generative, both); default: all",
     )
     r.add_argument(
         "--fresh",

@@ -14,7 +14,8 @@ rasters   phase-separated spike rasters of one wake-sleep cycle per example
 rules     learning rules beyond the papers' on bars (reweighted wake-sleep, ...)
 spiking   bars in real time: the spiking realisation, in and away from the bridge limit
 precision bars (and digits) with synapses of finite precision: 2-16 bits, nearest or stochastic rounding
+lateral   bars beyond the factorial approximation: ordered lateral connections within layers
 ========  ==================================================================
 """
 
-NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules", "spiking", "precision")
+NAMES = ("bars", "digits", "nines", "cortex", "rasters", "rules", "spiking", "precision", "lateral")

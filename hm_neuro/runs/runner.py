@@ -114,6 +114,7 @@ class Task:
             self.rng,
             json.dumps(c.get("precision"), sort_keys=True),
             json.dumps(c.get("plasticity"), sort_keys=True),
+            json.dumps(c.get("lateral"), sort_keys=True),
         )
 
     def check(self):

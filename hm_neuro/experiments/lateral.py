@@ -1,0 +1,273 @@
+"""Beyond the factorial approximation: the bars with ordered lateral connections.
+
+Hinton et al. (1995) call the factorial models "a potentially very serious
+limitation"; Dayan (section 5) asks how to weaken them "without destroying
+the simplicity of sampling from and learning the models".  Lateral
+connections within a layer, fired in order (:mod:`hm_neuro.model.lateral`),
+keep one-pass sampling and the local delta rule.  This experiment trains the
+papers' 16-8-1 bars machine (:mod:`hm_neuro.experiments.bars`, the
+``connections`` reading, 2e6 examples, one run per seed: the papers'
+protocol) with and without them and counts the single runs that reach the
+paper's 0.10 bits.
+
+Settings (:data:`SETTINGS`; learning rates by note [15]'s rule: 0.2 for
+connections that touch the input units, 0.001 for the others -- and, as a
+control, the recognition ones at 0.2 too):
+
+==================  ====================================================
+factorial           the papers' machine
+recognition         the first hidden layer's recognition model with lateral
+                    connections (explaining away in Q), at 0.001
+recognition-fast    the same at 0.2
+generative          the input layer's generative model with lateral
+                    connections (pixels predict later pixels), at 0.2
+both                recognition (0.001) and generative (0.2)
+==================  ====================================================
+
+each with the papers' wake-sleep, or with reweighted wake-sleep (``--rule
+reweighted:5``).  Per setting: runs <= 0.10 bits with a Wilson 95 %
+interval and Fisher's exact p against the factorial row, the median
+KL(data || model) and KL(Q || P) penalty (paper 0.08 bits), and each failed
+run's reading of its first hidden layer (:func:`code_of`: units coding one
+bar, a cross, or something else).
+
+Writes ``lateral[_<rule>][_<settings>].json``, ``...png`` (success rates)
+and ``..._weights.png`` (the lateral weights of each setting's best run).
+
+Run:  hm-neuro reproduce lateral [--settings factorial,both] [--rule reweighted:5] [--seeds 40]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import plotting
+from ..errors import HMError, bad
+from ..files.model_io import save_json
+from ..model import Parameters, Rule
+from ..runs.runner import Task, default_workers, run_tasks
+from . import bars
+from .precision import fisher_exact_p, wilson_interval
+
+SEEDS = 40
+#: rate of lateral connections among hidden units (note [15]'s "other weights")
+HIDDEN_RATE = 0.001
+#: rate of lateral connections among the input units ("to and from the input units")
+INPUT_RATE = 0.2
+SETTINGS = {
+    "factorial": None,
+    "recognition": {"recognition": {"1": {"learning_rate": HIDDEN_RATE}}},
+    "recognition-fast": {"recognition": {"1": {"learning_rate": INPUT_RATE}}},
+    "generative": {"generative": {"0": {"learning_rate": INPUT_RATE}}},
+    "both": {"generative": {"0": {"learning_rate": INPUT_RATE}}, "recognition": {"1": {"learning_rate": HIDDEN_RATE}}},
+}
+DEFAULT_SETTINGS = ("factorial", "recognition", "recognition-fast", "generative", "both")
+ENGINES = ("vectorised", "numpy")
+
+
+def circuit_of(setting: str):
+    """The bars circuit of a setting (:data:`SETTINGS`)."""
+    return bars.circuit_for("connections").replace(lateral=SETTINGS[setting])
+
+
+def code_of(params: Parameters, side: int = 4) -> list:
+    """What each first-hidden unit codes, read from its generative weights to
+    the input: the pixels above half its largest weight (and above 1) are
+    ``"row i"`` / ``"column j"`` when they are one whole bar, ``"cross"``
+    when they hold a whole row and a whole column, ``"-"`` when none is
+    strong, else ``"other"``."""
+    out = []
+    for g in params.generative_weights[0]:
+        strong = g.reshape(side, side) > max(1.0, 0.5 * g.max())
+        rows = [i for i in range(side) if strong[i].all()]
+        cols = [j for j in range(side) if strong[:, j].all()]
+        n = int(strong.sum())
+        if n == 0:
+            out.append("-")
+        elif len(rows) == 1 and not cols and n == side:
+            out.append(f"row {rows[0]}")
+        elif len(cols) == 1 and not rows and n == side:
+            out.append(f"column {cols[0]}")
+        elif rows and cols:
+            out.append("cross")
+        else:
+            out.append("other")
+    return out
+
+
+def _tasks(settings, seeds, examples, rule, engine) -> list:
+    tasks = []
+    for name in settings:
+        for s in seeds:
+            tasks.append(
+                Task(
+                    len(tasks),
+                    circuit_of(name).to_dict(),
+                    "bars",
+                    examples,
+                    s,
+                    point=(("setting", name),),
+                    p_vertical=bars.P_VERTICAL,
+                    engine=engine,
+                    keep_model=True,
+                    rule=rule.label,
+                )
+            )
+    return tasks
+
+
+def _row(name: str, results: list) -> tuple:
+    """A setting's statistics and its best model."""
+    circuit = circuit_of(name)
+    ok = [r for r in results if r["row"]["status"] == "ok"]
+    kls = np.array([r["row"]["kl_data_model_bits"] for r in ok])
+    penalties = np.array([r["row"]["kl_q_p_bits"] for r in ok])
+    models = [Parameters.from_arrays(r["model"], circuit) for r in ok]
+    codes = [code_of(m) for m in models]
+    failures = [
+        {"seed": r["row"]["seed"], "kl_data_model_bits": float(kl), "first_hidden_layer": c}
+        for r, kl, c in zip(ok, kls, codes)
+        if kl > bars.PAPER_KL
+    ]
+    row = {
+        "setting": name,
+        "lateral": circuit.lateral.to_dict(),
+        "seeds": len(results),
+        "failed": len(results) - len(ok),
+        "seeds_reaching_paper_kl": int(np.sum(kls <= bars.PAPER_KL)),
+        "median_kl_data_model_bits": float(np.median(kls)) if len(kls) else None,
+        "median_kl_q_p_bits": float(np.median(penalties)) if len(kls) else None,
+        "median_kl_q_p_bits_of_successes": (
+            float(np.median(penalties[kls <= bars.PAPER_KL])) if np.any(kls <= bars.PAPER_KL) else None
+        ),
+        "kl_data_model_bits": kls.tolist(),
+        "kl_q_p_bits": penalties.tolist(),
+        "seeds_of_kl": [r["row"]["seed"] for r in ok],
+        "median_units_coding_one_bar": float(
+            np.median([sum(x.startswith(("row", "column")) for x in c) for c in codes])
+        )
+        if codes
+        else None,
+        "failures": failures,
+        "failures_with_a_cross": sum("cross" in f["first_hidden_layer"] for f in failures),
+    }
+    best = int(np.argmin(kls)) if len(kls) else None
+    return row, (None if best is None else (models[best], ok[best]["row"]))
+
+
+def _add_rates(table: list):
+    base = next((r for r in table if r["setting"] == "factorial"), None)
+    for r in table:
+        n, k = r["seeds"], r["seeds_reaching_paper_kl"]
+        r["success_rate"] = k / n if n else None
+        r["success_rate_interval_95"] = list(wilson_interval(k, n))
+        if base is not None and r is not base:
+            r["fisher_p_against_factorial"] = fisher_exact_p(k, n, base["seeds_reaching_paper_kl"], base["seeds"])
+
+
+def _weights_figure(shown: dict, path: Path):
+    """The lateral weights (pre x post) of each setting's best run, the
+    first hidden layer's units labelled by what they code."""
+    plt = plotting._plt()
+    panels = [(title, key, params) for title, params in shown.items() for key in sorted(params.lateral)]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.9), squeeze=False)
+    for ax, (title, key, params) in zip(axes[0], panels):
+        A = params.lateral[key]
+        limit = max(float(np.abs(A).max()), 1e-9)
+        im = ax.imshow(A, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        pathway, layer = key
+        if pathway == "recognition" and layer == 1:
+            labels = code_of(params)
+            ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        ax.set_xlabel("to unit (post)", fontsize=7)
+        ax.set_ylabel("from unit (pre)", fontsize=7)
+        ax.set_title(f"{title}\n{pathway} lateral, layer {layer}", fontsize=7)
+        fig.colorbar(im, ax=ax, shrink=0.7)
+    fig.tight_layout()
+    plotting.save(fig, path)
+
+
+def _settings(settings) -> tuple:
+    if settings is None:
+        return DEFAULT_SETTINGS
+    names = settings if isinstance(settings, (list, tuple)) else [x.strip() for x in str(settings).split(",")]
+    for n in names:
+        if n not in SETTINGS:
+            raise bad("--settings", f"lateral takes settings from {list(SETTINGS)}", n)
+    if len(set(names)) != len(names):
+        raise bad("--settings", "names a setting twice", ",".join(names))
+    return tuple(names)
+
+
+def result_name(rule: Rule, settings: tuple, quick: bool) -> str:
+    return (
+        "lateral"
+        + ("" if rule.is_default else "_" + rule.label.replace(":", ""))
+        + ("" if settings == DEFAULT_SETTINGS else "_" + "-".join(settings))
+        + ("_quick" if quick else "")
+    )
+
+
+def main(seeds=None, quick=False, out="figures", workers=None, rule="wake-sleep", engine=None, seed=0, settings=None):
+    """Every setting over seeds ``seed .. seed + seeds - 1`` (default
+    :data:`SEEDS`), one run each, on the vectorised engine (the Brian2
+    circuits do not run lateral connections yet); ``quick``: 2 seeds of
+    2,000 examples (a smoke test of the code, not a result)."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    rule = Rule.parse(rule)
+    engine = engine or "vectorised"
+    if engine not in ENGINES:
+        raise bad("--engine", f"lateral connections run on {list(ENGINES)}", engine)
+    chosen = _settings(settings)
+    examples = 2_000 if quick else bars.EXAMPLES
+    seeds = seeds if seeds is not None else (2 if quick else SEEDS)
+    tasks = _tasks(chosen, list(range(seed, seed + seeds)), examples, rule, engine)
+    for t in tasks:
+        t.check()
+    results = run_tasks(tasks, workers=workers or default_workers(), desc=f"lateral {rule.label}")
+    if all(r["row"]["status"] != "ok" for r in results):
+        raise HMError(f"lateral: every training failed; first error: {results[0]['row'].get('error')}")
+    table, shown = [], {}
+    for i, name in enumerate(chosen):
+        row, best = _row(name, results[i * seeds : (i + 1) * seeds])
+        table.append(row)
+        if best is not None and name != "factorial":
+            params, best_row = best
+            shown[f"{name}: seed {best_row['seed']}, KL {best_row['kl_data_model_bits']:.3f} bits"] = params
+        kl = "-" if row["median_kl_data_model_bits"] is None else f"{row['median_kl_data_model_bits']:.3f}"
+        print(
+            f"{name:18s} {row['seeds_reaching_paper_kl']:>3d}/{seeds} runs <= {bars.PAPER_KL} bits, median KL {kl}, "
+            f"median KL(Q||P) {row['median_kl_q_p_bits']:.3f}",
+            file=sys.stderr,
+        )
+    _add_rates(table)
+    name = result_name(rule, chosen, quick)
+    summary = {
+        "experiment": "lateral",
+        "paper": "Hinton et al. (1995), Fig. 1 and note [15]; Dayan, section 5",
+        "paper_kl_data_model_bits": bars.PAPER_KL,
+        "paper_kl_q_p_bits": 0.08,
+        "rule": rule.label,
+        "engine": engine,
+        "examples": examples,
+        "seeds": seeds,
+        "first_seed": seed,
+        "runs_per_seed": 1,
+        "quick": quick,
+        "rows": table,
+        "seconds_total": time.perf_counter() - t0,
+    }
+    save_json(out / f"{name}.json", summary)
+    title = f"bars, single runs ({rule.label}, {examples:,} examples)"
+    plotting.save(plotting.success_rates(table, bars.PAPER_KL, title, baseline="factorial"), out / f"{name}.png")
+    _weights_figure(shown, out / f"{name}_weights.png")
+    print(f"-> {out / (name + '.json')}, {out / (name + '.png')}, {out / (name + '_weights.png')}")
+    return summary
