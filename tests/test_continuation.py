@@ -69,3 +69,20 @@ def test_a_synapse_state_continues_exactly(options):
         (s, h) for s in ("generative_weights", "recognition_weights") for h in ("u1", "u2")
     }
     assert continued.params.max_abs_difference(whole.params) <= 1e-12
+
+
+@pytest.mark.parametrize("options", backends(need="lateral"))
+def test_lateral_weights_continue_exactly(options):
+    """A machine with lateral connections (hm_neuro.model.lateral): 2000 +
+    1000 examples equal 3000 in one run, lateral weights and their history included."""
+    c = hm.load_circuit("bars").replace(
+        lateral={"generative": {"0": {"learning_rate": 0.2}}, "recognition": {"1": {"learning_rate": 0.05}}}
+    )
+    kw = dict(progress=False, record_every=500, **options)
+    first = hm.train(c, hm.BarsStream(), 2000, seed=3, **kw)
+    continued = hm.train(c, hm.BarsStream(), 1000, seed=3, params=first, **kw)
+    whole = hm.train(c, hm.BarsStream(), 3000, seed=3, **kw)
+    assert set(whole.params.lateral) == {("generative", 0), ("recognition", 1)}
+    assert continued.params.max_abs_difference(whole.params) <= 1e-12
+    for key in ("generative_lateral_0", "recognition_lateral_1"):
+        np.testing.assert_array_equal(continued.history[key], whole.history[key][-len(continued.history_seen) :])

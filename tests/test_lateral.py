@@ -100,7 +100,10 @@ def hidden_configurations(layers):
         ({"generative": {"3": {}}}, r"lateral\.generative\.3: no layer '3'; layers are 0\.\.2"),
         ({"generative": {"top": {}}}, r"lateral\.generative\.top: a layer must be named by its index"),
         ({"sideways": {"0": {}}}, r"lateral\.sideways: unknown key"),
-        ({"generative": {"0": {"order": [0, 0, 1]}}}, r"lateral\.generative\.0\.order: must be a permutation of .*0\.\.2"),
+        (
+            {"generative": {"0": {"order": [0, 0, 1]}}},
+            r"lateral\.generative\.0\.order: must be a permutation of .*0\.\.2",
+        ),
         ({"generative": {"0": {"order": [0, 1]}}}, r"lateral\.generative\.0\.order: must be a permutation"),
         (
             {"generative": {"0": {"connections": [[0, 1], [1, 2], [2, 0]]}}},
@@ -145,7 +148,9 @@ def test_the_brian2_circuits_refuse_lateral_connections_in_one_line():
     from hm_neuro.engines import make_engine
 
     for engine in ("brian2", "spiking"):
-        with pytest.raises(HMError, match=r"engine: .* does not run lateral connections .* run on \['numpy', 'vectorised'\]"):
+        with pytest.raises(
+            HMError, match=r"engine: .* does not run lateral connections .* run on \['numpy', 'vectorised'\]"
+        ):
             make_engine(circuit(), engine)
 
 
@@ -307,3 +312,130 @@ def test_the_lateral_delta_rule_moves_by_its_expectation(rng, which):
     mean, second = _expected(c, p, d, which)
     assert_mean_update(total, eps, mean, second, M)
     assert np.abs(mean).max() > 0.01  # the expectation is not trivially zero
+
+
+def test_reweighted_wake_weighs_samples_by_the_lateral_p_over_q(rng):
+    """reweighted:K's wake phase on the vectorised engine: the input layer's
+    lateral update is eps * sum_k omega_k d (d - p_k), omega_k proportional to
+    P(h_k, d) / Q(h_k | d) with both lateral terms (log_joint, log_recognition:
+    held to brute force above)."""
+    from hm_neuro.engines import make_engine
+    from hm_neuro.engines.vectorised import _Learning, stack
+
+    c = circuit()
+    p = random_machine(c, rng)
+    K = 4
+    engine = make_engine(c, "vectorised", rule=f"reweighted:{K}")
+    P = stack([p])
+    eps = {name: [np.full((1, 1, 1), r) for r in rates] for name, rates in c.learning_rates.items()}
+    eps["lateral"] = {key: np.full((1, 1, 1), spec.learning_rate) for key, spec in c.lateral.layers.items()}
+    masks = {kind: [1.0, 1.0] for kind in ("generative", "recognition")}
+    d = np.array([1.0, 0.0, 1.0])
+    u = [rng.random((1, K, n)) for n in LAYERS[1:]]
+    for a in u:  # sample 0 all on, sample 1 all off: samples of different weights
+        a[0, 0], a[0, 1] = 0.0, 1.0
+    learn = _Learning(c, [0], 0, 1).at(P, 0)
+    s = engine._wake(P, eps, masks, [None] * 3, d[None, None, :], u, np.ones((1, 1, 1)), learn)
+    states = [np.repeat(d[None], K, axis=0), s[1][0], s[2][0]]
+    lw = log_joint(p, states) - log_recognition(p, states)
+    omega = np.exp(lw - lw.max())
+    omega /= omega.sum()
+    A = p.lateral[("generative", 0)]
+    x = p.generative_biases[0] + states[1] @ p.generative_weights[0] + d @ A
+    err = d[None] - 1.0 / (1.0 + np.exp(-x))
+    want = (
+        c.lateral.of("generative", 0).learning_rate
+        * c.lateral.of("generative", 0).mask
+        * np.einsum("k,a,kb->ab", omega, d, err)
+    )
+    assert np.allclose(P["lateral"][("generative", 0)][0] - A, want, atol=1e-12)
+    assert len(set(np.round(omega, 12))) > 1  # the samples differ in weight
+
+
+def test_a_lateral_machine_trains_saves_and_evaluates_from_the_command_line(tmp_path, capsys):
+    """hm-neuro train on a circuit file with lateral connections, then
+    evaluate: the model file holds the lateral weights and the circuit."""
+    import json
+
+    from hm_neuro.cli import main
+    from hm_neuro.files.model_io import load_model
+
+    path = tmp_path / "lat.toml"
+    path.write_text(
+        "layers = [4, 3, 1]\nnonnegative_generative_weights_into = [0]\n"
+        "[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
+        "generative_biases = 0.1\nrecognition_biases = 0.1\n"
+        "[lateral.generative.0]\nlearning_rate = 0.1\norder = [3, 2, 1, 0]\n"
+        "[lateral.recognition.1]\nlearning_rate = 0.05\n"
+    )
+    model = tmp_path / "m.npz"
+    code = main(
+        [
+            "train",
+            "--circuit",
+            str(path),
+            "--data",
+            "bars",
+            "--examples",
+            "3000",
+            "--engine",
+            "vectorised",
+            "--out",
+            str(model),
+            "--seed",
+            "3",
+        ]
+    )
+    assert code == 0
+    params, circuit, _ = load_model(model)
+    assert circuit.lateral.of("generative", 0).order == (3, 2, 1, 0)
+    assert np.abs(params.lateral[("generative", 0)]).max() > 0.1
+    assert params.orders[("generative", 0)] == (3, 2, 1, 0)
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", "bars", "--json"]) == 0
+    measures = json.loads(capsys.readouterr().out)
+    from hm_neuro.measures import evaluate_model
+
+    want = evaluate_model(params, circuit, "bars", 100, 0)
+    assert measures["kl_data_model_bits"] == pytest.approx(want["kl_data_model_bits"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("[lateral.recognition.0]\nlearning_rate = 0.1\n", "lateral.recognition.0: layer 0 is the input"),
+        ("[lateral.generative.0]\norder = [0, 1, 1, 2]\n", "lateral.generative.0.order: must be a permutation"),
+        (
+            "[lateral.generative.1]\nconnections = [[0, 1], [1, 2], [2, 0]]\n",
+            "lateral.generative.1.connections: the connections form a cycle",
+        ),
+    ],
+)
+def test_bad_lateral_files_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, table, message):
+    from hm_neuro.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        "layers = [4, 3, 1]\n[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
+        "generative_biases = 0.1\nrecognition_biases = 0.1\n" + table
+    )
+    out = tmp_path / "m.npz"
+    code = main(["train", "--circuit", str(path), "--data", "bars", "--examples", "100", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0] and str(path) in err[0]
+    assert not out.exists()
+
+
+def test_the_brian2_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys):
+    from hm_neuro.cli import main
+
+    path = tmp_path / "lat.toml"
+    path.write_text(
+        "layers = [4, 3, 1]\n[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
+        "generative_biases = 0.1\nrecognition_biases = 0.1\n[lateral.recognition.1]\nlearning_rate = 0.1\n"
+    )
+    out = tmp_path / "m.npz"
+    code = main(["train", "--circuit", str(path), "--data", "bars", "--examples", "100", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "does not run lateral connections" in err[0]
+    assert not out.exists()
