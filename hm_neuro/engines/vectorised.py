@@ -381,7 +381,8 @@ class VectorisedEngine(EngineBase):
         """The delta rule on a layer's lateral weights, if it has them:
         ``dA_kj = eps s_k err_j`` on its connections (:mod:`hm_neuro.model.lateral`)."""
         if key in P["lateral"]:
-            mask = self.circuit.lateral.of(*key).mask
+            masks = self.__dict__.setdefault("_lateral_masks", {})
+            mask = masks[key] if key in masks else masks.setdefault(key, self.circuit.lateral.of(*key).mask)
             s = np.broadcast_to(s, err.shape)
             P["lateral"][key] += eps["lateral"][key] * gate * mask * np.einsum("nka,nkb->nab", s, err)
 

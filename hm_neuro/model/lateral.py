@@ -217,17 +217,22 @@ NO_LATERAL = Lateral()
 
 def sample_in_order(x, A, order, u):
     """Eq. 1 for a layer with lateral weights ``A`` (pre x post; a leading
-    machine axis allowed): unit ``order[i]`` fires with probability
-    ``sigma(x_j + s @ A[:, j])`` from the states of the units before it,
-    using its own uniform number ``u_j``.  ``x``: the logits without the
-    lateral input, shaped as ``u`` (``(..., n)``)."""
-    x = np.broadcast_to(x, np.shape(u))
-    s = np.zeros(np.shape(u))
-    with np.errstate(over="ignore"):
-        for j in order:
-            if A.ndim == 2:
-                lat = s @ A[:, j]
-            else:  # (N, n, n) with states (N, K, n)
-                lat = np.einsum("nka,na->nk", s, A[:, :, j])
-            s[..., j] = u[..., j] < 1.0 / (1.0 + np.exp(-(x[..., j] + lat)))
+    machine axis allowed): unit ``order[i]`` fires when its uniform number
+    ``u_j`` is below ``sigma(x_j + sum_k s_k A[k, j])`` -- computed as its
+    logit above the uniform's, ``ln u_j - ln(1 - u_j)`` (the same event, one
+    comparison per unit) -- from the states of the units before it.
+    ``x``: the logits without the lateral input, shaped as ``u`` (``(...,
+    n)``).  The lateral input is accumulated as the units fire (unit k, once
+    decided, adds ``s_k A[k, :]`` to every unit's), so each unit's sum runs
+    in the firing order on every engine."""
+    u = np.asarray(u, dtype=float)
+    s = np.zeros(u.shape)
+    x = np.array(np.broadcast_to(x, u.shape))  # a copy: the lateral input is added to it
+    with np.errstate(divide="ignore"):
+        threshold = np.log(u) - np.log1p(-u)
+    rows = A[:, None] if A.ndim == 3 else A  # rows[..., k, :]: unit k's weights to every unit
+    for j in order:
+        on = x[..., j] > threshold[..., j]
+        s[..., j] = on
+        x += s[..., j, None] * rows[..., j, :]
     return s
