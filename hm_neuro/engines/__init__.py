@@ -59,7 +59,11 @@ register(
     "hm_neuro.engines.vectorised:VectorisedEngine",
     Capabilities("NumPy over a population", lateral=True, memory_bounded_chunks=True, seed_alone=True),
 )
-register("brian2", "hm_neuro.engines.brian2.engine:Brian2Engine", Capabilities("the Brian2 circuit", brian2=True))
+register(
+    "brian2",
+    "hm_neuro.engines.brian2.engine:Brian2Engine",
+    Capabilities("the Brian2 circuit", brian2=True, lateral=True),
+)
 register(
     "spiking",
     "hm_neuro.engines.brian2.engine:Brian2Engine",

@@ -198,6 +198,14 @@ class Lateral:
             out.setdefault(pathway, {})[str(l)] = spec.to_dict()
         return out
 
+    def structure(self) -> dict:
+        """What a compiled circuit depends on: every lateral layer's order and
+        connections (its learning rate and initial value are run values)."""
+        return {
+            f"{pathway}.{l}": {"order": list(spec.order), "mask": spec.mask.astype(int).tolist()}
+            for (pathway, l), spec in self.layers.items()
+        }
+
 
 def _layer_index(pathway: str, layer, L: int) -> int:
     key = f"lateral.{pathway}.{layer}"

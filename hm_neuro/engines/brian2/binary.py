@@ -18,7 +18,18 @@ import numpy as np
 from ... import philox
 from ...errors import bad
 from ...model import Circuit, Rule, state_name
-from .code import SUMMED_INPUT, SYNAPSE, binary_layer, copies_sum, log_sigmoid, sampled, sigmoid, stream_uniform, suffix
+from .code import (
+    SUMMED_INPUT,
+    SYNAPSE,
+    binary_layer,
+    copies_sum,
+    lateral_variables,
+    log_sigmoid,
+    sampled,
+    sigmoid,
+    stream_uniform,
+    suffix,
+)
 from .population import PopulationNetwork
 
 #: event-driven propagation pays off from this many synapses per example
@@ -90,6 +101,10 @@ class BinaryNetwork(PopulationNetwork):
         self.declared = not circuit.plasticity.is_default
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
+        if circuit.lateral and (rule.samples > 1 or rule.fantasies > 1 or rule.wake_update):
+            raise bad("rule", "the Brian2 circuit runs lateral connections with the papers' wake-sleep", rule.label)
+        if circuit.lateral and propagation != "summed":
+            raise bad("propagation", "lateral connections fire in order with summed propagation", propagation)
         super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows, rng)
         self.propagation = propagation
         self.event = event = propagation == "event"
@@ -104,18 +119,13 @@ class BinaryNetwork(PopulationNetwork):
             self.timed_arrays += list(self.u_wake.values()) + list(self.u_sleep.values())
         events = {"wake": "s_wake > 0.5", "sleep": "s_sleep > 0.5"} if (record_spikes or event) else None
         for l in range(L + 1):
-            g = self.new_layer(
-                l,
-                binary_layer(
-                    below=l > 0,
-                    above=l < L,
-                    samples=K,
-                    fantasies=S,
-                    wake_update=rule.wake_update,
-                    weighted=self.weighted,
-                ),
-                events=events,
+            model = binary_layer(
+                below=l > 0, above=l < L, samples=K, fantasies=S, wake_update=rule.wake_update, weighted=self.weighted
             )
+            for pathway in ("generative", "recognition"):
+                if circuit.lateral.of(pathway, l) is not None:
+                    model += lateral_variables(pathway[:3])
+            g = self.new_layer(l, model, events=events)
             g.state_updater.active = False
         objects = list(self.layers)
         if self.weighted:
@@ -123,6 +133,7 @@ class BinaryNetwork(PopulationNetwork):
         objects += self.connect_pathways(
             lambda k: self._synapse_args("recognition", k), lambda k: self._synapse_args("generative", k)
         )
+        objects += self.connect_lateral(self._lateral_args)
         phases = Phases()
         self.wake(phases)
         self.wake_learning(phases)
@@ -199,6 +210,35 @@ class BinaryNetwork(PopulationNetwork):
         on_event = {"wake_input": "wake", "sleep_input": "sleep", "learn": "sleep" if kind == "recognition" else "wake"}
         return {"model": model, "on_pre": on_pre, "on_event": on_event, "delay": {key: 0 * b2.second for key in on_pre}}
 
+    @staticmethod
+    def _lateral_args(pathway: str, l: int) -> dict:
+        """A layer's lateral synapses: the weight, and the lateral input of the
+        layer's whole sample (wake for generative ones, the fantasy for
+        recognition ones) that the delta rule's prediction includes."""
+        p, state = ("gen", "s_wake") if pathway == "generative" else ("rec", "s_sleep")
+        return {"model": f"w : 1  # lateral weight\nxlat_{p}_post = w * {state}_pre : 1 (summed)"}
+
+    def _fire_in_order(self, phases: Phases, l: int, pathway: str, state: str, base: str, uniform: str, reset=""):
+        """Layer l fires in its lateral order (:func:`hm_neuro.model.lateral.sample_in_order`):
+        every unit's running logit starts at ``base``; the unit of rank r
+        fires when it is above its uniform number's logit, and then adds its
+        lateral weights to the logits of the units after it (one op of the
+        layer and one of its lateral synapses per rank); a clamped unit
+        keeps its clamp."""
+        p, g, S = pathway[:3], self.layers[l], self.lateral[(pathway, l)]
+        phases.op(
+            g,
+            f"xl_{p} = {base}\nu_lateral = {uniform}\nthr_{p} = log(u_lateral) - log1p(-u_lateral)\n{state} = 0"
+            + reset,
+            f"{pathway}_order_start",
+        )
+        n = self.circuit.layers[l]
+        for r in range(n):
+            phases.op(g, f"{state} = {state} + int(rank_{p} == {r}) * int(xl_{p} > thr_{p})", f"{pathway}_fire_{r}")
+            if r < n - 1:
+                phases.op(S, f"xl_{p}_post += w * {state}_pre * int(rank_{p}_pre == {r})", f"fired_{r}")
+        phases.op(g, f"{state} = clamped * clamp_state + (1 - clamped) * {state}", f"{pathway}_order_clamp")
+
     def _importance_population(self):
         """The divisive normalisation population of reweighted wake-sleep: one
         neuron per machine sums its units' shares of ``ln P(h_c, d) - ln Q(h_c
@@ -264,6 +304,10 @@ class BinaryNetwork(PopulationNetwork):
         for k in range(self.L):
             for c in range(K):
                 self._propagate(phases, R[k], f"x_rec_wake{suffix(c)}", "wake")
+            if self.circuit.lateral.of("recognition", k + 1) is not None:  # fired in order (one sample)
+                u = self.uniform("wake", k + 1)
+                self._fire_in_order(phases, k + 1, "recognition", "s_wake", "b_rec + x_rec_wake", u)
+                continue
             code = []
             for c in range(K):
                 s, drive = f"s_wake{suffix(c)}", f"b_rec + x_rec_wake{suffix(c)}"
@@ -289,6 +333,8 @@ class BinaryNetwork(PopulationNetwork):
             return code + (f"\nerr_gen = eps_gen * {gate}" if l < self.L else "")
         db = f"eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
         code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
+        if self.circuit.lateral.of("generative", l) is not None:
+            code += f"\nerr_lat_gen = eps_lat_gen * {gate} * (s_wake - p)"
         if l < self.L:
             code += "".join(
                 f"\nerr_gen{suffix(c)} = eps_gen * {gate}"
@@ -323,8 +369,13 @@ class BinaryNetwork(PopulationNetwork):
                 + f"\nerr_rec = eps_rec * {gate}"
             )
         db = f"eps_b_rec * {gate} * " + copies_sum("(s_sleep{c} - q{c})", self.S)
-        return self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP) + "".join(
-            f"\nerr_rec{suffix(c)} = eps_rec * {gate} * (s_sleep{suffix(c)} - q{suffix(c)})" for c in range(self.S)
+        lateral = self.circuit.lateral.of("recognition", k + 1) is not None
+        return (
+            self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP)
+            + "".join(
+                f"\nerr_rec{suffix(c)} = eps_rec * {gate} * (s_sleep{suffix(c)} - q{suffix(c)})" for c in range(self.S)
+            )
+            + (f"\nerr_lat_rec = eps_lat_rec * {gate} * (s_sleep - q)" if lateral else "")
         )
 
     def wake_learning(self, phases: Phases):
@@ -336,8 +387,12 @@ class BinaryNetwork(PopulationNetwork):
                 self._propagate(phases, G[k], f"x_gen_wake{suffix(c)}", "wake")
         for l in range(L + 1):
             code = []
+            lateral = self.lateral.get(("generative", l))
+            if lateral is not None:  # the lateral input of the wake sample, into the prediction (one sample)
+                phases.place(lateral.summed_updaters["xlat_gen_post"])
             for c in range(K):
                 drive = "b_gen" if l == L else f"b_gen + x_gen_wake{suffix(c)}"
+                drive += " + xlat_gen" if lateral is not None else ""
                 code.append(f"p{suffix(c)} = {sigmoid(drive)}")
                 if self.weighted:
                     share = log_sigmoid(f"(2 * s_wake{suffix(c)} - 1) * ({drive})")
@@ -367,6 +422,9 @@ class BinaryNetwork(PopulationNetwork):
                 phases.place(next(p for p in G[k]._pathways if p.name == f"{G[k].name}_learn"))
             if self.rule.wake_update:
                 phases.op(R[k], self.learning_code("recognition_wake", k), "wake")
+        for (pathway, _), S in self.lateral.items():  # eq. 4 on the generative lateral weights
+            if pathway == "generative":
+                phases.op(S, "w += err_lat_gen_post * s_wake_pre", "wake_learn")
 
     def _normalise(self, phases: Phases):
         """omega_c = softmax_c(lw_c) per machine, lw_c summed over its units."""
@@ -399,7 +457,7 @@ class BinaryNetwork(PopulationNetwork):
     def sleep(self, phases: Phases):
         """S fantasies top-down (eq. 1), the top layer from its biases alone."""
         lay, G, L, S = self.layers, self.generative, self.L, self.S
-        phases.op(lay[L], self._dream(L), "dream")
+        self._dream_op(phases, L)
         self._emit(phases, lay[L], "sleep")
         for k in range(L - 1, -1, -1):
             if self.event:
@@ -414,8 +472,16 @@ class BinaryNetwork(PopulationNetwork):
                     + "".join(f"\nx_gen_sleep{suffix(c)}_post += mask * w * s_sleep{suffix(c)}_pre" for c in range(S)),
                     "wake_learn_and_fantasy",
                 )
-            phases.op(lay[k], self._dream(k) + "".join(f"\nx_gen_sleep{suffix(c)} = 0" for c in range(S)), "dream")
+            self._dream_op(phases, k, "".join(f"\nx_gen_sleep{suffix(c)} = 0" for c in range(S)))
             self._emit(phases, lay[k], "sleep")
+
+    def _dream_op(self, phases: Phases, l: int, reset: str = ""):
+        """Layer l's fantasy (eq. 1): at once, or in its lateral order."""
+        if self.circuit.lateral.of("generative", l) is None:
+            phases.op(self.layers[l], self._dream(l) + reset, "dream")
+            return
+        base = "b_gen" if l == self.L else "b_gen + x_gen_sleep"
+        self._fire_in_order(phases, l, "generative", "s_sleep", base, self.uniform("sleep", l), reset)
 
     def sleep_learning(self, phases: Phases):
         """Recognition predictions of the fantasy and the delta rule (eq. 7)."""
@@ -423,9 +489,13 @@ class BinaryNetwork(PopulationNetwork):
         for k in range(self.L):
             for c in range(S):
                 self._propagate(phases, R[k], f"x_rec_sleep{suffix(c)}", "sleep")
+            lateral = self.lateral.get(("recognition", k + 1))
+            if lateral is not None:  # the lateral input of the fantasy, into the prediction (one fantasy)
+                phases.place(lateral.summed_updaters["xlat_rec_post"])
+            extra = "" if lateral is None else " + xlat_rec"
             phases.op(
                 lay[k + 1],
-                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}')}" for c in range(S))
+                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}' + extra)}" for c in range(S))
                 + "\n"
                 + self._sleep_bias_update(k)
                 + self._consumed("x_rec_sleep"),
@@ -436,6 +506,9 @@ class BinaryNetwork(PopulationNetwork):
                 phases.place(next(p for p in R[k]._pathways if p.name == f"{R[k].name}_learn"))
             else:
                 phases.op(R[k], self.learning_code("recognition", k), "sleep")
+        for (pathway, _), S in self.lateral.items():  # eq. 7 on the recognition lateral weights
+            if pathway == "recognition":
+                phases.op(S, "w += err_lat_rec_post * s_sleep_pre", "sleep_learn")
 
     # ------------------------------------------------------------ recordings
 

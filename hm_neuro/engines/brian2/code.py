@@ -140,6 +140,26 @@ def binary_layer(
     return eqs
 
 
+#: a layer with ordered lateral connections in one pathway (:mod:`hm_neuro.model.lateral`),
+#: renamed per pathway by :func:`lateral_variables` (``gen``: fired in order in the sleep
+#: phase, learning in the wake phase; ``rec``: fired in order in the wake phase, learning in
+#: the sleep phase)
+LATERAL = """
+rank : integer (constant)     # the unit's place in the layer's firing order
+eps_lat : 1                   # learning rate of the lateral weights into the unit
+xl : 1                        # its logit while the layer fires in order: input so far
+thr : 1                       # the logit of its uniform number, ln u - ln(1 - u)
+xlat : 1                      # lateral input from the layer's whole sample (the prediction that learns)
+err_lat : 1                   # eps_lat * gate * (s - prediction): the unit's factor of the lateral delta rule
+"""
+LATERAL_NAMES = ("rank", "eps_lat", "xl", "thr", "xlat", "err_lat")
+
+
+def lateral_variables(prefix: str) -> Equations:
+    """The variables of a layer's lateral connections in a pathway: ``rank_gen``, ``xl_gen``, ..."""
+    return Equations(LATERAL, **{name: f"{name}_{prefix}" for name in LATERAL_NAMES})
+
+
 #: a grid of finite precision (:mod:`hm_neuro.model.precision`), per unit, renamed per
 #: pathway by :func:`grid`: ``b_`` the unit's biases, ``gen_`` / ``rec_`` the generative /
 #: recognition weights into it

@@ -172,6 +172,7 @@ class Brian2Engine(EngineBase):
                     if circuit.plasticity.is_default
                     else {"plasticity": circuit.plasticity.key(), "fp_contract": "off"}
                 ),
+                **({"lateral": circuit.lateral.structure()} if circuit.lateral else {}),
             )
             entry = cache_root() / "builds" / build_key(**fields)
         else:
@@ -411,6 +412,7 @@ class Brian2Engine(EngineBase):
             and circuit.nonnegative_generative_weights_into == self.circuit.nonnegative_generative_weights_into
             and circuit.precision == self.circuit.precision
             and circuit.plasticity == self.circuit.plasticity
+            and circuit.lateral.structure() == self.circuit.lateral.structure()
         )
         if not same:
             raise bad(

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import philox
 from ...errors import bad
-from ...model import WAKE_SLEEP, Circuit, Parameters, draw_group, rounding_group, state_name
+from ...model import WAKE_SLEEP, Circuit, Parameters, draw_group, lateral_key, rounding_group, state_name
 from .code import STREAM, bias_rule, delta_rule, grid, rounding_draw
 from .device import stable_clock
 
@@ -97,6 +97,8 @@ class PopulationNetwork:
         self.timed_arrays = [self.data, self.wake_gate, self.sleep_gate] + ([self.data_index] if self.data_rows else [])
         self.u_wake, self.u_sleep = {}, {}
         self.layers, self.recognition, self.generative = [], [], []
+        #: {(pathway, layer): Synapses} of the ordered lateral connections (hm_neuro.model.lateral)
+        self.lateral = {}
         self.spike_monitors, self.trace_monitors, self.history_monitors = {}, {}, {}
 
     def new_layer(self, l: int, model, **kwargs):
@@ -171,7 +173,46 @@ class PopulationNetwork:
         for name, sets in (("generative_weights", self.generative), ("recognition_weights", self.recognition)):
             for h in self.circuit.plasticity.state:  # a declared synapse state (hm_neuro.model.plasticity)
                 out += [(f"{name}_{k}.{h}", sets[k], state_name(h)) for k in range(self.L)]
+        out += [(lateral_key(*key), S, "w") for key, S in self.lateral.items()]
         return out
+
+    def connect_lateral(self, args) -> list:
+        """The ``Synapses`` of every layer's lateral connections in a pathway,
+        from the layer to itself, each machine's units connected as the
+        circuit's mask says (machine-major, then pre-major); ``args(pathway,
+        l)``: their arguments.  Sets every unit's ``rank`` in the order."""
+        N = self.n_machines
+        self.lateral = {}
+        for (pathway, l), spec in self.circuit.lateral.layers.items():
+            g, n = self.layers[l], self.circuit.layers[l]
+            pre, post = np.nonzero(spec.mask)
+            S = b2.Synapses(g, g, name=f"lateral_{pathway}_{l}", clock=self.clock, **args(pathway, l))
+            machines = np.repeat(np.arange(N), len(pre))
+            S.connect(i=machines * n + np.tile(pre, N), j=machines * n + np.tile(post, N))
+            rank = np.empty(n, dtype=int)
+            rank[list(spec.order)] = np.arange(n)
+            setattr(g, f"rank_{pathway[:3]}", np.tile(rank, N))
+            self.lateral[(pathway, l)] = S
+        return list(self.lateral.values())
+
+    def _dense(self, name: str, flat):
+        """A lateral set's weights as the model file holds them (n x n, zero
+        off the connections, flattened on the last axis), from its synapses'
+        values (last axis); other sets as they are."""
+        for key, spec in self.circuit.lateral.layers.items():
+            if lateral_key(*key) == name:
+                flat = np.asarray(flat, dtype=float)
+                out = np.zeros(flat.shape[:-1] + (spec.mask.size,))
+                out[..., np.flatnonzero(spec.mask)] = flat
+                return out
+        return flat
+
+    def _sparse(self, name: str, a):
+        """The inverse of :meth:`_dense`: the values on the connections, pre-major."""
+        for key, spec in self.circuit.lateral.layers.items():
+            if lateral_key(*key) == name:
+                return np.asarray(a, dtype=float).ravel()[np.flatnonzero(spec.mask)]
+        return np.asarray(a, dtype=float).ravel()
 
     def rate_values(self, circuits):
         """{VariableView: per-unit array} of every learning rate, one circuit per machine."""
@@ -188,6 +229,9 @@ class PopulationNetwork:
             if l > 0:
                 vals[self.layers[l].eps_b_rec] = per_unit(l, "recognition_biases", l - 1)
                 vals[self.layers[l].eps_rec] = per_unit(l, "recognition_weights", l - 1)
+        for pathway, l in self.lateral:
+            rates = np.repeat([c.lateral.of(pathway, l).learning_rate for c in circuits], n[l])
+            vals[getattr(self.layers[l], f"eps_lat_{pathway[:3]}")] = rates
         return vals
 
     def stream_values(self, keys, offset: int) -> dict:
@@ -283,7 +327,7 @@ class PopulationNetwork:
         """{VariableView: flat array} setting every weight and bias of every machine."""
         per_machine = [p.arrays() for p in params_list]
         return {
-            getattr(obj, var): np.concatenate([np.asarray(a[name], dtype=float).ravel() for a in per_machine])
+            getattr(obj, var): np.concatenate([self._sparse(name, a[name]) for a in per_machine])
             for name, obj, var in self.parameter_objects()
         }  # weights (pre, post): pre-major, as connected
 
@@ -294,7 +338,9 @@ class PopulationNetwork:
             name: np.array(getattr(obj, var)[:], dtype=float).reshape(N, -1)
             for name, obj, var in self.parameter_objects()
         }
-        return [Parameters.from_arrays({k: v[m] for k, v in flat.items()}, self.circuit) for m in range(N)]
+        return [
+            Parameters.from_arrays({k: self._dense(k, v[m]) for k, v in flat.items()}, self.circuit) for m in range(N)
+        ]
 
     def data_values(self, data, padded) -> dict:
         """The chunk's data: every example's row, or the table of each
@@ -364,7 +410,7 @@ class PopulationNetwork:
         for name, _, var in self.parameter_objects():
             vals = np.asarray(getattr(self.history_monitors[name], var))[:, keep].T  # (n_times, N * size)
             for k, part in enumerate(np.split(vals, self.n_machines, axis=1)):
-                snaps[k][name] = part.copy()
+                snaps[k][name] = self._dense(name, part.copy())
         return seen, snaps
 
     def assemble(self, objects: list, record_every: int, monitors=None):
