@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import assert_mean_update, make_circuit
+from conftest import assert_mean_update, backends, make_circuit
 
 from hm_neuro.errors import HMError
 from hm_neuro.measures import exact_free_energy, exact_log2_prob, exact_summary
@@ -144,14 +144,17 @@ def test_a_circuit_with_lateral_connections_survives_its_file():
     assert "lateral" not in make_circuit(LAYERS).to_dict()  # the papers' circuits unchanged
 
 
-def test_the_brian2_circuits_refuse_lateral_connections_in_one_line():
+def test_engines_without_lateral_connections_refuse_them_in_one_line():
     from hm_neuro.engines import make_engine
 
-    for engine in ("brian2", "spiking"):
-        with pytest.raises(
-            HMError, match=r"engine: .* does not run lateral connections .* run on \['numpy', 'vectorised'\]"
-        ):
-            make_engine(circuit(), engine)
+    with pytest.raises(
+        HMError, match=r"engine: the spiking Brian2 circuit does not run lateral connections .* run on \['numpy', "
+    ):
+        make_engine(circuit(), "spiking")
+    with pytest.raises(HMError, match=r"rule: the Brian2 circuit runs lateral connections with the papers' wake-sleep"):
+        make_engine(circuit(), "brian2", device="numpy", rule="wake-sleep:2")
+    with pytest.raises(HMError, match=r"propagation: lateral connections fire in order with summed propagation"):
+        make_engine(circuit(), "brian2", device="numpy", propagation="event")
 
 
 # ------------------------------------------------------------- exact measures
@@ -232,23 +235,34 @@ def _data(rng, n):
     return (rng.random((n, 3)) < 0.4).astype(float)
 
 
-def test_the_vectorised_engine_equals_the_reference_with_shared_uniforms(rng):
+#: every engine that declares lateral connections, but the reference itself (conftest.backends)
+ENGINES = [e for e in backends(need="lateral", compiled=True) if e.id != "numpy"]
+
+
+@pytest.mark.parametrize("options", [e for e in ENGINES if "cpp" not in e.id])
+def test_every_engine_equals_the_reference_with_shared_uniforms(options, rng):
+    """Pre-drawn uniform numbers: every sample and every update the reference's."""
     from hm_neuro.engines import make_engine
 
     c = circuit()
     p0 = random_machine(c, rng, 0.5)
-    data = _data(rng, 400)
-    u = Uniforms.draw(c, 400, rng)
+    data = _data(rng, 300)
+    u = Uniforms.draw(c, 300, rng)
     ref, _ = make_engine(c, "numpy").run(p0, data, seed=0, uniforms=u)
-    vec, _ = make_engine(c, "vectorised").run(p0, data, seed=0, uniforms=u)
-    assert ref.max_abs_difference(vec) <= 1e-12
-    assert ref.lateral.keys() == p0.lateral.keys()
+    got, _ = make_engine(c, **options, external_uniforms=options["engine"] != "vectorised").run(
+        p0, data, seed=0, uniforms=u
+    )
+    assert ref.max_abs_difference(got) <= 1e-12
     assert all(np.abs(ref.lateral[k] - p0.lateral[k]).max() > 1e-3 for k in p0.lateral)  # every lateral set learned
     for key, spec in c.lateral.layers.items():
         assert np.all(ref.lateral[key][spec.mask == 0] == 0)  # nothing grows off the connections
 
 
-def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machine(rng):
+@pytest.mark.parametrize("options", ENGINES)
+def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machine(options, rng):
+    """Three machines of other lateral and other rates, each from its own
+    counter-based stream: each the reference machine of its seed, with its
+    weight history."""
     from hm_neuro.engines import make_engine
 
     base = circuit()
@@ -257,11 +271,14 @@ def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machin
     params = [random_machine(c, rng, 0.5) for c in circuits]
     data = [_data(rng, 300) for _ in circuits]
     seeds = [11, 12, 13]
-    pop = make_engine(base, "vectorised", n_machines=3)
-    out, _ = pop.run_population(params, data, seeds, circuits=circuits)
-    for c, p, d, s, got in zip(circuits, params, data, seeds, out):
-        ref, _ = make_engine(c, "numpy").run(p, d, seed=s)
+    pop = make_engine(base, **options, n_machines=3, record_every=100)
+    out, extras = pop.run_population(params, data, seeds, circuits=circuits)
+    for c, p, d, s, got, e in zip(circuits, params, data, seeds, out, extras):
+        ref, ref_extras = make_engine(c, "numpy", record_every=100).run(p, d, seed=s)
         assert ref.max_abs_difference(got) <= 1e-12
+        assert e["history_seen"] == ref_extras["history_seen"] == [0, 100, 200]
+        for name in ("generative_lateral_0", "recognition_lateral_2"):
+            np.testing.assert_allclose(e["history"][name], ref_extras["history"][name], atol=1e-12)
 
 
 def _expected(c, p, d, which):
@@ -426,7 +443,7 @@ def test_bad_lateral_files_exit_2_with_one_line_and_write_nothing(tmp_path, caps
     assert not out.exists()
 
 
-def test_the_brian2_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys):
+def test_the_spiking_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys):
     from hm_neuro.cli import main
 
     path = tmp_path / "lat.toml"
@@ -435,7 +452,21 @@ def test_the_brian2_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, c
         "generative_biases = 0.1\nrecognition_biases = 0.1\n[lateral.recognition.1]\nlearning_rate = 0.1\n"
     )
     out = tmp_path / "m.npz"
-    code = main(["train", "--circuit", str(path), "--data", "bars", "--examples", "100", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--circuit",
+            str(path),
+            "--data",
+            "bars",
+            "--examples",
+            "100",
+            "--engine",
+            "spiking",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "does not run lateral connections" in err[0]
     assert not out.exists()
