@@ -110,7 +110,7 @@ CASES = [
         None,
         ["train", "--circuit", "nope", "--out", "m.npz"],
         r"--circuit: no such circuit; names are "
-        r"\['bars', 'bars_consolidation', 'bars_weight_decay', 'digits', 'nines'\]",
+        r"\['bars', 'bars_consolidation', 'bars_lateral', 'bars_weight_decay', 'digits', 'nines'\]",
     ),
     (
         "missing-data-file",

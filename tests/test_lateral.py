@@ -470,3 +470,34 @@ def test_the_spiking_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "does not run lateral connections" in err[0]
     assert not out.exists()
+
+
+def test_code_of_reads_bars_crosses_and_silent_units():
+    from hm_neuro.experiments.lateral import code_of
+
+    c = circuit(None, layers=[16, 4, 1])
+    p = Parameters.initial(c)
+    G = p.generative_weights[0]
+    G[0] = np.kron(np.eye(4)[1], np.ones(4)) * 5.0  # row 1
+    G[1] = np.tile(np.eye(4)[2], 4) * 5.0  # column 2
+    G[2] = np.maximum(G[0], np.tile(np.eye(4)[0], 4) * 5.0)  # row 1 + column 0: a cross
+    assert code_of(p) == ["row 1", "column 2", "cross", "-"]
+
+
+def test_the_lateral_experiment_writes_its_table_with_intervals(tmp_path):
+    import json
+
+    from hm_neuro.experiments import lateral
+
+    summary = lateral.main(quick=True, out=tmp_path, workers=1, settings="factorial,both")
+    saved = json.loads((tmp_path / "lateral_factorial-both_quick.json").read_text())
+    assert [r["setting"] for r in saved["rows"]] == ["factorial", "both"] == [r["setting"] for r in summary["rows"]]
+    for r in saved["rows"]:
+        assert r["seeds"] == 2 and len(r["kl_data_model_bits"]) == 2 and len(r["kl_q_p_bits"]) == 2
+        lo, hi = r["success_rate_interval_95"]
+        assert 0 <= lo <= r["success_rate"] <= hi <= 1
+    assert "fisher_p_against_factorial" in saved["rows"][1] and saved["rows"][1]["lateral"]
+    assert (tmp_path / "lateral_factorial-both_quick.png").stat().st_size > 0
+    assert (tmp_path / "lateral_factorial-both_quick_weights.png").stat().st_size > 0
+    with pytest.raises(HMError, match=r"--settings: lateral takes settings from .* \(got 'sideways'\)"):
+        lateral.main(quick=True, out=tmp_path, settings="factorial,sideways")

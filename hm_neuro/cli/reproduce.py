@@ -92,7 +92,8 @@ def add_options(r):
         "comma-separated settings of "
         "hm_neuro.experiments.spiking.SETTINGS; default: default. precision: default, per-layer or "
         "hidden-state. lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
-        "(factorial, recognition, recognition-fast, generative, both); default: all",
+        "(factorial, recognition, recognition-fast, generative, both, factorial-upper-fast, "
+        "both-upper-fast); default: the first five",
     )
     r.add_argument(
         "--fresh",

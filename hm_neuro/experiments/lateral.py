@@ -22,6 +22,11 @@ recognition-fast    the same at 0.2
 generative          the input layer's generative model with lateral
                     connections (pixels predict later pixels), at 0.2
 both                recognition (0.001) and generative (0.2)
+factorial-upper-    the papers' machine with every rate note [15] puts at
+fast                0.001 (away from the input) at 0.01: the top layer's
+                    weights reach their final size only after ~1.5-2e6
+                    examples at 0.001, long after the bars are assigned
+both-upper-fast     both, the same way (the hidden lateral ones at 0.01)
 ==================  ====================================================
 
 each with the papers' wake-sleep on the Brian2 circuit (cpp_standalone), or
@@ -61,20 +66,39 @@ SEEDS = 40
 HIDDEN_RATE = 0.001
 #: rate of lateral connections among the input units ("to and from the input units")
 INPUT_RATE = 0.2
+#: the upper layers' rate in the ``*-upper-fast`` settings: ten times note [15]'s 0.001
+UPPER_RATE = 0.01
+_BOTH = {"generative": {"0": {"learning_rate": INPUT_RATE}}, "recognition": {"1": {"learning_rate": HIDDEN_RATE}}}
+#: name -> (lateral connections, the upper layers' learning rate or None for note [15]'s)
 SETTINGS = {
-    "factorial": None,
-    "recognition": {"recognition": {"1": {"learning_rate": HIDDEN_RATE}}},
-    "recognition-fast": {"recognition": {"1": {"learning_rate": INPUT_RATE}}},
-    "generative": {"generative": {"0": {"learning_rate": INPUT_RATE}}},
-    "both": {"generative": {"0": {"learning_rate": INPUT_RATE}}, "recognition": {"1": {"learning_rate": HIDDEN_RATE}}},
+    "factorial": (None, None),
+    "recognition": ({"recognition": {"1": {"learning_rate": HIDDEN_RATE}}}, None),
+    "recognition-fast": ({"recognition": {"1": {"learning_rate": INPUT_RATE}}}, None),
+    "generative": ({"generative": {"0": {"learning_rate": INPUT_RATE}}}, None),
+    "both": (_BOTH, None),
+    "factorial-upper-fast": (None, UPPER_RATE),
+    "both-upper-fast": (_BOTH, UPPER_RATE),
 }
 DEFAULT_SETTINGS = ("factorial", "recognition", "recognition-fast", "generative", "both")
 ENGINES = ("brian2", "vectorised", "numpy")
 
 
 def circuit_of(setting: str):
-    """The bars circuit of a setting (:data:`SETTINGS`)."""
-    return bars.circuit_for("connections").replace(lateral=SETTINGS[setting])
+    """The bars circuit of a setting (:data:`SETTINGS`): its lateral
+    connections, and with an upper rate every rate note [15] sets to 0.001
+    (the weights and biases away from the input) at that rate instead, the
+    lateral ones among hidden units included."""
+    lateral, upper = SETTINGS[setting]
+    c = bars.circuit_for("connections").replace(lateral=lateral)
+    if upper is None:
+        return c
+    rates = {k: [upper if r == 0.001 else r for r in v] for k, v in c.learning_rates.items()}
+    lateral = {
+        pathway: {l: {**spec, "learning_rate": upper if spec["learning_rate"] == 0.001 else spec["learning_rate"]}}
+        for pathway, table in (lateral or {}).items()
+        for l, spec in table.items()
+    }
+    return c.replace(learning_rates=rates, lateral=lateral or None)
 
 
 def code_of(params: Parameters, side: int = 4) -> list:
@@ -141,6 +165,7 @@ def _row(name: str, results: list) -> tuple:
     row = {
         "setting": name,
         "lateral": circuit.lateral.to_dict(),
+        "learning_rates": {k: list(v) for k, v in circuit.learning_rates.items()},
         "seeds": len(results),
         "failed": len(results) - len(ok),
         "seeds_reaching_paper_kl": int(np.sum(kls <= bars.PAPER_KL)),
