@@ -126,6 +126,41 @@ def code_of(params: Parameters, side: int = 4) -> list:
     return out
 
 
+def lateral_reading(params: Parameters, side: int = 4) -> dict:
+    """What the lateral weights learned, as mean weights over kinds of pairs:
+    recognition (first hidden layer) between units coding bars of the same
+    orientation and of different orientations (:func:`code_of`; bars of
+    different orientations never appear together, so the recognition model
+    should make them exclude each other); generative (input) between pixels
+    in one row, in one column, and in neither (the pairs connected)."""
+    out = {}
+    A = params.lateral.get(("recognition", 1))
+    if A is not None:
+        codes = code_of(params, side)
+        kind = [c.split()[0] if c.startswith(("row", "column")) else None for c in codes]
+        same, other = [], []
+        for k, j in zip(*np.nonzero(params.lateral[("recognition", 1)] != 0)):
+            if kind[k] and kind[j]:
+                (same if kind[k] == kind[j] else other).append(A[k, j])
+        out["recognition_same_orientation"] = float(np.mean(same)) if same else None
+        out["recognition_other_orientation"] = float(np.mean(other)) if other else None
+    A = params.lateral.get(("generative", 0))
+    if A is not None:
+        rows, cols = np.divmod(np.arange(side * side), side)
+        pairs = {"row": [], "column": [], "neither": []}
+        for k, j in zip(*np.nonzero(A)):
+            key = "row" if rows[k] == rows[j] else "column" if cols[k] == cols[j] else "neither"
+            pairs[key].append(A[k, j])
+        names = {"row": "generative_same_row", "column": "generative_same_column", "neither": "generative_neither"}
+        out.update({names[key]: float(np.mean(v)) if v else None for key, v in pairs.items()})
+    return out
+
+
+def _median_reading(readings: list) -> dict:
+    keys = sorted({k for r in readings for k in r})
+    return {k: float(np.median([r[k] for r in readings if r.get(k) is not None] or [np.nan])) for k in keys}
+
+
 def _tasks(settings, seeds, examples, rule, engine, device) -> list:
     tasks = []
     for name in settings:
@@ -182,6 +217,7 @@ def _row(name: str, results: list) -> tuple:
         )
         if codes
         else None,
+        "median_lateral_reading": _median_reading([lateral_reading(m) for m in models]),
         "failures": failures,
         "failures_with_a_cross": sum("cross" in f["first_hidden_layer"] for f in failures),
     }
