@@ -501,3 +501,27 @@ def test_the_lateral_experiment_writes_its_table_with_intervals(tmp_path):
     assert (tmp_path / "lateral_factorial-both_quick_weights.png").stat().st_size > 0
     with pytest.raises(HMError, match=r"--settings: lateral takes settings from .* \(got 'sideways'\)"):
         lateral.main(quick=True, out=tmp_path, settings="factorial,sideways")
+
+
+def test_lateral_reading_averages_by_orientation_and_by_pixel_line():
+    from hm_neuro.experiments.lateral import circuit_of, lateral_reading
+
+    c = circuit_of("both")
+    p = Parameters.initial(c)
+    G = p.generative_weights[0]
+    for j in range(4):  # units 0-3: rows 0-3; units 4-7: columns 0-3
+        G[j] = np.kron(np.eye(4)[j], np.ones(4)) * 5.0
+        G[4 + j] = np.tile(np.eye(4)[j], 4) * 5.0
+    M = np.zeros((8, 8))
+    M[0, 1], M[0, 5], M[4, 6] = 1.0, -3.0, 2.0  # row-row, row-column, column-column
+    p.lateral[("recognition", 1)] = M
+    A = np.zeros((16, 16))
+    A[0, 1], A[0, 4], A[0, 5] = 2.0, 4.0, -1.0  # one row, one column, neither
+    p.lateral[("generative", 0)] = A
+    assert lateral_reading(p) == {
+        "recognition_same_orientation": 1.5,
+        "recognition_other_orientation": -3.0,
+        "generative_same_row": 2.0,
+        "generative_same_column": 4.0,
+        "generative_neither": -1.0,
+    }
