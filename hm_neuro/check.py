@@ -354,6 +354,7 @@ def checks(devices, quick: bool) -> list:
             out.append((exact_check, ("16-8-1", bars, device, "event")))
             out.append((exact_check, ("16-8-1 loihi", bars.replace(precision="loihi"), device)))
             out.append((exact_check, ("16-8-1 synapse state", bars.replace(plasticity=STATEFUL), device)))
+            out.append((exact_check, ("16-8-1 lateral", load_circuit("bars_lateral"), device)))
         out += [(expectation_check, ("wake", device)), (expectation_check, ("sleep", device))]
         if not quick:
             out += [(expectation_check, (phase, device, 400, 50, DECLARED)) for phase in ("wake", "sleep")]
