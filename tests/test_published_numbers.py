@@ -55,8 +55,95 @@ def hidden_state_row(setting):
     )
 
 
+LATERAL_ROWS = ("factorial", "recognition", "recognition-fast", "generative", "both")
+
+
+def lat(setting):
+    return row("lateral.json", setting)
+
+
+def lateral_row(setting):
+    r = lat(setting)
+    lo, hi = (100 * x for x in r["success_rate_interval_95"])
+    p = r.get("fisher_p_against_factorial")
+    return (
+        f"| {setting} | {r['seeds_reaching_paper_kl']}/{r['seeds']} | {lo:.0f}-{hi:.0f} % | "
+        f"{'—' if p is None else f'{p:.2g}'} | {r['median_kl_data_model_bits']:.3f} | {r['median_kl_q_p_bits']:.3f} | "
+        f"{r['median_units_coding_one_bar']:g} | {len(r['failures'])} ({r['failures_with_a_cross']}) |"
+    )
+
+
+def pct_range(r):
+    lo, hi = (100 * x for x in r["success_rate_interval_95"])
+    return f"{lo:.0f}-{hi:.0f} %"
+
+
+def reading(setting, key, digits=1):
+    return f"{lat(setting)['median_lateral_reading'][key]:+.{digits}f}"
+
+
 #: (page, the text it must contain, made from the JSON)
 CLAIMS = [
+    *[("docs/results/lateral.md", lambda s=s: lateral_row(s)) for s in LATERAL_ROWS],
+    (
+        "README.md",
+        lambda: (
+            f"recognition lateral at 0.2: **{lat('recognition-fast')['seeds_reaching_paper_kl']}/40** ≤ 0.10 "
+            f"({pct_range(lat('recognition-fast'))}) against the factorial "
+            f"{lat('factorial')['seeds_reaching_paper_kl']}/40 "
+            f"(p = {lat('recognition-fast')['fisher_p_against_factorial']:.2f}), median KL(Q‖P) "
+            f"{lat('factorial')['median_kl_q_p_bits']:.3f} → **{lat('recognition-fast')['median_kl_q_p_bits']:.3f} "
+            f"bits**; input generative lateral: {lat('generative')['seeds_reaching_paper_kl']}/40, but with "
+            f"{'no' if lat('generative')['median_units_coding_one_bar'] == 0 else 'some'} hidden unit coding a bar"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"median penalty falls from {lat('factorial')['median_kl_q_p_bits']:.3f} to "
+            f"**{lat('recognition-fast')['median_kl_q_p_bits']:.3f}\nbits**"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"the median weight is {reading('recognition-fast', 'recognition_other_orientation').lstrip('+')}, "
+            f"between units of\none orientation {reading('recognition-fast', 'recognition_same_orientation')} "
+            f"(at 0.001: {reading('recognition', 'recognition_other_orientation', 2)} and "
+            f"{reading('recognition', 'recognition_same_orientation', 2)})"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"recognition-fast reaches {lat('recognition-fast')['seeds_reaching_paper_kl']}/40 against\n"
+            f"the factorial {lat('factorial')['seeds_reaching_paper_kl']}/40 (Fisher p = "
+            f"{lat('recognition-fast')['fisher_p_against_factorial']:.2f}), recognition at 0.001 "
+            f"{lat('recognition')['seeds_reaching_paper_kl']}/40"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"({lat('recognition-fast')['failures_with_a_cross']} of {len(lat('recognition-fast')['failures'])}, "
+            f"and {lat('recognition')['failures_with_a_cross']} of {len(lat('recognition')['failures'])}, hold a\n"
+            "cross unit)"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"0.10 bits ({lat('generative')['seeds_reaching_paper_kl']}/40, median "
+            f"{lat('generative')['median_kl_data_model_bits']:.3f})"
+        ),
+    ),
+    (
+        "docs/results/lateral.md",
+        lambda: (
+            f"weights between pixels of one column {reading('generative', 'generative_same_column')}, of one row "
+            f"{reading('generative', 'generative_same_row')},\nof neither {reading('generative', 'generative_neither')}"
+        ),
+    ),
     *[("docs/results/precision.md", lambda s=s: hidden_state_row(s)) for s in HIDDEN_STATE_ROWS],
     (
         "README.md",
@@ -207,3 +294,12 @@ def test_every_quoted_bars_median_in_the_readme_has_a_json():
     }
     quoted = re.findall(r"median (0\.\d{3}) bits", (ROOT / "README.md").read_text())
     assert quoted and set(quoted) <= medians, set(quoted) - medians
+
+
+def test_the_lateral_tables_factorial_row_is_the_published_40_seed_table():
+    """docs/results/lateral.md: the factorial row, run again by reproduce lateral,
+    is the 40-seed single-run table seed by seed, to the last bit."""
+    factorial = lat("factorial")
+    published = {r["seed"]: r["kl_data_model_bits"] for r in js("bars_restarts1_seeds40.json")["runs"]}
+    assert len(factorial["seeds_of_kl"]) == 40
+    assert [published[s] for s in factorial["seeds_of_kl"]] == factorial["kl_data_model_bits"]
