@@ -82,8 +82,18 @@ def reading(setting, key, digits=1):
     return f"{lat(setting)['median_lateral_reading'][key]:+.{digits}f}"
 
 
+def upper_row(setting):
+    r = row("lateral_factorial-upper-fast-both-upper-fast.json", setting)
+    return (
+        f"| {setting} | {r['seeds_reaching_paper_kl']}/{r['seeds']} | {pct_range(r)} | "
+        f"{r['median_kl_data_model_bits']:.3f} | {r['median_kl_q_p_bits']:.3f} | "
+        f"{r['median_units_coding_one_bar']:g} | {len(r['failures'])} ({r['failures_with_a_cross']}) |"
+    )
+
+
 #: (page, the text it must contain, made from the JSON)
 CLAIMS = [
+    *[("docs/results/lateral.md", lambda s=s: upper_row(s)) for s in ("factorial-upper-fast", "both-upper-fast")],
     *[("docs/results/lateral.md", lambda s=s: lateral_row(s)) for s in LATERAL_ROWS],
     (
         "README.md",

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
-from ..engines import MAX_CHUNK, EngineOptions
+from ..engines import CAPABILITIES, MAX_CHUNK, EngineOptions
 from ..errors import HMError, bad
 from ..files.model_io import save_json
 from ..model import Parameters, Rule
@@ -80,7 +80,6 @@ SETTINGS = {
     "both-upper-fast": (_BOTH, UPPER_RATE),
 }
 DEFAULT_SETTINGS = ("factorial", "recognition", "recognition-fast", "generative", "both")
-ENGINES = ("brian2", "vectorised", "numpy")
 
 
 def circuit_of(setting: str):
@@ -301,8 +300,8 @@ def main(
     out = Path(out)
     rule = Rule.parse(rule)
     engine = engine or ("vectorised" if quick or not rule.is_default else "brian2")
-    if engine not in ENGINES:
-        raise bad("--engine", f"lateral connections run on {list(ENGINES)}", engine)
+    if engine not in CAPABILITIES or not CAPABILITIES[engine].lateral:
+        raise bad("--engine", f"lateral connections run on {[n for n, c in CAPABILITIES.items() if c.lateral]}", engine)
     chosen = _settings(settings)
     examples = 2_000 if quick else bars.EXAMPLES
     seeds = seeds if seeds is not None else (2 if quick else SEEDS)
