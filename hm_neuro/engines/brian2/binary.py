@@ -224,7 +224,9 @@ class BinaryNetwork(PopulationNetwork):
         fires when it is above its uniform number's logit, and then adds its
         lateral weights to the logits of the units after it (one op of the
         layer and one of its lateral synapses per rank); a clamped unit
-        keeps its clamp."""
+        keeps its clamp.  Then every unit's running logit is its own (the
+        units after it do not reach it) and its probability, ``p`` or ``q``,
+        is set as a factorial layer sets it."""
         p, g, S = pathway[:3], self.layers[l], self.lateral[(pathway, l)]
         phases.op(
             g,
@@ -237,7 +239,12 @@ class BinaryNetwork(PopulationNetwork):
             phases.op(g, f"{state} = {state} + int(rank_{p} == {r}) * int(xl_{p} > thr_{p})", f"{pathway}_fire_{r}")
             if r < n - 1:
                 phases.op(S, f"xl_{p}_post += w * {state}_pre * int(rank_{p}_pre == {r})", f"fired_{r}")
-        phases.op(g, f"{state} = clamped * clamp_state + (1 - clamped) * {state}", f"{pathway}_order_clamp")
+        prediction = "p" if pathway == "generative" else "q"  # each unit's probability, for monitors
+        phases.op(
+            g,
+            f"{state} = clamped * clamp_state + (1 - clamped) * {state}\n{prediction} = {sigmoid(f'xl_{p}')}",
+            f"{pathway}_order_end",
+        )
 
     def _importance_population(self):
         """The divisive normalisation population of reweighted wake-sleep: one
