@@ -147,9 +147,8 @@ def test_a_circuit_with_lateral_connections_survives_its_file():
 def test_engines_without_lateral_connections_refuse_them_in_one_line():
     from hm_neuro.engines import make_engine
 
-    with pytest.raises(
-        HMError, match=r"engine: the spiking Brian2 circuit does not run lateral connections .* run on \['numpy', "
-    ):
+    refused = r"engine: the spiking Brian2 circuit does not run lateral connections .* run on \['numpy', "
+    with pytest.raises(HMError, match=refused):
         make_engine(circuit(), "spiking")
     with pytest.raises(HMError, match=r"rule: the Brian2 circuit runs lateral connections with the papers' wake-sleep"):
         make_engine(circuit(), "brian2", device="numpy", rule="wake-sleep:2")
@@ -369,6 +368,17 @@ def test_reweighted_wake_weighs_samples_by_the_lateral_p_over_q(rng):
     assert len(set(np.round(omega, 12))) > 1  # the samples differ in weight
 
 
+def _circuit_file(tmp_path, lateral: str):
+    """A 4-3-1 circuit file with the ``[lateral...]`` tables ``lateral``."""
+    path = tmp_path / "lat.toml"
+    path.write_text(
+        "layers = [4, 3, 1]\nnonnegative_generative_weights_into = [0]\n"
+        "[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
+        "generative_biases = 0.1\nrecognition_biases = 0.1\n" + lateral
+    )
+    return path
+
+
 def test_a_lateral_machine_trains_saves_and_evaluates_from_the_command_line(tmp_path, capsys):
     """hm-neuro train on a circuit file with lateral connections, then
     evaluate: the model file holds the lateral weights and the circuit."""
@@ -377,13 +387,10 @@ def test_a_lateral_machine_trains_saves_and_evaluates_from_the_command_line(tmp_
     from hm_neuro.cli import main
     from hm_neuro.files.model_io import load_model
 
-    path = tmp_path / "lat.toml"
-    path.write_text(
-        "layers = [4, 3, 1]\nnonnegative_generative_weights_into = [0]\n"
-        "[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
-        "generative_biases = 0.1\nrecognition_biases = 0.1\n"
+    path = _circuit_file(
+        tmp_path,
         "[lateral.generative.0]\nlearning_rate = 0.1\norder = [3, 2, 1, 0]\n"
-        "[lateral.recognition.1]\nlearning_rate = 0.05\n"
+        "[lateral.recognition.1]\nlearning_rate = 0.05\n",
     )
     model = tmp_path / "m.npz"
     code = main(
@@ -431,11 +438,7 @@ def test_a_lateral_machine_trains_saves_and_evaluates_from_the_command_line(tmp_
 def test_bad_lateral_files_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, table, message):
     from hm_neuro.cli import main
 
-    path = tmp_path / "bad.toml"
-    path.write_text(
-        "layers = [4, 3, 1]\n[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
-        "generative_biases = 0.1\nrecognition_biases = 0.1\n" + table
-    )
+    path = _circuit_file(tmp_path, table)
     out = tmp_path / "m.npz"
     code = main(["train", "--circuit", str(path), "--data", "bars", "--examples", "100", "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
@@ -446,11 +449,7 @@ def test_bad_lateral_files_exit_2_with_one_line_and_write_nothing(tmp_path, caps
 def test_the_spiking_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys):
     from hm_neuro.cli import main
 
-    path = tmp_path / "lat.toml"
-    path.write_text(
-        "layers = [4, 3, 1]\n[learning_rates]\ngenerative_weights = 0.1\nrecognition_weights = 0.1\n"
-        "generative_biases = 0.1\nrecognition_biases = 0.1\n[lateral.recognition.1]\nlearning_rate = 0.1\n"
-    )
+    path = _circuit_file(tmp_path, "[lateral.recognition.1]\nlearning_rate = 0.1\n")
     out = tmp_path / "m.npz"
     code = main(
         [

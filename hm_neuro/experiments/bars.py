@@ -105,6 +105,29 @@ def _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, 
     ]
 
 
+def setting_tasks(circuits: list, seeds, examples: int, rule, engine, device) -> list:
+    """One bars run per (label, circuit) of ``circuits`` and seed, one
+    machine each (the papers' protocol), its model kept: the tasks of the
+    experiments that compare settings over seeds (precision, lateral)."""
+    return [
+        Task(
+            i,
+            circuit.to_dict(),
+            "bars",
+            examples,
+            s,
+            point=(("setting", label),),
+            p_vertical=P_VERTICAL,
+            engine=engine,
+            device=device,
+            chunk=min(examples, MAX_CHUNK),
+            keep_model=True,
+            rule=rule.label,
+        )
+        for i, ((label, circuit), s) in enumerate((c, s) for c in circuits for s in seeds)
+    ]
+
+
 def _summary(setting: dict, runs: list, first, compile_s: float, cached: int, t_start: float) -> dict:
     """The experiment's JSON: the setting, the paper's numbers, the measured
     statistics of the chosen runs and every run."""

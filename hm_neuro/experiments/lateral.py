@@ -53,11 +53,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import plotting
-from ..engines import CAPABILITIES, MAX_CHUNK, EngineOptions
+from ..engines import CAPABILITIES, EngineOptions
 from ..errors import HMError, bad
 from ..files.model_io import save_json
 from ..model import Parameters, Rule
-from ..runs.runner import Task, default_workers, run_tasks
+from ..runs.runner import default_workers, run_tasks
 from . import bars
 from .precision import fisher_exact_p, wilson_interval
 
@@ -161,26 +161,7 @@ def _median_reading(readings: list) -> dict:
 
 
 def _tasks(settings, seeds, examples, rule, engine, device) -> list:
-    tasks = []
-    for name in settings:
-        for s in seeds:
-            tasks.append(
-                Task(
-                    len(tasks),
-                    circuit_of(name).to_dict(),
-                    "bars",
-                    examples,
-                    s,
-                    point=(("setting", name),),
-                    p_vertical=bars.P_VERTICAL,
-                    engine=engine,
-                    device=device,
-                    chunk=min(examples, MAX_CHUNK),
-                    keep_model=True,
-                    rule=rule.label,
-                )
-            )
-    return tasks
+    return bars.setting_tasks([(name, circuit_of(name)) for name in settings], seeds, examples, rule, engine, device)
 
 
 def _row(name: str, results: list) -> tuple:

@@ -34,11 +34,10 @@ import numpy as np
 
 from .. import plotting
 from ..checks import Integer, check
-from ..engines import MAX_CHUNK
 from ..errors import HMError
 from ..files.model_io import save_json
 from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rule
-from ..runs.runner import Task, default_workers, run_tasks
+from ..runs.runner import default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
 
@@ -220,26 +219,11 @@ def _saturated(params: Parameters, precision: Precision) -> float:
 
 def _tasks(rows, seeds, examples, rule, engine, device):
     circuit = bars.circuit_for("connections")
-    tasks = []
-    for label, _, _, precision, plasticity, _ in rows:
-        for s in seeds:
-            tasks.append(
-                Task(
-                    len(tasks),
-                    circuit.replace(precision=precision, plasticity=plasticity).to_dict(),
-                    "bars",
-                    examples,
-                    s,
-                    point=(("setting", label),),
-                    p_vertical=bars.P_VERTICAL,
-                    engine=engine,
-                    device=device,
-                    chunk=min(examples, MAX_CHUNK),
-                    keep_model=True,
-                    rule=rule.label,
-                )
-            )
-    return tasks
+    circuits = [
+        (label, circuit.replace(precision=precision, plasticity=plasticity))
+        for label, _, _, precision, plasticity, _ in rows
+    ]
+    return bars.setting_tasks(circuits, seeds, examples, rule, engine, device)
 
 
 def _row(label, bits, rounding, precision, results, circuit) -> dict:
