@@ -144,9 +144,20 @@ def test_a_circuit_with_lateral_connections_survives_its_file():
     assert "lateral" not in make_circuit(LAYERS).to_dict()  # the papers' circuits unchanged
 
 
-def test_engines_without_lateral_connections_refuse_them_in_one_line():
-    from hm_neuro.engines import make_engine
+def _without_lateral(monkeypatch, name):
+    """Engine ``name`` as if it did not declare lateral connections (every registered engine does)."""
+    import dataclasses
 
+    from hm_neuro.engines import CAPABILITIES
+
+    monkeypatch.setitem(CAPABILITIES, name, dataclasses.replace(CAPABILITIES[name], lateral=False))
+
+
+def test_engines_without_lateral_connections_refuse_them_in_one_line(monkeypatch):
+    from hm_neuro.engines import CAPABILITIES, make_engine
+
+    assert all(can.lateral for can in CAPABILITIES.values())
+    _without_lateral(monkeypatch, "spiking")
     refused = r"engine: the spiking Brian2 circuit does not run lateral connections .* run on \['numpy', "
     with pytest.raises(HMError, match=refused):
         make_engine(circuit(), "spiking")
@@ -234,11 +245,13 @@ def _data(rng, n):
     return (rng.random((n, 3)) < 0.4).astype(float)
 
 
-#: every engine that declares lateral connections, but the reference itself (conftest.backends)
-ENGINES = [e for e in backends(need="lateral", compiled=True) if e.id != "numpy"]
+#: every engine that declares lateral connections, but the reference itself (conftest.backends; the
+#: spiking circuit at its bridge, compiled in the slow tier)
+ENGINES = [e for e in backends(need="lateral", compiled=True, slow=("spiking-cpp",)) if e.id != "numpy"]
 
 
-@pytest.mark.parametrize("options", [e for e in ENGINES if "cpp" not in e.id])
+#: the spiking circuit draws its own numbers step by step: held to the reference through the streams (below)
+@pytest.mark.parametrize("options", [e for e in ENGINES if "cpp" not in e.id and "spiking" not in e.id])
 def test_every_engine_equals_the_reference_with_shared_uniforms(options, rng):
     """Pre-drawn uniform numbers: every sample and every update the reference's."""
     from hm_neuro.engines import make_engine
@@ -446,9 +459,10 @@ def test_bad_lateral_files_exit_2_with_one_line_and_write_nothing(tmp_path, caps
     assert not out.exists()
 
 
-def test_the_spiking_engine_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys):
+def test_an_engine_without_lateral_connections_refuses_a_lateral_circuit_before_any_work(tmp_path, capsys, monkeypatch):
     from hm_neuro.cli import main
 
+    _without_lateral(monkeypatch, "spiking")
     path = _circuit_file(tmp_path, "[lateral.recognition.1]\nlearning_rate = 0.1\n")
     out = tmp_path / "m.npz"
     code = main(

@@ -41,12 +41,30 @@ def _fantasies(p, c, M, **spiking):
     return [np.concatenate([f[l] for f in per_copy]) for l in range(len(c.layers))]
 
 
-@pytest.mark.parametrize("layers", [[3, 2], [2, 2, 1]])
-def test_spiking_fantasies_have_the_binary_machines_distribution(layers):
+#: generative lateral connections on both layers of a 3-2 machine: each fires in its order, a window per unit
+LATERAL = {"generative": {"0": {"learning_rate": 0.1, "order": [2, 0, 1]}, "1": {"learning_rate": 0.1}}}
+
+
+def _lateral_machine(layers, lateral, seed):
+    c = make_circuit(layers).replace(lateral=lateral)
+    rng = np.random.default_rng(seed)
+    p = random_parameters(c, rng)
+    for key, spec in c.lateral.layers.items():
+        p.lateral[key] = rng.normal(0.0, 2.0, spec.mask.shape) * spec.mask
+    return c, p
+
+
+@pytest.mark.parametrize(
+    "layers, lateral", [([3, 2], None), ([2, 2, 1], None), ([3, 2], LATERAL)], ids=["3-2", "2-2-1", "3-2-lateral"]
+)
+def test_spiking_fantasies_have_the_binary_machines_distribution(layers, lateral):
     """Every joint state of (input, hidden) units, from M spiking sweeps,
-    against P(d, h) of eqs. 2-3 by enumeration, within 4.5 standard errors."""
-    c = make_circuit(layers)
-    p = random_parameters(c, np.random.default_rng(4))
+    against P(d, h) of eqs. 2-3 by enumeration (with lateral connections,
+    each unit's conditional in its order), within 4.5 standard errors: at
+    four steps per window, so a layer that fires in its order must give each
+    unit its own window for the lateral input of the units before it to be
+    complete and constant while it may fire."""
+    c, p = _lateral_machine(layers, lateral, 4)
     M = 40_000
     freq = _joint_frequencies(_fantasies(p, c, M, window=1.0, dt=0.25), layers)
     all_states = np.array(list(itertools.product((0.0, 1.0), repeat=sum(layers))))[:, ::-1]
@@ -340,6 +358,35 @@ def test_settles_lay_out_the_cycle():
         "sleep_learn": 12,
     }
     assert s.steps_per_example(1) == 13 and Spiking(window=1.0, dt=0.5).steps_per_example(1) == 3 * 2 + 2
+
+
+def test_a_layer_that_fires_in_its_lateral_order_has_a_window_per_unit():
+    """The cycle with layer 0 asleep and layer 1 awake in their orders (3
+    and 2 units): their windows are 3 and 2 windows long; each unit spikes
+    only in the window of its rank."""
+    s = Spiking(window=1.0, dt=0.5, settle=0.5)
+    in_order = {("sleep", 0): 3, ("wake", 1): 2}
+    assert s.phases(1, in_order) == {
+        "wake_window": {1: 1},
+        "wake_learn": 6,
+        "sleep_start": 7,
+        "sleep_window": {1: 8, 0: 11},
+        "sleep_learn": 18,
+    }
+    assert s.steps_per_example(1, in_order) == 19
+    lateral = {"generative": {"0": {"order": [2, 0, 1]}}, "recognition": {"1": {"order": [1, 0]}}}
+    c, p = _lateral_machine([3, 2], lateral, 5)
+    assert c.lateral.in_order() == in_order
+    with make_engine(c, "spiking", device="numpy", chunk=40, record_spikes=True, spiking=s) as eng:
+        _, extra = eng.run(p, np.ones((40, 3)), seed=3)
+    assert extra["cycle_ms"] == pytest.approx(19 * 0.5)
+    for layer, (first, order) in {0: (11, [2, 0, 1]), 1: (1, [1, 0])}.items():  # the ordered window of each
+        t, unit = extra["spikes"][layer]
+        step = np.round(np.asarray(t) / 0.5).astype(int) % 19
+        ordered = (step >= first) & (step < first + 2 * len(order))
+        assert ordered.sum() > 20
+        rank = np.argsort(order)[unit[ordered]]
+        assert np.array_equal((step[ordered] - first) // 2, rank)
 
 
 def test_traces_follow_the_synaptic_current_and_the_compartments():

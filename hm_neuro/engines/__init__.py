@@ -67,7 +67,7 @@ register(
 register(
     "spiking",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False),
+    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, lateral=True),
 )
 
 

@@ -120,7 +120,8 @@ def _phases(nwb, circuit: Circuit, recording: dict, example_seconds: float, spik
     table.add_column(name="example", description="the example's index in the recording")
     if spiking:
         sp = circuit.spiking()
-        cut = sp.phases(circuit.n_hidden_layers)["sleep_start"] / sp.steps_per_example(circuit.n_hidden_layers)
+        L, in_order = circuit.n_hidden_layers, circuit.lateral.in_order()
+        cut = sp.phases(L, in_order)["sleep_start"] / sp.steps_per_example(L, in_order)
     else:
         cut = 0.0  # one step holds both phases
     for e in range(_examples(recording)):

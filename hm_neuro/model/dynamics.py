@@ -128,47 +128,59 @@ class Spiking:
         """True in the limit where the spiking circuit is the binary machine."""
         return self.escape == "exact" and self.tau_syn == 0 and self.delay == 0
 
-    def phases(self, n_hidden_layers: int) -> dict:
+    def phases(self, n_hidden_layers: int, in_order: dict | None = None) -> dict:
         """The clock steps of one example (a cycle of ``steps_per_example``):
         ``wake_window[l]`` / ``sleep_window[l]``, the first step of layer l's
         window in each phase (every window is preceded by a settle);
-        ``wake_learn``, ``sleep_start``, ``sleep_learn``."""
-        L, nw, ns = n_hidden_layers, self.steps_per_window, self.steps_per_settle
-        slot = ns + nw
-        wake_learn = L * slot + ns
-        sleep_start = wake_learn + 1
-        return {
-            "wake_window": {l: (l - 1) * slot + ns for l in range(1, L + 1)},
-            "wake_learn": wake_learn,
-            "sleep_start": sleep_start,
-            "sleep_window": {l: sleep_start + (L - l) * slot + ns for l in range(L + 1)},
-            "sleep_learn": sleep_start + (L + 1) * slot + ns,
-        }
+        ``wake_learn``, ``sleep_start``, ``sleep_learn``.  ``in_order``
+        ({(phase, layer): units}, :meth:`hm_neuro.model.Lateral.in_order`):
+        a layer that fires in its lateral order has one window per unit, one
+        after another (:meth:`window_steps`), the unit of rank r firing in
+        the r-th."""
+        L, ns = n_hidden_layers, self.steps_per_settle
+        out = {"wake_window": {}, "sleep_window": {}}
+        t = 0
+        for l in range(1, L + 1):
+            out["wake_window"][l] = t + ns
+            t += ns + self.window_steps("wake", l, in_order)
+        out["wake_learn"] = t + ns
+        out["sleep_start"] = t = t + ns + 1
+        for l in range(L, -1, -1):
+            out["sleep_window"][l] = t + ns
+            t += ns + self.window_steps("sleep", l, in_order)
+        out["sleep_learn"] = t + ns
+        return out
 
-    def label_steps(self, steps, n_hidden_layers: int) -> dict:
+    def window_steps(self, phase: str, layer: int, in_order: dict | None = None) -> int:
+        """The steps of layer ``layer``'s window in ``phase``: one window, or
+        one per unit where the layer fires in its lateral order."""
+        return self.steps_per_window * (in_order or {}).get((phase, layer), 1)
+
+    def label_steps(self, steps, n_hidden_layers: int, in_order: dict | None = None) -> dict:
         """What each clock step (an integer array, counted from a run's start)
         is part of: ``example`` (its index in the run), ``phase`` (``"wake"``
         or ``"sleep"``) and ``window`` (the layer whose firing window holds
         it; -1 in a settle or a learning step) -- for splitting a monitor's
         recording (:meth:`hm_neuro.engines.brian2.engine.Brian2Engine.phase_labels`)."""
         steps = np.asarray(steps, dtype=np.int64)
-        ph, C, nw = self.phases(n_hidden_layers), self.steps_per_example(n_hidden_layers), self.steps_per_window
+        ph, C = self.phases(n_hidden_layers, in_order), self.steps_per_example(n_hidden_layers, in_order)
         c = steps % C
         asleep = c >= ph["sleep_start"]
         window = np.full(steps.shape, -1, dtype=np.int64)
         for phase, mask in (("wake_window", ~asleep), ("sleep_window", asleep)):
             for layer, first in ph[phase].items():
+                nw = self.window_steps(phase.split("_")[0], layer, in_order)
                 window[mask & (c >= first) & (c < first + nw)] = layer
         return {"example": steps // C, "phase": np.where(asleep, "sleep", "wake"), "window": window}
 
-    def steps_per_example(self, n_hidden_layers: int) -> int:
+    def steps_per_example(self, n_hidden_layers: int, in_order: dict | None = None) -> int:
         """One wake sweep (a settle and a window per hidden layer), a settle
         and a learning step, one sleep sweep (a settle and a window per
         layer), a settle and a learning step."""
-        return self.phases(n_hidden_layers)["sleep_learn"] + 1
+        return self.phases(n_hidden_layers, in_order)["sleep_learn"] + 1
 
-    def example_ms(self, n_hidden_layers: int) -> float:
-        return self.steps_per_example(n_hidden_layers) * self.dt
+    def example_ms(self, n_hidden_layers: int, in_order: dict | None = None) -> float:
+        return self.steps_per_example(n_hidden_layers, in_order) * self.dt
 
     def key(self) -> dict:
         return dataclasses.asdict(self)

@@ -198,6 +198,15 @@ class Lateral:
             out.setdefault(pathway, {})[str(l)] = spec.to_dict()
         return out
 
+    def in_order(self) -> dict:
+        """{(phase, layer): units} of every layer that fires in its lateral
+        order: ``("sleep", l)`` for generative lateral connections (the
+        fantasy), ``("wake", l)`` for recognition ones -- the spiking
+        circuit gives each such layer one firing window per unit
+        (:meth:`hm_neuro.model.Spiking.phases`)."""
+        phase = {"generative": "sleep", "recognition": "wake"}
+        return {(phase[pathway], l): spec.size for (pathway, l), spec in self.layers.items()}
+
     def structure(self) -> dict:
         """What a compiled circuit depends on: every lateral layer's order and
         connections (its learning rate and initial value are run values)."""

@@ -206,6 +206,15 @@ x : 1                         # synaptic input
 u = b + x : 1                 # drive
 p = 1 - exp(-log1p(exp(u))) : 1  # prediction: P(at least one spike in a window)
 """
+#: ... with ordered lateral connections (:mod:`hm_neuro.model.lateral`): the lateral input joins the drive
+LATERAL_COMPARTMENT = """
+x : 1                         # synaptic input
+xlat : 1                      # lateral input, from the units before the unit in the layer's order
+rank : integer (constant)     # the unit's place in the order: it fires in the rank-th window of the layer's
+eps_lat : 1                   # learning rate of the lateral weights into the unit
+u = b + x + xlat : 1          # drive
+p = 1 - exp(-log1p(exp(u))) : 1  # prediction: P(at least one spike in a window)
+"""
 
 #: every spiking unit
 SPIKING_UNIT = """
@@ -218,16 +227,25 @@ clamp_state : 1
 """
 
 
-def spiking_layer(below: bool, above: bool, delay_steps: int, tau_syn_ms: float) -> Equations:
+def spiking_layer(below: bool, above: bool, delay_steps: int, tau_syn_ms: float, lateral=()) -> Equations:
     """The model of a layer of spiking units: the apical (generative)
     compartment, the basal (recognition) one in hidden layers, an axonal
     delay line of ``delay_steps`` and the synaptic current ``a`` its
-    targets see (``tau_syn_ms`` = 0: the held state itself, the bridge)."""
-    eqs = Equations(SPIKING_UNIT) + Equations(COMPARTMENT, x="x_gen", u="u_gen", b="b_gen", p="p_gen")
+    targets see (``tau_syn_ms`` = 0: the held state itself, the bridge);
+    ``lateral``: the compartments (``"gen"``, ``"rec"``) with ordered
+    lateral connections (``xlat_gen``, ``rank_gen``, ``eps_lat_gen``, ...)."""
+
+    def compartment(c: str) -> Equations:
+        names = {"x": f"x_{c}", "u": f"u_{c}", "b": f"b_{c}", "p": f"p_{c}"}
+        if c not in lateral:
+            return Equations(COMPARTMENT, **names)
+        return Equations(LATERAL_COMPARTMENT, **names, **{v: f"{v}_{c}" for v in ("xlat", "rank", "eps_lat")})
+
+    eqs = Equations(SPIKING_UNIT) + compartment("gen")
     if above:
         eqs += Equations(GENERATIVE_TARGET)
     if below:
-        eqs += Equations(RECOGNITION_TARGET) + Equations(COMPARTMENT, x="x_rec", u="u_rec", b="b_rec", p="p_rec")
+        eqs += Equations(RECOGNITION_TARGET) + compartment("rec")
     for j in range(1, delay_steps + 1):  # fired_j: the state at the end of the step j steps ago
         eqs += Equations(f"fired_{j} : 1")
     arriving = f"fired_{delay_steps}" if delay_steps else "fired"

@@ -291,7 +291,7 @@ class Brian2Engine(EngineBase):
         units = np.asarray(monitor.i[:]) if hasattr(monitor, "i") else None
         layer = self.net.layers.index(source) if source in self.net.layers else -1
         if isinstance(self.net, SpikingNetwork):
-            out = self.options.spiking.label_steps(steps, self.circuit.n_hidden_layers)
+            out = self.options.spiking.label_steps(steps, self.circuit.n_hidden_layers, self.circuit.lateral.in_order())
         else:
             event = getattr(monitor, "event", None)
             phase = event if event in ("wake", "sleep") else None

@@ -94,23 +94,26 @@ class SpikingNetwork(PopulationNetwork):
         rng: str = "philox",
     ):
         L = len(circuit.layers) - 1
-        C = spiking.steps_per_example(L)
+        #: {(phase, layer): units} of the layers that fire in their lateral order, one window per unit
+        self.in_order = in_order = circuit.lateral.in_order()
+        C = spiking.steps_per_example(L, in_order)
         super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
         self.spiking = spiking
         self.steps_per_cycle = C
         self.cycle_step = step = f"(timestep(t, dt) % {C})"  # the clock step within the example's cycle
         _quiet_aligned_grids()
-        ph = spiking.phases(L)
+        ph = spiking.phases(L, in_order)
         window = self._window
         k = spiking.steps_of_delay
         for l in range(L + 1):
             # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
-            sleep_window = window(ph["sleep_window"][l], "u_gen", l, philox.SLEEP)
-            wake_window = window(ph["wake_window"][l], "u_rec", l, philox.WAKE) if l > 0 else None
+            lateral = [p[:3] for p in ("generative", "recognition") if circuit.lateral.of(p, l) is not None]
+            sleep_window = window(ph["sleep_window"][l], "u_gen", l, philox.SLEEP, "gen" in lateral)
+            wake_window = window(ph["wake_window"][l], "u_rec", l, philox.WAKE, "rec" in lateral) if l > 0 else None
             fires = f"({wake_window} or {sleep_window})" if l > 0 else sleep_window
             g = self.new_layer(
                 l,
-                spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn),
+                spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn, lateral=lateral),
                 method="exact",
                 threshold=f"clamped < 0.5 and {fires}",
                 reset="fired = 1",
@@ -155,6 +158,7 @@ class SpikingNetwork(PopulationNetwork):
                 )
         objects = list(self.layers)
         objects += self.connect_pathways(self._synapse_args("recognition"), self._synapse_args("generative"))
+        objects += self.connect_lateral(self._lateral_args)
         # order in the 'start' slot of a step: the phase boundaries (0), the
         # synaptic currents (1: they integrate the states as they stand, so
         # tau_syn -> 0 is the bridge), the synaptic inputs (2), the learning
@@ -164,7 +168,7 @@ class SpikingNetwork(PopulationNetwork):
             g.state_updater.when, g.state_updater.order = "start", 1
             for event in ("wake_learn", "sleep_learn"):
                 g.thresholder[event].when, g.thresholder[event].order = "start", 3
-        for S in self.recognition + self.generative:
+        for S in self.recognition + self.generative + list(self.lateral.values()):
             for upd in S.summed_updaters.values():
                 upd.when, upd.order = "start", 2
             S._pathways[0].when, S._pathways[0].order = "start", 4
@@ -179,14 +183,20 @@ class SpikingNetwork(PopulationNetwork):
                 )
         self.assemble(objects, record_every, monitors)
 
-    def _window(self, start: int, u: str, l: int, purpose: int) -> str:
+    def _window(self, start: int, u: str, l: int, purpose: int, in_order: bool = False) -> str:
         """Layer l's units fire in the window from cycle step ``start`` with the
         escape rate of drive u: P(spike in a step) = 1 - exp(-rho dt) exactly,
         or Brian2's ``rho * dt`` (the rate escape).  A unit's uniform number at
         step j of the window is the binary circuit's copy j of the example's
-        draw (:mod:`hm_neuro.philox`): at one step per window, the same number."""
+        draw (:mod:`hm_neuro.philox`): at one step per window, the same number.
+        ``in_order``: the layer fires in its lateral order, the unit of rank r
+        in the r-th of its windows, one after another (its drive has the
+        lateral input of the units before it: in the bridge limit,
+        :func:`hm_neuro.model.lateral.sample_in_order`)."""
         sp, C, step = self.spiking, self.steps_per_cycle, self.cycle_step
         T, nw = f"({sp.window}*ms)", sp.steps_per_window
+        if in_order:
+            start = f"({start} + {nw} * rank_{u[2:]})"
         p_step = f"-expm1(-log1p(exp({u})) * dt / {T})" if sp.escape == "exact" else f"log1p(exp({u})) / {T} * dt"
         if self.rng == "philox":
             draw = stream_uniform(
@@ -194,7 +204,7 @@ class SpikingNetwork(PopulationNetwork):
             )
         else:
             draw = "rand()"
-        return f"({step} >= {start} and {step} < {start + nw} and {draw} < {p_step})"
+        return f"({step} >= {start} and {step} < {start} + {nw} and {draw} < {p_step})"
 
     def _synapse_args(self, kind: str):
         """Synapses arguments of a pathway: the input summed from the
@@ -225,6 +235,24 @@ class SpikingNetwork(PopulationNetwork):
             "on_event": {"learn": phase},
         }
 
+    @staticmethod
+    def _lateral_args(pathway: str, l: int) -> dict:
+        """A layer's lateral synapses: the current of the units before each
+        unit in the order into its compartment (apical for generative ones,
+        basal for recognition ones), and at that compartment's learning event
+        the delta rule on the layer's whole state (eq. 4 awake, eq. 7 asleep,
+        by dendritic prediction as the other synapses)."""
+        p, phase, gate = (
+            ("gen", "wake_learn", "wake_gate") if pathway == "generative" else ("rec", "sleep_learn", "sleep_gate")
+        )
+        return {
+            "model": f"w : 1  # lateral weight\nxlat_{p}_post = w * a_pre : 1 (summed)",
+            "on_post": {
+                "learn": f"w += eps_lat_{p}_post * {gate}(t, machine_post) * a_pre * (fired_post - p_{p}_post)"
+            },
+            "on_event": {"learn": phase},
+        }
+
     def example_step(self, pre: str = "") -> str:
         """The stream's step: the example, one cycle of the oscillation."""
         return f"step_offset{pre} + t_in_timesteps // {self.steps_per_cycle}"
@@ -243,7 +271,7 @@ class SpikingNetwork(PopulationNetwork):
         example."""
         N = self.n_machines
         C = self.steps_per_cycle
-        sleep_start = self.spiking.phases(self.circuit.n_hidden_layers)["sleep_start"]
+        sleep_start = self.spiking.phases(self.circuit.n_hidden_layers, self.in_order)["sleep_start"]
         out = [
             {"spikes": [], "cycle_ms": float(self.example_duration / b2.ms), "wake": [], "sleep": []} for _ in range(N)
         ]
