@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import assert_mean_update, backends, make_circuit
+from conftest import assert_mean_update, backends, make_circuit, needs_compiler
 
 from hm_neuro.errors import HMError
 from hm_neuro.measures import exact_free_energy, exact_log2_prob, exact_summary
@@ -161,8 +161,6 @@ def test_engines_without_lateral_connections_refuse_them_in_one_line(monkeypatch
     refused = r"engine: the spiking Brian2 circuit does not run lateral connections .* run on \['numpy', "
     with pytest.raises(HMError, match=refused):
         make_engine(circuit(), "spiking")
-    with pytest.raises(HMError, match=r"rule: the Brian2 circuit runs lateral connections with the papers' wake-sleep"):
-        make_engine(circuit(), "brian2", device="numpy", rule="wake-sleep:2")
     with pytest.raises(HMError, match=r"propagation: lateral connections fire in order with summed propagation"):
         make_engine(circuit(), "brian2", device="numpy", propagation="event")
 
@@ -291,6 +289,41 @@ def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machin
         assert e["history_seen"] == ref_extras["history_seen"] == [0, 100, 200]
         for name in ("generative_lateral_0", "recognition_lateral_2"):
             np.testing.assert_allclose(e["history"][name], ref_extras["history"][name], atol=1e-12)
+
+
+def _rule_cases():
+    """Every rule beyond the papers' on the numpy target; reweighted:3 (copies,
+    the importance population, the wake-phase Q update) compiled in the slow tier."""
+    for rule in ("wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"):
+        yield pytest.param(rule, "numpy", id=f"{rule}-numpy")
+    marks = [needs_compiler, pytest.mark.standalone, pytest.mark.slow]
+    yield pytest.param("reweighted:3", "cpp_standalone", marks=marks, id="reweighted:3-cpp_standalone")
+
+
+@pytest.mark.parametrize("rule, device", list(_rule_cases()))
+def test_every_rule_on_the_brian2_circuit_with_lateral_connections_equals_the_vectorised_engine(rule, device, rng):
+    """K wake samples and S fantasies each fired in its order (copies of the
+    running logits), reweighted:K's importance weights from the lateral P and
+    Q, the lateral rule weighted by them (and the wake-phase Q update on the
+    recognition lateral weights): two machines -- the second with its top
+    layer (generative lateral) clamped and a recognition set lesioned -- fed
+    the vectorised engine's uniforms, equal to it to 1e-12."""
+    from hm_neuro.engines import make_engine
+    from hm_neuro.model import Perturbation
+
+    c, n = circuit(), 150
+    params = [random_machine(c, rng, 0.5) for _ in range(2)]
+    data = [_data(rng, n) for _ in range(2)]
+    lesion = (rng.random((3, 2)) < 0.5).astype(float)
+    pts = [Perturbation(), Perturbation(lesions={("recognition", 0): lesion}, clamps={2: np.array([1.0, 0.0])})]
+    vec = make_engine(c, "vectorised", chunk=n, n_machines=2, rule=rule)
+    args = dict(uniforms=[vec.draw(n, rng) for _ in range(2)], perturbation=pts)
+    want, _ = vec.run_population(params, data, [1, 2], **args)
+    with make_engine(c, "brian2", device=device, chunk=n, n_machines=2, rule=rule, external_uniforms=True) as eng:
+        got, _ = eng.run_population(params, data, [1, 2], **args)
+    for k in range(2):
+        assert got[k].max_abs_difference(want[k]) <= 1e-12, f"machine {k}"
+    assert all(np.abs(got[0].lateral[key] - params[0].lateral[key]).max() > 1e-3 for key in c.lateral.layers)
 
 
 def _expected(c, p, d, which):

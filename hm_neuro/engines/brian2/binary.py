@@ -23,6 +23,7 @@ from .code import (
     SYNAPSE,
     binary_layer,
     copies_sum,
+    factors,
     lateral_variables,
     log_sigmoid,
     sampled,
@@ -101,8 +102,6 @@ class BinaryNetwork(PopulationNetwork):
         self.declared = not circuit.plasticity.is_default
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
-        if circuit.lateral and (rule.samples > 1 or rule.fantasies > 1 or rule.wake_update):
-            raise bad("rule", "the Brian2 circuit runs lateral connections with the papers' wake-sleep", rule.label)
         if circuit.lateral and propagation != "summed":
             raise bad("propagation", "lateral connections fire in order with summed propagation", propagation)
         super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows, rng)
@@ -124,7 +123,7 @@ class BinaryNetwork(PopulationNetwork):
             )
             for pathway in ("generative", "recognition"):
                 if circuit.lateral.of(pathway, l) is not None:
-                    model += lateral_variables(pathway[:3])
+                    model += lateral_variables(pathway[:3], max(K, S))
             g = self.new_layer(l, model, events=events)
             g.state_updater.active = False
         objects = list(self.layers)
@@ -210,41 +209,49 @@ class BinaryNetwork(PopulationNetwork):
         on_event = {"wake_input": "wake", "sleep_input": "sleep", "learn": "sleep" if kind == "recognition" else "wake"}
         return {"model": model, "on_pre": on_pre, "on_event": on_event, "delay": {key: 0 * b2.second for key in on_pre}}
 
-    @staticmethod
-    def _lateral_args(pathway: str, l: int) -> dict:
-        """A layer's lateral synapses: the weight, and the lateral input of the
-        layer's whole sample (wake for generative ones, the fantasy for
-        recognition ones) that the delta rule's prediction includes."""
-        p, state = ("gen", "s_wake") if pathway == "generative" else ("rec", "s_sleep")
-        return {"model": f"w : 1  # lateral weight\nxlat_{p}_post = w * {state}_pre : 1 (summed)"}
+    def _lateral_args(self, pathway: str, l: int) -> dict:
+        """A layer's lateral synapses: the weight, and the lateral input of
+        each copy of the layer's whole sample (wake for generative ones, the
+        fantasy for recognition ones) that the delta rule's prediction
+        includes."""
+        p, state, copies = ("gen", "s_wake", self.K) if pathway == "generative" else ("rec", "s_sleep", self.S)
+        inputs = "".join(f"\nxlat_{p}{suffix(c)}_post = w * {state}{suffix(c)}_pre : 1 (summed)" for c in range(copies))
+        return {"model": "w : 1  # lateral weight" + inputs}
 
-    def _fire_in_order(self, phases: Phases, l: int, pathway: str, state: str, base: str, uniform: str, reset=""):
-        """Layer l fires in its lateral order (:func:`hm_neuro.model.lateral.sample_in_order`):
-        every unit's running logit starts at ``base``; the unit of rank r
-        fires when it is above its uniform number's logit, and then adds its
-        lateral weights to the logits of the units after it (one op of the
-        layer and one of its lateral synapses per rank); a clamped unit
-        keeps its clamp.  Then every unit's running logit is its own (the
-        units after it do not reach it) and its probability, ``p`` or ``q``,
-        is set as a factorial layer sets it."""
+    def _fire_in_order(self, phases: Phases, l: int, pathway: str, state: str, bases: list, uniforms: list, reset=""):
+        """Layer l fires in its lateral order (:func:`hm_neuro.model.lateral.sample_in_order`),
+        each copy c of its state (a sample of the rules' K, a fantasy of their
+        S) from ``bases[c]`` with the uniform numbers ``uniforms[c]``: every
+        unit's running logit starts at its base; the unit of rank r fires
+        when it is above its uniform number's logit (a clamped unit takes its
+        clamp), and then adds its lateral weights to the logits of the units
+        after it (one op of the layer and one of its lateral synapses per
+        rank).  Then every unit's running logit is its own (the units after it
+        do not reach it) and its probability, ``p`` or ``q``, is set as a
+        factorial layer sets it (and, reweighted, its share ``lq`` of ln Q)."""
         p, g, S = pathway[:3], self.layers[l], self.lateral[(pathway, l)]
-        phases.op(
-            g,
-            f"xl_{p} = {base}\nu_lateral = {uniform}\nthr_{p} = log(u_lateral) - log1p(-u_lateral)\n{state} = 0"
-            + reset,
-            f"{pathway}_order_start",
-        )
+        copies = range(len(bases))
+        start = [
+            f"xl_{p}{x} = {base}\nu_lateral = {u}\nthr_{p}{x} = log(u_lateral) - log1p(-u_lateral)\n{state}{x} = 0"
+            for x, base, u in zip(map(suffix, copies), bases, uniforms)
+        ]
+        phases.op(g, "\n".join(start) + reset, f"{pathway}_order_start")
         n = self.circuit.layers[l]
         for r in range(n):
-            phases.op(g, f"{state} = {state} + int(rank_{p} == {r}) * int(xl_{p} > thr_{p})", f"{pathway}_fire_{r}")
+            fire = "(clamped * clamp_state + (1 - clamped) * int(xl_{p}{x} > thr_{p}{x}))"
+            code = [
+                f"{state}{x} = {state}{x} + int(rank_{p} == {r}) * " + fire.format(p=p, x=x)
+                for x in map(suffix, copies)
+            ]
+            phases.op(g, "\n".join(code), f"{pathway}_fire_{r}")
             if r < n - 1:
-                phases.op(S, f"xl_{p}_post += w * {state}_pre * int(rank_{p}_pre == {r})", f"fired_{r}")
-        prediction = "p" if pathway == "generative" else "q"  # each unit's probability, for monitors
-        phases.op(
-            g,
-            f"{state} = clamped * clamp_state + (1 - clamped) * {state}\n{prediction} = {sigmoid(f'xl_{p}')}",
-            f"{pathway}_order_end",
-        )
+                code = [f"xl_{p}{x}_post += w * {state}{x}_pre * int(rank_{p}_pre == {r})" for x in map(suffix, copies)]
+                phases.op(S, "\n".join(code), f"fired_{r}")
+        prediction = "p" if pathway == "generative" else "q"  # each unit's probability (monitors, the rules)
+        end = [f"{prediction}{x} = {sigmoid(f'xl_{p}{x}')}" for x in map(suffix, copies)]
+        if self.weighted and pathway == "recognition":
+            end += [f"lq{x} = {log_sigmoid(f'(2 * {state}{x} - 1) * xl_{p}{x}')}" for x in map(suffix, copies)]
+        phases.op(g, "\n".join(end), f"{pathway}_order_end")
 
     def _importance_population(self):
         """The divisive normalisation population of reweighted wake-sleep: one
@@ -311,9 +318,10 @@ class BinaryNetwork(PopulationNetwork):
         for k in range(self.L):
             for c in range(K):
                 self._propagate(phases, R[k], f"x_rec_wake{suffix(c)}", "wake")
-            if self.circuit.lateral.of("recognition", k + 1) is not None:  # fired in order (one sample)
-                u = self.uniform("wake", k + 1)
-                self._fire_in_order(phases, k + 1, "recognition", "s_wake", "b_rec + x_rec_wake", u)
+            if self.circuit.lateral.of("recognition", k + 1) is not None:  # fired in order
+                bases = [f"b_rec + x_rec_wake{suffix(c)}" for c in range(K)]
+                uniforms = [self.uniform("wake", k + 1, c) for c in range(K)]
+                self._fire_in_order(phases, k + 1, "recognition", "s_wake", bases, uniforms)
                 continue
             code = []
             for c in range(K):
@@ -340,26 +348,17 @@ class BinaryNetwork(PopulationNetwork):
             return code + (f"\nerr_gen = eps_gen * {gate}" if l < self.L else "")
         db = f"eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
         code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
+        weight = "omega" if w else None
         if self.circuit.lateral.of("generative", l) is not None:
-            code += f"\nerr_lat_gen = eps_lat_gen * {gate} * (s_wake - p)"
+            code += factors("err_lat_gen", f"eps_lat_gen * {gate}", "s_wake", "p", K, weight)
         if l < self.L:
-            code += "".join(
-                f"\nerr_gen{suffix(c)} = eps_gen * {gate}"
-                + (f" * omega{suffix(c)}" if w else "")
-                + f" * (s_wake{suffix(c)} - p{suffix(c)})"
-                for c in range(K)
-            )
+            code += factors("err_gen", f"eps_gen * {gate}", "s_wake", "p", K, weight)
         if l > 0 and self.rule.wake_update:
             db = f"eps_b_rec * {gate} * " + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
-            code += (
-                "\n"
-                + self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_WAKE)
-                + "".join(
-                    f"\nerr_rec_wake{suffix(c)} = eps_rec * {gate} * omega{suffix(c)}"
-                    f" * (s_wake{suffix(c)} - q{suffix(c)})"
-                    for c in range(K)
-                )
-            )
+            code += "\n" + self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_WAKE)
+            code += factors("err_rec_wake", f"eps_rec * {gate}", "s_wake", "q", K, "omega")
+            if self.circuit.lateral.of("recognition", l) is not None:
+                code += factors("err_lat_rec", f"eps_lat_rec * {gate}", "s_wake", "q", K, "omega")
         return code
 
     def _sleep_bias_update(self, k: int) -> str:
@@ -379,10 +378,8 @@ class BinaryNetwork(PopulationNetwork):
         lateral = self.circuit.lateral.of("recognition", k + 1) is not None
         return (
             self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP)
-            + "".join(
-                f"\nerr_rec{suffix(c)} = eps_rec * {gate} * (s_sleep{suffix(c)} - q{suffix(c)})" for c in range(self.S)
-            )
-            + (f"\nerr_lat_rec = eps_lat_rec * {gate} * (s_sleep - q)" if lateral else "")
+            + factors("err_rec", f"eps_rec * {gate}", "s_sleep", "q", self.S)
+            + (factors("err_lat_rec", f"eps_lat_rec * {gate}", "s_sleep", "q", self.S) if lateral else "")
         )
 
     def wake_learning(self, phases: Phases):
@@ -395,11 +392,12 @@ class BinaryNetwork(PopulationNetwork):
         for l in range(L + 1):
             code = []
             lateral = self.lateral.get(("generative", l))
-            if lateral is not None:  # the lateral input of the wake sample, into the prediction (one sample)
-                phases.place(lateral.summed_updaters["xlat_gen_post"])
+            if lateral is not None:  # the lateral input of each wake sample, into its prediction
+                for c in range(K):
+                    phases.place(lateral.summed_updaters[f"xlat_gen{suffix(c)}_post"])
             for c in range(K):
                 drive = "b_gen" if l == L else f"b_gen + x_gen_wake{suffix(c)}"
-                drive += " + xlat_gen" if lateral is not None else ""
+                drive += f" + xlat_gen{suffix(c)}" if lateral is not None else ""
                 code.append(f"p{suffix(c)} = {sigmoid(drive)}")
                 if self.weighted:
                     share = log_sigmoid(f"(2 * s_wake{suffix(c)} - 1) * ({drive})")
@@ -429,9 +427,10 @@ class BinaryNetwork(PopulationNetwork):
                 phases.place(next(p for p in G[k]._pathways if p.name == f"{G[k].name}_learn"))
             if self.rule.wake_update:
                 phases.op(R[k], self.learning_code("recognition_wake", k), "wake")
-        for (pathway, _), S in self.lateral.items():  # eq. 4 on the generative lateral weights
-            if pathway == "generative":
-                phases.op(S, "w += err_lat_gen_post * s_wake_pre", "wake_learn")
+        for (pathway, _), S in self.lateral.items():  # eq. 4 on the generative lateral weights (the Q update)
+            if pathway == "generative" or self.rule.wake_update:
+                p = pathway[:3]
+                phases.op(S, "w += " + copies_sum(f"err_lat_{p}{{c}}_post * s_wake{{c}}_pre", K), "wake_learn")
 
     def _normalise(self, phases: Phases):
         """omega_c = softmax_c(lw_c) per machine, lw_c summed over its units."""
@@ -487,8 +486,9 @@ class BinaryNetwork(PopulationNetwork):
         if self.circuit.lateral.of("generative", l) is None:
             phases.op(self.layers[l], self._dream(l) + reset, "dream")
             return
-        base = "b_gen" if l == self.L else "b_gen + x_gen_sleep"
-        self._fire_in_order(phases, l, "generative", "s_sleep", base, self.uniform("sleep", l), reset)
+        bases = ["b_gen" if l == self.L else f"b_gen + x_gen_sleep{suffix(c)}" for c in range(self.S)]
+        uniforms = [self.uniform("sleep", l, c) for c in range(self.S)]
+        self._fire_in_order(phases, l, "generative", "s_sleep", bases, uniforms, reset)
 
     def sleep_learning(self, phases: Phases):
         """Recognition predictions of the fantasy and the delta rule (eq. 7)."""
@@ -497,12 +497,16 @@ class BinaryNetwork(PopulationNetwork):
             for c in range(S):
                 self._propagate(phases, R[k], f"x_rec_sleep{suffix(c)}", "sleep")
             lateral = self.lateral.get(("recognition", k + 1))
-            if lateral is not None:  # the lateral input of the fantasy, into the prediction (one fantasy)
-                phases.place(lateral.summed_updaters["xlat_rec_post"])
-            extra = "" if lateral is None else " + xlat_rec"
+            if lateral is not None:  # the lateral input of each fantasy, into its prediction
+                for c in range(S):
+                    phases.place(lateral.summed_updaters[f"xlat_rec{suffix(c)}_post"])
+            extra = "" if lateral is None else " + xlat_rec{c}"
             phases.op(
                 lay[k + 1],
-                "\n".join(f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}' + extra)}" for c in range(S))
+                "\n".join(
+                    f"q{suffix(c)} = {sigmoid(f'b_rec + x_rec_sleep{suffix(c)}' + extra.format(c=suffix(c)))}"
+                    for c in range(S)
+                )
                 + "\n"
                 + self._sleep_bias_update(k)
                 + self._consumed("x_rec_sleep"),
@@ -515,7 +519,7 @@ class BinaryNetwork(PopulationNetwork):
                 phases.op(R[k], self.learning_code("recognition", k), "sleep")
         for (pathway, _), S in self.lateral.items():  # eq. 7 on the recognition lateral weights
             if pathway == "recognition":
-                phases.op(S, "w += err_lat_rec_post * s_sleep_pre", "sleep_learn")
+                phases.op(S, "w += " + copies_sum("err_lat_rec{c}_post * s_sleep{c}_pre", self.S), "sleep_learn")
 
     # ------------------------------------------------------------ recordings
 

@@ -143,21 +143,29 @@ def binary_layer(
 #: a layer with ordered lateral connections in one pathway (:mod:`hm_neuro.model.lateral`),
 #: renamed per pathway by :func:`lateral_variables` (``gen``: fired in order in the sleep
 #: phase, learning in the wake phase; ``rec``: fired in order in the wake phase, learning in
-#: the sleep phase)
+#: the sleep phase) ...
 LATERAL = """
 rank : integer (constant)     # the unit's place in the layer's firing order
 eps_lat : 1                   # learning rate of the lateral weights into the unit
+"""
+#: ... and per copy of the unit's state (K wake samples, S fantasies: the rules of
+#: :mod:`hm_neuro.model.rules`)
+LATERAL_COPY = """
 xl : 1                        # its logit while the layer fires in order: input so far
 thr : 1                       # the logit of its uniform number, ln u - ln(1 - u)
 xlat : 1                      # lateral input from the layer's whole sample (the prediction that learns)
 err_lat : 1                   # eps_lat * gate * (s - prediction): the unit's factor of the lateral delta rule
 """
-LATERAL_NAMES = ("rank", "eps_lat", "xl", "thr", "xlat", "err_lat")
 
 
-def lateral_variables(prefix: str) -> Equations:
-    """The variables of a layer's lateral connections in a pathway: ``rank_gen``, ``xl_gen``, ..."""
-    return Equations(LATERAL, **{name: f"{name}_{prefix}" for name in LATERAL_NAMES})
+def lateral_variables(prefix: str, copies: int = 1) -> Equations:
+    """The variables of a layer's lateral connections in a pathway: ``rank_gen``,
+    ``xl_gen``, ``xl_gen_1``, ... (``copies`` copies of the per-sample ones)."""
+    eqs = Equations(LATERAL, rank=f"rank_{prefix}", eps_lat=f"eps_lat_{prefix}")
+    names = ("xl", "thr", "xlat", "err_lat")
+    for c in range(copies):
+        eqs += Equations(LATERAL_COPY, **{name: f"{name}_{prefix}{suffix(c)}" for name in names})
+    return eqs
 
 
 #: a grid of finite precision (:mod:`hm_neuro.model.precision`), per unit, renamed per
@@ -373,6 +381,14 @@ def copies_sum(term: str, copies: int, weight: str | None = None) -> str:
     copy: the term alone."""
     terms = [(weight.format(c=suffix(c)) + " * " if weight else "") + term.format(c=suffix(c)) for c in range(copies)]
     return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
+
+
+def factors(var: str, rate: str, state: str, prediction: str, copies: int, weight: str | None = None) -> str:
+    """The code of a unit's factor of a delta rule for each copy c of its
+    state: ``var_c = rate [* weight_c] * (state_c - prediction_c)``, one line
+    each (the synapses multiply it by their presynaptic state)."""
+    w = (lambda x: f" * {weight}{x}") if weight else (lambda x: "")
+    return "".join(f"\n{var}{x} = {rate}{w(x)} * ({state}{x} - {prediction}{x})" for x in map(suffix, range(copies)))
 
 
 def delta_rule(dw: str, nonnegative: bool, rounding: str = "exact", prefix: str = "", draw: str = "") -> str:
