@@ -100,78 +100,15 @@ class SpikingNetwork(PopulationNetwork):
         super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
         self.spiking = spiking
         self.steps_per_cycle = C
-        self.cycle_step = step = f"(timestep(t, dt) % {C})"  # the clock step within the example's cycle
+        self.cycle_step = f"(timestep(t, dt) % {C})"  # the clock step within the example's cycle
         _quiet_aligned_grids()
         ph = spiking.phases(L, in_order)
-        window = self._window
-        k = spiking.steps_of_delay
         for l in range(L + 1):
-            # awake, hidden layer l fires in window l - 1 (basal drive); asleep, layer l in window L - l (apical)
-            lateral = [p[:3] for p in ("generative", "recognition") if circuit.lateral.of(p, l) is not None]
-            sleep_window = window(ph["sleep_window"][l], "u_gen", l, philox.SLEEP, "gen" in lateral)
-            wake_window = window(ph["wake_window"][l], "u_rec", l, philox.WAKE, "rec" in lateral) if l > 0 else None
-            fires = f"({wake_window} or {sleep_window})" if l > 0 else sleep_window
-            g = self.new_layer(
-                l,
-                spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn, lateral=lateral),
-                method="exact",
-                threshold=f"clamped < 0.5 and {fires}",
-                reset="fired = 1",
-                events={"wake_learn": f"{step} == {ph['wake_learn']}", "sleep_learn": f"{step} == {ph['sleep_learn']}"},
-            )
-            # the phase boundaries: every state cleared (or held at its clamp) at
-            # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
-            awake = f"wake_start * {self.data_code}" if l == 0 else "wake_start * clamped * clamp_state"
-            g.run_regularly(
-                f"wake_start = int({step} == 0)\n"
-                f"sleep_start = int({step} == {ph['sleep_start']})\n"
-                f"fired = (1 - wake_start - sleep_start) * fired + {awake} "
-                "+ sleep_start * clamped * clamp_state",
-                when="start",
-                order=0,
-                name=f"layer_{l}_phase",
-            )
-            if k:
-                g.run_regularly(
-                    "\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
-                    when="end",
-                    name=f"layer_{l}_axon",
-                )
-            # the biases learn after the synapses (which read p before it moves)
-            rule = circuit.plasticity  # the papers' delta rule or a declared one (hm_neuro.model.plasticity)
-            db = "eps_b_gen * wake_gate(t, machine) * " + rule.code("bias", {"s": "fired", "p": "p_gen", "b": "b_gen"})
-            g.run_on_event(
-                "wake_learn",
-                self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE),
-                when="start",
-                order=5,
-            )
-            if l > 0:
-                db = "eps_b_rec * sleep_gate(t, machine) * " + rule.code(
-                    "bias", {"s": "fired", "p": "p_rec", "b": "b_rec"}
-                )
-                g.run_on_event(
-                    "sleep_learn",
-                    self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_SLEEP),
-                    when="start",
-                    order=5,
-                )
+            self._layer(l, ph)
         objects = list(self.layers)
         objects += self.connect_pathways(self._synapse_args("recognition"), self._synapse_args("generative"))
         objects += self.connect_lateral(self._lateral_args)
-        # order in the 'start' slot of a step: the phase boundaries (0), the
-        # synaptic currents (1: they integrate the states as they stand, so
-        # tau_syn -> 0 is the bridge), the synaptic inputs (2), the learning
-        # events (3), the synapses' learning (4), the biases (5); then the
-        # escape (thresholds slot)
-        for g in self.layers:
-            g.state_updater.when, g.state_updater.order = "start", 1
-            for event in ("wake_learn", "sleep_learn"):
-                g.thresholder[event].when, g.thresholder[event].order = "start", 3
-        for S in self.recognition + self.generative + list(self.lateral.values()):
-            for upd in S.summed_updaters.values():
-                upd.when, upd.order = "start", 2
-            S._pathways[0].when, S._pathways[0].order = "start", 4
+        self._schedule()
         if record_spikes:
             for l, g in enumerate(self.layers):
                 self.spike_monitors[("spikes", l)] = b2.SpikeMonitor(g, name=f"spikes_{l}")
@@ -182,6 +119,73 @@ class SpikingNetwork(PopulationNetwork):
                     g, names, record=True, when="thresholds", order=-1, name=f"traces_{l}"
                 )
         self.assemble(objects, record_every, monitors)
+
+    def _layer(self, l: int, ph: dict):
+        """Layer l: its units, firing in their windows (awake, hidden layer l
+        in window l - 1 from its basal drive; asleep, layer l in window L - l
+        from its apical drive), the phase boundaries, the axonal delay line
+        and the biases' learning."""
+        circuit, spiking, step, L = self.circuit, self.spiking, self.cycle_step, self.L
+        k = spiking.steps_of_delay
+        lateral = [p[:3] for p in ("generative", "recognition") if circuit.lateral.of(p, l) is not None]
+        sleep_window = self._window(ph["sleep_window"][l], "u_gen", l, philox.SLEEP, "gen" in lateral)
+        wake_window = self._window(ph["wake_window"][l], "u_rec", l, philox.WAKE, "rec" in lateral) if l > 0 else None
+        fires = f"({wake_window} or {sleep_window})" if l > 0 else sleep_window
+        g = self.new_layer(
+            l,
+            spiking_layer(below=l > 0, above=l < L, delay_steps=k, tau_syn_ms=spiking.tau_syn, lateral=lateral),
+            method="exact",
+            threshold=f"clamped < 0.5 and {fires}",
+            reset="fired = 1",
+            events={"wake_learn": f"{step} == {ph['wake_learn']}", "sleep_learn": f"{step} == {ph['sleep_learn']}"},
+        )
+        # the phase boundaries: every state cleared (or held at its clamp) at
+        # the start of each phase; awake, the data vector on layer 0 (the data wins over a clamp)
+        awake = f"wake_start * {self.data_code}" if l == 0 else "wake_start * clamped * clamp_state"
+        g.run_regularly(
+            f"wake_start = int({step} == 0)\n"
+            f"sleep_start = int({step} == {ph['sleep_start']})\n"
+            f"fired = (1 - wake_start - sleep_start) * fired + {awake} "
+            "+ sleep_start * clamped * clamp_state",
+            when="start",
+            order=0,
+            name=f"layer_{l}_phase",
+        )
+        if k:
+            g.run_regularly(
+                "\n".join([f"fired_{j} = fired_{j - 1}" for j in range(k, 1, -1)] + ["fired_1 = fired"]),
+                when="end",
+                name=f"layer_{l}_axon",
+            )
+        # the biases learn after the synapses (which read p before it moves)
+        rule = circuit.plasticity  # the papers' delta rule or a declared one (hm_neuro.model.plasticity)
+        db = "eps_b_gen * wake_gate(t, machine) * " + rule.code("bias", {"s": "fired", "p": "p_gen", "b": "b_gen"})
+        g.run_on_event(
+            "wake_learn", self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE), when="start", order=5
+        )
+        if l > 0:
+            db = "eps_b_rec * sleep_gate(t, machine) * " + rule.code("bias", {"s": "fired", "p": "p_rec", "b": "b_rec"})
+            g.run_on_event(
+                "sleep_learn",
+                self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_SLEEP),
+                when="start",
+                order=5,
+            )
+
+    def _schedule(self):
+        """The order in the 'start' slot of a step: the phase boundaries (0),
+        the synaptic currents (1: they integrate the states as they stand, so
+        tau_syn -> 0 is the bridge), the synaptic inputs (2), the learning
+        events (3), the synapses' learning (4), the biases (5); then the
+        escape (thresholds slot)."""
+        for g in self.layers:
+            g.state_updater.when, g.state_updater.order = "start", 1
+            for event in ("wake_learn", "sleep_learn"):
+                g.thresholder[event].when, g.thresholder[event].order = "start", 3
+        for S in self.recognition + self.generative + list(self.lateral.values()):
+            for upd in S.summed_updaters.values():
+                upd.when, upd.order = "start", 2
+            S._pathways[0].when, S._pathways[0].order = "start", 4
 
     def _window(self, start: int, u: str, l: int, purpose: int, in_order: bool = False) -> str:
         """Layer l's units fire in the window from cycle step ``start`` with the
