@@ -164,51 +164,36 @@ def train_population(
     trees = [tree(s) for s in seeds]
     params, start = _continued(params, N)
     params = [(p or Parameters.initial(c)).copy() for p, c in zip(params, circuits)]
-    data_rngs = [t.child("data").rng() for t in trees]
-    for s, r in zip(streams, data_rngs):  # a continued run: the data where the earlier run stopped
+    machines = Machines(circuits, streams, trees, [t.child("data").rng() for t in trees], schedules, perturbation)
+    for s, r in zip(streams, machines.data_rngs):  # a continued run: the data where the earlier run stopped
         _skip(s, r, start)
     opts = _engine_options(engine, options, streams, circuits[0], n_examples, N)
     own_engine = opts is not None
-    chunk = opts.chunk if own_engine else engine.chunk
-    state = {"done": 0, "chunk": 0, "history_seen": [], "history": [{} for _ in range(N)], "errors": [None] * N}
     run_id = None
     if checkpoint is not None:
-        run_id = _run_id(
-            opts,
-            engine,
-            trees[0],
-            n_examples,
-            chunk,
-            circuits[0],
-            schedules[0],
-            streams[0],
-            perturbation[0],
-            {**(checkpoint.fingerprint or {}), **({"continues_from": start} if start else {})},
-        )
+        fingerprint = {**(checkpoint.fingerprint or {}), **({"continues_from": start} if start else {})}
+        run_id = _run_id(opts, engine, machines, n_examples, opts.chunk if own_engine else engine.chunk, fingerprint)
+    run = TrainingRun(machines, n_examples, params, start, checkpoint, run_id)
     if checkpoint is not None and checkpoint.resume:
-        params = _resume(checkpoint, run_id, circuits[0], state, data_rngs[0], streams[0])
+        run.resume()
     t0 = time.perf_counter()
     label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
     with interrupts.deferred():  # Ctrl-C and SIGTERM: a flag, raised at the loop's safe point
         eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
-        run = _Run(
-            eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id, start
-        )
         try:
             with tqdm(
                 total=n_examples * N,
-                initial=state["done"] * N,
+                initial=run.progress.done * N,
                 disable=progress is not True,
                 unit="ex",
                 unit_scale=True,
                 desc=f"{label} [{eng.name}{'/' + eng.device if capabilities(eng).brian2 else ''}]",
             ) as bar:
-                params = _loop(run, _Tee(bar, progress if callable(progress) else None), params, state)
+                run.run(eng, _Tee(bar, progress if callable(progress) else None))
         finally:
             if own_engine:
                 eng.close()
-    seconds = time.perf_counter() - t0
-    return [_result(k, params[k], state, n_examples, seeds[k], eng, seconds, start) for k in range(N)]
+    return run.results(seeds, eng, time.perf_counter() - t0)
 
 
 def _continued(params, N: int) -> tuple:
@@ -248,21 +233,6 @@ def _engine_options(engine, options: dict, streams, circuit, n_examples: int, N:
     if "data_rows" not in options and (not isinstance(engine, EngineOptions) or not engine.data_rows):
         opts = opts.replace(data_rows=data_rows_for(streams, opts.engine))
     return _planned(opts, circuit, n_examples, N)
-
-
-def _resume(checkpoint: Checkpointing, run_id: dict, circuit, state: dict, data_rng, stream) -> list:
-    """The state of an interrupted run, from its checkpoint: its parameters
-    (returned), progress, weight history, data generator and stream."""
-    saved = load_checkpoint(checkpoint.path, run_id, circuit)
-    state.update(
-        done=saved["done"],
-        chunk=saved["chunk_index"],
-        history_seen=saved["history_seen"],
-        history=[{k: [v] for k, v in saved["history"].items()}],
-    )
-    data_rng.bit_generator.state = saved["data_rng"]
-    stream.set_state(saved["stream"])
-    return [saved["params"]]
 
 
 def _check_shapes(circuits, streams):
@@ -315,16 +285,17 @@ def data_rows_for(streams, engine: str) -> int:
     return 0 if min(counts) == 0 else 1 << (max(counts) - 1).bit_length()
 
 
-def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, stream, perturbation, fingerprint) -> dict:
-    """Everything a checkpoint's run is, as stored and compared on resume
-    (the device as resolved: the one actually used)."""
+def _run_id(opts, engine, machines: Machines, n_examples: int, chunk: int, fingerprint: dict) -> dict:
+    """Everything a checkpoint's run (the first machine's) is, as stored and
+    compared on resume (the device as resolved: the one actually used)."""
     eng = opts if opts is not None else engine
+    stream = machines.streams[0]
     return {
-        "seed": seed_tree.label(),
+        "seed": machines.trees[0].label(),
         "examples": n_examples,
         "chunk": int(chunk),
-        "circuit": circuit.to_dict(),
-        "schedule": [[e.kind, int(e.examples)] for e in schedule],
+        "circuit": machines.circuits[0].to_dict(),
+        "schedule": [[e.kind, int(e.examples)] for e in machines.schedules[0]],
         "record_every": eng.record_every,
         "engine": opts.engine if opts is not None else engine.name,
         "device": eng.device,
@@ -334,118 +305,191 @@ def _run_id(opts, engine, seed_tree, n_examples, chunk, circuit, schedule, strea
         "spiking": None if getattr(eng, "spiking", None) is None else eng.spiking.key(),
         "data": stream.description,
         "data_parameters": getattr(stream, "parameters", None),
-        "perturbation": perturbation_digest(perturbation),
+        "perturbation": perturbation_digest(machines.perturbation[0]),
         **(fingerprint or {}),
     }
 
 
 @dataclasses.dataclass
-class _Run:
-    """What stays fixed while a training runs chunk after chunk."""
+class Machines:
+    """The machines of a training, one entry each: what stays fixed while it
+    runs (the data generators and streams advance)."""
 
-    eng: object
     circuits: list
     streams: list
-    n_examples: int
+    #: each machine's seed (:mod:`hm_neuro.seeds`): its stream's key, its data generator
     trees: list
     data_rngs: list
     schedules: list
     perturbation: list
-    checkpoint: Checkpointing | None
-    run_id: dict | None
-    #: examples seen before this run (a continued run): the stream's counter and the history start there
-    start: int = 0
 
 
-def _loop(run: _Run, bar, params: list, state: dict) -> list:
-    """Chunk after chunk until ``n_examples``; a checkpoint every
-    ``checkpoint.every`` examples and on an interrupt (Ctrl-C, SIGTERM)."""
-    eng, circuits, streams, n_examples, trees, data_rngs, schedules, perturbation, checkpoint, run_id, start = vars(
-        run
-    ).values()
-    N, errors = len(params), state["errors"]
-    saved = {"rng": data_rngs[0].bit_generator.state, "stream": streams[0].get_state(), "params": params[0]}
+@dataclasses.dataclass
+class Progress:
+    """Where a training stands after its last complete chunk."""
 
-    def save_state():
-        save_checkpoint(
-            checkpoint.path,
-            run_id,
-            circuits[0],
-            saved["params"],
-            saved["done"],
-            saved["chunk"],
-            saved["rng"],
-            saved["stream"],
-            list(state["history_seen"]),
-            {k: np.concatenate(v) for k, v in state["history"][0].items()},
+    #: examples trained in this run (a continued run's earlier ones not counted)
+    done: int = 0
+    #: chunks trained
+    chunk: int = 0
+    #: the examples at which the weight history was recorded
+    history_seen: list = dataclasses.field(default_factory=list)
+    #: per machine, {array name: [recorded rows of each chunk]}
+    history: list = dataclasses.field(default_factory=list)
+    #: per machine, None or why it diverged (it is then frozen at its last good weights)
+    errors: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The first machine's complete state at the end of a chunk: what a
+    checkpoint writes (with the progress), so an interrupt mid-chunk loses
+    only that chunk."""
+
+    params: Parameters
+    done: int
+    chunk: int
+    data_rng: dict
+    stream: object
+
+
+class TrainingRun:
+    """One training of a population, chunk by chunk, with typed state:
+    :attr:`progress`, the parameters, the :attr:`snapshot` a checkpoint
+    writes; steps :meth:`next_chunk`, :meth:`save_checkpoint`,
+    :meth:`resume`; :meth:`run` drives them."""
+
+    def __init__(self, machines: Machines, n_examples: int, params: list, start: int, checkpoint=None, run_id=None):
+        N = len(params)
+        self.machines, self.n_examples, self.params = machines, n_examples, params
+        #: examples seen before this run (a continued run): the stream's counter and the history start there
+        self.start = start
+        self.checkpoint: Checkpointing | None = checkpoint
+        self.run_id = run_id
+        self.progress = Progress(history=[{} for _ in range(N)], errors=[None] * N)
+        self.snapshot = self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        m = self.machines
+        p = self.progress
+        return Snapshot(self.params[0], p.done, p.chunk, m.data_rngs[0].bit_generator.state, m.streams[0].get_state())
+
+    def resume(self):
+        """The state of an interrupted run, from its checkpoint: parameters,
+        progress, weight history, data generator and stream."""
+        m = self.machines
+        saved = load_checkpoint(self.checkpoint.path, self.run_id, m.circuits[0])
+        self.progress = Progress(
+            saved["done"], saved["chunk_index"], saved["history_seen"], [{k: [v] for k, v in saved["history"].items()}]
         )
+        self.progress.errors = [None]
+        m.data_rngs[0].bit_generator.state = saved["data_rng"]
+        m.streams[0].set_state(saved["stream"])
+        self.params = [saved["params"]]
+        self.snapshot = self._snapshot()
 
-    saved.update(done=state["done"], chunk=state["chunk"])
-    last_ckpt = state["done"]
-    try:
-        while state["done"] < n_examples:
-            done, c = state["done"], state["chunk"]
-            m = min(eng.chunk, n_examples - done)
-            rows = [s.take(m, r) for s, r in zip(streams, data_rngs)]
-            gates = [schedule_gates(sch, done, done + m) for sch in schedules]
-            for k in range(N):
-                if errors[k]:  # a diverged machine of a population stays frozen
-                    gates[k] = (np.zeros(m), np.zeros(m))
-            interrupts.raise_pending()
-            new_params, extras = eng.run_population(
-                params,
-                rows,
-                [eng.seed_for(t, c) for t in trees],
-                [g[0] for g in gates],
-                [g[1] for g in gates],
-                offset=start + done,
-                perturbation=perturbation,
-                circuits=circuits,
+    def next_chunk(self, eng) -> int:
+        """Train one chunk on ``eng``; returns its examples.  A signal that
+        arrives meanwhile is raised at the end and the chunk discarded."""
+        m, p, N = self.machines, self.progress, len(self.params)
+        done = p.done
+        n = min(eng.chunk, self.n_examples - done)
+        rows = [s.take(n, r) for s, r in zip(m.streams, m.data_rngs)]
+        gates = [schedule_gates(sch, done, done + n) for sch in m.schedules]
+        for k in range(N):
+            if p.errors[k]:  # a diverged machine of a population stays frozen
+                gates[k] = (np.zeros(n), np.zeros(n))
+        interrupts.raise_pending()
+        new_params, extras = eng.run_population(
+            self.params,
+            rows,
+            [eng.seed_for(t, p.chunk) for t in m.trees],
+            [g[0] for g in gates],
+            [g[1] for g in gates],
+            offset=self.start + done,
+            perturbation=m.perturbation,
+            circuits=m.circuits,
+        )
+        interrupts.raise_pending()  # the safe point: a chunk ended early by a signal is discarded
+        self.params = self._frozen_if_diverged(new_params, done + n)
+        p.history_seen += extras[0]["history_seen"]
+        for h, e in zip(p.history, extras):
+            for key, v in e["history"].items():
+                h.setdefault(key, []).append(v)
+        p.done, p.chunk = done + n, p.chunk + 1
+        self.snapshot = self._snapshot()
+        return n
+
+    def _frozen_if_diverged(self, new_params: list, seen: int) -> list:
+        """A machine whose weights diverged: alone, an error; in a population,
+        kept at its last good weights and marked (the others go on)."""
+        errors = self.progress.errors
+        for k, p in enumerate(new_params):
+            if errors[k] or not diverged(p):
+                continue
+            msg = (
+                f"diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
+                f"{seen} examples; lower the learning rates"
             )
-            interrupts.raise_pending()  # the safe point: a chunk ended early by a signal is discarded
-            for k, p in enumerate(new_params):
-                if errors[k] or not diverged(p):
-                    continue
-                msg = (
-                    f"diverged: weights not finite or beyond {p.largest_magnitude():.3g} after "
-                    f"{done + m} examples; lower the learning rates"
+            if len(new_params) == 1:
+                ckpt = self.checkpoint
+                raise bad("training", msg + (f"; last good checkpoint: {ckpt.path}" if ckpt and ckpt.every else ""))
+            errors[k] = "training: " + msg
+            new_params[k] = self.params[k]
+        return new_params
+
+    def save_checkpoint(self):
+        """Write the snapshot (the last complete chunk) and the history up to it."""
+        s, p = self.snapshot, self.progress
+        history = {k: np.concatenate(v) for k, v in p.history[0].items()}
+        args = (s.params, s.done, s.chunk, s.data_rng, s.stream, list(p.history_seen), history)
+        save_checkpoint(self.checkpoint.path, self.run_id, self.machines.circuits[0], *args)
+
+    def run(self, eng, bar):
+        """Chunk after chunk until ``n_examples``; a checkpoint every
+        ``checkpoint.every`` examples and on an interrupt (Ctrl-C, SIGTERM)."""
+        ckpt, p = self.checkpoint, self.progress
+        last = p.done
+        try:
+            while p.done < self.n_examples:
+                bar.update(self.next_chunk(eng) * len(self.params))
+                if ckpt and ckpt.every and p.done - last >= ckpt.every and p.done < self.n_examples:
+                    self.save_checkpoint()
+                    last = p.done
+        except KeyboardInterrupt:
+            if ckpt is not None and self.snapshot.done > 0:
+                self.save_checkpoint()
+                raise Interrupted(
+                    f"interrupted after {self.snapshot.done} examples; checkpoint saved to {ckpt.path}; "
+                    "continue with --resume"
+                ) from None
+            raise
+
+    def results(self, seeds, eng, seconds: float) -> list:
+        """One :class:`TrainResult` per machine: its weights and whole history."""
+        out, p, end = [], self.progress, self.start + self.n_examples
+        for k, params in enumerate(self.params):
+            seen, hist = list(p.history_seen), p.history[k]
+            if eng.record_every:
+                seen.append(end)
+                for name, a in params.arrays().items():
+                    hist.setdefault(name, []).append(a.ravel()[None, :])
+            history = {name: np.concatenate(v) for name, v in hist.items()}
+            out.append(
+                TrainResult(
+                    params,
+                    end,
+                    seeds[k],
+                    seen,
+                    history,
+                    seconds,
+                    eng.compile_seconds,
+                    eng.name,
+                    eng.device,
+                    p.errors[k],
                 )
-                if N == 1:
-                    last = f"; last good checkpoint: {checkpoint.path}" if checkpoint and checkpoint.every else ""
-                    raise bad("training", msg + last)
-                errors[k] = "training: " + msg  # the others go on; this one keeps its last good weights
-                new_params[k] = params[k]
-            params = new_params
-            state["history_seen"] += extras[0]["history_seen"]
-            for h, e in zip(state["history"], extras):
-                for key, v in e["history"].items():
-                    h.setdefault(key, []).append(v)
-            state["done"], state["chunk"] = done + m, c + 1
-            saved = {
-                "rng": data_rngs[0].bit_generator.state,
-                "stream": streams[0].get_state(),
-                "params": params[0],
-                "done": state["done"],
-                "chunk": state["chunk"],
-            }
-            bar.update(m * N)
-            if (
-                checkpoint
-                and checkpoint.every
-                and state["done"] - last_ckpt >= checkpoint.every
-                and state["done"] < n_examples
-            ):
-                save_state()
-                last_ckpt = state["done"]
-    except KeyboardInterrupt:
-        if checkpoint is not None and saved["done"] > 0:
-            save_state()
-            raise Interrupted(
-                f"interrupted after {saved['done']} examples; checkpoint saved to {checkpoint.path}; "
-                "continue with --resume"
-            ) from None
-        raise
-    return params
+            )
+        return out
 
 
 class _Tee:
@@ -458,23 +502,3 @@ class _Tee:
         self.bar.update(n)
         if self.on_chunk is not None:
             self.on_chunk(n)
-
-
-def _result(k, params, state, n_examples, seed, eng, seconds, start=0) -> TrainResult:
-    seen, hist = list(state["history_seen"]), state["history"][k]
-    if eng.record_every:
-        seen.append(start + n_examples)
-        for name, a in params.arrays().items():
-            hist.setdefault(name, []).append(a.ravel()[None, :])
-    return TrainResult(
-        params=params,
-        examples_seen=start + n_examples,
-        seed=seed,
-        history_seen=seen,
-        history={name: np.concatenate(v) for name, v in hist.items()},
-        seconds=seconds,
-        compile_seconds=eng.compile_seconds,
-        engine=eng.name,
-        device=eng.device,
-        error=state["errors"][k],
-    )

@@ -47,8 +47,8 @@ MUTATIONS = [
     Mutation(
         "a resumed run does not restore the history of recognition_weights_0",
         "training/loop.py",
-        'history=[{k: [v] for k, v in saved["history"].items()}],',
-        'history=[{k: [v] for k, v in saved["history"].items() if k != "recognition_weights_0"}],',
+        '[{k: [v] for k, v in saved["history"].items()}]',
+        '[{k: [v] for k, v in saved["history"].items() if k != "recognition_weights_0"}]',
         ("tests/test_engines.py::test_checkpoint_resume_is_bit_identical",),
     ),
     Mutation(
