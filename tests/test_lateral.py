@@ -549,6 +549,26 @@ def test_the_lateral_experiment_writes_its_table_with_intervals(tmp_path):
         lateral.main(quick=True, out=tmp_path, settings="factorial,sideways")
 
 
+def test_the_factorial_row_is_the_bars_experiments_machine_seed_by_seed():
+    """The results page sets the lateral rows beside the bars experiment's
+    40 seeds (figures/bars*.json): its factorial setting trains the same
+    machines, run for run, whatever the rule (here reweighted:5, 2,000
+    examples, two seeds)."""
+    from hm_neuro.experiments import bars
+    from hm_neuro.experiments.lateral import _tasks
+    from hm_neuro.model import Rule
+    from hm_neuro.runs.runner import run_tasks
+
+    rule = Rule.parse("reweighted:5")
+    mine = _tasks(["factorial"], [0, 1], 2000, rule, "vectorised", None)
+    theirs = bars._tasks(
+        bars.circuit_for("connections"), [(0, 0), (1, 0)], 2000, "vectorised", None, 500, 1000, rule, "philox"
+    )
+    a, b = run_tasks(mine, workers=1, progress=False), run_tasks(theirs, workers=1, progress=False)
+    kl = [[r["row"]["kl_data_model_bits"] for r in rows] for rows in (a, b)]
+    assert kl[0] == kl[1] and kl[0][0] != kl[0][1]
+
+
 def test_lateral_reading_averages_by_orientation_and_by_pixel_line():
     from hm_neuro.experiments.lateral import circuit_of, lateral_reading
 
