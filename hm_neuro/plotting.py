@@ -509,8 +509,8 @@ def success_rates(rows: list, reference: float, title: str = "", ax=None, baseli
     ax.set_xlim(-0.5, len(rows) - 0.3)
     ax.set_ylabel(f"single runs reaching {reference} bits")
     ax.set_title(title, fontsize=9)
-    if base is not None:  # the band is the only labelled artist
-        ax.legend(fontsize=7, loc="upper right")
+    if base is not None:  # the band is the only labelled artist; below the axes, where no point can be
+        ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, -0.16), frameon=False)
     fig.tight_layout()
     return fig
 
