@@ -232,6 +232,9 @@ def _weights_figure(shown: dict, path: Path):
             labels = code_of(params)
             ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
             ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        else:  # units by their index
+            ax.set_xticks(range(0, A.shape[1], 3))
+            ax.set_yticks(range(0, A.shape[0], 3))
         ax.set_xlabel("to unit (post)", fontsize=7)
         ax.set_ylabel("from unit (pre)", fontsize=7)
         ax.set_title(f"{title}\n{pathway} lateral, layer {layer}", fontsize=7)
