@@ -153,13 +153,14 @@ def run_protocol(
     params: Parameters | None = None,
     seed=0,
     engine: str = "brian2",
-    device: str | None = None,
-    propagation: str = "auto",
+    *,
     measures=None,
     progress: bool = True,
-    spiking=None,
+    **options,
 ) -> dict:
-    """Run the epochs one after another on ONE engine (one compiled build).
+    """Run the epochs one after another on ONE engine (one compiled build);
+    ``options`` go to :func:`hm_neuro.engines.make_engine` (``device``,
+    ``propagation``, ``spiking``, ...).
 
     ``measures(params) -> dict`` is evaluated before the first epoch, at
     the start of every epoch (its lesions and clamps on: a change at the
@@ -187,69 +188,83 @@ def run_protocol(
         ep.perturbation(circuit, np.random.default_rng(0))
     records = []
     initial = measures(params) if measures else {}
-    done = 0
     total = sum(ep.examples for ep in epochs)
+    record_spikes = any(e.record_spikes for e in epochs)
     with (
         tqdm(total=total, disable=not progress, unit="ex", unit_scale=True, desc="protocol") as bar,
-        make_engine(
-            circuit,
-            engine,
-            device=device,
-            chunk=min(chunk, MAX_CHUNK),
-            propagation=propagation,
-            record_spikes=any(e.record_spikes for e in epochs),
-            spiking=spiking,
-        ) as eng,
+        make_engine(circuit, engine, chunk=min(chunk, MAX_CHUNK), record_spikes=record_spikes, **options) as eng,
     ):
+        run = _Protocol(circuit, stream, eng, measures, bar.update)
         for i, ep in enumerate(epochs):
-            node = root.child("epoch", i)
-            pt = ep.perturbation(circuit, node.child("lesion").rng())
-            spikes, rates = {}, {}
-            if ep.record_spikes:  # the first record_spikes examples, frozen copy: rasters without learning drift
-                rows = stream.take(ep.record_spikes, node.child("data").rng())
-                gates = EPOCH_KINDS[ep.kind]
-                _, rec = eng.run(
-                    params,
-                    rows,
-                    eng.seed_for(node),
-                    np.full(len(rows), gates[0]),
-                    np.full(len(rows), gates[1]),
-                    perturbation=pt,
-                )
-                for phase in ("wake", "sleep"):
-                    rates[phase] = [a.mean(axis=0).tolist() for a in rec[phase]]
-                    for l, a in enumerate(rec[phase]):
-                        t, u = np.nonzero(a)
-                        spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
-            # the epoch's start, its lesions and clamps on: a change at the boundary is a step
-            trace = [{"examples": done, **measures(pt.lesioned(params))}] if measures else []
-            for j, n in enumerate(ep.segments()):
-                r = train(
-                    circuit,
-                    stream,
-                    n,
-                    seed=node.child("segment", j),
-                    engine=eng,
-                    params=params,
-                    schedule=[Epoch(n, ep.kind)],
-                    progress=bar.update,  # one bar for the whole protocol
-                    perturbation=pt,
-                )
-                params = r.params
-                done += n
-                if measures:
-                    trace.append({"examples": done, **measures(pt.lesioned(params))})
-            records.append(
-                {
-                    "epoch": dataclasses.asdict(ep),
-                    "examples_before": done - ep.examples,
-                    "measures": {k: v for k, v in trace[-1].items() if k != "examples"} if trace else {},
-                    "trace": trace,
-                    "rates": rates,
-                    "spikes": spikes,
-                }
-            )
+            params, record = run.epoch(ep, root.child("epoch", i), params)
+            records.append(record)
     return {"params": params, "initial_measures": initial, "epochs": records}
+
+
+@dataclasses.dataclass
+class _Protocol:
+    """What the epochs of a protocol share: the machine's circuit and data,
+    the engine, the measures and the progress bar's update."""
+
+    circuit: Circuit
+    stream: object
+    eng: object
+    measures: object
+    update: object
+    #: examples trained so far (counted from the protocol's start)
+    done: int = 0
+
+    def epoch(self, ep: ProtocolEpoch, node, params: Parameters) -> tuple:
+        """One epoch from ``params``: its rasters (a frozen copy), then its
+        training in measurement segments; returns (params, its record)."""
+        pt = ep.perturbation(self.circuit, node.child("lesion").rng())
+        spikes, rates = self.rasters(ep, node, params, pt) if ep.record_spikes else ({}, {})
+        measures = self.measures
+        # the epoch's start, its lesions and clamps on: a change at the boundary is a step
+        trace = [{"examples": self.done, **measures(pt.lesioned(params))}] if measures else []
+        for j, n in enumerate(ep.segments()):
+            r = train(
+                self.circuit,
+                self.stream,
+                n,
+                seed=node.child("segment", j),
+                engine=self.eng,
+                params=params,
+                schedule=[Epoch(n, ep.kind)],
+                progress=self.update,  # one bar for the whole protocol
+                perturbation=pt,
+            )
+            params = r.params
+            self.done += n
+            if measures:
+                trace.append({"examples": self.done, **measures(pt.lesioned(params))})
+        record = {
+            "epoch": dataclasses.asdict(ep),
+            "examples_before": self.done - ep.examples,
+            "measures": {k: v for k, v in trace[-1].items() if k != "examples"} if trace else {},
+            "trace": trace,
+            "rates": rates,
+            "spikes": spikes,
+        }
+        return params, record
+
+    def rasters(self, ep: ProtocolEpoch, node, params: Parameters, pt) -> tuple:
+        """The first ``record_spikes`` examples of an epoch on a frozen copy
+        (rasters without learning drift): per phase and layer the on units'
+        (example, unit) indices, and each unit's firing probability."""
+        rows = self.stream.take(ep.record_spikes, node.child("data").rng())
+        gates = EPOCH_KINDS[ep.kind]
+        n = len(rows)
+        _, rec = self.eng.run(
+            params, rows, self.eng.seed_for(node), np.full(n, gates[0]), np.full(n, gates[1]), perturbation=pt
+        )
+        spikes, rates = {}, {}
+        for phase in ("wake", "sleep"):
+            rates[phase] = [a.mean(axis=0).tolist() for a in rec[phase]]
+            for l, a in enumerate(rec[phase]):
+                t, u = np.nonzero(a)
+                spikes[f"{phase}_{l}_t"], spikes[f"{phase}_{l}_i"] = t, u
+        return spikes, rates
 
 
 def save_recording(path, result: dict, protocol_text: str, circuit: Circuit, seed: int):
