@@ -107,64 +107,17 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     if quick:  # a smoke test: two machines per setting on Brian2's numpy target (no compile)
         seeds = min(seeds, 2)
         device = device or "numpy"
-    names, group = [], None
-    for name in settings or ["default"]:
-        if name in GROUPS:
-            group = name if len(settings or ["default"]) == 1 else None
-            names += [x for x in GROUPS[name] if x not in names]
-        elif name in SETTINGS:
-            names += [name] if name not in names else []
-        else:
-            raise bad("settings", f"must be among {list(GROUPS) + list(SETTINGS)}", name)
+    names, group = _setting_names(settings)
     circuit = load_circuit("bars")
-    patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     run_seeds = [seed + i for i in range(seeds)]
     results, trained = {}, {}
     for name in names:
-        sp = SETTINGS[name]
-        t0 = time.perf_counter()
-        runs = train_population(
-            [circuit] * seeds,
-            [BarsStream(p_vertical=P_VERTICAL) for _ in run_seeds],
-            n,
-            run_seeds,
-            engine="spiking",
-            device=device,
-            chunk=min(CHUNK, n),
-            spiking=sp,
-            desc=f"spiking bars, {name} x{seeds}",
-        )
-        seconds = time.perf_counter() - t0
-        summaries = [exact_summary(r.params, patterns, probs) for r in runs]
-        kl = [s["kl_data_model_bits"] for s in summaries]
-        m = 300 if quick else FANTASIES
-        fantasies = sampled_fantasies(
-            [r.params for r in runs], circuit, sp, m, seed=SeedTree(seed).child("evaluation").integer(), device=device
-        )
-        sampled = [sampled_kl_bits(f, patterns, probs) for f in fantasies]
-        results[name] = {
-            "spiking": sp.key(),
-            "bridge": sp.bridge,
-            "steps_per_example": sp.steps_per_example(circuit.n_hidden_layers),
-            "ms_per_example": sp.example_ms(circuit.n_hidden_layers),
-            "seeds": run_seeds,
-            "kl_data_model_bits": kl,
-            "kl_q_p_bits": [s["kl_q_p_bits"] for s in summaries],
-            "spiking_fantasies": m,
-            "kl_data_spiking_fantasies_bits": sampled,
-            "median_kl_data_spiking_fantasies_bits": float(np.median(sampled)),
-            "seeds_at_or_below_paper": int(sum(k <= PAPER_KL for k in kl)),
-            "median_kl_bits": float(np.median(kl)),
-            "seconds": seconds,
-            "engine": runs[0].engine,
-            "device": runs[0].device,
-        }
-        trained[name] = runs
+        results[name], trained[name] = _setting(name, circuit, run_seeds, n, device, 300 if quick else FANTASIES, seed)
         print(
             f"spiking bars, {name}: {results[name]['seeds_at_or_below_paper']}/{seeds} seeds <= {PAPER_KL} bits, "
             f"median KL {results[name]['median_kl_bits']:.3f} bits (weights read as a binary machine), "
             f"{results[name]['median_kl_data_spiking_fantasies_bits']:.3f} bits (the spiking network's own "
-            f"fantasies) ({seconds:.0f} s)"
+            f"fantasies) ({results[name]['seconds']:.0f} s)"
         )
     name = (
         "spiking"
@@ -200,6 +153,65 @@ def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, exampl
     elif group == "sweep":  # the other groups: the JSON only
         _sweep_figure(out / f"{name}.png", results)
     return summary
+
+
+def _setting_names(settings) -> tuple:
+    """(the settings to run, the group they came from, if one alone was named)."""
+    names, group = [], None
+    for name in settings or ["default"]:
+        if name in GROUPS:
+            group = name if len(settings or ["default"]) == 1 else None
+            names += [x for x in GROUPS[name] if x not in names]
+        elif name in SETTINGS:
+            names += [name] if name not in names else []
+        else:
+            raise bad("settings", f"must be among {list(GROUPS) + list(SETTINGS)}", name)
+    return names, group
+
+
+def _setting(name: str, circuit, run_seeds: list, n: int, device, m: int, seed: int) -> tuple:
+    """One setting: a machine per seed trained for n examples in real time,
+    its exact KL read as a binary machine and the KL of m of the spiking
+    network's own fantasies; returns (its row, the runs)."""
+    sp = SETTINGS[name]
+    t0 = time.perf_counter()
+    runs = train_population(
+        [circuit] * len(run_seeds),
+        [BarsStream(p_vertical=P_VERTICAL) for _ in run_seeds],
+        n,
+        run_seeds,
+        engine="spiking",
+        device=device,
+        chunk=min(CHUNK, n),
+        spiking=sp,
+        desc=f"spiking bars, {name} x{len(run_seeds)}",
+    )
+    seconds = time.perf_counter() - t0
+    patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
+    summaries = [exact_summary(r.params, patterns, probs) for r in runs]
+    kl = [s["kl_data_model_bits"] for s in summaries]
+    fantasies = sampled_fantasies(
+        [r.params for r in runs], circuit, sp, m, seed=SeedTree(seed).child("evaluation").integer(), device=device
+    )
+    sampled = [sampled_kl_bits(f, patterns, probs) for f in fantasies]
+    row = {
+        "spiking": sp.key(),
+        "bridge": sp.bridge,
+        "steps_per_example": sp.steps_per_example(circuit.n_hidden_layers),
+        "ms_per_example": sp.example_ms(circuit.n_hidden_layers),
+        "seeds": run_seeds,
+        "kl_data_model_bits": kl,
+        "kl_q_p_bits": [s["kl_q_p_bits"] for s in summaries],
+        "spiking_fantasies": m,
+        "kl_data_spiking_fantasies_bits": sampled,
+        "median_kl_data_spiking_fantasies_bits": float(np.median(sampled)),
+        "seeds_at_or_below_paper": int(sum(k <= PAPER_KL for k in kl)),
+        "median_kl_bits": float(np.median(kl)),
+        "seconds": seconds,
+        "engine": runs[0].engine,
+        "device": runs[0].device,
+    }
+    return row, runs
 
 
 def _sweep_figure(path, results):
@@ -253,6 +265,17 @@ def _figure(path, results, params, circuit, seed, device):
     grid = fig.add_gridspec(2, 2, width_ratios=[1, 2.2], height_ratios=[1.25, 1])
     a, b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     f, tax = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1], sharex=b)
+    _kl_panel(a, results)
+    _raster_panel(b, extra, data, circuit, sp, cycles)
+    _compartments_panel(tax, extra, circuit, sp, cycles)
+    _fantasies_panel(f, dreams, circuit)
+    fig.tight_layout()
+    plotting.save(fig, path)
+
+
+def _kl_panel(a, results):
+    """KL per setting and seed: the weights read as a binary machine, and the
+    spiking network's own fantasies."""
     rng = np.random.default_rng(0)
     for i, r in enumerate(results.values()):
         v = np.asarray(r["kl_data_model_bits"])
@@ -283,6 +306,16 @@ def _figure(path, results, params, circuit, seed, device):
     a.set_ylabel("KL(data || model) [bits], one run per seed")
     a.set_ylim(0.005, 50)
     a.legend(fontsize=7, loc="lower center")
+
+
+def _cycle_marks(sp, L: int) -> tuple:
+    """The end of the wake phase, the start and the end of the sleep phase in ms."""
+    ph = sp.phases(L)
+    return tuple(ph[k] * sp.dt for k in ("wake_learn", "sleep_start", "sleep_learn"))
+
+
+def _raster_panel(b, extra, data, circuit, sp, cycles: int):
+    """Every layer's spikes over the cycles, wake and sleep shaded, the clamped data drawn."""
     cycle = extra["cycle_ms"]
     L = circuit.n_hidden_layers
     offset, ticks = 0, []
@@ -290,8 +323,7 @@ def _figure(path, results, params, circuit, seed, device):
         b.scatter(t, i + offset, s=6, marker="|", color=("tab:blue", "tab:orange", "tab:green")[l % 3])
         ticks.append((offset + circuit.layers[l] / 2, f"layer {l}"))
         offset += circuit.layers[l] + 1
-    ph = sp.phases(L)
-    wake_end, sleep_start, sleep_end = (ph[k] * sp.dt for k in ("wake_learn", "sleep_start", "sleep_learn"))
+    wake_end, sleep_start, sleep_end = _cycle_marks(sp, L)
     for c in range(cycles):
         t0 = c * cycle
         on = np.flatnonzero(data[c])
@@ -305,7 +337,12 @@ def _figure(path, results, params, circuit, seed, device):
         f"clamped on layer 0 (lines); blue sleep, a fantasy top-down",
         fontsize=9,
     )
-    # the two compartments of the hidden unit that fires most
+
+
+def _compartments_panel(tax, extra, circuit, sp, cycles: int):
+    """The two compartments of the hidden unit that fires most, and its spikes."""
+    cycle = extra["cycle_ms"]
+    wake_end, sleep_start, sleep_end = _cycle_marks(sp, circuit.n_hidden_layers)
     tr = extra["traces"][1]
     unit = int(np.argmax([np.count_nonzero(extra["spikes"][1][1] == j) for j in range(circuit.layers[1])]))
     tax.plot(tr["t_ms"], tr["u_rec"][:, unit], color="tab:green", lw=1, label="basal: recognition drive u_rec")
@@ -319,7 +356,10 @@ def _figure(path, results, params, circuit, seed, device):
     tax.set_xlabel("time [ms]")
     tax.set_ylabel(f"layer 1, unit {unit}")
     tax.legend(fontsize=7, loc="lower right")
-    # fantasies: the input layer's states in sleep windows of the spiking network
+
+
+def _fantasies_panel(f, dreams, circuit):
+    """The input layer's states in sleep windows of the spiking network."""
     side = int(round(np.sqrt(circuit.n_input)))
     tiles = np.ones((4 * (side + 1) - 1, 6 * (side + 1) - 1)) * 0.5
     for k, d in enumerate(dreams[:24]):
@@ -328,5 +368,3 @@ def _figure(path, results, params, circuit, seed, device):
     f.imshow(tiles, cmap="gray_r", vmin=0, vmax=1)
     f.set_axis_off()
     f.set_title("24 fantasies of the spiking network", fontsize=9)
-    fig.tight_layout()
-    plotting.save(fig, path)
