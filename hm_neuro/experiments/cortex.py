@@ -80,9 +80,29 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
         "trained": exact_summary(trained, patterns, probs),
     }
 
-    # 1. sleep deprivation vs control, continuing from the trained machine
-    # control and deprived machines side by side in one population, on the same data (same data seed)
-    curves = {}
+    result["sleep_deprivation"] = curves = _sleep_deprivation(circuit, trained, n_train, n_cont, root, engine, device)
+    result.update(_lesions_and_corruption(trained, root.child("evaluation").rng()))
+    result["alignment"] = _alignment(base, circuit)
+    imagery = _imagery(circuit, trained, root, engine, device)
+    for key, f in imagery.items():
+        img = f.reshape(-1, 4, 4)
+        result[f"imagery_{key}_vertical_fraction"] = float(np.mean([np.all(x == x[:1]) and x.any() for x in img]))
+        result[f"imagery_{key}_blank_fraction"] = float(np.mean(f.sum(1) == 0))
+    name = "cortex_quick" if quick else "cortex"
+    save_json(out / f"{name}.json", result)
+    plot(result, imagery, out / f"{name}.png")
+    print(
+        f"cortex: after {n_cont:,} more examples, KL(Q||P) control {curves['control']['kl_q_p_bits'][-1]:.3f} "
+        f"vs deprived {curves['deprived']['kl_q_p_bits'][-1]:.3f} bits -> {out / (name + '.png')}"
+    )
+    return result
+
+
+def _sleep_deprivation(circuit, trained, n_train: int, n_cont: int, root, engine, device) -> dict:
+    """1. Control and sleep-deprived machines continuing from the trained one,
+    side by side in one population on the same data (same data seed): their
+    exact KLs along the way."""
+    patterns, probs = bars_distribution()
     names = (("control", "wake-sleep"), ("deprived", "wake"))
     cont = root.child("epoch", 1)
     runs = train_population(
@@ -96,6 +116,7 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
         schedule=[[Epoch(n_cont, kind)] for _, kind in names],
         record_every=max(n_cont // 10, 1),
     )
+    curves = {}
     for (name, _), r in zip(names, runs):
         summ = [exact_summary(params_at(r.history, i, circuit), patterns, probs) for i in range(len(r.history_seen))]
         curves[name] = {
@@ -103,10 +124,12 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
             "kl_data_model_bits": [x["kl_data_model_bits"] for x in summ],
             "kl_q_p_bits": [x["kl_q_p_bits"] for x in summ],
         }
-    result["sleep_deprivation"] = curves
+    return curves
 
-    # 2. lesions of recognition_0, 3. corrupted inputs (free energy, 50 recognition samples per image)
-    rng = root.child("evaluation").rng()
+
+def _lesions_and_corruption(trained, rng) -> dict:
+    """2. Lesions of recognition_0 and 3. corrupted inputs: the free energy
+    (50 recognition samples per image) of 2,000 bars images."""
     data = sample_bars(2000, rng)
     lesion_f, corrupt_f = [], []
     for f in FRACTIONS:
@@ -115,12 +138,16 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
         lesion_f.append(float(np.mean(sampled_free_energy(p, data, 50, rng))))
         flipped = np.abs(data - (rng.random(data.shape) < f / 2))  # f/2 of the pixels flipped
         corrupt_f.append(float(np.mean(sampled_free_energy(trained, flipped, 50, rng))))
-    result["lesion_fraction"] = FRACTIONS
-    result["lesion_free_energy_bits"] = lesion_f
-    result["flipped_pixel_fraction"] = [f / 2 for f in FRACTIONS]
-    result["corrupted_free_energy_bits"] = corrupt_f
+    return {
+        "lesion_fraction": FRACTIONS,
+        "lesion_free_energy_bits": lesion_f,
+        "flipped_pixel_fraction": [f / 2 for f in FRACTIONS],
+        "corrupted_free_energy_bits": corrupt_f,
+    }
 
-    # 4. alignment of R1 with G1^T over the training run
+
+def _alignment(base, circuit) -> dict:
+    """4. The correlation of R1 with G1^T over the training run."""
     n0, n1 = circuit.layers[0], circuit.layers[1]
     G = base.history["generative_weights_0"].reshape(-1, n1, n0)
     R = base.history["recognition_weights_0"].reshape(-1, n0, n1)
@@ -128,30 +155,21 @@ def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
         float(np.corrcoef(R[i].ravel(), G[i].T.ravel())[0, 1]) if np.std(G[i]) > 0 and np.std(R[i]) > 0 else 0.0
         for i in range(len(base.history_seen))
     ]
-    result["alignment"] = {"examples": base.history_seen, "corr_R1_G1T": align}
+    return {"examples": base.history_seen, "corr_R1_G1T": align}
 
-    # 5. imagery on the Brian2 circuit: top unit clamped; top-down input to layer 1 cut
-    n_img = 400
+
+def _imagery(circuit, trained, root, engine, device, n: int = 400) -> dict:
+    """5. Imagery on the Brian2 circuit: fantasies with the top unit clamped
+    off and on, and with the top-down input to layer 1 cut."""
+    seed = root.child("figures").integer()
     imagery = {}
     for state in (0.0, 1.0):
-        pt = Perturbation(clamps={2: np.array([state])})
         imagery[int(state)] = engine_fantasies(
-            circuit, trained, n_img, root.child("figures").integer(), pt, engine, device
+            circuit, trained, n, seed, Perturbation(clamps={2: np.array([state])}), engine, device
         )
-    cut = Perturbation(lesions={("generative", 1): np.zeros((1, n1))})
-    imagery["cut"] = engine_fantasies(circuit, trained, n_img, root.child("figures").integer(), cut, engine, device)
-    for key, f in imagery.items():
-        img = f.reshape(-1, 4, 4)
-        result[f"imagery_{key}_vertical_fraction"] = float(np.mean([np.all(x == x[:1]) and x.any() for x in img]))
-        result[f"imagery_{key}_blank_fraction"] = float(np.mean(f.sum(1) == 0))
-    name = "cortex_quick" if quick else "cortex"
-    save_json(out / f"{name}.json", result)
-    plot(result, imagery, out / f"{name}.png")
-    print(
-        f"cortex: after {n_cont:,} more examples, KL(Q||P) control {curves['control']['kl_q_p_bits'][-1]:.3f} "
-        f"vs deprived {curves['deprived']['kl_q_p_bits'][-1]:.3f} bits -> {out / (name + '.png')}"
-    )
-    return result
+    cut = Perturbation(lesions={("generative", 1): np.zeros((1, circuit.layers[1]))})
+    imagery["cut"] = engine_fantasies(circuit, trained, n, seed, cut, engine, device)
+    return imagery
 
 
 def plot(result, imagery, path):
