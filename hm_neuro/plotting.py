@@ -310,42 +310,41 @@ def protocol_figure(result: dict, layers, title: str = "", fig=None):
             ax.tick_params(labelbottom=False)
     axes[-1].set_xlabel("examples since the protocol's start")
     for j, r in enumerate(recorded):
-        axr = fig.add_subplot(bottom[0, j])
-        n = r["epoch"]["record_spikes"]
-        shown = min(n, 50)
-        offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
-        for t in range(shown):
-            axr.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
-        for phase, shift, color in (("wake", 0.25, "C0"), ("sleep", 0.75, "C3")):
-            for l in range(len(layers)):
-                t = np.asarray(r["spikes"][f"{phase}_{l}_t"])
-                i = np.asarray(r["spikes"][f"{phase}_{l}_i"])
-                keep = t < shown
-                axr.scatter(
-                    t[keep] + shift,
-                    offsets[l] + i[keep],
-                    s=5,
-                    marker="|",
-                    color=color,
-                    label=phase if l == 0 and j == 0 else None,
-                )
-        rates = "; ".join(
-            f"L{l} {np.mean(r['rates']['wake'][l]):.2f}/{np.mean(r['rates']['sleep'][l]):.2f}"
-            for l in range(len(layers))
-        )
-        axr.set_title(f"{r['epoch']['name'] or r['epoch']['kind']}: P(on) wake/sleep\n{rates}", fontsize=7)
-        axr.set_xlim(0, shown)
-        axr.set_yticks(
-            [offsets[l] + layers[l] / 2 for l in range(len(layers))],
-            ["input"] + [f"layer {l}" for l in range(1, len(layers))],
-            fontsize=7,
-        )
-        axr.set_xlabel("example: wake | sleep (shaded)", fontsize=7)
-        if j == 0:
-            axr.legend(fontsize=6, loc="upper right")
+        _epoch_raster(fig.add_subplot(bottom[0, j]), r, layers, first=j == 0)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
+
+
+def _epoch_raster(axr, r: dict, layers, first: bool):
+    """One recorded epoch of a protocol: wake and sleep rasters of its first
+    examples (sleep halves shaded), the mean firing probability per layer
+    and phase in the title; ``first``: with the legend."""
+    n = r["epoch"]["record_spikes"]
+    shown = min(n, 50)
+    offsets = np.concatenate([[0], np.cumsum(layers)[:-1]]) + np.arange(len(layers)) * 2
+    for t in range(shown):
+        axr.axvspan(t + 0.5, t + 1.0, color="0.9", lw=0)
+    for phase, shift, color in (("wake", 0.25, "C0"), ("sleep", 0.75, "C3")):
+        for l in range(len(layers)):
+            t = np.asarray(r["spikes"][f"{phase}_{l}_t"])
+            i = np.asarray(r["spikes"][f"{phase}_{l}_i"])
+            keep = t < shown
+            label = phase if l == 0 and first else None
+            axr.scatter(t[keep] + shift, offsets[l] + i[keep], s=5, marker="|", color=color, label=label)
+    rates = "; ".join(
+        f"L{l} {np.mean(r['rates']['wake'][l]):.2f}/{np.mean(r['rates']['sleep'][l]):.2f}" for l in range(len(layers))
+    )
+    axr.set_title(f"{r['epoch']['name'] or r['epoch']['kind']}: P(on) wake/sleep\n{rates}", fontsize=7)
+    axr.set_xlim(0, shown)
+    axr.set_yticks(
+        [offsets[l] + layers[l] / 2 for l in range(len(layers))],
+        ["input"] + [f"layer {l}" for l in range(1, len(layers))],
+        fontsize=7,
+    )
+    axr.set_xlabel("example: wake | sleep (shaded)", fontsize=7)
+    if first:
+        axr.legend(fontsize=6, loc="upper right")
 
 
 def _tiles(W, n1, side):
