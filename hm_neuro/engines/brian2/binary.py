@@ -81,20 +81,18 @@ class BinaryNetwork(PopulationNetwork):
     reweighted rules add one importance neuron per machine.
     """
 
-    def __init__(
-        self,
-        circuit: Circuit,
-        chunk: int,
-        external_uniforms: bool = False,
-        record_spikes: bool = False,
-        record_every: int = 0,
-        propagation: str = "summed",
-        n_machines: int = 1,
-        rule=None,
-        monitors=None,
-        data_rows: int = 0,
-        rng: str = "philox",
-    ):
+    def __init__(self, circuit: Circuit, chunk: int, n_machines: int, options):
+        """``options`` (:class:`hm_neuro.engines.EngineOptions`, its
+        propagation resolved): the rule, the propagation, pre-drawn uniforms
+        (``external_uniforms``), recordings (``record_spikes``,
+        ``record_every``, ``monitors``), the data table (``data_rows``) and
+        the generator (``rng``)."""
+        propagation, rule, rng = options.propagation, options.rule, options.rng
+        external_uniforms, record_spikes, record_every = (
+            options.external_uniforms,
+            options.record_spikes,
+            options.record_every,
+        )
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
@@ -104,7 +102,7 @@ class BinaryNetwork(PopulationNetwork):
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
         if circuit.lateral and propagation != "summed":
             raise bad("propagation", "lateral connections fire in order with summed propagation", propagation)
-        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", data_rows, rng)
+        super().__init__(circuit, chunk, n_machines, 0.1 * b2.ms, 1, "example_clock", options.data_rows, rng)
         self.propagation = propagation
         self.event = event = propagation == "event"
         self.K, self.S = K, S = rule.samples, rule.fantasies
@@ -143,7 +141,7 @@ class BinaryNetwork(PopulationNetwork):
             for l, g in enumerate(self.layers):
                 for phase in ("wake", "sleep"):
                     self.spike_monitors[(phase, l)] = b2.EventMonitor(g, phase, record=True, name=f"{phase}_raster_{l}")
-        self.assemble(objects, record_every, monitors)
+        self.assemble(objects, record_every, options.monitors)
 
     # ------------------------------------------------------------ the model
 

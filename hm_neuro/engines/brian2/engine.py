@@ -100,37 +100,14 @@ class Brian2Engine(EngineBase):
             if options.propagation not in ("auto", "summed"):
                 raise bad("propagation", "a spiking circuit propagates summed inputs every step", options.propagation)
             self.propagation = "summed"
-            self.net = SpikingNetwork(
-                circuit,
-                chunk,
-                spiking,
-                options.record_spikes,
-                options.record_every,
-                n_machines,
-                record_traces=options.record_traces,
-                monitors=options.monitors,
-                data_rows=options.data_rows,
-                rng=options.rng,
-            )
+            self.net = SpikingNetwork(circuit, chunk, n_machines, options)
         else:
             propagation = options.propagation
             if propagation == "auto":
                 default = self.rule.is_default and circuit.plasticity.is_default
                 propagation = choose_propagation(circuit) if default else "summed"
             self.propagation = propagation
-            self.net = BinaryNetwork(
-                circuit,
-                chunk,
-                options.external_uniforms,
-                options.record_spikes,
-                options.record_every,
-                propagation,
-                n_machines,
-                rule=self.rule,
-                monitors=options.monitors,
-                data_rows=options.data_rows,
-                rng=options.rng,
-            )
+            self.net = BinaryNetwork(circuit, chunk, n_machines, options.replace(propagation=propagation))
         self.compile_seconds = 0.0
         if device == "cpp_standalone":
             self._build()

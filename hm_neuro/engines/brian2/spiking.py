@@ -80,24 +80,19 @@ class SpikingNetwork(PopulationNetwork):
     parameters, gates, lesions and clamps are shared.
     """
 
-    def __init__(
-        self,
-        circuit: Circuit,
-        chunk: int,
-        spiking: Spiking,
-        record_spikes: bool = False,
-        record_every: int = 0,
-        n_machines: int = 1,
-        record_traces: bool = False,
-        monitors=None,
-        data_rows: int = 0,
-        rng: str = "philox",
-    ):
+    def __init__(self, circuit: Circuit, chunk: int, n_machines: int, options):
+        """``options`` (:class:`hm_neuro.engines.EngineOptions`): the
+        dynamics (``spiking``), recordings (``record_spikes``,
+        ``record_every``, ``record_traces``, ``monitors``), the data table
+        (``data_rows``) and the generator (``rng``)."""
+        spiking: Spiking = options.spiking
         L = len(circuit.layers) - 1
         #: {(phase, layer): units} of the layers that fire in their lateral order, one window per unit
         self.in_order = in_order = circuit.lateral.in_order()
         C = spiking.steps_per_example(L, in_order)
-        super().__init__(circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", data_rows, rng)
+        super().__init__(
+            circuit, chunk, n_machines, spiking.dt * b2.ms, C, "spiking_clock", options.data_rows, options.rng
+        )
         self.spiking = spiking
         self.steps_per_cycle = C
         self.cycle_step = f"(timestep(t, dt) % {C})"  # the clock step within the example's cycle
@@ -109,16 +104,16 @@ class SpikingNetwork(PopulationNetwork):
         objects += self.connect_pathways(self._synapse_args("recognition"), self._synapse_args("generative"))
         objects += self.connect_lateral(self._lateral_args)
         self._schedule()
-        if record_spikes:
+        if options.record_spikes:
             for l, g in enumerate(self.layers):
                 self.spike_monitors[("spikes", l)] = b2.SpikeMonitor(g, name=f"spikes_{l}")
-        if record_traces:  # every step, after the currents and inputs, before the escape
+        if options.record_traces:  # every step, after the currents and inputs, before the escape
             for l, g in enumerate(self.layers):
                 names = ["u_gen", "a"] + (["u_rec"] if l > 0 else [])
                 self.trace_monitors[l] = b2.StateMonitor(
                     g, names, record=True, when="thresholds", order=-1, name=f"traces_{l}"
                 )
-        self.assemble(objects, record_every, monitors)
+        self.assemble(objects, options.record_every, options.monitors)
 
     def _layer(self, l: int, ph: dict):
         """Layer l: its units, firing in their windows (awake, hidden layer l
