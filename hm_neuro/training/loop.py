@@ -379,10 +379,8 @@ class TrainingRun:
         progress, weight history, data generator and stream."""
         m = self.machines
         saved = load_checkpoint(self.checkpoint.path, self.run_id, m.circuits[0])
-        self.progress = Progress(
-            saved["done"], saved["chunk_index"], saved["history_seen"], [{k: [v] for k, v in saved["history"].items()}]
-        )
-        self.progress.errors = [None]
+        history = [{k: [v] for k, v in saved["history"].items()}]
+        self.progress = Progress(saved["done"], saved["chunk_index"], saved["history_seen"], history, errors=[None])
         m.data_rngs[0].bit_generator.state = saved["data_rng"]
         m.streams[0].set_state(saved["stream"])
         self.params = [saved["params"]]

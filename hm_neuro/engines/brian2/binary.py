@@ -88,11 +88,7 @@ class BinaryNetwork(PopulationNetwork):
         ``record_every``, ``monitors``), the data table (``data_rows``) and
         the generator (``rng``)."""
         propagation, rule, rng = options.propagation, options.rule, options.rng
-        external_uniforms, record_spikes, record_every = (
-            options.external_uniforms,
-            options.record_spikes,
-            options.record_every,
-        )
+        external_uniforms, record_spikes = options.external_uniforms, options.record_spikes
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
@@ -141,7 +137,7 @@ class BinaryNetwork(PopulationNetwork):
             for l, g in enumerate(self.layers):
                 for phase in ("wake", "sleep"):
                     self.spike_monitors[(phase, l)] = b2.EventMonitor(g, phase, record=True, name=f"{phase}_raster_{l}")
-        self.assemble(objects, record_every, options.monitors)
+        self.assemble(objects, options.record_every, options.monitors)
 
     # ------------------------------------------------------------ the model
 
