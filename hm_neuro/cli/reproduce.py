@@ -90,8 +90,8 @@ def add_options(r):
         "without a settle; -> spiking.json), sweep (KL against tau_syn and the "
         "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
         "comma-separated settings of "
-        "hm_neuro.experiments.spiking.SETTINGS; default: default. precision: default, per-layer or "
-        "hidden-state. lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
+        "hm_neuro.experiments.spiking.SETTINGS; default: default. precision: default, per-layer, "
+        "hidden-state, mechanisms or threshold. lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
         "(factorial, recognition, recognition-fast, generative, both, factorial-upper-fast, "
         "both-upper-fast); default: the first five",
     )

@@ -128,6 +128,40 @@ def setting_tasks(circuits: list, seeds, examples: int, rule, engine, device) ->
     ]
 
 
+#: how a bars run ends (:func:`failure_mode`)
+FAILURE_MODES = ("learned", "every bar, top layer wrong", "cross", "bars missing")
+
+
+def bar_pixels(size: int = 4) -> list:
+    """The pixel sets of the ``2 * size`` bars (columns, then rows), row-major."""
+    grid = np.arange(size * size).reshape(size, size)
+    return [frozenset(grid[:, c].tolist()) for c in range(size)] + [frozenset(grid[r].tolist()) for r in range(size)]
+
+
+def failure_mode(params: Parameters, kl_bits: float, size: int = 4) -> str:
+    """How a bars machine ended (:data:`FAILURE_MODES`), read from its first
+    generative layer: a unit *codes* the pixels whose weights exceed half
+    its largest.  ``learned``: KL(data||model) <= the paper's 0.10 bits;
+    ``every bar, top layer wrong``: each of the 2 * size bars is coded by
+    some unit, so what is wrong is above them (the top unit's choice of
+    orientation, or the probabilities); ``cross``: some unit codes a row and
+    a column at once (the basin float64 also reaches); ``bars missing``:
+    anything else (a bar coded by no unit, or units coding parts of bars)."""
+    if kl_bits <= PAPER_KL:
+        return FAILURE_MODES[0]
+    bars = bar_pixels(size)
+    coded = []
+    for w in params.generative_weights[0]:
+        top = w.max()
+        coded.append(frozenset(np.flatnonzero(w > top / 2).tolist()) if top > 0 else frozenset())
+    if all(b in coded for b in bars):
+        return FAILURE_MODES[1]
+    crosses = {c | r for c in bars[:size] for r in bars[size:]}
+    if any(u in crosses for u in coded):
+        return FAILURE_MODES[2]
+    return FAILURE_MODES[3]
+
+
 def _summary(setting: dict, runs: list, first, compile_s: float, cached: int, t_start: float) -> dict:
     """The experiment's JSON: the setting, the paper's numbers, the measured
     statistics of the chosen runs and every run."""

@@ -29,6 +29,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,6 +83,11 @@ def per_layer_settings() -> list:
 
 #: the expressed levels of the hidden-state synapses: Bartol et al.'s 26 (4.7 bits)
 EXPRESSED_BITS = 4.7
+#: the Benna-Fusi chain's coupling g_12 and the hidden variable's capacity C_2
+#: (C_1 = 1): u2 follows u1 at g / c2 = 0.025 per learning event
+BF_COUPLING, BF_CAPACITY = 0.05, 2.0
+#: the plain grids between 8 and 12 bits (``--settings threshold``)
+THRESHOLD_BITS = (8, 9, 10, 11)
 
 
 def _per_set(values: dict) -> dict:
@@ -146,23 +152,87 @@ def contacts(m: int) -> Plasticity:
     )
 
 
+def benna_fusi(total_bits: float, g: float = BF_COUPLING, c2: float = BF_CAPACITY) -> Plasticity:
+    """A two-variable chain of Benna & Fusi (2016) on grids: the visible
+    ``u1`` (:data:`EXPRESSED_BITS` levels over its layer's range, the
+    weight) takes the update and relaxes towards the slower hidden ``u2``
+    (``total_bits - 4.7`` bits over the same range), which follows ``u1``
+    at rate ``g / c2``; both stochastically rounded onto their grids, so
+    ``u1 + c2 * u2`` moves by ``dw`` in expectation.  Total state
+    ``total_bits`` per synapse."""
+    hidden_bits = total_bits - EXPRESSED_BITS
+    if hidden_bits < 1:
+        raise HMError(f"benna_fusi: total_bits must leave the hidden variable at least 1 bit (got {total_bits!r})")
+    shown, hidden = _grid_constants(EXPRESSED_BITS), _grid_constants(hidden_bits)
+    values = {key: {**v, "hstep": hidden[key]["step"]} for key, v in shown.items()}
+    return Plasticity(
+        expressed="u1",
+        state={
+            "u1": {"init": "w", "update": "clip(step * stochastic_round((u1 + dw + g * (u2 - u1)) / step), lo, hi)"},
+            "u2": {"init": "w", "update": "clip(hstep * stochastic_round((u2 + g / c2 * (u1 - u2)) / hstep), lo, hi)"},
+        },
+        constants={**_per_set(values), "g": g, "c2": c2},
+        name=f"Benna-Fusi chain of {total_bits:g} bits (u1: 26 levels, u2: {hidden_bits:.1f} bits)",
+    )
+
+
+class Setting(NamedTuple):
+    """A row of the experiment: what the synapses are and how they learn."""
+
+    label: str
+    #: the bits of the expressed weight (None: float64)
+    bits: float | None
+    rounding: str
+    precision: Precision
+    #: a declared synapse model (None: the papers' rule)
+    plasticity: Plasticity | None = None
+    #: the total bits of synaptic state per synapse
+    state_bits: float = 64
+    #: the weights' learning rates times this (a control)
+    rate_scale: float = 1.0
+
+
 def hidden_state_settings() -> list:
     """float64; 26 expressed levels per layer (stochastic, no hidden state);
     and 26 expressed levels with a hidden value of 8, 12 bits or float64,
-    or as 4 contacts (rows: label, expressed bits, rounding, precision,
-    plasticity, total bits of synaptic state)."""
+    or as 4 contacts."""
     return [
-        ("float64", None, "exact", EXACT, None, 64),
-        ("4.7-bit per-layer", 4.7, "stochastic", per_layer_precision(4.7, "stochastic"), None, 4.7),
-        ("8-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(8), 8),
-        ("12-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(12), 12),
-        ("float64 hidden", 4.7, "stochastic", EXACT, hidden_accumulator(None), 64),
-        ("4 contacts", 4.7, "stochastic", EXACT, contacts(4), 4 * 4.7),
+        Setting("float64", None, "exact", EXACT, None, 64),
+        Setting("4.7-bit per-layer", 4.7, "stochastic", per_layer_precision(4.7, "stochastic"), None, 4.7),
+        Setting("8-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(8), 8),
+        Setting("12-bit hidden", 4.7, "stochastic", EXACT, hidden_accumulator(12), 12),
+        Setting("float64 hidden", 4.7, "stochastic", EXACT, hidden_accumulator(None), 64),
+        Setting("4 contacts", 4.7, "stochastic", EXACT, contacts(4), 4 * 4.7),
+    ]
+
+
+def mechanism_settings() -> list:
+    """float64; Benna-Fusi chains of 8 and 12 bits; 2 and 8 contacts; and
+    the plain 4.7-bit per-layer grid with the weights' learning rates x0.1
+    and x5 (the control: is the rate the lever?)."""
+    plain = per_layer_precision(4.7, "stochastic")
+    return [
+        Setting("float64", None, "exact", EXACT, None, 64),
+        Setting("Benna-Fusi 8 bits", 4.7, "stochastic", EXACT, benna_fusi(8), 8),
+        Setting("Benna-Fusi 12 bits", 4.7, "stochastic", EXACT, benna_fusi(12), 12),
+        Setting("2 contacts", 4.7, "stochastic", EXACT, contacts(2), 2 * 4.7),
+        Setting("8 contacts", 4.7, "stochastic", EXACT, contacts(8), 8 * 4.7),
+        Setting("4.7-bit per-layer, rates x0.1", 4.7, "stochastic", plain, None, 4.7, 0.1),
+        Setting("4.7-bit per-layer, rates x5", 4.7, "stochastic", plain, None, 4.7, 5.0),
+    ]
+
+
+def threshold_settings() -> list:
+    """float64 and the one [-16, 16] grid at 8, 9, 10 and 11 bits (stochastic):
+    where between 8 and 12 bits the papers' rule starts to learn."""
+    return [Setting("float64", None, "exact", EXACT, None, 64)] + [
+        Setting(f"{b}-bit stochastic", b, "stochastic", grid_precision(b, "stochastic"), None, b)
+        for b in THRESHOLD_BITS
     ]
 
 
 #: ``--settings``: which rows a run measures
-SETTING_SETS = ("default", "per-layer", "hidden-state")
+SETTING_SETS = ("default", "per-layer", "hidden-state", "mechanisms", "threshold")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple:
@@ -217,12 +287,20 @@ def _saturated(params: Parameters, precision: Precision) -> float:
     return at / total if total else 0.0
 
 
-def _tasks(rows, seeds, examples, rule, engine, device):
+def _machine(row: Setting):
+    """The bars circuit of a row: its precision, synapse model and (scaled) weights' learning rates."""
     circuit = bars.circuit_for("connections")
-    circuits = [
-        (label, circuit.replace(precision=precision, plasticity=plasticity))
-        for label, _, _, precision, plasticity, _ in rows
-    ]
+    changes = {"precision": row.precision, "plasticity": row.plasticity}
+    if row.rate_scale != 1.0:
+        rates = circuit.learning_rates
+        changes["learning_rates"] = {
+            k: tuple(row.rate_scale * x for x in rates[k]) for k in ("generative_weights", "recognition_weights")
+        }
+    return circuit.replace(**changes)
+
+
+def _tasks(rows, seeds, examples, rule, engine, device):
+    circuits = [(row.label, _machine(row)) for row in rows]
     return bars.setting_tasks(circuits, seeds, examples, rule, engine, device)
 
 
@@ -256,6 +334,16 @@ def _row(label, bits, rounding, precision, results, circuit) -> dict:
             else 0.0
         ),
     }
+
+
+def _failure_modes(results, circuit) -> dict:
+    """How many runs of a row end in each :func:`hm_neuro.experiments.bars.failure_mode`."""
+    counts = {mode: 0 for mode in bars.FAILURE_MODES}
+    for r in results:
+        if r["row"]["status"] == "ok":
+            params = Parameters.from_arrays(r["model"], circuit)
+            counts[bars.failure_mode(params, r["row"]["kl_data_model_bits"])] += 1
+    return counts
 
 
 def _best_model(results, circuit):
@@ -296,28 +384,32 @@ def result_name(rule: Rule, engine: str, quick: bool) -> str:
 
 
 def _rows_of(chosen: str, quick: bool) -> list:
-    """(label, bits, rounding, precision, plasticity, total state bits) of every row of a setting set."""
-    if chosen == "per-layer":
-        return [(*r, None, r[1] or 64) for r in per_layer_settings()]
+    """The :class:`Setting` of every row of a setting set."""
     if chosen == "hidden-state":
         return hidden_state_settings()
-    rows = settings(DIGITS_BITS) if quick else settings()
-    return [(*r, None, r[1] or 64) for r in rows]
+    if chosen == "mechanisms":
+        return mechanism_settings()
+    if chosen == "threshold":
+        return threshold_settings()
+    rows = per_layer_settings() if chosen == "per-layer" else settings(DIGITS_BITS) if quick else settings()
+    return [Setting(*r, None, r[1] or 64) for r in rows]
 
 
 def _table(rows, results, seeds: int, chosen: str) -> tuple:
     """Every row's statistics (printed as they come) and the best model of the rows shown as weights."""
-    circuit = bars.circuit_for("connections")
     table, shown = [], {}
-    for i, (label, bits, rounding, precision, plasticity, state_bits) in enumerate(rows):
+    for i, setting in enumerate(rows):
+        label, bits, rounding, precision, plasticity, state_bits, scale = setting
         mine = results[i * seeds : (i + 1) * seeds]
-        machine = circuit.replace(precision=precision, plasticity=plasticity)
+        machine = _machine(setting)
         row = _row(label, bits, rounding, precision, mine, machine)
         row["synapse_model"] = None if plasticity is None else plasticity.to_dict()
         row["state_bits_per_synapse"] = state_bits
+        row["weight_rate_scale"] = scale
+        row["failure_modes"] = _failure_modes(mine, machine)
         table.append(row)
         shown_labels = ("float64", f"{SHOWN_BITS:g}-bit stochastic", f"{SHOWN_BITS:g}-bit per-layer stochastic")
-        if label in shown_labels or (chosen == "hidden-state" and label != "4.7-bit per-layer"):
+        if label in shown_labels or (chosen in ("hidden-state", "mechanisms") and "per-layer" not in label):
             params, best = _best_model(mine, machine)
             if params is not None:
                 shown.setdefault(
@@ -398,7 +490,7 @@ def main(
         "settings": chosen,
         "rows": table,
     }
-    if chosen in ("per-layer", "hidden-state"):
+    if chosen in ("per-layer", "hidden-state", "mechanisms"):
         summary["per_layer_ranges"] = {k: [list(r) for r in v] for k, v in PER_LAYER_RANGES.items()}
     if digits:
         summary["digits_error"] = digits_rows(quick, out, workers)
