@@ -10,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import backends
 
 import hm_neuro as hm
+from hm_neuro.engines import make_engine
 from hm_neuro.engines.brian2.device import compiler_available
 from hm_neuro.engines.reference import sleep_phase, wake_phase
 from hm_neuro.experiments.bars import SPIKING_BRIDGE
+from hm_neuro.files.data import sample_bars
 from hm_neuro.model import PARAMETER_SETS, PRESETS, Grid, Parameters, Precision, Rounding, Uniforms
 
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="needs a C++ compiler")
@@ -431,3 +434,115 @@ def test_a_connection_of_contacts_must_have_one():
 
     with pytest.raises(hm.HMError, match=r"contacts: must be"):
         experiment.contacts(0)
+
+
+# ------------------------------------------------------------ issue 36, second step: more mechanisms
+
+
+def _experiment():
+    from hm_neuro.experiments import precision as experiment
+
+    return experiment
+
+
+def test_the_mechanism_rows_state_their_bits_and_their_controls():
+    experiment = _experiment()
+    rows = {r.label: r for r in experiment.mechanism_settings()}
+    assert rows["Benna-Fusi 8 bits"].state_bits == 8 and rows["Benna-Fusi 12 bits"].state_bits == 12
+    assert rows["2 contacts"].state_bits == pytest.approx(9.4) and len(rows["8 contacts"].plasticity.state) == 8
+    c = hm.load_circuit("bars")
+    for label in ("Benna-Fusi 8 bits", "Benna-Fusi 12 bits"):
+        rule = rows[label].plasticity
+        c.replace(plasticity=rule)  # a valid circuit
+        assert rule.draws == 2  # u1 and u2 each round with their own draw
+        for kind, ranges in experiment.PER_LAYER_RANGES.items():
+            for k, (lo, hi) in enumerate(ranges):
+                levels = np.unique(rule.numpy("expressed", f"{kind}_weights", k)(u1=np.linspace(lo, hi, 9)))
+                assert len(levels) == 9  # u1 itself is the weight
+                hidden = rule.constants_for(f"{kind}_weights", k)["hstep"]
+                want = 2 ** (rows[label].state_bits - experiment.EXPRESSED_BITS)
+                assert (hi - lo) / hidden + 1 == pytest.approx(round(want))  # u2's levels: the bits left
+    # the controls scale the weights' learning rates only
+    scaled = experiment._machine(rows["4.7-bit per-layer, rates x5"])
+    base = experiment._machine(rows["float64"])
+    for k in ("generative_weights", "recognition_weights"):
+        assert scaled.learning_rates[k] == pytest.approx(tuple(5 * x for x in base.learning_rates[k]))
+    for k in ("generative_biases", "recognition_biases"):
+        assert scaled.learning_rates[k] == base.learning_rates[k]
+
+
+def test_the_benna_fusi_chain_moves_its_weighted_sum_by_the_update_in_expectation():
+    """Benna & Fusi's chain conserves C1 u1 + C2 u2 but for the input: with
+    the roundings replaced by their means, u1 + c2 u2 moves by dw exactly."""
+    experiment = _experiment()
+    rule = experiment.benna_fusi(12).mean_field()
+    rng = np.random.default_rng(1)
+    u1, u2, dw = rng.uniform(-2, 2, 50), rng.uniform(-2, 2, 50), rng.uniform(-0.2, 0.2, 50)
+    new = {
+        h: rule.numpy("update:" + h, "generative_weights", 1)(dw=dw, u1=u1, u2=u2, w=u1, w_min=-np.inf)
+        for h in ("u1", "u2")
+    }
+    c2 = experiment.BF_CAPACITY
+    np.testing.assert_allclose(new["u1"] + c2 * new["u2"], u1 + c2 * u2 + dw, atol=1e-12)
+    assert np.all(new["u1"] != u1 + dw)  # u1 relaxes towards u2: not the plain update
+
+
+def test_a_benna_fusi_chain_needs_a_bit_for_its_hidden_variable():
+    with pytest.raises(hm.HMError, match=r"benna_fusi: total_bits must leave the hidden variable at least 1 bit"):
+        _experiment().benna_fusi(5)
+
+
+#: every synapse model the precision experiment declares (one of each kind), each on every
+#: engine that runs declared plasticity; the Brian2 engines' builds of the Benna-Fusi chain
+#: in every test run, the others' in the slow tier (each costs a build or ~10 s of spiking)
+MODELS = ["8-bit hidden", "float64 hidden", "2 contacts", "Benna-Fusi 8 bits"]
+MODEL_CASES = [
+    pytest.param(label, o.values[0], id=f"{label}-{o.id}", marks=o.marks)
+    for label in MODELS
+    for o in backends(
+        "plasticity",
+        compiled=True,
+        slow_compiled=label != "Benna-Fusi 8 bits",
+        slow=("spiking-cpp",) if label == "Benna-Fusi 8 bits" else ("spiking-cpp", "spiking-numpy"),
+    )
+]
+
+
+def _model(label):
+    experiment = _experiment()
+    rows = {r.label: r for r in experiment.hidden_state_settings() + experiment.mechanism_settings()}
+    return rows[label].plasticity
+
+
+@pytest.mark.equivalence
+@pytest.mark.parametrize("label, options", MODEL_CASES)
+def test_the_precision_experiments_synapse_models_equal_the_reference_exactly(label, options):
+    """On the bars circuit itself (its per-layer constants), 400 examples:
+    every engine that runs declared plasticity gives the reference's weights
+    (the same counter-based stream)."""
+    circuit = BARS.replace(plasticity=_model(label))
+    p0 = Parameters.initial(circuit)
+    data = sample_bars(400, np.random.default_rng(3))
+    with make_engine(circuit, chunk=400, engine="numpy") as eng:
+        ref = eng.run(p0, data, seed=4)[0]
+    with make_engine(circuit, chunk=400, **options) as eng:
+        got = eng.run(p0, data, seed=4)[0]
+    assert got.max_abs_difference(ref) <= 1e-12
+    assert ref.max_abs_difference(p0) > 0.1  # something was learned
+
+
+def test_failure_modes_read_from_the_first_generative_layer():
+    from hm_neuro.experiments.bars import bar_pixels, failure_mode
+
+    bars = bar_pixels()
+    params = Parameters.initial(BARS)
+    w = params.generative_weights[0]
+    w[:] = -1.0
+    for j, b in enumerate(bars):  # every unit one bar: the machine of Fig. 1c
+        w[j, sorted(b)] = 8.0
+    assert failure_mode(params, 0.05) == "learned"
+    assert failure_mode(params, 0.25) == "every bar, top layer wrong"
+    w[0, sorted(bars[0] | bars[4])] = 8.0  # unit 0 codes column 0 and row 0
+    assert failure_mode(params, 0.7) == "cross"
+    w[0] = -1.0  # column 0 coded by no unit
+    assert failure_mode(params, 0.7) == "bars missing"
