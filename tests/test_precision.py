@@ -546,3 +546,15 @@ def test_failure_modes_read_from_the_first_generative_layer():
     assert failure_mode(params, 0.7) == "cross"
     w[0] = -1.0  # column 0 coded by no unit
     assert failure_mode(params, 0.7) == "bars missing"
+
+
+def test_the_digits_rows_put_26_levels_with_a_hidden_value_on_all_three_layers():
+    experiment = _experiment()
+    rows = dict(experiment.digits_circuits(hidden=True))
+    assert list(rows) == ["float64", "4.7-bit stochastic", "8-bit stochastic", "8-bit hidden, 26 levels"]
+    rule = rows["8-bit hidden, 26 levels"].plasticity
+    for kind in ("generative_weights", "recognition_weights"):
+        for k in range(3):
+            c = rule.constants_for(kind, k)
+            assert c["step"] == pytest.approx(32 / 25) and c["hstep"] == pytest.approx(32 / 255)
+    assert rows["float64"].precision.exact and rows["8-bit stochastic"].precision.grid("generative_weights", 2)

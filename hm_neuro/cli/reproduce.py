@@ -91,7 +91,8 @@ def add_options(r):
         "window; -> spiking_sweep.json), delays (-> spiking_delays.json) or "
         "comma-separated settings of "
         "hm_neuro.experiments.spiking.SETTINGS; default: default. precision: default, per-layer, "
-        "hidden-state, mechanisms or threshold. lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
+        "hidden-state, mechanisms, threshold or digits (the digits rows alone). "
+        "lateral: comma-separated settings of hm_neuro.experiments.lateral.SETTINGS "
         "(factorial, recognition, recognition-fast, generative, both, factorial-upper-fast, "
         "both-upper-fast); default: the first five",
     )

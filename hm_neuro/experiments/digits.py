@@ -147,6 +147,11 @@ def _figures(out: Path, name: str, data, models: dict, confusion, err: float, sw
     plotting.save(fig, out / f"{name}_confusion.png")
 
 
+def _slug(name: str) -> str:
+    """A synapse model's name as part of a file name."""
+    return "-".join("".join(ch if ch.isalnum() or ch == "." else " " for ch in name).split())
+
+
 def main(
     seed=SEED,
     quick=False,
@@ -159,7 +164,7 @@ def main(
     scheduler=None,
     rule="wake-sleep",
     rng="philox",
-    precision=None,
+    circuit=None,
 ):
     """One machine per digit class, trained as the tasks of a sweep
     (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
@@ -167,17 +172,16 @@ def main(
     the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
     papers' run on the vectorised engine, on the same split.  ``rng``: the
     uniform numbers (``mt19937``: those of releases up to 0.2).
-    ``precision``: the synapses' grids (:mod:`hm_neuro.model.precision`; a
-    preset's name, a table or a Precision; default float64)."""
+    ``circuit``: the digits circuit with changes (its synapses' grids,
+    :mod:`hm_neuro.model.precision`, or a declared synapse model,
+    :mod:`hm_neuro.model.plasticity`); default the shipped one."""
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
     rule = Rule.parse(rule)
     engine = engine or ("brian2" if rule.is_default else "vectorised")
     out = Path(out)
     sweeps = sweeps or (20 if quick else SWEEPS)
-    circuit = load_circuit("digits")
-    if precision is not None:
-        circuit = circuit.replace(precision=precision)
+    circuit = circuit if circuit is not None else load_circuit("digits")
     x, y = load_digits()
     xtr, xte, ytr, yte = split(x, y, seed)
     classes = list(range(10))
@@ -211,6 +215,7 @@ def main(
         "rng": rng,
         "engine": engine,
         "precision": circuit.precision.label,
+        "synapse_model": None if circuit.plasticity.is_default else circuit.plasticity.to_dict(),
         "description_length": measure,
         "dl_samples": N_DL_SAMPLES,
         "error_helmholtz": err,
@@ -231,6 +236,7 @@ def main(
         )
         + ("" if measure == "free-energy" else "_" + measure)
         + ("" if circuit.precision.exact else "_" + circuit.precision.label.replace(" ", "-"))
+        + ("" if circuit.plasticity.is_default else "_" + _slug(circuit.plasticity.name))
         + ("_quick" if quick else "")
     )
     save_json(out / f"{name}.json", result)

@@ -37,7 +37,7 @@ from .. import plotting
 from ..checks import Integer, check
 from ..errors import HMError
 from ..files.model_io import save_json
-from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rule
+from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rule, load_circuit
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
@@ -91,41 +91,43 @@ THRESHOLD_BITS = (8, 9, 10, 11)
 
 
 def _per_set(values: dict) -> dict:
-    """{constant: per-set table} from {(kind, k): {constant: value}} of the bars machine's two layers."""
+    """{constant: per-set table} from {(kind, k): {constant: value}} of every layer."""
     names = next(iter(values.values()))
+    layers = 1 + max(k for _, k in values)
     return {
-        c: {f"{kind}_weights": [values[(kind, k)][c] for k in range(2)] for kind in ("generative", "recognition")}
+        c: {f"{kind}_weights": [values[(kind, k)][c] for k in range(layers)] for kind in ("generative", "recognition")}
         for c in names
     }
 
 
-def _grid_constants(bits: float, divide: int = 1) -> dict:
+def _grid_constants(bits: float, divide: int = 1, ranges=None) -> dict:
     """Per weight set: the step and the lowest and highest level of a ``bits`` grid
-    (:class:`hm_neuro.model.Grid`) over its :data:`PER_LAYER_RANGES` range / ``divide``."""
+    (:class:`hm_neuro.model.Grid`) over its range (``ranges``, default
+    :data:`PER_LAYER_RANGES`) / ``divide``."""
     out = {}
-    for kind, ranges in PER_LAYER_RANGES.items():
-        for k, (lo, hi) in enumerate(ranges):
+    for kind, spans in (ranges or PER_LAYER_RANGES).items():
+        for k, (lo, hi) in enumerate(spans):
             g = Grid(bits, (lo / divide, hi / divide), "stochastic")
             low, high = g.bounds()
             out[(kind, k)] = {"step": g.step, "lo": low, "hi": high}
     return out
 
 
-def hidden_accumulator(hidden_bits: float | None) -> Plasticity:
+def hidden_accumulator(hidden_bits: float | None, ranges=None) -> Plasticity:
     """A synapse of :data:`EXPRESSED_BITS` expressed levels over its layer's
-    range (:data:`PER_LAYER_RANGES`) that keeps a hidden value of
-    ``hidden_bits`` over the same range, stochastically rounded
-    (``None``: a float64 hidden value, the shadow weight of hardware);
-    the nearest expressed level of the hidden value is the weight.  Total
-    state: ``hidden_bits`` per synapse (the expressed level is a function
-    of it)."""
-    shown = _grid_constants(EXPRESSED_BITS)
+    range (``ranges``, default the bars machine's :data:`PER_LAYER_RANGES`)
+    that keeps a hidden value of ``hidden_bits`` over the same range,
+    stochastically rounded (``None``: a float64 hidden value, the shadow
+    weight of hardware); the nearest expressed level of the hidden value is
+    the weight.  Total state: ``hidden_bits`` per synapse (the expressed
+    level is a function of it)."""
+    shown = _grid_constants(EXPRESSED_BITS, ranges=ranges)
     constants = {"step": 0, "lo": 0, "hi": 0}
     values = {key: {c: v[c] for c in constants} for key, v in shown.items()}
     if hidden_bits is None:
         update = "clip(h + dw, lo, hi)"
     else:
-        hidden = _grid_constants(hidden_bits)
+        hidden = _grid_constants(hidden_bits, ranges=ranges)
         for key, v in hidden.items():
             values[key].update(hstep=v["step"])
         update = "clip(hstep * stochastic_round((h + dw) / hstep), lo, hi)"
@@ -232,7 +234,7 @@ def threshold_settings() -> list:
 
 
 #: ``--settings``: which rows a run measures
-SETTING_SETS = ("default", "per-layer", "hidden-state", "mechanisms", "threshold")
+SETTING_SETS = ("default", "per-layer", "hidden-state", "mechanisms", "threshold", "digits")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple:
@@ -461,6 +463,8 @@ def main(
     examples = 2_000 if quick else bars.EXAMPLES
     seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     chosen = _setting_set(settings)
+    if chosen == "digits":
+        return _digits_only(quick, out, workers, t0)
     rows = _rows_of(chosen, quick)
     seed_list = list(range(seed, seed + seeds))
     tasks = _tasks(rows, seed_list, examples, rule, engine, device)
@@ -493,7 +497,7 @@ def main(
     if chosen in ("per-layer", "hidden-state", "mechanisms"):
         summary["per_layer_ranges"] = {k: [list(r) for r in v] for k, v in PER_LAYER_RANGES.items()}
     if digits:
-        summary["digits_error"] = digits_rows(quick, out, workers)
+        summary["digits_error"] = digits_rows(quick, out, workers, hidden=chosen in ("hidden-state", "mechanisms"))
     summary["seconds_total"] = time.perf_counter() - t0
     save_json(out / f"{name}.json", summary)
     title = f"bars ({rule.label}, {examples:,} examples)"
@@ -502,6 +506,24 @@ def main(
     if shown:
         _weights_figure({title: p for title, p in shown.values()}, out / f"{name}_weights.png")
     print(f"-> {out / (name + '.json')}, {out / (name + '.png')}, {out / (name + '_weights.png')}")
+    return summary
+
+
+def _digits_only(quick: bool, out: Path, workers, t0: float) -> dict:
+    """``--settings digits``: the digits rows alone, with the 8-bit hidden value (no bars runs)."""
+    summary = {
+        "experiment": "precision",
+        "settings": "digits",
+        "quick": quick,
+        "digits_ranges": {k: [list(r) for r in v] for k, v in DIGITS_RANGES.items()},
+        "digits_error": digits_rows(quick, out, workers, hidden=True),
+    }
+    summary["seconds_total"] = time.perf_counter() - t0
+    name = "precision_digits" + ("_quick" if quick else "")
+    save_json(out / f"{name}.json", summary)
+    for label, err in summary["digits_error"].items():
+        print(f"digits, {label:24s} error {100 * err:.1f}%", file=sys.stderr)
+    print(f"-> {out / (name + '.json')}")
     return summary
 
 
@@ -529,15 +551,29 @@ def _add_rates(table: list):
             r["fisher_p_against_float64"] = fisher_exact_p(k, n, base["seeds_reaching_paper_kl"], base["seeds"])
 
 
-def digits_rows(quick=False, out="figures", workers=None) -> dict:
-    """The digits classification error at :data:`DIGITS_BITS` (stochastic) and
-    float64, on the same split (each a :func:`hm_neuro.experiments.digits.main` run)."""
+#: the digits machine (64-16-16-4) has three weight sets a pathway: one [-16, 16] range each,
+#: as the one grid of :func:`grid_precision` (its shipped float64 weights stay within it)
+DIGITS_RANGES = {k: [WEIGHT_RANGE] * 3 for k in ("generative", "recognition")}
+
+
+def digits_circuits(hidden: bool = False) -> list:
+    """(label, digits circuit) of the digits rows: float64 and :data:`DIGITS_BITS`
+    (stochastic, one grid); ``hidden``: and 26 expressed levels with an
+    8-bit hidden value (:func:`hidden_accumulator` over :data:`DIGITS_RANGES`)."""
+    base = load_circuit("digits")
+    rows = [("float64", base)] + [
+        (f"{b:g}-bit stochastic", base.replace(precision=grid_precision(b, "stochastic"))) for b in DIGITS_BITS
+    ]
+    if hidden:
+        rows.append(("8-bit hidden, 26 levels", base.replace(plasticity=hidden_accumulator(8, DIGITS_RANGES))))
+    return rows
+
+
+def digits_rows(quick=False, out="figures", workers=None, hidden: bool = False) -> dict:
+    """The digits classification error of every :func:`digits_circuits` row,
+    on the same split (each a :func:`hm_neuro.experiments.digits.main` run)."""
     rows = {}
-    for label, precision in [("float64", None)] + [
-        (f"{b:g}-bit stochastic", grid_precision(b, "stochastic")) for b in DIGITS_BITS
-    ]:
-        result = digits_experiment.main(quick=quick, out=out, workers=workers, precision=precision)
+    for label, circuit in digits_circuits(hidden):
+        result = digits_experiment.main(quick=quick, out=out, workers=workers, circuit=circuit)
         rows[label] = result["error_helmholtz"]
-    if not rows:
-        raise HMError("precision: no digits row ran")
     return rows
