@@ -514,6 +514,39 @@ def success_rates(rows: list, reference: float, title: str = "", ax=None, baseli
     return fig
 
 
+def success_against_bits(points: list, reference: float, baseline=None, title: str = "", ax=None):
+    """Single runs reaching ``reference`` bits against the total bits of
+    synaptic state per synapse: ``points`` are dicts (``mechanism``,
+    ``bits``, ``success_rate``, ``success_rate_interval_95``), one line per
+    mechanism with its Wilson intervals; ``baseline`` (a row, float64) as a
+    band.  Draws on ``ax`` (a new figure otherwise); returns the figure."""
+    fig, ax = _axes(ax, (7.2, 4.2))
+    if baseline is not None:
+        lo, hi = baseline["success_rate_interval_95"]
+        ax.axhspan(lo, hi, color="0.88", label=f"float64 weights: {baseline['success_rate']:.0%} (95 % interval)")
+    mechanisms = list(dict.fromkeys(p["mechanism"] for p in points))
+    markers = "osD^v<>ph"
+    for i, m in enumerate(mechanisms):
+        mine = sorted((p for p in points if p["mechanism"] == m), key=lambda p: p["bits"])
+        x = np.array([p["bits"] for p in mine]) * (1 + 0.025 * (i - len(mechanisms) / 2))  # apart where equal
+        y = np.array([p["success_rate"] for p in mine])
+        err = np.array(
+            [[r - p["success_rate_interval_95"][0], p["success_rate_interval_95"][1] - r] for p, r in zip(mine, y)]
+        )
+        ax.errorbar(x, y, yerr=err.T, marker=markers[i % len(markers)], capsize=3, label=m, lw=1.2, ms=5)
+    ax.set_xscale("log", base=2)
+    ticks = sorted({round(p["bits"], 1) for p in points})
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+    ax.minorticks_off()
+    ax.set_xlabel("bits of synaptic state per synapse (log scale)")
+    ax.set_ylabel(f"single runs reaching {reference} bits")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def precision_figure(rows: list, reference: float, title: str = "", ax=None):
     """KL(data || model) against the bits of the synapses' grid: every seed
     (points) and the median (line) per rounding, the float64 median and the

@@ -558,3 +558,33 @@ def test_the_digits_rows_put_26_levels_with_a_hidden_value_on_all_three_layers()
             c = rule.constants_for(kind, k)
             assert c["step"] == pytest.approx(32 / 25) and c["hstep"] == pytest.approx(32 / 255)
     assert rows["float64"].precision.exact and rows["8-bit stochastic"].precision.grid("generative_weights", 2)
+
+
+def test_the_bits_figure_draws_every_measured_row_once_and_nothing_without_runs(tmp_path):
+    import json
+
+    experiment = _experiment()
+    assert experiment.bits_figure(tmp_path) is None
+
+    def row(setting, k, bits):
+        return {
+            "setting": setting,
+            "bits": 4.7,
+            "state_bits_per_synapse": bits,
+            "seeds": 40,
+            "seeds_reaching_paper_kl": k,
+            "success_rate": k / 40,
+            "success_rate_interval_95": list(experiment.wilson_interval(k, 40)),
+        }
+
+    rows = [row("float64", 23, 64), row("4.7-bit per-layer", 3, 4.7), row("8-bit hidden", 27, 8)]
+    (tmp_path / "precision_hidden-state.json").write_text(json.dumps({"rows": rows}))
+    (tmp_path / "precision_mechanisms.json").write_text(json.dumps({"rows": rows[:2] + [row("2 contacts", 1, 9.4)]}))
+    assert experiment.bits_figure(tmp_path) == tmp_path / "precision_bits.png"
+    assert (tmp_path / "precision_bits.png").stat().st_size > 10_000
+    assert [experiment.mechanism_of(r) for r in ("2 contacts", "Benna-Fusi 8 bits", "9-bit stochastic")] == [
+        "M contacts of 26 levels",
+        "Benna-Fusi chain (26 levels + u2)",
+        "one grid over [-16, 16]",
+    ]
+    assert experiment.mechanism_of("4.7-bit per-layer, rates x5") == "26 levels per layer, rates x5"

@@ -25,6 +25,7 @@ Run:  hm-neuro reproduce precision [--seeds 10] [--rule reweighted:5] [--quick]
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -505,8 +506,56 @@ def main(
     plotting.save(figure(table, bars.PAPER_KL, title), out / f"{name}.png")
     if shown:
         _weights_figure({title: p for title, p in shown.values()}, out / f"{name}_weights.png")
+    if chosen in BITS_FIGURE_SETS and not quick:
+        bits_figure(out)
     print(f"-> {out / (name + '.json')}, {out / (name + '.png')}, {out / (name + '_weights.png')}")
     return summary
+
+
+#: the setting sets whose rows :func:`bits_figure` draws, in the order it reads them
+BITS_FIGURE_SETS = ("per-layer", "hidden-state", "mechanisms", "threshold")
+
+
+def mechanism_of(label: str) -> str:
+    """The line a row belongs to in :func:`bits_figure`, from its label."""
+    if "rates x" in label:
+        return "26 levels per layer, " + label.split(", ")[-1]
+    for key, name in (
+        ("contacts", "M contacts of 26 levels"),
+        ("Benna-Fusi", "Benna-Fusi chain (26 levels + u2)"),
+        ("hidden", "hidden value, 26 levels expressed"),
+        ("per-layer", "26 levels per layer, no hidden state"),
+    ):
+        if key in label:
+            return name
+    return "one grid over [-16, 16]"
+
+
+def bits_figure(out: Path):
+    """Success rate against total bits of synaptic state, every mechanism of
+    every 40-seed precision run found in ``out`` (``precision_<set>.json``
+    of :data:`BITS_FIGURE_SETS`; a row measured twice is drawn once) ->
+    ``precision_bits.png``; None when there is none."""
+    points, seen, baseline = [], set(), None
+    for chosen in BITS_FIGURE_SETS:
+        path = Path(out) / f"precision_{chosen}.json"
+        if not path.exists():
+            continue
+        for row in json.loads(path.read_text())["rows"]:
+            if row["setting"] == "float64":
+                baseline = baseline or row
+                continue
+            bits = row.get("state_bits_per_synapse") or row["bits"]
+            if row["setting"] in seen or bits is None:
+                continue
+            seen.add(row["setting"])
+            points.append({**row, "mechanism": mechanism_of(row["setting"]), "bits": bits})
+    if not points:
+        return None
+    title = f"bars, wake-sleep, {baseline['seeds'] if baseline else '?'} seeds per setting (Wilson 95 % intervals)"
+    path = Path(out) / "precision_bits.png"
+    plotting.save(plotting.success_against_bits(points, bars.PAPER_KL, baseline, title), path)
+    return path
 
 
 def _digits_only(quick: bool, out: Path, workers, t0: float) -> dict:
