@@ -2,7 +2,8 @@
 wrong baseline would make every speed-up a lie), and its targets table says
 "met" only when a target is."""
 
-import importlib.util
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,18 @@ import pytest
 from hm_neuro.engines import make_engine
 from hm_neuro.model import Circuit, Parameters, Uniforms
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The benchmarks package (a folder of the repository, not installed)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import cells, targets
+    finally:
+        sys.path.remove(str(ROOT))
+    return type("Bench", (), {"tuned_loop": staticmethod(cells.tuned_loop), "cells": cells, "targets": targets})
 
 
 @pytest.mark.parametrize("layers, nonnegative", [((6, 4, 2), ()), ((80, 60, 3), (0,))])
@@ -71,7 +75,7 @@ def test_targets_table_says_met_only_when_met(bench):
         ],
         "memory": [{"examples": 1e6, "peak_rss_mb": 100}, {"examples": 1e7, "peak_rss_mb": 101}],
     }
-    lines = bench.targets_table(res)
+    lines = bench.targets.targets_table(res)
     verdict = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
     assert "**met**" in verdict["main job `hm-neuro reproduce bars`, cold cache"]
     warm = verdict["the same, second run (warm cache)"]
@@ -82,3 +86,12 @@ def test_targets_table_says_met_only_when_met(bench):
     assert "not met" in verdict["64-16-16-4, population of 10, aggregate"]
     assert "**met**" in verdict["784-200-200, one machine, untrained"]
     assert "**met**" in verdict["memory"]
+
+
+def test_a_cell_runs_in_a_fresh_process_and_a_result_names_its_command(bench, tmp_path):
+    row, error = bench.cells.run_cell(["population", "16-8-1", "vectorised", 2, 500])
+    assert error is None and row["machines"] == 2 and row["examples_per_machine"] == 500
+    row, error = bench.cells.run_cell(["population", "16-8-1", "nonsense", 2, 500])
+    assert row is None and "nonsense" in error  # the cell's own error, one line
+    bench.cells.write(tmp_path / "r.json", {"rows": []})
+    assert json.loads((tmp_path / "r.json").read_text())["command"].startswith("python benchmarks/bench.py")

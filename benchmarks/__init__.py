@@ -1,0 +1,6 @@
+"""hm_neuro's benchmarks: training throughput, measured side by side in one
+run; no test asserts on these times.  One module per suite, the timing cells
+shared (:mod:`benchmarks.cells`); every result JSON names the command that
+wrote it.  Run them through ``python benchmarks/bench.py`` (its ``--help``
+lists the suites); ``streams.py`` and ``plasticity.py`` are suites of their
+own."""
