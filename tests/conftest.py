@@ -82,7 +82,16 @@ needs_compiler = pytest.mark.skipif(not has_compiler(), reason="no C++ compiler"
 BRIDGE = {"window": 1.0, "dt": 1.0}
 
 
-def backends(need: str | None = None, compiled: bool = False, slow_compiled: bool = False, slow=()) -> list:
+def backends(
+    need: str | None = None,
+    compiled: bool = False,
+    slow_compiled: bool = False,
+    slow=(),
+    cython: bool = False,
+    event: bool = False,
+    reference: bool = True,
+    without: str | None = None,
+) -> list:
     """One pytest param per way to run a circuit, from the engine registry
     (``hm_neuro.engines.CAPABILITIES``; nengo's pattern: adding an engine
     runs every test written against this list on it): the options of
@@ -91,21 +100,44 @@ def backends(need: str | None = None, compiled: bool = False, slow_compiled: boo
     bridge, where it is the binary machine.  ``need``: a capability the
     engine must declare (``"rules"``, ``"plasticity"``, ...);
     ``slow_compiled``: the compiled ones in the slow tier; ``slow``: ids
-    of others in the slow tier."""
+    of others in the slow tier; ``cython``: Brian2 engines on the cython
+    device too (slow tier: ~40 code objects compile); ``event``: engines
+    declaring event-driven propagation on cpp_standalone with it too
+    (``<name>-cpp-event``); ``reference``: include the NumPy reference
+    (False in tests that hold the others to it); ``without``: a capability
+    the engine must not declare (``"spiking"``: the binary circuits)."""
     from hm_neuro.engines import CAPABILITIES
     from hm_neuro.model import Spiking
 
     out = []
     for name, can in CAPABILITIES.items():
-        if need is not None and not getattr(can, need):
+        if (need is not None and not getattr(can, need)) or (without is not None and getattr(can, without)):
             continue
         if not can.brian2:
-            out.append(pytest.param({"engine": name}, id=name))
+            if reference or name != "numpy":
+                out.append(pytest.param({"engine": name}, id=name))
             continue
         base = {"engine": name, **({"spiking": Spiking(**BRIDGE)} if can.spiking else {})}
         out.append(pytest.param({**base, "device": "numpy"}, id=f"{name}-numpy"))
         if compiled:
-            late = slow_compiled or f"{name}-cpp" in slow
-            marks = [needs_compiler, pytest.mark.standalone] + ([pytest.mark.slow] if late else [])
-            out.append(pytest.param({**base, "device": "cpp_standalone"}, id=f"{name}-cpp", marks=marks))
+            cpp = {**base, "device": "cpp_standalone"}
+            variants = [(cpp, f"{name}-cpp")]
+            if event and can.event:
+                variants.append(({**cpp, "propagation": "event"}, f"{name}-cpp-event"))
+            for options, id_ in variants:
+                late = slow_compiled or id_ in slow
+                marks = [needs_compiler, pytest.mark.standalone] + ([pytest.mark.slow] if late else [])
+                out.append(pytest.param(options, id=id_, marks=marks))
+        if cython:
+            marks = [needs_compiler, pytest.mark.slow]
+            out.append(pytest.param({**base, "device": "cython"}, id=f"{name}-cython", marks=marks))
     return [p if p.id not in slow or p.marks else pytest.param(*p.values, id=p.id, marks=pytest.mark.slow) for p in out]
+
+
+def cli_args(options: dict) -> list:
+    """A :func:`backends` param's options as ``hm-neuro train`` arguments."""
+    args = ["--engine", options["engine"]]
+    for key in ("device", "propagation"):
+        if key in options:
+            args += [f"--{key}", options[key]]
+    return args

@@ -4,7 +4,7 @@ reference runs."""
 
 import numpy as np
 import pytest
-from conftest import backends, make_circuit, needs_compiler, random_parameters, three_machines
+from conftest import backends, make_circuit, random_parameters, three_machines
 
 from hm_neuro.engines import make_engine, reference
 from hm_neuro.errors import HMError
@@ -156,18 +156,20 @@ def test_resume_refuses_changed_options_naming_them(engine, tmp_path):
 
 # ------------------------------------------------------------- populations
 
-POP_ENGINES = [
-    ("brian2", "numpy"),
-    pytest.param("brian2", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
-    ("brian2-table", "numpy"),  # the data as a table of rows and packed row indices
-    pytest.param("brian2-table", "cpp_standalone", marks=[needs_compiler, pytest.mark.standalone]),
-    ("vectorised", None),
-]
+
+def _population_engines():
+    """Every engine that takes its uniform numbers as arrays, held to the
+    reference (conftest.backends, from the registry); the Brian2 ones also
+    with the data as a table of rows and packed row indices (``data_rows``)."""
+    for o in backends("uniforms", compiled=True, reference=False):
+        yield o
+        if "device" in o.values[0]:
+            yield pytest.param({**o.values[0], "data_rows": 8}, id=f"{o.id}-table", marks=o.marks)
 
 
 @pytest.mark.equivalence
-@pytest.mark.parametrize("name, device", POP_ENGINES)
-def test_population_reproduces_separate_reference_runs_exactly(name, device, rng):
+@pytest.mark.parametrize("options", list(_population_engines()))
+def test_population_reproduces_separate_reference_runs_exactly(options, rng):
     """Three machines in one circuit -- other learning rates, other data,
     one lesioned and clamped, one sleep-deprived -- each equal to its own
     reference run fed the same uniforms."""
@@ -175,10 +177,8 @@ def test_population_reproduces_separate_reference_runs_exactly(name, device, rng
     base, circuits, params, data, pts, sleep_gates = three_machines(rng, n)
     uniforms = [Uniforms.draw(base, n, rng) for _ in circuits]
     gates = [(np.ones(n), g) for g in sleep_gates]
-    extra = {"external_uniforms": True} if name.startswith("brian2") else {}
-    if name == "brian2-table":
-        extra["data_rows"] = 8  # bars 2x2: 6 images per machine
-    eng = make_engine(base, name.split("-")[0], device=device, chunk=n, n_machines=3, **extra)
+    extra = {"external_uniforms": True} if "device" in options else {}  # bars 2x2 as a table: 6 images per machine
+    eng = make_engine(base, chunk=n, n_machines=3, **options, **extra)
     try:
         out, _ = eng.run_population(
             params,

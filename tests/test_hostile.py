@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import needs_compiler
+from conftest import backends, cli_args, needs_compiler
 
 
 def run(*args, cwd=None, env=None):
@@ -504,31 +504,22 @@ def _arrays(path):
     return {k: z[k] for k in z.files if "weights" in k or "biases" in k}
 
 
+#: every binary engine (conftest.backends, from the registry) as ``hm-neuro train`` arguments
 ENGINES = [
-    pytest.param(["--engine", "numpy"], id="numpy"),
-    pytest.param(["--engine", "brian2", "--device", "numpy"], id="brian2-runtime"),
-    pytest.param(
-        ["--engine", "brian2", "--device", "cpp_standalone"],
-        id="cpp_standalone",
-        marks=[needs_compiler, pytest.mark.standalone],
-    ),
+    pytest.param(cli_args(o.values[0]), id=o.id, marks=o.marks)
+    for o in backends(compiled=True, cython=True, without="spiking")
 ]
 
 
-CYTHON = pytest.param(
-    ["--engine", "brian2", "--device", "cython"], id="brian2-cython", marks=[needs_compiler, pytest.mark.slow]
-)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("engine", ENGINES + [CYTHON])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
     """A real SIGINT (Ctrl-C) or SIGTERM (kill, batch schedulers) to a running
     training: exit 130 / 143 with one line, a checkpoint that resumes to
     exactly the uninterrupted result, no build folder left behind; a resume
     with changed options is refused and leaves the checkpoint as it was."""
     cpp = "cpp_standalone" in engine
-    examples, chunk = (400_000, 20_000) if cpp else (8_000, 500) if "brian2" in engine else (30_000, 500)
+    examples, chunk = (400_000, 20_000) if cpp else (4_000, 500) if "brian2" in engine else (10_000, 500)
     base = ["train", "--data", "bars", "--examples", str(examples), "--chunk", str(chunk), "--seed", "5", "-q", *engine]
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     os.mkdir(tmp_path / "tmp")

@@ -8,17 +8,15 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import make_circuit, needs_compiler
+from conftest import backends, make_circuit
 
 from hm_neuro import interrupts
 from hm_neuro.engines import make_engine
 from hm_neuro.training import BarsStream, Checkpointing, Interrupted, train
 
-DEVICES = ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler, pytest.mark.standalone])]
 
-
-@pytest.mark.parametrize("device", DEVICES)
-def test_twenty_signals_at_random_moments_are_never_lost(device):
+@pytest.mark.parametrize("options", backends("brian2", compiled=True, without="spiking"))
+def test_twenty_signals_at_random_moments_are_never_lost(options):
     """20 SIGINT/SIGTERM sent at random moments into trainings that would
     otherwise run for minutes: each one ends its training with an
     interrupt, and the engine trains on afterwards.  (Before: on Brian2's
@@ -28,7 +26,7 @@ def test_twenty_signals_at_random_moments_are_never_lost(device):
     circuit = make_circuit([4, 3, 2])
     moments = random.Random(7)
     interrupted, received = [], []
-    with make_engine(circuit, "brian2", device=device, chunk=500) as eng:
+    with make_engine(circuit, chunk=500, **options) as eng:
         for i in range(20):
             sig = moments.choice([signal.SIGINT, signal.SIGTERM])
             threading.Timer(moments.uniform(0, 0.3), os.kill, (os.getpid(), sig)).start()

@@ -4,12 +4,14 @@ spiking circuits, on runtime and cpp_standalone, returned with every run."""
 import brian2 as b2
 import numpy as np
 import pytest
-from conftest import needs_compiler, random_parameters
+from conftest import backends, needs_compiler, random_parameters
 
 import hm_neuro as hm
 from hm_neuro.errors import HMError
 
-DEVICES = ["numpy", pytest.param("cpp_standalone", marks=[needs_compiler, pytest.mark.standalone])]
+#: the engines that take Brian2 monitors (conftest.backends, from the registry): binary and spiking
+BINARY = backends("brian2", compiled=True, without="spiking")
+SPIKING = backends("spiking", compiled=True)
 
 
 def setting():
@@ -26,12 +28,12 @@ def monitors(net):
     }
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_monitors_record_every_run_and_agree_with_the_circuit(device):
+@pytest.mark.parametrize("options", BINARY)
+def test_monitors_record_every_run_and_agree_with_the_circuit(options):
     circuit, _, data = setting()
     params = random_parameters(circuit, np.random.default_rng(4))
     frozen = np.zeros(len(data))  # learning off: every example sees the same weights
-    with hm.make_engine(circuit, "brian2", device=device, chunk=300, monitors=monitors, record_spikes=True) as eng:
+    with hm.make_engine(circuit, chunk=300, monitors=monitors, record_spikes=True, **options) as eng:
         for seed in (1, 2):  # a second run records afresh
             _, extras = eng.run(params, data, seed=seed, wake_gate=frozen, sleep_gate=frozen)
             m = eng.monitors
@@ -45,13 +47,12 @@ def test_monitors_record_every_run_and_agree_with_the_circuit(device):
             np.testing.assert_allclose(m["q"].q[:].T, q, atol=1e-12)
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_spiking_circuit_takes_spike_and_rate_monitors(device):
+@pytest.mark.parametrize("options", SPIKING)
+def test_spiking_circuit_takes_spike_and_rate_monitors(options):
     circuit, params, data = setting()
     mons = lambda net: {"spikes": b2.SpikeMonitor(net.layers[0]), "rate": b2.PopulationRateMonitor(net.layers[0])}  # noqa: E731
-    with hm.make_engine(
-        circuit, "spiking", device=device, chunk=10, monitors=mons, spiking=hm.Spiking(window=1.0, dt=0.5)
-    ) as eng:
+    options = {**options, "spiking": hm.Spiking(window=1.0, dt=0.5)}  # two clock steps per window
+    with hm.make_engine(circuit, chunk=10, monitors=mons, **options) as eng:
         eng.run(params, data[:10], seed=3)
         spikes, rate = eng.monitors["spikes"], eng.monitors["rate"]
         assert spikes.num_spikes > 0

@@ -16,7 +16,6 @@ import hm_neuro as hm
 from hm_neuro.engines import make_engine
 from hm_neuro.engines.brian2.device import compiler_available
 from hm_neuro.engines.reference import sleep_phase, wake_phase
-from hm_neuro.experiments.bars import SPIKING_BRIDGE
 from hm_neuro.files.data import sample_bars
 from hm_neuro.model import PARAMETER_SETS, PRESETS, Grid, Parameters, Precision, Rounding, Uniforms
 
@@ -90,36 +89,31 @@ def test_stochastic_rounding_is_unbiased_by_enumeration():
 # ------------------------------------------------------------------ the engines, exactly
 
 
-ENGINES = {
-    "vectorised": {"engine": "vectorised"},
-    "brian2/numpy": {"engine": "brian2", "device": "numpy"},
-    "brian2/cpp_standalone": {"engine": "brian2", "device": "cpp_standalone"},
-    "brian2/cpp_standalone/event": {"engine": "brian2", "device": "cpp_standalone", "propagation": "event"},
-    "brian2/cython": {"engine": "brian2", "device": "cython"},
-}
-#: the compiled builds of the default run (each setting and propagation is a build of its own); the rest: -m slow
-DEFAULT_BUILDS = {
-    ("loihi", "brian2/cpp_standalone"),
-    ("nearest", "brian2/cpp_standalone/event"),
-    ("per-layer", "brian2/cpp_standalone"),
+#: every engine held to the reference (conftest.backends, from the registry), each compiled
+#: build and each engine on the spiking bridge in the default run for one setting only
+ENGINES = backends(compiled=True, cython=True, event=True, reference=False)
+#: the compiled builds and spiking runs of the default run (each setting and propagation is a
+#: build of its own); the rest: -m slow
+DEFAULT_RUNS = {
+    ("loihi", "brian2-cpp"),
+    ("nearest", "brian2-cpp-event"),
+    ("per-layer", "brian2-cpp"),
+    ("loihi", "spiking-numpy"),
 }
 
 
 def _engine_cases():
     for setting in sorted(SETTINGS):
-        for name, options in ENGINES.items():
-            marks = []
-            if "cpp_standalone" in name:
-                marks.append(needs_compiler)
-                if (setting, name) not in DEFAULT_BUILDS:
-                    marks.append(pytest.mark.slow)
-            if "cython" in name:
-                marks.append(pytest.mark.slow)
-            yield pytest.param(setting, options, marks=marks, id=f"{setting}-{name}")
+        for o in ENGINES:
+            late = ("cpp" in o.id or "spiking" in o.id) and (setting, o.id) not in DEFAULT_RUNS
+            marks = [*o.marks] + ([pytest.mark.slow] if late else [])
+            yield pytest.param(setting, o.values[0], marks=marks, id=f"{setting}-{o.id}")
 
 
 @pytest.mark.parametrize("setting, options", list(_engine_cases()))
 def test_every_engine_rounds_as_the_reference_does(setting, options):
+    """Every engine (the spiking circuit at its bridge) puts every parameter
+    where the reference does, with the same counter-based stream."""
     precision = SETTINGS[setting]
     n = 400 if options.get("device") == "numpy" else 1000
     reference = trained(precision, n, engine="numpy")
@@ -127,16 +121,6 @@ def test_every_engine_rounds_as_the_reference_does(setting, options):
     assert reference.max_abs_difference(trained(precision, n, **options)) <= 1e-12
     if precision.stochastic:  # another stream: other roundings
         assert reference.max_abs_difference(trained(precision, n, seed=6, engine="numpy")) > 0.01
-
-
-def test_the_spiking_bridge_rounds_as_the_binary_circuit_does():
-    kw = {"n": 300, "chunk": 300, "device": "numpy"}
-    binary = trained(PRESETS["loihi"], engine="brian2", **kw)
-    circuit = BARS.replace(precision=PRESETS["loihi"], dynamics=SPIKING_BRIDGE)
-    spiking = hm.train(
-        circuit, hm.BarsStream(), 300, seed=5, progress=False, chunk=300, engine="spiking", device="numpy"
-    )
-    assert binary.max_abs_difference(spiking.params) <= 1e-12
 
 
 @pytest.mark.parametrize("rule", ["reweighted:2", "wake-sleep:2"])

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_circuit
+from conftest import backends, make_circuit
 
 from hm_neuro.cli import main
 from hm_neuro.errors import HMError
@@ -13,15 +13,13 @@ from hm_neuro.runs.protocol import ProtocolEpoch, load_protocol, run_protocol
 from hm_neuro.training import BarsStream
 
 
-@pytest.mark.parametrize("engine", ["brian2", "spiking"])
-def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
-    """The same protocol on the binary circuit and in real time (where the
-    rasters are the states of each example's phase windows)."""
-    from hm_neuro.model import Spiking
-
-    spiking = {"engine": engine, "spiking": Spiking(window=1.0, dt=1.0) if engine == "spiking" else None}
+@pytest.mark.parametrize("options", backends("brian2"))
+def test_epochs_gates_lesions_and_clamps_on_the_circuit(options):
+    """The same protocol on every engine that records rasters: the binary
+    circuit and in real time (where the rasters are the states of each
+    example's phase windows)."""
     c = make_circuit([16, 4, 1], rate=0.05)
-    n, m = (300, 200) if engine == "brian2" else (100, 60)  # the spiking circuit: 7 clock steps per example
+    n, m = (100, 60) if "spiking" in options else (300, 200)  # the spiking circuit: 7 clock steps per example
     epochs = [
         ProtocolEpoch(n, "wake-sleep"),
         ProtocolEpoch(m, "frozen", record_spikes=50),
@@ -33,10 +31,9 @@ def test_epochs_gates_lesions_and_clamps_on_the_circuit(engine):
         BarsStream(),
         epochs,
         seed=1,
-        device="numpy",
         progress=False,
         measures=lambda p: seen.append(p.copy()) or {"n": len(seen)},
-        **spiking,
+        **options,
     )
     r1, r2 = res["epochs"][1], res["epochs"][2]
     # measured before the first epoch, then at the start (its lesions on) and the end of each epoch

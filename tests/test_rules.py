@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import make_circuit, needs_compiler, random_parameters, three_machines
+from conftest import backends, make_circuit, random_parameters, three_machines
 
 from hm_neuro.engines import make_engine
 from hm_neuro.errors import HMError
@@ -48,19 +48,23 @@ def test_rules_need_an_engine_that_implements_them():
 RULES = ["wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"]
 
 
+#: the engines that declare rules (conftest.backends, from the registry), each held to the vectorised engine
+RULE_ENGINES = [o for o in backends("rules", compiled=True) if o.id != "vectorised"]
+
+
 def _rule_cases():
-    """Every rule on the numpy target; on cpp_standalone reweighted:3 in the
-    default run (the most machinery: copies, importance population, wake-phase
-    Q update) and the others with -m slow (a compile each)."""
+    """Every rule on every engine that declares rules; each compiled build
+    with -m slow (a compile each) but reweighted:3's (the most machinery:
+    copies, importance population, wake-phase Q update)."""
     for rule in RULES:
-        yield pytest.param(rule, "numpy", id=f"{rule}-numpy")
-        marks = [needs_compiler, pytest.mark.standalone] + ([] if rule == "reweighted:3" else [pytest.mark.slow])
-        yield pytest.param(rule, "cpp_standalone", marks=marks, id=f"{rule}-cpp_standalone")
+        for o in RULE_ENGINES:
+            late = "cpp" in o.id and rule != "reweighted:3"
+            yield pytest.param(rule, o.values[0], marks=[*o.marks] + late * [pytest.mark.slow], id=f"{rule}-{o.id}")
 
 
 @pytest.mark.equivalence
-@pytest.mark.parametrize("rule, device", list(_rule_cases()))
-def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, device, rng):
+@pytest.mark.parametrize("rule, options", list(_rule_cases()))
+def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, options, rng):
     """A population of three machines -- other learning rates, other data,
     one lesioned and clamped, one sleep-deprived -- on the Brian2 circuit
     (K samples as K copies of each unit's state, the importance weights
@@ -72,7 +76,7 @@ def test_every_rule_on_the_brian2_circuit_equals_the_vectorised_engine(rule, dev
     uniforms = [vec.draw(n, rng) for _ in circuits]
     args = dict(wake_gate=[np.ones(n)] * 3, sleep_gate=gates, uniforms=uniforms, perturbation=pts, circuits=circuits)
     want, _ = vec.run_population(params, data, [1, 2, 3], **args)
-    with make_engine(base, "brian2", device=device, chunk=n, n_machines=3, rule=rule, external_uniforms=True) as eng:
+    with make_engine(base, chunk=n, n_machines=3, rule=rule, external_uniforms=True, **options) as eng:
         got, _ = eng.run_population(params, data, [1, 2, 3], **args)
     for k in range(3):
         assert got[k].max_abs_difference(want[k]) <= 1e-12, f"machine {k}"
@@ -123,27 +127,30 @@ def _expected_reweighted_wake_update(p, d, K):
     return mean, second
 
 
-def _one_step_population(c, rule, M, engine, d, wake, sleep):
-    """M machines each take one step from the same weights (Brian2: the numpy target)."""
-    kw = {"device": "numpy"} if engine == "brian2" else {}
+def _one_step_population(c, rule, M, options, d, wake, sleep):
+    """M machines each take one step from the same weights."""
     p0 = random_parameters(c, np.random.default_rng(7))
-    with make_engine(c, engine, chunk=1, n_machines=M, rule=rule, **kw) as eng:
+    with make_engine(c, chunk=1, n_machines=M, rule=rule, **options) as eng:
         out, _ = eng.run_population(
             [p0] * M, [d[None, :]] * M, list(range(M)), [np.full(1, wake)] * M, [np.full(1, sleep)] * M
         )
     return p0, out
 
 
-@pytest.mark.parametrize("engine", ["vectorised", "brian2"])
+#: every engine that declares rules, on its runtime device (the expectation tests: 20,000 machines, one step)
+RUNTIME_RULE_ENGINES = backends("rules")
+
+
+@pytest.mark.parametrize("options", RUNTIME_RULE_ENGINES)
 @pytest.mark.parametrize("K", [2, 3])
-def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, engine):
+def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, options):
     """M machines of a population each take one wake step from the same
     weights: M independent reweighted updates, whose mean must match the
     enumerated expectation within 4.5 standard errors (exact variance)."""
     c = make_circuit([3, 3], rate=0.05)
     d = np.array([1.0, 0.0, 1.0])
     M = 20_000
-    p0, out = _one_step_population(c, f"reweighted:{K}", M, engine, d, 1.0, 0.0)
+    p0, out = _one_step_population(c, f"reweighted:{K}", M, options, d, 1.0, 0.0)
     mean, second = _expected_reweighted_wake_update(p0, d, K)
     for key, got in (
         ("G", [o.generative_weights[0] - p0.generative_weights[0] for o in out]),
@@ -157,15 +164,15 @@ def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, engine
     assert np.abs(mean["G"] - _expected_reweighted_wake_update(p0, d, 1)[0]["G"]).max() > 10 * se.max()
 
 
-@pytest.mark.parametrize("engine", ["vectorised", "brian2"])
-def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7(engine):
+@pytest.mark.parametrize("options", RUNTIME_RULE_ENGINES)
+def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7(options):
     """wake-sleep:S: the mean update of one sleep phase is S times the
     enumerated expectation of eq. 7 (M machines, one step each)."""
     from test_equivalence import expected_sleep_update
 
     c = make_circuit([4, 3, 2], rate=0.05)
     M, S = 20_000, 3
-    p0, out = _one_step_population(c, f"wake-sleep:{S}", M, engine, np.zeros(4), 0.0, 1.0)
+    p0, out = _one_step_population(c, f"wake-sleep:{S}", M, options, np.zeros(4), 0.0, 1.0)
     mean, second = expected_sleep_update(p0, c)
     for k in range(2):
         samples = np.array([o.recognition_weights[k] - p0.recognition_weights[k] for o in out]) / 0.05

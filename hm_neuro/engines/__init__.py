@@ -62,12 +62,12 @@ register(
 register(
     "brian2",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the Brian2 circuit", brian2=True, lateral=True),
+    Capabilities("the Brian2 circuit", brian2=True, lateral=True, event=True),
 )
 register(
     "spiking",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, lateral=True),
+    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, lateral=True, uniforms=False),
 )
 
 

@@ -29,7 +29,10 @@ class Capabilities:
     ``rules``: reweighted and multi-sample rules; ``plasticity``: a
     circuit's declared plasticity (:mod:`hm_neuro.model.plasticity`);
     ``lateral``: ordered lateral connections within layers
-    (:mod:`hm_neuro.model.lateral`); ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
+    (:mod:`hm_neuro.model.lateral`); ``event``: event-driven propagation
+    (``propagation="event"``); ``uniforms``: takes the uniform numbers of
+    sampling as arrays (the exact tests; the spiking circuit draws its own
+    step by step); ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
     memory; ``seed_alone``: a machine's result depends on its seed alone
     whatever the generator (otherwise: with the counter-based stream)."""
 
@@ -39,6 +42,8 @@ class Capabilities:
     rules: bool = True
     plasticity: bool = True
     lateral: bool = False
+    event: bool = False
+    uniforms: bool = True
     memory_bounded_chunks: bool = False
     seed_alone: bool = False
 
