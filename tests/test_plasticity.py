@@ -41,6 +41,8 @@ STOCHASTIC = hm.Plasticity(
     expressed="step * floor(h / step + 0.5)",
     name="stochastic accumulator",
 )
+#: a rule each unit computes once for its synapses (s_pre * F(post): the papers' rule's form), with a constant
+FACTORED = hm.Plasticity(weight="s_pre * (s_post - p_post + c * (0.5 - p_post))", constants={"c": 0.3}, name="factored")
 #: the papers' rule written out by a user: the declared code path, the same numbers
 PAPERS_WRITTEN_OUT = hm.Plasticity(weight="s_pre*(s_post-p_post)", bias="s-p", name="delta rule, declared")
 
@@ -174,6 +176,7 @@ def _run(circuit, options, p0, data, seed, **kwargs):
     [pytest.param(o.values[0], DECAY, id=f"decay-{o.id}", marks=o.marks) for o in ENGINES]
     + [pytest.param(o.values[0], CHAIN, id=f"chain-{o.id}", marks=o.marks) for o in ENGINES]
     + [pytest.param(o.values[0], STOCHASTIC, id=f"stochastic-{o.id}", marks=o.marks) for o in ENGINES]
+    + [pytest.param(o.values[0], FACTORED, id=f"factored-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS]
     + [pytest.param(o.values[0], ACCUMULATOR, id=f"accumulator-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS]
     + [pytest.param(o.values[0], PAPERS_WRITTEN_OUT, id=f"papers-{o.id}", marks=o.marks) for o in ENGINES_SLOW_BUILDS],
 )
@@ -206,6 +209,22 @@ def test_a_declared_rule_on_a_precision_grid_equals_the_reference(options, rng):
     data = (rng.random((300, 6)) < 0.4).astype(float)
     ref = _run(circuit, {"engine": "numpy"}, p0, data, 3)
     assert _run(circuit, options, p0, data, 3).max_abs_difference(ref) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    "rule, factor",
+    [
+        (hm.Plasticity(), "s_post - p_post"),  # the papers' rule: (s - p) per unit, times s_pre per synapse
+        (FACTORED, "s_post - p_post + c * (0.5 - p_post)"),
+        (hm.Plasticity(weight="(s_post - p_post) * s_pre"), "s_post - p_post"),
+        (DECAY, None),  # reads w
+        (CHAIN, None),  # a synapse with state
+        (hm.Plasticity(weight="s_pre * stochastic_round(s_post - p_post)"), None),  # a draw per synapse
+        (hm.Plasticity(weight="s_post * (s_pre - p_post)"), None),
+    ],
+)
+def test_a_rule_of_the_form_s_pre_times_a_unit_factor_is_run_per_unit(rule, factor):
+    assert rule.post_factor == factor
 
 
 def test_weight_decay_pulls_every_weight_towards_zero_on_the_reference():

@@ -32,6 +32,7 @@ import numpy as np
 from .. import philox
 from ..errors import bad
 from ..model import (
+    DELTA_RULE,
     NO_PERTURBATION,
     Circuit,
     Parameters,
@@ -111,15 +112,15 @@ def _lateral_rule(params: Parameters, circuit: Circuit, pathway: str, l: int, s,
 
 class _Declared:
     """The circuit's plasticity (:mod:`hm_neuro.model.plasticity`) per unit
-    of learning rate: the papers' delta rule written out (``rule`` None), or
-    a declared rule evaluated on the arrays; with synaptic state, the
+    of learning rate -- the papers' delta rule or a user's -- evaluated on
+    the arrays as declared; with synaptic state, the
     learning event that updates it and expresses the weights.  ``draws``
     (a :class:`Rounding`, example ``t``, the phase's ``purpose``): the
     machine's stream for the rule's stochastic rounding."""
 
-    def __init__(self, rule=None, rounding=None, t: int = 0, purpose: int = 0):
+    def __init__(self, rule, rounding=None, t: int = 0, purpose: int = 0):
         self.rule = rule
-        self.stateful = rule is not None and rule.stateful
+        self.stateful = rule.stateful
         self.rounding, self.t, self.purpose = rounding, t, purpose
 
     def _state(self, params, parameter_set, k) -> dict:
@@ -134,8 +135,6 @@ class _Declared:
     def weight(self, s_pre, s_post, p_post, params, parameter_set, k):
         """(pre, post) updates of weight set k, eq. 4 or 7's factor."""
         w = getattr(params, parameter_set)[k]
-        if self.rule is None:
-            return np.outer(s_pre, s_post - p_post)
         state = self._state(params, parameter_set, k) if self.stateful else {}
         values = dict(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w, **state)
         f = self.rule.numpy("weight", parameter_set, k)
@@ -161,13 +160,12 @@ class _Declared:
             params.synapse_state[(parameter_set, h)][k] = a
 
     def bias(self, s, p, b):
-        if self.rule is None:
-            return s - p
         return np.broadcast_to(self.rule.numpy("bias")(s=s, p=p, b=b), b.shape)
 
 
-#: the papers' delta rule: made once, not per example (the reference calls for a rule twice an example)
-_DELTA_RULE = _Declared()
+#: the papers' delta rule (its declaration): made once, not per example (the reference calls for a rule
+#: twice an example); it draws nothing, so it needs no stream
+_DELTA_RULE = _Declared(DELTA_RULE)
 
 
 def _declared(circuit: Circuit, rounding=None, t: int = 0, purpose: int = 0) -> _Declared:

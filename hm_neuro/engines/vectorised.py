@@ -259,6 +259,15 @@ class VectorisedEngine(EngineBase):
 
     # ------------------------------------------------------------ helpers
 
+    @property
+    def _declared(self) -> bool:
+        """The circuit's plasticity -- the papers' delta rule or a user's --
+        runs as its declaration (:mod:`hm_neuro.model.plasticity`), but for
+        the rules of several samples (``reweighted:K``, ``wake-sleep:S``)
+        and lateral connections, which keep their own code (a declared rule
+        with either is refused)."""
+        return self.rule.is_default and not self.circuit.lateral
+
     def _weight_rule(self, s_pre, s_post, p_post, P, name, k, learn, purpose):
         """The declared weight rule (:mod:`hm_neuro.model.plasticity`) of every
         machine: states (N, 1, n), weights (N, pre, post)."""
@@ -341,9 +350,9 @@ class VectorisedEngine(EngineBase):
         else:
             w = None
         e_gb, e_g = eps["generative_biases"], eps["generative_weights"]
-        declared = not self.circuit.plasticity.is_default
+        declared = self._declared
         for l in range(L + 1):  # eq. 4 (weighted over the K samples)
-            if declared:  # the circuit's declared rule (one sample: the papers' wake-sleep)
+            if declared:  # the circuit's rule as declared (one sample: the papers' wake-sleep)
                 p = sigmoid(glog[l])
                 learn("generative_biases", l, e_gb[l] * gate * self._bias_rule(s[l], p, gb[l]), philox.ROUND_WAKE)
                 if l < L:
@@ -408,7 +417,7 @@ class VectorisedEngine(EngineBase):
             return f
         e_rb, e_r = eps["recognition_biases"], eps["recognition_weights"]
         for k in range(L):
-            if not self.circuit.plasticity.is_default:  # the circuit's declared rule
+            if self._declared:  # the circuit's rule as declared
                 q = sigmoid(rb[k] + f[k] @ _masked(R[k], rm[k]))
                 learn("recognition_biases", k, e_rb[k] * gate * self._bias_rule(f[k + 1], q, rb[k]), philox.ROUND_SLEEP)
                 dR = (

@@ -354,6 +354,27 @@ class Plasticity:
         """The papers' delta rule (the engines' hand-written code path)."""
         return self.weight == DELTA_WEIGHT and self.bias == DELTA_BIAS and not self.state
 
+    @functools.cached_property
+    def post_factor(self) -> str | None:
+        """``F`` where the weight rule is ``s_pre * F`` (or ``F * s_pre``)
+        and ``F`` reads only the postsynaptic ``s_post`` and ``p_post`` and
+        constants, draws nothing, and the synapse has no state: a rule each
+        unit can compute once for all its synapses (they multiply it by
+        their presynaptic state, as the papers' rule ``F = s_post - p_post``
+        is run).  None for any other rule (it runs per synapse)."""
+        if self.state:
+            return None
+        body = ast.parse(self.weight, mode="eval").body
+        if not (isinstance(body, ast.BinOp) and isinstance(body.op, ast.Mult)):
+            return None
+        for pre, other in ((body.left, body.right), (body.right, body.left)):
+            if isinstance(pre, ast.Name) and pre.id == "s_pre":
+                names = {n.id for n in ast.walk(other) if isinstance(n, ast.Name)}
+                reads = names - set(FUNCTIONS) - set(self.constants) - set(NUMBERS)
+                if reads <= {"s_post", "p_post"} and not _draws(other):
+                    return ast.unparse(other)
+        return None
+
     @property
     def stateful(self) -> bool:
         """The synapses have hidden state (module docstring)."""
@@ -430,6 +451,8 @@ class Plasticity:
         hidden = tuple(self.state)
         if which == "weight":
             return self.weight, WEIGHT_VARIABLES + hidden
+        if which == "factor":
+            return self.post_factor, ("s_post", "p_post")
         if which == "bias":
             return self.bias, BIAS_VARIABLES
         if which == "expressed":
@@ -473,12 +496,14 @@ class Plasticity:
         cache[(which, parameter_set, k)] = evaluate
         return evaluate
 
-    def code(self, which: str, names: dict, parameter_set=None, k: int = 0, draw=None) -> str:
-        """An expression as Brian2 code, its variables renamed (``names``:
+    def code(self, which: str, names: dict, parameter_set=None, k: int = 0, draw=None, bare: bool = False) -> str:
+        """An expression (``weight``, ``bias``, ``factor``: :attr:`post_factor`,
+        ...) as Brian2 code, its variables renamed (``names``:
         e.g. ``{"s_pre": "s_wake_pre", ...}``; a state variable ``h``
         becomes :func:`state_name` ``(h)``), its constants written as
         numbers (``parameter_set``'s set k) and call c of :data:`DRAW` as
-        ``stochastic_floor(x, draw(c))``."""
+        ``stochastic_floor(x, draw(c))``; in parentheses, but a product
+        with ``bare`` (to follow ``... * ``, multiplied left to right)."""
         _, variables = self._expression(which)
         names = {**{h: state_name(h) for h in self.state}, **names}
         missing = set(variables) - set(names)
@@ -486,7 +511,11 @@ class Plasticity:
             raise HMError(f"plasticity: no engine name for {sorted(missing)}")
         if draw is None and which in self._synapse_expressions() and _draws(self._tree(which, {})):
             raise HMError(f"plasticity: {which} calls {DRAW}; the engine must give its draws")
-        return "(" + ast.unparse(self._tree(which, names, parameter_set, k, draw)) + ")"
+        tree = self._tree(which, names, parameter_set, k, draw)
+        text = ast.unparse(tree)
+        if bare and isinstance(tree.body, ast.BinOp) and isinstance(tree.body.op, ast.Mult):
+            return text
+        return "(" + text + ")"
 
     def state_code(self, dw: str, names: dict, nonnegative: bool, parameter_set=None, k: int = 0, draw=None) -> str:
         """A synapse's learning event as Brian2 statements: ``dw`` (the

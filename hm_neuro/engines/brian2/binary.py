@@ -92,8 +92,9 @@ class BinaryNetwork(PopulationNetwork):
         if propagation not in ("summed", "event"):
             raise bad("propagation", "must be 'summed' or 'event'", propagation)
         self.rule = rule = Rule.parse(rule or "wake-sleep")
-        #: a declared plasticity (hm_neuro.model.plasticity): its expressions as the synapse and bias code
-        self.declared = not circuit.plasticity.is_default
+        #: a rule that runs per synapse (with state, or not ``s_pre * F(post)``); the others -- the papers'
+        #: delta rule among them -- as a factor per unit that the synapses multiply by their presynaptic state
+        self.declared = circuit.plasticity.post_factor is None
         if not rule.is_default and propagation != "summed":
             raise bad("propagation", f"the {rule.label} rule needs summed propagation", propagation)
         if circuit.lateral and propagation != "summed":
@@ -170,7 +171,7 @@ class BinaryNetwork(PopulationNetwork):
         }[kind]
         pre = f"{state}{{c}}_pre * " if presynaptic else ""
         dw = "mask * " + copies_sum(pre + err + "{c}_post", copies)
-        if self.declared:  # the circuit's declared rule: err holds eps * gate (module hm_neuro.model.plasticity)
+        if self.declared:  # a per-synapse rule: err holds eps * gate (module hm_neuro.model.plasticity)
             names = {"s_pre": f"{state}_pre", "s_post": f"{state}_post", "w": "w"}
             names["p_post"] = "p_post" if kind == "generative" else "q_post"
             rule, pathway = self.circuit.plasticity, "generative" if kind == "generative" else "recognition"
@@ -335,25 +336,38 @@ class BinaryNetwork(PopulationNetwork):
         wake-phase Q update of the recognition bias."""
         K, w = self.K, "omega{c}" if self.weighted else None
         gate = "wake_gate(t, machine)"
-        if self.declared:  # the circuit's declared rule (hm_neuro.model.plasticity); the synapses read eps * gate
+        if self.declared:  # a per-synapse rule (hm_neuro.model.plasticity); the synapses read eps * gate
             names = {"s": "s_wake", "p": "p", "b": "b_gen"}
             db = f"eps_b_gen * {gate} * " + self.circuit.plasticity.code("bias", names)
             code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
             return code + (f"\nerr_gen = eps_gen * {gate}" if l < self.L else "")
-        db = f"eps_b_gen * {gate} * " + copies_sum("(s_wake{c} - p{c})", K, w)
+        db = f"eps_b_gen * {gate} * " + copies_sum(self._rule("bias", "s_wake", "p", "b_gen"), K, w)
         code = self.bias_rule("b_gen", "generative_biases", l, db, philox.ROUND_WAKE)
         weight = "omega" if w else None
+        factor = self._rule("factor", "s_wake", "p", "generative_weights", l)
         if self.circuit.lateral.of("generative", l) is not None:
-            code += factors("err_lat_gen", f"eps_lat_gen * {gate}", "s_wake", "p", K, weight)
+            code += factors("err_lat_gen", f"eps_lat_gen * {gate}", factor, K, weight)
         if l < self.L:
-            code += factors("err_gen", f"eps_gen * {gate}", "s_wake", "p", K, weight)
+            code += factors("err_gen", f"eps_gen * {gate}", factor, K, weight)
         if l > 0 and self.rule.wake_update:
-            db = f"eps_b_rec * {gate} * " + copies_sum("(s_wake{c} - q{c})", K, "omega{c}")
+            db = f"eps_b_rec * {gate} * " + copies_sum(self._rule("bias", "s_wake", "q", "b_rec"), K, "omega{c}")
             code += "\n" + self.bias_rule("b_rec", "recognition_biases", l - 1, db, philox.ROUND_WAKE)
-            code += factors("err_rec_wake", f"eps_rec * {gate}", "s_wake", "q", K, "omega")
+            factor = self._rule("factor", "s_wake", "q", "recognition_weights", l - 1)
+            code += factors("err_rec_wake", f"eps_rec * {gate}", factor, K, "omega")
             if self.circuit.lateral.of("recognition", l) is not None:
-                code += factors("err_lat_rec", f"eps_lat_rec * {gate}", "s_wake", "q", K, "omega")
+                code += factors("err_lat_rec", f"eps_lat_rec * {gate}", factor, K, "omega")
         return code
+
+    def _rule(self, which: str, state: str, prediction: str, target: str, k: int = 0) -> str:
+        """The circuit's rule (:mod:`hm_neuro.model.plasticity`) as a unit's
+        code for every copy ``{c}`` of its state: its ``bias`` update of
+        ``target`` (the bias variable), or (``factor``) its weight set k's
+        :attr:`~hm_neuro.model.Plasticity.post_factor` -- for the papers' rule
+        both ``(s - p)``, eqs. 4 and 7."""
+        rule = self.circuit.plasticity
+        if which == "bias":
+            return rule.code("bias", {"s": state + "{c}", "p": prediction + "{c}", "b": target})
+        return rule.code("factor", {"s_post": state + "{c}", "p_post": prediction + "{c}"}, target, k)
 
     def _sleep_bias_update(self, k: int) -> str:
         """Eq. 7 on the recognition bias of layer k+1 and the unit's factor of
@@ -368,12 +382,13 @@ class BinaryNetwork(PopulationNetwork):
                 self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP)
                 + f"\nerr_rec = eps_rec * {gate}"
             )
-        db = f"eps_b_rec * {gate} * " + copies_sum("(s_sleep{c} - q{c})", self.S)
+        db = f"eps_b_rec * {gate} * " + copies_sum(self._rule("bias", "s_sleep", "q", "b_rec"), self.S)
         lateral = self.circuit.lateral.of("recognition", k + 1) is not None
+        factor = self._rule("factor", "s_sleep", "q", "recognition_weights", k)
         return (
             self.bias_rule("b_rec", "recognition_biases", k, db, philox.ROUND_SLEEP)
-            + factors("err_rec", f"eps_rec * {gate}", "s_sleep", "q", self.S)
-            + (factors("err_lat_rec", f"eps_lat_rec * {gate}", "s_sleep", "q", self.S) if lateral else "")
+            + factors("err_rec", f"eps_rec * {gate}", factor, self.S)
+            + (factors("err_lat_rec", f"eps_lat_rec * {gate}", factor, self.S) if lateral else "")
         )
 
     def wake_learning(self, phases: Phases):

@@ -383,12 +383,13 @@ def copies_sum(term: str, copies: int, weight: str | None = None) -> str:
     return terms[0] if copies == 1 else "(" + " + ".join(terms) + ")"
 
 
-def factors(var: str, rate: str, state: str, prediction: str, copies: int, weight: str | None = None) -> str:
-    """The code of a unit's factor of a delta rule for each copy c of its
-    state: ``var_c = rate [* weight_c] * (state_c - prediction_c)``, one line
-    each (the synapses multiply it by their presynaptic state)."""
+def factors(var: str, rate: str, factor: str, copies: int, weight: str | None = None) -> str:
+    """The code of a unit's factor of a rule for each copy c of its state:
+    ``var_c = rate [* weight_c] * factor_c`` (``factor``: code with ``{c}``
+    for the copy's suffix; the papers' delta rule: ``(s{c} - p{c})``), one
+    line each (the synapses multiply it by their presynaptic state)."""
     w = (lambda x: f" * {weight}{x}") if weight else (lambda x: "")
-    return "".join(f"\n{var}{x} = {rate}{w(x)} * ({state}{x} - {prediction}{x})" for x in map(suffix, range(copies)))
+    return "".join(f"\n{var}{x} = {rate}{w(x)} * {factor.format(c=x)}" for x in map(suffix, range(copies)))
 
 
 def delta_rule(dw: str, nonnegative: bool, rounding: str = "exact", prefix: str = "", draw: str = "") -> str:

@@ -219,10 +219,9 @@ class SpikingNetwork(PopulationNetwork):
 
         def learn(k):
             where = (f"{kind}_weights", k, self.declared_draw(kind, k, purpose))
-            # the papers' rule as it always was written (the same floating-point order), a declared one generated
-            factor = (
-                f"a_pre * (fired_post - p_{pathway}_post)" if rule.is_default else rule.code("weight", names, *where)
-            )
+            # generated from the declaration; the papers' rule multiplied left to right, as it always was
+            # (a_pre is fractional outside the bridge, so the order of the products is part of its numbers)
+            factor = rule.code("weight", names, *where, bare=rule.is_default)
             dw = f"eps_{pathway}_post * {gate}(t, machine_post) * mask * " + factor
             if rule.stateful:  # the synapse's state moves, its weight is expressed
                 return rule.state_code(dw, names, kind == "generative" and self.circuit.nonnegative(k), *where)
