@@ -535,7 +535,10 @@ def success_against_bits(points: list, reference: float, baseline=None, title: s
         )
         ax.errorbar(x, y, yerr=err.T, marker=markers[i % len(markers)], capsize=3, label=m, lw=1.2, ms=5)
     ax.set_xscale("log", base=2)
-    ticks = sorted({round(p["bits"], 1) for p in points})
+    ticks = []
+    for t in sorted({round(p["bits"], 1) for p in points}):
+        if not ticks or t > 1.15 * ticks[-1]:  # labels that would overlap on the log axis: the first of them
+            ticks.append(t)
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
     ax.minorticks_off()
     ax.set_xlabel("bits of synaptic state per synapse (log scale)")
