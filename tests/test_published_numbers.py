@@ -55,6 +55,43 @@ def hidden_state_row(setting):
     )
 
 
+def mechanism_row(name, setting):
+    """A row of the 40-seed tables of issue 36's second step: the hidden-state
+    row and the failure modes of the runs (cross, top layer, bars missing)."""
+    r = row(name, setting)
+    lo, hi = (100 * x for x in r["success_rate_interval_95"])
+    p = r.get("fisher_p_against_float64")
+    f = r["failure_modes"]
+    return (
+        f"| {setting} | {r['state_bits_per_synapse']:g} | {r['seeds_reaching_paper_kl']} | {lo:.0f}-{hi:.0f} % | "
+        f"{'—' if p is None else f'{p:.2g}'} | {r['median_kl_data_model_bits']:.3f} | "
+        f"{min(r['kl_data_model_bits']):.3f} | {f['cross']} / {f['every bar, top layer wrong']} / {f['bars missing']} |"
+    )
+
+
+MECHANISM_ROWS = [
+    ("precision_mechanisms.json", s)
+    for s in (
+        "float64",
+        "Benna-Fusi 8 bits",
+        "Benna-Fusi 12 bits",
+        "2 contacts",
+        "8 contacts",
+        "4.7-bit per-layer, rates x0.1",
+        "4.7-bit per-layer, rates x5",
+    )
+] + [("precision_threshold.json", f"{b}-bit stochastic") for b in (8, 9, 10, 11)]
+
+
+def digits_hidden():
+    e = js("precision_digits.json")["digits_error"]
+    return (
+        f"float64 {100 * e['float64']:.1f} %, 4.7 bits {100 * e['4.7-bit stochastic']:.1f} %, "
+        f"**26 levels with an 8-bit hidden value {100 * e['8-bit hidden, 26 levels']:.1f} %**, "
+        f"8 bits {100 * e['8-bit stochastic']:.1f} %"
+    )
+
+
 LATERAL_ROWS = ("factorial", "recognition", "recognition-fast", "generative", "both")
 
 
@@ -260,11 +297,13 @@ CLAIMS = [
             f"{row('precision_reweighted5.json', '4.7-bit stochastic')['median_kl_data_model_bits']:.2f} bits)"
         ),
     ),
-    (
+    (  # the digits rows of the precision runs are the digits runs' own JSONs
         "README.md",
         lambda: (
-            f"{pct(js('digits_4.7-bit-stochastic.json')['error_helmholtz'])} and "
-            f"{pct(js('digits_8-bit-stochastic.json')['error_helmholtz'])} errors"
+            f"4.7 bits {100 * js('digits_4.7-bit-stochastic.json')['error_helmholtz']:.1f} %, "
+            f"**26 levels with an 8-bit hidden value "
+            f"{100 * js('digits_8-bit-hidden-value-26-levels-expressed.json')['error_helmholtz']:.1f} %**, "
+            f"8 bits {100 * js('digits_8-bit-stochastic.json')['error_helmholtz']:.1f} %"
         ),
     ),
     ("README.md", lambda: f"{js('bars_spiking.json')['seeds_reaching_paper_kl']}/10 |"),
@@ -312,6 +351,9 @@ CLAIMS = [
         lambda: f"(the binary machine: {js('bars_restarts1_seeds40.json')['seeds_reaching_paper_kl']}/40)",
     ),
     *[("docs/results/precision.md", lambda setting=setting: per_layer_row(setting)) for setting in PER_LAYER_ROWS],
+    *[("docs/results/precision.md", lambda n=n, s=s: mechanism_row(n, s)) for n, s in MECHANISM_ROWS],
+    ("docs/results/precision.md", digits_hidden),
+    ("README.md", digits_hidden),
     (
         "README.md",
         lambda: "**{}/40** ≤ 0.10 (95 % interval {:.0f}-{:.0f} %) against float64's {}/40".format(
