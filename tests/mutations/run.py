@@ -61,8 +61,8 @@ MUTATIONS = [
     Mutation(
         "the binary circuit drops the recognition biases' update (eq. 7)",
         "engines/brian2/binary.py",
-        'db = f"eps_b_rec * {gate} * " + copies_sum("(s_sleep{c} - q{c})", self.S)',
-        'db = f"0 * eps_b_rec * {gate} * " + copies_sum("(s_sleep{c} - q{c})", self.S)',
+        'db = f"eps_b_rec * {gate} * " + copies_sum(self._rule("bias", "s_sleep", "q", "b_rec"), self.S)',
+        'db = f"0 * eps_b_rec * {gate} * " + copies_sum(self._rule("bias", "s_sleep", "q", "b_rec"), self.S)',
         ("tests/test_equivalence.py::test_exact_on_brian2_numpy_target",),
     ),
     Mutation(
