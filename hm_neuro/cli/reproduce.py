@@ -19,37 +19,25 @@ def load_experiment(name: str):
     return importlib.import_module(f"hm_neuro.experiments.{name}")
 
 
+#: the parsed arguments that are not the experiment's settings
+NOT_SETTINGS = ("name", "command", "func", "verbose")
+
+
 def run(args):
-    import inspect
+    from ..experiments.settings import accepted
 
     mod = load_experiment(args.name)
-    accepted = inspect.signature(mod.main).parameters
-    kwargs = {"quick": args.quick, "out": args.out}
+    names = accepted(mod.Settings)
     if getattr(args, "settings", None) is not None:
         given = args.settings
         args.settings = [x.strip() for x in given.split(",") if x.strip()]
         if not args.settings:
             raise bad("--settings", "names no setting", given)
-    for key in (
-        "seed",
-        "seeds",
-        "engine",
-        "device",
-        "restarts",
-        "reading",
-        "measure",
-        "workers",
-        "scheduler",
-        "rule",
-        "fresh",
-        "settings",
-        "rng",
-        "digits",
-    ):
-        value = getattr(args, key)
-        if value is None:
+    kwargs = {}
+    for key, value in vars(args).items():  # the options given, in the parser's order
+        if key in NOT_SETTINGS or value is None:
             continue
-        if key not in accepted:
+        if key not in names:
             raise bad(f"--{key}", f"does not apply to the {args.name} experiment", value)
         kwargs[key] = value
     if "reading" in kwargs and kwargs["reading"] not in getattr(mod, "READINGS", {}):
@@ -60,7 +48,7 @@ def run(args):
     if "seed" in kwargs:
         check_seed(kwargs["seed"], "--seed")
     check_folder(args.out, "out")
-    mod.main(**kwargs)
+    mod.main(mod.Settings(**kwargs))
     return 0
 
 

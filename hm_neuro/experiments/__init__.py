@@ -1,9 +1,10 @@
 """The papers' experiments, one module per figure or table.
 
-Each module has parameters first (with the paper's numbers), a
-``main(seed=..., quick=False, out="figures", ...)`` that writes its results
-(JSON) and figures into ``out``, and a quick mode that CI runs.  Run them
-with ``hm-neuro reproduce NAME`` or ``hm_neuro.experiments.NAME.main(...)``.
+Each module has parameters first (with the paper's numbers), its
+``Settings`` (a frozen dataclass, :mod:`.settings`), a ``main(settings,
+**changes)`` that writes its results (JSON) and figures into ``out``, and a
+quick mode that CI runs.  Run them with ``hm-neuro reproduce NAME`` or
+``hm_neuro.experiments.NAME.main(quick=True, ...)``.
 
 ========  ==================================================================
 bars      Hinton et al. (1995), Fig. 1: the 4x4 bars problem, 16-8-1

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,6 +36,7 @@ from ..measures import exact_summary
 from ..model import Parameters, Rule, load_circuit, sample_fantasies
 from ..runs.runner import Task, default_workers, run_tasks
 from ..seeds import SeedTree
+from .settings import resolve
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
 EXAMPLES = 2_000_000  # "trained on 2 x 10^6 random examples"
@@ -353,48 +355,82 @@ def _report(summary: dict, first, path: Path):
     )
 
 
-def main(
-    seed=SEED,
-    seeds=SEEDS,
-    quick=False,
-    out="figures",
-    engine=None,
-    device=None,
-    reading="connections",
-    restarts=RESTARTS,
-    workers=None,
-    scheduler=None,
-    rule="wake-sleep",
-    rng="philox",
-):
-    """Train ``seeds`` machines (seeds ``seed .. seed+seeds-1``) and report.
+@dataclass(frozen=True)
+class Settings:
+    """The bars experiment's settings (``hm-neuro reproduce bars``; :func:`main`).
 
-    Each seed trains ``restarts`` machines (restart r > 0: the ``restart, r``
-    child of seed s's tree, :mod:`hm_neuro.seeds`) and keeps the one with the
-    lowest free energy on fresh *training* data (never the true KL);
-    ``restarts=1`` is the paper's protocol.  ``quick``: 20,000 examples (a smoke
-    test: not the paper's numbers).  The trainings are the tasks of a sweep
-    (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
-    1 = in this process) or the cluster at ``scheduler``.  ``rng``: the uniform
-    numbers (:class:`hm_neuro.engines.EngineOptions`; ``mt19937``: 0.2's)."""
+    ``seeds`` machines, seeds ``seed .. seed+seeds-1``; each seed trains
+    ``restarts`` machines (restart r > 0: the ``restart, r`` child of seed s's
+    tree, :mod:`hm_neuro.seeds`) and keeps the one with the lowest free energy
+    on fresh *training* data (never the true KL); ``restarts=1`` is the
+    paper's protocol.  ``quick``: 20,000 examples (a smoke test: not the
+    paper's numbers).  ``engine``: default the Brian2 circuit for the papers'
+    rule, the vectorised engine for the others.  ``workers`` local Dask
+    processes (default 2; 1 = in this process) or the cluster at
+    ``scheduler``.  ``rng``: the uniform numbers
+    (:class:`hm_neuro.engines.EngineOptions`; ``mt19937``: 0.2's)."""
+
+    seed: int = SEED
+    seeds: int = SEEDS
+    quick: bool = False
+    out: str | Path = "figures"
+    engine: str | None = None
+    device: str | None = None
+    reading: str = "connections"
+    restarts: int = RESTARTS
+    workers: int | None = None
+    scheduler: str | None = None
+    rule: str = "wake-sleep"
+    rng: str = "philox"
+
+
+def _learning_curve(first, circuit, patterns, probs) -> list:
+    """KL(data||model) in bits of every recorded state of the run ``first``."""
+    return [
+        exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
+            "kl_data_model_bits"
+        ]
+        for i in range(len(first.history_seen))
+    ]
+
+
+def _say_builds(results: list, runs: list) -> tuple:
+    """(longest build step in s, runs on a cached build), said on stderr for compiled runs."""
+    compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
+    cached = sum(bool(r.get("cached_build")) for r in runs)
+    if any(r.get("cached_build") is not None for r in runs):
+        print(
+            f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step {compile_s:.1f} s",
+            file=sys.stderr,
+        )
+    return compile_s, cached
+
+
+def main(given: Settings | None = None, /, **changes):
+    """Train the bars machines of ``settings`` (:class:`Settings`, with
+    ``changes`` on top: ``main(quick=True)``) as the tasks of a sweep
+    (:mod:`hm_neuro.runs.sweep`), write their results and figures into
+    ``out`` and report."""
+    s = resolve(Settings, given, changes)
+    seed, seeds, quick, reading, restarts, rng = s.seed, s.seeds, s.quick, s.reading, s.restarts, s.rng
     t_start = time.perf_counter()
-    out = Path(out)
+    out = Path(s.out)
     examples = 20_000 if quick else EXAMPLES
     record_every = max(examples // 40, 1)
     circuit = circuit_for(reading)
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)
     chunk = min(examples, MAX_CHUNK)
-    runs_wanted = [(s, r) for s in range(seed, seed + seeds) for r in range(restarts)]
-    rule = Rule.parse(rule)
+    runs_wanted = [(k, r) for k in range(seed, seed + seeds) for r in range(restarts)]
+    rule = Rule.parse(s.rule)
     # default: the papers' rule on the Brian2 circuit, the others on the vectorised
     # NumPy engine (where the README's 40-seed statistics of the rules come from)
-    engine = engine or default_engine(rule)
+    engine = s.engine or default_engine(rule)
     if capabilities(engine).spiking and not circuit.dynamics:
         # in real time: the bridge at one clock step per window unless the circuit says otherwise
         # (then the spiking circuit is the binary one sample for sample: README)
         circuit = circuit.replace(dynamics=SPIKING_BRIDGE)
-    tasks = _tasks(circuit, runs_wanted, examples, engine, device, chunk, record_every, rule, rng)
-    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc=f"bars {rule.label}")
+    tasks = _tasks(circuit, runs_wanted, examples, engine, s.device, chunk, record_every, rule, rng)
+    results = run_tasks(tasks, workers=s.workers or default_workers(), scheduler=s.scheduler, desc=f"bars {rule.label}")
     runs, chosen_results = _collect_runs(tasks, results, range(seed, seed + seeds), circuit, engine)
     if not chosen_results:
         raise HMError(f"bars: every training failed; first error: {runs[0].get('error')}")
@@ -403,13 +439,7 @@ def main(
     chosen_runs = [r for r in runs if r["chosen"]]
     shown = int(np.argmin([r["training_free_energy_bits"] for r in chosen_runs]))
     first = chosen_results[shown]
-    compile_s = max(r["row"].get("compile_seconds") or 0.0 for r in results)
-    cached = sum(bool(r.get("cached_build")) for r in runs)
-    if any(r.get("cached_build") is not None for r in runs):
-        print(
-            f"{cached} of {len(runs)} runs on a cached build (compiled nothing); longest build step {compile_s:.1f} s",
-            file=sys.stderr,
-        )
+    compile_s, cached = _say_builds(results, runs)
 
     setting = {
         "reading": reading,
@@ -423,12 +453,7 @@ def main(
     }
     summary = _summary(setting, runs, first, compile_s, cached, t_start)
     name = result_name(reading, rule, engine, restarts, seeds, quick)
-    curve = [
-        exact_summary(Parameters.from_arrays({k: v[i] for k, v in first.history.items()}, circuit), patterns, probs)[
-            "kl_data_model_bits"
-        ]
-        for i in range(len(first.history_seen))
-    ]
+    curve = _learning_curve(first, circuit, patterns, probs)
     summary["figures_run_seed"] = first.seed.label()
     summary["learning_curve_seed"] = first.seed.label()
     summary["learning_curve"] = {"examples": first.history_seen, "kl_data_model_bits": curve}

@@ -27,6 +27,7 @@ Run:  hm-neuro reproduce digits [--quick]
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,10 @@ from ..errors import HMError
 from ..files.data import load_digits
 from ..files.model_io import save_json
 from ..measures import importance_log2_prob, sampled_free_energy
-from ..model import Parameters, Rule, load_circuit, sample_fantasies
+from ..model import Circuit, Parameters, Rule, load_circuit, sample_fantasies
 from ..runs.runner import Task, default_workers, run_tasks
 from ..seeds import SeedTree
+from .settings import resolve
 
 SWEEPS = 500  # "500 sweeps through the 700 examples"
 N_DL_SAMPLES = 10  # "each net was run 10 times"
@@ -152,43 +154,73 @@ def _slug(name: str) -> str:
     return "-".join("".join(ch if ch.isalnum() or ch == "." else " " for ch in name).split())
 
 
-def main(
-    seed=SEED,
-    quick=False,
-    out="figures",
-    engine=None,
-    device=None,
-    sweeps=None,
-    measure="free-energy",
-    workers=None,
-    scheduler=None,
-    rule="wake-sleep",
-    rng="philox",
-    circuit=None,
-):
-    """One machine per digit class, trained as the tasks of a sweep
-    (:mod:`hm_neuro.runs.sweep`): ``workers`` local Dask processes (default 2;
-    1 = in this process) or the Dask cluster at ``scheduler``.  ``rule``:
-    the learning rule (:mod:`hm_neuro.engines.vectorised`); rules other than the
-    papers' run on the vectorised engine, on the same split.  ``rng``: the
-    uniform numbers (``mt19937``: those of releases up to 0.2).
-    ``circuit``: the digits circuit with changes (its synapses' grids,
-    :mod:`hm_neuro.model.precision`, or a declared synapse model,
-    :mod:`hm_neuro.model.plasticity`); default the shipped one."""
+@dataclass(frozen=True)
+class Settings:
+    """The digits experiment's settings (``hm-neuro reproduce digits``; :func:`main`).
+
+    ``seed``: the split's seed; ``sweeps``: passes over each class's
+    training images (default 20 with ``quick``, else :data:`SWEEPS`);
+    ``measure``: the description length (one of :data:`MEASURES`).  The
+    machines are trained as the tasks of a sweep (:mod:`hm_neuro.runs.sweep`):
+    ``workers`` local Dask processes (default 2; 1 = in this process) or the
+    Dask cluster at ``scheduler``.  ``rule``: the learning rule
+    (:mod:`hm_neuro.engines.vectorised`); rules other than the papers' run on
+    the vectorised engine, on the same split.  ``rng``: the uniform numbers
+    (``mt19937``: those of releases up to 0.2).  ``circuit``: the digits
+    circuit with changes (its synapses' grids, :mod:`hm_neuro.model.precision`,
+    or a declared synapse model, :mod:`hm_neuro.model.plasticity`); default
+    the shipped one."""
+
+    seed: int = SEED
+    quick: bool = False
+    out: str | Path = "figures"
+    engine: str | None = None
+    device: str | None = None
+    sweeps: int | None = None
+    measure: str = "free-energy"
+    workers: int | None = None
+    scheduler: str | None = None
+    rule: str = "wake-sleep"
+    rng: str = "philox"
+    circuit: Circuit | None = None
+
+
+def _name(rule, engine: str, measure: str, circuit, quick: bool) -> str:
+    """The results' file name (without extension)."""
+    return (
+        "digits"
+        + (
+            ""
+            if rule.is_default
+            else "_" + rule.label.replace(":", "") + ("_brian2" if capabilities(engine).brian2 else "")
+        )
+        + ("" if measure == "free-energy" else "_" + measure)
+        + ("" if circuit.precision.exact else "_" + circuit.precision.label.replace(" ", "-"))
+        + ("" if circuit.plasticity.is_default else "_" + _slug(circuit.plasticity.name))
+        + ("_quick" if quick else "")
+    )
+
+
+def main(given: Settings | None = None, /, **changes):
+    """One machine per digit class (:class:`Settings`, with ``changes`` on
+    top: ``main(quick=True)``), classified by description length; results
+    and figures into ``out``."""
+    s = resolve(Settings, given, changes)
+    seed, quick, measure, rng = s.seed, s.quick, s.measure, s.rng
     if measure not in MEASURES:
         raise HMError(f"measure: must be one of {list(MEASURES)} (got {measure!r})")
-    rule = Rule.parse(rule)
-    engine = engine or ("brian2" if rule.is_default else "vectorised")
-    out = Path(out)
-    sweeps = sweeps or (20 if quick else SWEEPS)
-    circuit = circuit if circuit is not None else load_circuit("digits")
+    rule = Rule.parse(s.rule)
+    engine = s.engine or ("brian2" if rule.is_default else "vectorised")
+    out = Path(s.out)
+    sweeps = s.sweeps or (20 if quick else SWEEPS)
+    circuit = s.circuit if s.circuit is not None else load_circuit("digits")
     x, y = load_digits()
     xtr, xte, ytr, yte = split(x, y, seed)
     classes = list(range(10))
     n_per = {c: int(np.sum(ytr == c)) for c in classes}
     chunk = min(max(n_per.values()) * sweeps, MAX_CHUNK)  # one compiled build serves every class
-    tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, device, chunk, rule, rng)
-    results = run_tasks(tasks, workers=workers or default_workers(), scheduler=scheduler, desc="digits")
+    tasks = _tasks(circuit, xtr, ytr, sweeps, seed, engine, s.device, chunk, rule, rng)
+    results = run_tasks(tasks, workers=s.workers or default_workers(), scheduler=s.scheduler, desc="digits")
     failed = [r["row"] for r in results if r["row"]["status"] != "ok"]
     if failed:
         raise HMError(f"digits: the machine of digit {failed[0]['digit']} failed: {failed[0]['error']}")
@@ -227,18 +259,7 @@ def main(
         "paper_error_backprop": PAPER["backprop"],
         "confusion": confusion.tolist(),
     }
-    name = (
-        "digits"
-        + (
-            ""
-            if rule.is_default
-            else "_" + rule.label.replace(":", "") + ("_brian2" if capabilities(engine).brian2 else "")
-        )
-        + ("" if measure == "free-energy" else "_" + measure)
-        + ("" if circuit.precision.exact else "_" + circuit.precision.label.replace(" ", "-"))
-        + ("" if circuit.plasticity.is_default else "_" + _slug(circuit.plasticity.name))
-        + ("_quick" if quick else "")
-    )
+    name = _name(rule, engine, measure, circuit, quick)
     save_json(out / f"{name}.json", result)
 
     _figures(out, name, (xtr, ytr), models, confusion, err, sweeps, evaluation)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ from ..model import Parameters, Rule
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from .precision import fisher_exact_p, wilson_interval
+from .settings import resolve
 
 SEEDS = 40
 #: rate of lateral connections among hidden units (note [15]'s "other weights")
@@ -264,22 +266,30 @@ def result_name(rule: Rule, settings: tuple, quick: bool) -> str:
     )
 
 
-def main(
-    seeds=None,
-    quick=False,
-    out="figures",
-    workers=None,
-    rule="wake-sleep",
-    engine=None,
-    device=None,
-    seed=0,
-    settings=None,
-):
+@dataclass(frozen=True)
+class Settings:
+    """The lateral experiment's settings (``hm-neuro reproduce lateral``; :func:`main`)."""
+
+    seeds: int | None = None
+    quick: bool = False
+    out: str | Path = "figures"
+    workers: int | None = None
+    rule: str = "wake-sleep"
+    engine: str | None = None
+    device: str | None = None
+    seed: int = 0
+    settings: str | list | None = None
+
+
+def main(given: Settings | None = None, /, **changes):
     """Every setting over seeds ``seed .. seed + seeds - 1`` (default
     :data:`SEEDS`), one run each, on the Brian2 circuit (cpp_standalone
     where a compiler exists; rules other than wake-sleep on the vectorised
     engine); ``quick``: 2 seeds of 2,000 examples on the vectorised engine
     (a smoke test of the code, not a result)."""
+    s = resolve(Settings, given, changes)
+    seeds, quick, out, workers, rule, engine = s.seeds, s.quick, s.out, s.workers, s.rule, s.engine
+    device, seed, settings = s.device, s.seed, s.settings
     t0 = time.perf_counter()
     out = Path(out)
     rule = Rule.parse(rule)

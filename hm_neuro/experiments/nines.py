@@ -14,6 +14,7 @@ Run:  hm-neuro reproduce nines [--quick]
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,27 @@ from ..measures import importance_log2_prob, sampled_free_energy
 from ..model import load_circuit, sample_fantasies
 from ..seeds import SeedTree
 from ..training import SweepStream, train
+from .settings import resolve
 
 SWEEPS = 500  # as for the digit machines of note [16]
 SEED = 0
 
 
-def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
+@dataclass(frozen=True)
+class Settings:
+    """The nines experiment's settings (``hm-neuro reproduce nines``; :func:`main`)."""
+
+    seed: int = SEED
+    quick: bool = False
+    out: str | Path = "figures"
+    engine: str | None = "brian2"
+    device: str | None = None
+
+
+def main(given: Settings | None = None, /, **changes):
+    """Run the nines experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
+    s = resolve(Settings, given, changes)
+    seed, quick, out, engine, device = s.seed, s.quick, s.out, s.engine, s.device
     out = Path(out)
     sweeps = 20 if quick else SWEEPS
     circuit = load_circuit("nines")

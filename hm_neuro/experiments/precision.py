@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,7 @@ from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rul
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
+from .settings import resolve
 from .synapses import (  # noqa: F401 - the synapse models and statistics, read here by their old names too
     BF_CAPACITY,
     BF_COUPLING,
@@ -306,18 +308,23 @@ def _table(rows, results, seeds: int, chosen: str) -> tuple:
     return table, shown
 
 
-def main(
-    seeds=None,
-    quick=False,
-    out="figures",
-    workers=None,
-    rule="wake-sleep",
-    engine=None,
-    device=None,
-    seed=0,
-    digits=False,
-    settings=None,
-):
+@dataclass(frozen=True)
+class Settings:
+    """The precision experiment's settings (``hm-neuro reproduce precision``; :func:`main`)."""
+
+    seeds: int | None = None
+    quick: bool = False
+    out: str | Path = "figures"
+    workers: int | None = None
+    rule: str = "wake-sleep"
+    engine: str | None = None
+    device: str | None = None
+    seed: int = 0
+    digits: bool = False
+    settings: str | list | None = None
+
+
+def main(given: Settings | None = None, /, **changes):
     """Every setting of :func:`settings` over seeds ``seed .. seed + seeds - 1``
     (default :data:`SEEDS`) on the Brian2 circuit; ``quick``: 4.7 and 8
     bits, 2 seeds unless ``seeds`` says otherwise, 2,000 examples on the
@@ -331,6 +338,9 @@ def main(
     p against float64 of the same run.  Every setting is checked before
     any work as ``hm-neuro train`` checks it; a run in which every training
     fails writes nothing and raises."""
+    s = resolve(Settings, given, changes)
+    seeds, quick, out, workers, rule, engine = s.seeds, s.quick, s.out, s.workers, s.rule, s.engine
+    device, seed, digits, settings = s.device, s.seed, s.digits, s.settings
     t0 = time.perf_counter()
     out = Path(out)
     rule = Rule.parse(rule)

@@ -13,6 +13,7 @@ Run:  hm-neuro reproduce rasters [--quick]
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from ..files.model_io import save_json
 from ..model import load_circuit
 from ..seeds import SeedTree
 from ..training import BarsStream, train
+from .settings import resolve
 
 TRAIN = 2_000_000
 SHOWN = 40  # examples drawn in the raster
@@ -31,7 +33,21 @@ RATE_EXAMPLES = 5000  # examples used for the firing rates
 SEED = 9
 
 
-def main(seed=SEED, quick=False, out="figures", engine="brian2", device=None):
+@dataclass(frozen=True)
+class Settings:
+    """The rasters experiment's settings (``hm-neuro reproduce rasters``; :func:`main`)."""
+
+    seed: int = SEED
+    quick: bool = False
+    out: str | Path = "figures"
+    engine: str | None = "brian2"
+    device: str | None = None
+
+
+def main(given: Settings | None = None, /, **changes):
+    """Run the rasters experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
+    s = resolve(Settings, given, changes)
+    seed, quick, out, engine, device = s.seed, s.quick, s.out, s.engine, s.device
     out = Path(out)
     circuit = load_circuit("bars")
     r = train(circuit, BarsStream(), 20_000 if quick else TRAIN, seed=seed, engine=engine, device=device)

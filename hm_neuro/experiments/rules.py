@@ -17,6 +17,7 @@ Run:  hm-neuro reproduce rules [--seeds 40] [--quick]
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..errors import bad
 from ..files.model_io import save_json
 from ..model import Rule
 from . import bars
+from .settings import resolve
 
 RULES = ("wake-sleep", "wake-sleep:4", "reweighted:2", "reweighted:5", "reweighted:10")
 SEEDS = 40
@@ -68,9 +70,25 @@ def _stored_summary(path: Path):
     return summary
 
 
-def main(seeds=SEEDS, quick=False, out="figures", workers=None, fresh=False, rules=RULES, engine="brian2"):
+@dataclass(frozen=True)
+class Settings:
+    """The rules experiment's settings (``hm-neuro reproduce rules``; :func:`main`)."""
+
+    seeds: int | None = SEEDS
+    quick: bool = False
+    out: str | Path = "figures"
+    workers: int | None = None
+    fresh: bool = False
+    rules: tuple = RULES
+    engine: str | None = "brian2"
+
+
+def main(given: Settings | None = None, /, **changes):
     """``engine``: where the papers' rule runs (the Brian2 circuit by
     default); every other rule runs on the vectorised NumPy engine."""
+    s = resolve(Settings, given, changes)
+    seeds, quick, out, workers, fresh, rules = s.seeds, s.quick, s.out, s.workers, s.fresh, s.rules
+    engine = s.engine
     out = Path(out)
     if quick:
         seeds = min(seeds, 4)

@@ -48,6 +48,7 @@ Run:  hm-neuro reproduce spiking [--seeds 10] [--quick] [--settings default|swee
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,7 @@ from ..runs.fantasies import sampled_fantasies
 from ..seeds import SeedTree
 from ..training import BarsStream, train_population
 from .bars import EXAMPLES, P_VERTICAL, PAPER_KL  # the same bars protocol (note [15])
+from .settings import resolve
 
 SEEDS = 10
 SEED = 0
@@ -101,7 +103,24 @@ CHUNK = MAX_CHUNK
 FANTASIES = 100_000  # spiking fantasies per machine for the sampled KL
 
 
-def main(seed=SEED, seeds=SEEDS, quick=False, out="figures", device=None, examples=None, settings=None):
+@dataclass(frozen=True)
+class Settings:
+    """The spiking experiment's settings (``hm-neuro reproduce spiking``; :func:`main`)."""
+
+    seed: int = SEED
+    seeds: int | None = SEEDS
+    quick: bool = False
+    out: str | Path = "figures"
+    device: str | None = None
+    examples: int | None = None
+    settings: str | list | None = None
+
+
+def main(given: Settings | None = None, /, **changes):
+    """Run the spiking experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
+    s = resolve(Settings, given, changes)
+    seed, seeds, quick, out, device, examples = s.seed, s.seeds, s.quick, s.out, s.device, s.examples
+    settings = s.settings
     out = Path(out)
     n = examples or (200 if quick else EXAMPLES)
     if quick:  # a smoke test: two machines per setting on Brian2's numpy target (no compile)

@@ -477,6 +477,10 @@ class Plasticity:
         tree = _Rename(names, constants, first, draw).visit(_parse(which, text, variables, self.constants))
         return ast.fix_missing_locations(tree)
 
+    def __getstate__(self) -> dict:
+        """Pickled without the compiled expressions of :meth:`numpy` (closures: made again on use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_numpy"}
+
     def numpy(self, which: str, parameter_set=None, k: int = 0):
         """``f(draw=None, **arrays)``: an expression (``weight``, ``bias``,
         ``expressed``, ``init:NAME``, ``update:NAME``) of ``parameter_set``'s
@@ -503,7 +507,7 @@ class Plasticity:
         becomes :func:`state_name` ``(h)``), its constants written as
         numbers (``parameter_set``'s set k) and call c of :data:`DRAW` as
         ``stochastic_floor(x, draw(c))``; in parentheses, but a product
-        with ``bare`` (to follow ``... * ``, multiplied left to right)."""
+        with ``bare`` (to follow a product ``a *``, multiplied left to right)."""
         _, variables = self._expression(which)
         names = {**{h: state_name(h) for h in self.state}, **names}
         missing = set(variables) - set(names)
