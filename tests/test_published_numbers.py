@@ -44,6 +44,14 @@ def hs(setting):
     return row("precision_hidden-state.json", setting)
 
 
+def profile_row(which: str, label: str) -> str:
+    """A row of docs/performance.md's table of benchmarks/profile.json."""
+    d = json.loads((ROOT / "benchmarks" / "profile.json").read_text())
+    us = d["microseconds_per_machine_example"][which]
+    ratio = "" if which == "before" else f" ({d['after_relative_to_before']:.2f}x)"
+    return f"| {label} | {us:.2f}{ratio} | {sum(d['profile_seconds'][which].values()):.2f} |"
+
+
 def hidden_state_row(setting):
     r = row("precision_hidden-state.json", setting)
     lo, hi = (100 * x for x in r["success_rate_interval_95"])
@@ -244,6 +252,8 @@ CLAIMS = [
         ),
     ),
     *[("docs/results/precision.md", lambda s=s: hidden_state_row(s)) for s in HIDDEN_STATE_ROWS],
+    ("docs/performance.md", lambda: profile_row("before", "before (hand-written rule)")),
+    ("docs/performance.md", lambda: profile_row("after", "after (the papers' rule as its declaration)")),
     (
         "README.md",
         lambda: (
