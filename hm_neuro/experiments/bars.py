@@ -36,7 +36,7 @@ from ..measures import exact_summary
 from ..model import Parameters, Rule, load_circuit, sample_fantasies
 from ..runs.runner import Task, default_workers, run_tasks
 from ..seeds import SeedTree
-from .settings import resolve
+from .settings import Common, resolve
 
 # --- parameters (note [15] and Fig. 1; see circuits/bars.toml)
 EXAMPLES = 2_000_000  # "trained on 2 x 10^6 random examples"
@@ -356,7 +356,7 @@ def _report(summary: dict, first, path: Path):
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Common):
     """The bars experiment's settings (``hm-neuro reproduce bars``; :func:`main`).
 
     ``seeds`` machines, seeds ``seed .. seed+seeds-1``; each seed trains
@@ -372,10 +372,6 @@ class Settings:
 
     seed: int = SEED
     seeds: int = SEEDS
-    quick: bool = False
-    out: str | Path = "figures"
-    engine: str | None = None
-    device: str | None = None
     reading: str = "connections"
     restarts: int = RESTARTS
     workers: int | None = None

@@ -39,7 +39,7 @@ from ..measures import exact_summary, sampled_free_energy
 from ..model import Parameters, Perturbation, load_circuit
 from ..seeds import SeedTree
 from ..training import BarsStream, Epoch, train, train_population
-from .settings import resolve
+from .settings import OneMachine, resolve
 
 TRAIN = 2_000_000  # the bars protocol
 CONTINUE = 500_000  # examples of the deprivation / control epoch
@@ -62,21 +62,17 @@ def engine_fantasies(circuit, params, n, seed, perturbation, engine, device):
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OneMachine):
     """The cortex experiment's settings (``hm-neuro reproduce cortex``; :func:`main`)."""
 
     seed: int = SEED
-    quick: bool = False
-    out: str | Path = "figures"
-    engine: str | None = "brian2"
-    device: str | None = None
 
 
 def main(given: Settings | None = None, /, **changes):
     """Run the cortex experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
     s = resolve(Settings, given, changes)
-    seed, quick, out, engine, device = s.seed, s.quick, s.out, s.engine, s.device
-    out = Path(out)
+    seed, quick, engine, device = s.seed, s.quick, s.engine, s.device
+    out = Path(s.out)
     n_train = 5_000 if quick else TRAIN
     n_cont = 2_000 if quick else CONTINUE
     circuit = load_circuit("bars")

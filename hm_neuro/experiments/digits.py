@@ -41,7 +41,7 @@ from ..measures import importance_log2_prob, sampled_free_energy
 from ..model import Circuit, Parameters, Rule, load_circuit, sample_fantasies
 from ..runs.runner import Task, default_workers, run_tasks
 from ..seeds import SeedTree
-from .settings import resolve
+from .settings import Common, resolve
 
 SWEEPS = 500  # "500 sweeps through the 700 examples"
 N_DL_SAMPLES = 10  # "each net was run 10 times"
@@ -155,7 +155,7 @@ def _slug(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Common):
     """The digits experiment's settings (``hm-neuro reproduce digits``; :func:`main`).
 
     ``seed``: the split's seed; ``sweeps``: passes over each class's
@@ -172,10 +172,6 @@ class Settings:
     the shipped one."""
 
     seed: int = SEED
-    quick: bool = False
-    out: str | Path = "figures"
-    engine: str | None = None
-    device: str | None = None
     sweeps: int | None = None
     measure: str = "free-energy"
     workers: int | None = None

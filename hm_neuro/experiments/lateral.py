@@ -61,7 +61,7 @@ from ..model import Parameters, Rule
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from .precision import fisher_exact_p, wilson_interval
-from .settings import resolve
+from .settings import Common, resolve
 
 SEEDS = 40
 #: rate of lateral connections among hidden units (note [15]'s "other weights")
@@ -267,17 +267,12 @@ def result_name(rule: Rule, settings: tuple, quick: bool) -> str:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Common):
     """The lateral experiment's settings (``hm-neuro reproduce lateral``; :func:`main`)."""
 
     seeds: int | None = None
-    quick: bool = False
-    out: str | Path = "figures"
     workers: int | None = None
     rule: str = "wake-sleep"
-    engine: str | None = None
-    device: str | None = None
-    seed: int = 0
     settings: str | list | None = None
 
 

@@ -26,28 +26,21 @@ from ..measures import importance_log2_prob, sampled_free_energy
 from ..model import load_circuit, sample_fantasies
 from ..seeds import SeedTree
 from ..training import SweepStream, train
-from .settings import resolve
+from .settings import OneMachine, resolve
 
 SWEEPS = 500  # as for the digit machines of note [16]
-SEED = 0
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OneMachine):
     """The nines experiment's settings (``hm-neuro reproduce nines``; :func:`main`)."""
-
-    seed: int = SEED
-    quick: bool = False
-    out: str | Path = "figures"
-    engine: str | None = "brian2"
-    device: str | None = None
 
 
 def main(given: Settings | None = None, /, **changes):
     """Run the nines experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
     s = resolve(Settings, given, changes)
-    seed, quick, out, engine, device = s.seed, s.quick, s.out, s.engine, s.device
-    out = Path(out)
+    seed, quick, engine, device = s.seed, s.quick, s.engine, s.device
+    out = Path(s.out)
     sweeps = 20 if quick else SWEEPS
     circuit = load_circuit("nines")
     x, _ = load_digits(digits=[9])

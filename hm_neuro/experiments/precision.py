@@ -41,7 +41,7 @@ from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rul
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
-from .settings import resolve
+from .settings import Common, resolve
 from .synapses import (  # noqa: F401 - the synapse models and statistics, read here by their old names too
     BF_CAPACITY,
     BF_COUPLING,
@@ -309,17 +309,12 @@ def _table(rows, results, seeds: int, chosen: str) -> tuple:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Common):
     """The precision experiment's settings (``hm-neuro reproduce precision``; :func:`main`)."""
 
     seeds: int | None = None
-    quick: bool = False
-    out: str | Path = "figures"
     workers: int | None = None
     rule: str = "wake-sleep"
-    engine: str | None = None
-    device: str | None = None
-    seed: int = 0
     digits: bool = False
     settings: str | list | None = None
 

@@ -25,7 +25,7 @@ from ..files.model_io import save_json
 from ..model import load_circuit
 from ..seeds import SeedTree
 from ..training import BarsStream, train
-from .settings import resolve
+from .settings import OneMachine, resolve
 
 TRAIN = 2_000_000
 SHOWN = 40  # examples drawn in the raster
@@ -34,21 +34,17 @@ SEED = 9
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OneMachine):
     """The rasters experiment's settings (``hm-neuro reproduce rasters``; :func:`main`)."""
 
     seed: int = SEED
-    quick: bool = False
-    out: str | Path = "figures"
-    engine: str | None = "brian2"
-    device: str | None = None
 
 
 def main(given: Settings | None = None, /, **changes):
     """Run the rasters experiment: :class:`Settings` with ``changes`` on top (``main(quick=True)``)."""
     s = resolve(Settings, given, changes)
-    seed, quick, out, engine, device = s.seed, s.quick, s.out, s.engine, s.device
-    out = Path(out)
+    seed, quick, engine, device = s.seed, s.quick, s.engine, s.device
+    out = Path(s.out)
     circuit = load_circuit("bars")
     r = train(circuit, BarsStream(), 20_000 if quick else TRAIN, seed=seed, engine=engine, device=device)
     n = RATE_EXAMPLES

@@ -11,8 +11,33 @@ options apply to which experiment.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import HMError
+
+
+@dataclass(frozen=True)
+class Common:
+    """What most experiments accept (their ``Settings`` add to it and may
+    change its defaults): ``seed`` (the first), ``quick`` (a small, fast
+    version: what CI runs), ``out`` (the folder of its JSON and figures),
+    ``engine`` and ``device`` (:mod:`hm_neuro.engines`; None: the
+    experiment's choice)."""
+
+    seed: int = 0
+    quick: bool = False
+    out: str | Path = "figures"
+    engine: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class OneMachine(Common):
+    """An experiment that trains one machine on the Brian2 circuit by
+    default (cortex, nines, rasters)."""
+
+    engine: str | None = "brian2"
 
 
 def resolve(cls, settings, changes: dict):
