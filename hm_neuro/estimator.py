@@ -39,10 +39,11 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
     rule : str, default='wake-sleep'
         :class:`hm_neuro.model.Rule` (``wake-sleep``, ``wake-sleep:S``,
         ``reweighted:K``).
-    engine : str, default='numpy'
-        ``numpy`` (the reference), ``vectorised``, ``brian2`` or ``spiking``.
-    device : str or None, default=None
-        The Brian2 device (brian2 and spiking engines).
+    engine : str or EngineOptions, default='numpy'
+        ``numpy`` (the reference), ``vectorised``, ``brian2`` or ``spiking``,
+        or :class:`hm_neuro.EngineOptions` for more than the engine's name,
+        e.g. ``EngineOptions("brian2", device="cpp_standalone")`` (its
+        ``rule`` is this estimator's ``rule``).
     scoring : {'auto', 'exact', 'sampled'}, default='auto'
         How :meth:`score_samples` gets ln P(x): ``exact`` enumerates every
         hidden state (rows x 2**hidden units pairs, ~1e6 pairs per second
@@ -87,7 +88,6 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         n_iter=20,
         rule="wake-sleep",
         engine="numpy",
-        device=None,
         scoring="auto",
         n_samples=100,
         units="nats",
@@ -99,7 +99,6 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
         self.n_iter = n_iter
         self.rule = rule
         self.engine = engine
-        self.device = device
         self.scoring = scoring
         self.n_samples = n_samples
         self.units = units
@@ -137,7 +136,6 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
 
     def _train(self, X, params, sweeps: int, rng):
         seed = int(rng.randint(0, 2**31 - 1))
-        options = {} if self.device is None else {"device": self.device}  # the engine refuses what it cannot use
         r = train(
             self.circuit_,
             SweepStream(X, "X"),
@@ -147,7 +145,6 @@ class HelmholtzMachine(TransformerMixin, BaseEstimator):
             params=params,
             progress=False,
             rule=self.rule,
-            **options,
         )
         self.params_ = r.params
         self.examples_seen_ = getattr(self, "examples_seen_", 0) + r.examples_seen

@@ -77,10 +77,14 @@ def test_a_sweep_files_bad_values_name_the_file_not_an_option(tmp_path, capsys, 
     assert re.search(message, one_error_line(capsys))
 
 
-def test_the_estimator_refuses_a_device_its_engine_cannot_use_and_reads_an_int_as_one_layer():
+def test_the_estimator_refuses_an_engine_it_cannot_use_and_reads_an_int_as_one_layer():
     X = (np.random.default_rng(0).random((20, 6)) < 0.5).astype(float)
     with pytest.raises(HMError, match=r"device: applies to the brian2 engine only .*\(got 'cpp_standalone'\)"):
-        hm.HelmholtzMachine(device="cpp_standalone").fit(X)
+        hm.HelmholtzMachine(engine=hm.EngineOptions("numpy", device="cpp_standalone")).fit(X)
+    with pytest.raises(HMError, match=r"engine: .*\(got 'brian3'\)"):
+        hm.HelmholtzMachine(engine="brian3").fit(X)
+    with pytest.raises(HMError, match=r"rule: reweighted:3 runs on .*; the spiking engine implements"):
+        hm.HelmholtzMachine(engine=hm.EngineOptions("spiking"), rule="reweighted:3").fit(X)
     with pytest.raises(HMError, match=r"hidden_layers: must be a layer size or a non-empty tuple .*\(got 'ab'\)"):
         hm.HelmholtzMachine(hidden_layers="ab").fit(X)
     assert hm.HelmholtzMachine(hidden_layers=3).fit(X).circuit_.layers == (6, 3)

@@ -13,6 +13,7 @@ from hm_neuro.training import (
     plan_chunks,
     schedule_gates,
     train,
+    train_population,
 )
 
 
@@ -89,5 +90,27 @@ def test_examples_must_be_positive_and_match_the_schedule():
     c = make_circuit([16, 2])
     with pytest.raises(HMError, match=r"examples: must be an integer in 1..1e\+12 \(got 0\)"):
         train(c, BarsStream(), 0, engine="numpy", progress=False)
-    with pytest.raises(HMError, match=r"schedule: epochs add up to 5 examples but 10"):
-        train(c, BarsStream(), 10, engine="numpy", schedule=[Epoch(5)], progress=False)
+    with pytest.raises(HMError, match=r"examples: a schedule needs at least one epoch"):
+        train(c, BarsStream(), [], engine="numpy", progress=False)
+    with pytest.raises(HMError, match=r"schedule: must be a list of hm_neuro.Epoch .*\(got \[5\]\)"):
+        train(c, BarsStream(), [5], engine="numpy", progress=False)
+    with pytest.raises(HMError, match=r"schedule: the machines of a population train for one number .*\[5, 10\]"):
+        train_population(c, [BarsStream()] * 2, [[Epoch(5)], "wake:10"], [0, 1], engine="numpy", progress=False)
+    with pytest.raises(HMError, match=r"schedule: needs one schedule per machine \(2\) \(got 3\)"):
+        train_population(c, [BarsStream()] * 2, [[Epoch(5)]] * 3, [0, 1], engine="numpy", progress=False)
+
+
+def test_a_schedule_says_how_many_examples_and_its_text_is_the_same_schedule():
+    """A schedule in place of a number trains for its total; its text is the same schedule."""
+    c = make_circuit([16, 2])
+    a = train(c, BarsStream(), [Epoch(30), Epoch(20, "wake")], engine="numpy", progress=False)
+    b = train(c, BarsStream(), "wake-sleep:30,wake:20", engine="numpy", progress=False)
+    first = train(c, BarsStream(), 30, engine="numpy", progress=False)
+    plain = train(c, BarsStream(), 50, engine="numpy", progress=False)
+    assert a.examples_seen == b.examples_seen == 50
+    for x, y in zip(a.params.arrays().values(), b.params.arrays().values()):
+        assert np.array_equal(x, y)
+    # 20 examples of wake alone leave the recognition weights where 30 of wake-sleep put them
+    assert np.array_equal(a.params.recognition_weights[0], first.params.recognition_weights[0])
+    assert not np.array_equal(a.params.recognition_weights[0], plain.params.recognition_weights[0])
+    assert not np.array_equal(a.params.generative_weights[0], first.params.generative_weights[0])

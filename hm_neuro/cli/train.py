@@ -14,6 +14,7 @@ from ..model import Precision, Rule, load_circuit
 from ..seeds import check_seed
 from ..training import (
     Checkpointing,
+    Epoch,
     array_digest,
     checkpoint_progress,
     parse_schedule,
@@ -127,11 +128,15 @@ def _train(args, circuit, stream, spiking, seeds, params, schedule, checkpoint) 
         record_every=args.record_every,
         rng=args.rng,
     )
-    kw = dict(schedule=schedule, progress=not args.quiet)
+    progress = not args.quiet
     if len(seeds) == 1:
-        return [train(circuit, stream, args.examples, seeds[0], options, params=params, checkpoint=checkpoint, **kw)]
+        return [
+            train(circuit, stream, schedule, seeds[0], options, params=params, checkpoint=checkpoint, progress=progress)
+        ]
     streams = [stream_for(args.data, circuit, args.p_vertical) for _ in seeds]
-    return train_population(circuit, streams, args.examples, list(seeds), options, params=[params] * len(seeds), **kw)
+    return train_population(
+        circuit, streams, schedule, list(seeds), options, params=[params] * len(seeds), progress=progress
+    )
 
 
 def run(args):
@@ -140,9 +145,12 @@ def run(args):
         circuit = circuit.replace(precision=Precision.parse(args.precision, "--precision"))
     stream = stream_for(args.data, circuit, args.p_vertical)
     params = _initial_model(args.init, circuit) if args.init else None
-    schedule = parse_schedule(args.schedule) if args.schedule else None
     if args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
+    schedule = parse_schedule(args.schedule) if args.schedule else [Epoch(args.examples)]
+    total = sum(e.examples for e in schedule)
+    if total != args.examples:
+        raise bad("schedule", f"epochs add up to {total} examples but {args.examples} were asked for", total)
 
     args.rule = Rule.parse(args.rule).label
     spiking = spiking_options(args, circuit)

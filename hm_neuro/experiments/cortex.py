@@ -120,12 +120,11 @@ def _sleep_deprivation(circuit, trained, n_train: int, n_cont: int, root, engine
     runs = train_population(
         circuit,
         [BarsStream(), BarsStream()],
-        n_cont,
+        [[Epoch(n_cont, kind)] for _, kind in names],
         [cont, cont],
         engine=engine,
         device=device,
         params=[trained, trained],
-        schedule=[[Epoch(n_cont, kind)] for _, kind in names],
         record_every=max(n_cont // 10, 1),
     )
     curves = {}

@@ -203,7 +203,7 @@ def _setting(name: str, circuit, run_seeds: list, n: int, device, m: int, seed: 
         device=device,
         chunk=min(CHUNK, n),
         spiking=sp,
-        desc=f"spiking bars, {name} x{len(run_seeds)}",
+        progress=f"spiking bars, {name} x{len(run_seeds)}",
     )
     seconds = time.perf_counter() - t0
     patterns, probs = bars_distribution(p_vertical=P_VERTICAL)

@@ -226,11 +226,10 @@ class _Protocol:
             r = train(
                 self.circuit,
                 self.stream,
-                n,
+                [Epoch(n, ep.kind)],
                 seed=node.child("segment", j),
                 engine=self.eng,
                 params=params,
-                schedule=[Epoch(n, ep.kind)],
                 progress=self.update,  # one bar for the whole protocol
                 perturbation=pt,
             )

@@ -269,10 +269,9 @@ def run_group(group, topic: str | None = None, on_chunk=None) -> list:
         results = train_population(
             circuits,
             streams,
-            group[0].examples,
+            schedules,
             [t.seed_tree for t in group],
             engine=eng,
-            schedule=schedules,
             progress=on_chunk or _worker_reporter(topic, group[0].index) or False,
         )
         out = []

@@ -34,7 +34,7 @@ from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
 from ..seeds import tree
 from .checkpoints import Checkpointing, Interrupted, load_checkpoint, perturbation_digest, save_checkpoint
-from .schedules import MAX_EXAMPLES, Epoch, schedule_gates
+from .schedules import MAX_EXAMPLES, Epoch, parse_schedule, schedule_gates
 
 logger = logging.getLogger(__name__)
 
@@ -63,26 +63,28 @@ def plan_chunks(n_examples: int, max_chunk: int) -> int:
 def train(
     circuit: Circuit,
     stream,
-    n_examples: int,
+    examples,
     seed=0,
     engine="brian2",
     *,
     params: Parameters | None = None,
-    schedule=None,
     perturbation=None,
     checkpoint: Checkpointing | None = None,
-    progress: bool = True,
+    progress=True,
     **options,
 ) -> TrainResult:
-    """Wake-sleep training of one machine: ``circuit`` on ``stream`` for ``n_examples``.
+    """Wake-sleep training of one machine: ``circuit`` on ``stream``.
 
+    ``examples``: how many (wake-sleep throughout), or a schedule -- a list
+    of :class:`Epoch` or its text, e.g. ``"wake-sleep:20000,wake:5000"``
+    (:func:`parse_schedule`) -- which says how many by its total.
     ``engine``: an engine name, :class:`hm_neuro.engines.EngineOptions`
     (``options`` on top: ``device="numpy"``, ``chunk=...``, ``rule=...``) or
     an engine from :func:`hm_neuro.engines.make_engine` (re-used across
-    runs of one shape).  ``schedule``: list of :class:`Epoch` (default:
-    wake-sleep throughout); its total must equal ``n_examples``.
-    ``perturbation``: lesions and clamps held during the whole run
-    (:class:`hm_neuro.model.Perturbation`).
+    runs of one shape).  ``perturbation``: lesions and clamps held during
+    the whole run (:class:`hm_neuro.model.Perturbation`).  ``progress``: a
+    bar (True), none (False), the bar's label (a string), or a function
+    ``progress(n)`` called after every chunk with the examples it trained.
 
     ``params``: where the machine starts -- None (the circuit's initial
     values), :class:`hm_neuro.model.Parameters` (counted from 0), or an
@@ -104,11 +106,10 @@ def train(
     return train_population(
         [circuit],
         [stream],
-        n_examples,
+        examples,
         [seed],
         engine,
         params=[params],
-        schedule=schedule,
         perturbation=[perturbation],
         checkpoint=checkpoint,
         progress=progress,
@@ -119,16 +120,14 @@ def train(
 def train_population(
     circuits,
     streams,
-    n_examples: int,
+    examples,
     seeds,
     engine="brian2",
     *,
     params=None,
-    schedule=None,
     perturbation=None,
     checkpoint: Checkpointing | None = None,
-    progress: bool = True,
-    desc: str | None = None,
+    progress=True,
     **options,
 ) -> list:
     """Train N machines of one shape side by side; one :class:`TrainResult` each.
@@ -136,12 +135,14 @@ def train_population(
     ``circuits``: one per machine (same layers and constraints; learning
     rates and initial values may differ) or a single circuit for all;
     ``streams``, ``seeds``, ``params`` and ``perturbation``: one per machine;
-    ``schedule``: one for all, or one per machine (e.g. a machine that is
-    done early ends in a ``frozen`` epoch).  On the Brian2 engine the
+    ``examples``: a number or a schedule (see :func:`train`) for all, or
+    one schedule per machine, of one total (e.g. a machine that is done
+    early ends in a ``frozen`` epoch).  On the Brian2 engine the
     machines are one population circuit; on the reference they run in turn.
     Checkpoints (see :func:`train`) are for one machine.  ``progress``: a
-    bar, or a function ``progress(n)`` called after every chunk with the
-    machine-examples it trained (a sweep's bar: :func:`hm_neuro.runs.run_tasks`).
+    bar, none, the bar's label, or a function ``progress(n)`` called after
+    every chunk with the machine-examples it trained (a sweep's bar:
+    :func:`hm_neuro.runs.run_tasks`).
     """
     if isinstance(circuits, Circuit):
         circuits = [circuits] * len(streams)
@@ -150,9 +151,8 @@ def train_population(
         raise bad(
             "machines", "need one circuit, stream and seed per machine", (len(circuits), len(streams), len(seeds))
         )
-    n_examples = check("examples", n_examples, Integer(1, MAX_EXAMPLES))
+    n_examples, schedules = _schedules(examples, N)
     _check_shapes(circuits, streams)
-    schedules = _schedules(schedule, n_examples, N)
     perturbation = [
         (pt or NO_PERTURBATION).validate(c)
         for pt, c in zip(perturbation if perturbation is not None else [None] * N, circuits)
@@ -177,14 +177,14 @@ def train_population(
     if checkpoint is not None and checkpoint.resume:
         run.resume()
     t0 = time.perf_counter()
-    label = desc or (f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name)
+    label = progress if isinstance(progress, str) else f"{circuits[0].name} x{N}" if N > 1 else circuits[0].name
     with interrupts.deferred():  # Ctrl-C and SIGTERM: a flag, raised at the loop's safe point
         eng = make_engine(circuits[0], opts, n_machines=N) if own_engine else engine
         try:
             with tqdm(
                 total=n_examples * N,
                 initial=run.progress.done * N,
-                disable=progress is not True,
+                disable=progress is False or callable(progress),
                 unit="ex",
                 unit_scale=True,
                 desc=f"{label} [{eng.name}{'/' + eng.device if capabilities(eng).brian2 else ''}]",
@@ -251,17 +251,29 @@ def _check_shapes(circuits, streams):
             raise bad("data", f"rows have {s.n_input} values but circuit '{c.name}' has {c.n_input} input units")
 
 
-def _schedules(schedule, n_examples: int, N: int) -> list:
-    """One schedule per machine, each adding up to ``n_examples``."""
-    schedule = schedule or [Epoch(n_examples)]
-    schedules = schedule if isinstance(schedule[0], (list, tuple)) else [schedule] * N
-    if len(schedules) != N:
+def _schedules(examples, N: int) -> tuple:
+    """(examples, one schedule per machine): ``examples`` is a number, a
+    schedule (a list of :class:`Epoch` or its text) or one per machine, of
+    one total."""
+    if isinstance(examples, str):
+        examples = parse_schedule(examples)
+    if not isinstance(examples, (list, tuple)):
+        n = check("examples", examples, Integer(1, MAX_EXAMPLES))
+        return n, [[Epoch(n)]] * N
+    if not examples:
+        raise bad("examples", "a schedule needs at least one epoch", examples)
+    per_machine = isinstance(examples[0], (list, tuple, str))
+    schedules = [parse_schedule(x) if isinstance(x, str) else list(x) for x in examples] if per_machine else [examples]
+    if per_machine and len(schedules) != N:
         raise bad("schedule", f"needs one schedule per machine ({N})", len(schedules))
     for sch in schedules:
-        total = sum(e.examples for e in sch)
-        if total != n_examples:
-            raise bad("schedule", f"epochs add up to {total} examples but {n_examples} were asked for", total)
-    return schedules
+        if not sch or not all(isinstance(e, Epoch) for e in sch):
+            raise bad("schedule", "must be a list of hm_neuro.Epoch (or its text, e.g. 'wake-sleep:1000')", sch)
+    totals = sorted({sum(e.examples for e in sch) for sch in schedules})
+    if len(totals) != 1:
+        raise bad("schedule", "the machines of a population train for one number of examples", totals)
+    check("examples", totals[0], Integer(1, MAX_EXAMPLES))
+    return totals[0], schedules if per_machine else schedules * N
 
 
 def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> EngineOptions:
