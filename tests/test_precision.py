@@ -16,6 +16,7 @@ import hm_neuro as hm
 from hm_neuro.engines import make_engine
 from hm_neuro.engines.brian2.device import compiler_available
 from hm_neuro.engines.reference import sleep_phase, wake_phase
+from hm_neuro.experiments.rates import wilson_interval
 from hm_neuro.files.data import sample_bars
 from hm_neuro.model import PARAMETER_SETS, PRESETS, Grid, Parameters, Precision, Rounding, Uniforms
 
@@ -363,7 +364,7 @@ def test_per_layer_grids_are_each_sets_own_and_refused_when_they_do_not_fit():
 
 def test_the_success_rate_statistics_match_known_values():
     """Wilson 95 % intervals and Fisher's exact test as the issues quote them."""
-    from hm_neuro.experiments.precision import fisher_exact_p, wilson_interval
+    from hm_neuro.experiments.rates import fisher_exact_p, wilson_interval
 
     lo, hi = wilson_interval(23, 40)
     assert round(lo, 2) == 0.42 and round(hi, 2) == 0.71  # "23/40 (95 % interval 42-71 %)"
@@ -558,7 +559,7 @@ def test_the_bits_figure_draws_every_measured_row_once_and_nothing_without_runs(
             "seeds": 40,
             "seeds_reaching_paper_kl": k,
             "success_rate": k / 40,
-            "success_rate_interval_95": list(experiment.wilson_interval(k, 40)),
+            "success_rate_interval_95": list(wilson_interval(k, 40)),
         }
 
     rows = [row("float64", 23, 64), row("4.7-bit per-layer", 3, 4.7), row("8-bit hidden", 27, 8)]

@@ -139,7 +139,7 @@ def upper_row(setting):
 def reweighted_rows():
     """The K = 5 table: the factorial row from the bars experiment's JSON
     (the same machines, tests/test_lateral.py), the lateral one from its own."""
-    from hm_neuro.experiments.precision import wilson_interval
+    from hm_neuro.experiments.rates import wilson_interval
 
     b = js("bars_reweighted5_restarts1_seeds40.json")
     assert b["restarts"] == 1 and b["seeds"] == 40 and b["reading"] == "connections"
@@ -159,7 +159,7 @@ def reweighted_rows():
 
 
 def reweighted_text():
-    from hm_neuro.experiments.precision import fisher_exact_p
+    from hm_neuro.experiments.rates import fisher_exact_p
 
     b = js("bars_reweighted5_restarts1_seeds40.json")
     r = row("lateral_reweighted5_recognition-fast.json", "recognition-fast")

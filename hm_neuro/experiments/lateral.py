@@ -60,7 +60,7 @@ from ..files.model_io import save_json
 from ..model import Parameters, Rule
 from ..runs.runner import default_workers, run_tasks
 from . import bars
-from .precision import fisher_exact_p, wilson_interval
+from .rates import add_rates
 from .settings import Common, resolve
 
 SEEDS = 40
@@ -207,16 +207,6 @@ def _row(name: str, results: list) -> tuple:
     return row, (None if best is None else (models[best], ok[best]["row"]))
 
 
-def _add_rates(table: list):
-    base = next((r for r in table if r["setting"] == "factorial"), None)
-    for r in table:
-        n, k = r["seeds"], r["seeds_reaching_paper_kl"]
-        r["success_rate"] = k / n if n else None
-        r["success_rate_interval_95"] = list(wilson_interval(k, n))
-        if base is not None and r is not base:
-            r["fisher_p_against_factorial"] = fisher_exact_p(k, n, base["seeds_reaching_paper_kl"], base["seeds"])
-
-
 def _weights_figure(shown: dict, path: Path):
     """The lateral weights (pre x post) of each setting's best run, the
     first hidden layer's units labelled by what they code."""
@@ -313,7 +303,7 @@ def main(given: Settings | None = None, /, **changes):
             f"median KL(Q||P) {row['median_kl_q_p_bits']:.3f}",
             file=sys.stderr,
         )
-    _add_rates(table)
+    add_rates(table, "factorial")
     name = result_name(rule, chosen, quick)
     summary = {
         "experiment": "lateral",

@@ -41,8 +41,9 @@ from ..model import EXACT, PRESETS, Grid, Parameters, Plasticity, Precision, Rul
 from ..runs.runner import default_workers, run_tasks
 from . import bars
 from . import digits as digits_experiment
+from .rates import add_rates
 from .settings import Common, resolve
-from .synapses import (  # noqa: F401 - the synapse models and statistics, read here by their old names too
+from .synapses import (  # noqa: F401 - the synapse models, read here by their old names too
     BF_CAPACITY,
     BF_COUPLING,
     EXPRESSED_BITS,
@@ -50,11 +51,9 @@ from .synapses import (  # noqa: F401 - the synapse models and statistics, read 
     WEIGHT_RANGE,
     benna_fusi,
     contacts,
-    fisher_exact_p,
     grid_precision,
     hidden_accumulator,
     per_layer_precision,
-    wilson_interval,
 )
 
 BITS = (2, 3, 4, 4.7, 6, 8, 12, 16)
@@ -353,7 +352,7 @@ def main(given: Settings | None = None, /, **changes):
         raise HMError(f"precision: every training failed; first error: {results[0]['row'].get('error')}")
     table, shown = _table(rows, results, seeds, chosen)
     name = result_name(rule, engine, quick) + ("" if chosen == "default" else "_" + chosen)
-    _add_rates(table)
+    add_rates(table, "float64")
     learned = [
         r["bits"]
         for r in table
@@ -466,17 +465,6 @@ def _setting_set(settings) -> str:
     if settings not in SETTING_SETS:
         raise HMError(f"settings: precision takes one of {list(SETTING_SETS)} (got {settings!r})")
     return settings
-
-
-def _add_rates(table: list):
-    """Each row's success rate, its Wilson 95 % interval and Fisher's exact p against float64."""
-    base = next((r for r in table if r["setting"] == "float64"), None)
-    for r in table:
-        n, k = r["seeds"], r["seeds_reaching_paper_kl"]
-        r["success_rate"] = k / n if n else None
-        r["success_rate_interval_95"] = list(wilson_interval(k, n))
-        if base is not None and r is not base:
-            r["fisher_p_against_float64"] = fisher_exact_p(k, n, base["seeds_reaching_paper_kl"], base["seeds"])
 
 
 #: the digits machine (64-16-16-4) has three weight sets a pathway: one [-16, 16] range each,

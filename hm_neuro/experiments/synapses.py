@@ -7,8 +7,6 @@ their success rates."""
 
 from __future__ import annotations
 
-import math
-
 from ..checks import Integer, check
 from ..errors import HMError
 from ..model import Grid, Plasticity, Precision
@@ -132,26 +130,3 @@ def benna_fusi(total_bits: float, g: float = BF_COUPLING, c2: float = BF_CAPACIT
         constants={**_per_set(values), "g": g, "c2": c2},
         name=f"Benna-Fusi chain of {total_bits:g} bits (u1: 26 levels, u2: {hidden_bits:.1f} bits)",
     )
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple:
-    """The Wilson score 95 % interval of a success rate."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def fisher_exact_p(a: int, n1: int, b: int, n2: int) -> float:
-    """Two-sided Fisher's exact test of a / n1 against b / n2 successes (the
-    tables no more likely than the observed one, summed)."""
-    total, k = n1 + n2, a + b
-
-    def prob(x):
-        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(total, k)
-
-    observed = prob(a)
-    lo, hi = max(0, k - n2), min(k, n1)
-    return min(1.0, sum(prob(x) for x in range(lo, hi + 1) if prob(x) <= observed * (1 + 1e-9)))
