@@ -87,6 +87,31 @@ def test_stochastic_rounding_is_unbiased_by_enumeration():
     assert np.array_equal(g.update(w, 0.0 * dw, np.full(11, 0.999999)), w)  # on a level: never moved
 
 
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_a_grids_update_is_one_declared_equation_on_arrays_and_as_circuit_code(rounding):
+    """The NumPy engines evaluate the grid's declared equation
+    (``GRID_RULES``, in :meth:`Grid.update`) and the Brian2 circuits write the
+    same equation as code with their own names: that code, evaluated on the
+    same arrays, gives the same values bit for bit, and both are the
+    rounding's definition (module docstring of ``hm_neuro.model.precision``)."""
+    from hm_neuro.engines.brian2.code import delta_rule
+
+    g = Grid(4.7, (-16, 16), rounding)
+    rng = np.random.default_rng(3)
+    w, dw, u = g.nearest(rng.normal(0, 8, 200)), rng.normal(0, 2, 200), rng.random(200)
+    lo, hi = g.bounds(nonnegative=True)
+    code = delta_rule("eps * d", True, rounding, "gen", "ARGS")
+    assert code.startswith("w = ")
+    grid = {"gen_step_post": g.step, "gen_inv_step_post": 1 / g.step, "gen_lo_post": lo, "gen_hi_post": hi}
+    functions = {"clip": np.clip, "floor": np.floor, "stochastic_floor": lambda x, _: np.floor(x + u)}
+    values = {"w": w, "eps": 1.0, "d": dw, "ARGS": None, **grid, **functions}
+    circuit = eval(code[len("w = ") :], {"__builtins__": {}}, values)  # noqa: S307 - the code under test
+    arrays = g.update(w, dw, u, nonnegative=True)
+    definition = np.clip(g.step * np.floor((w + dw) / g.step + (0.5 if rounding == "nearest" else u)), lo, hi)
+    assert np.array_equal(circuit, arrays)
+    assert np.allclose(arrays, definition, rtol=0, atol=1e-12) and len(np.unique(arrays)) > 5
+
+
 # ------------------------------------------------------------------ the engines, exactly
 
 
@@ -573,3 +598,11 @@ def test_the_bits_figure_draws_every_measured_row_once_and_nothing_without_runs(
         "one grid over [-16, 16]",
     ]
     assert experiment.mechanism_of("4.7-bit per-layer, rates x5") == "26 levels per layer, rates x5"
+
+
+def test_the_circuit_guide_shows_the_grid_equations_the_engines_run():
+    from hm_neuro.model.precision import GRID_RULES
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "user-guide" / "circuit.md").read_text()
+    for rounding, rule in GRID_RULES.items():
+        assert f"{rounding + ':':<13}{rule.text}\n" in guide

@@ -48,6 +48,7 @@ import numpy as np
 
 from .. import philox
 from ..errors import HMError, bad
+from .expressions import Expression
 
 ROUNDINGS = ("exact", "nearest", "stochastic")
 #: the parts of a machine a grid covers, and the parameter sets of each
@@ -59,6 +60,22 @@ PATHWAYS = {
 #: most bits of a grid: every level k * step and k + u are exact in float64
 MAX_BITS = 32
 _GRID_KEYS = ("bits", "range", "rounding", "shared_exponent")
+#: what a grid's update reads: the parameter ``x`` before the update, the
+#: update ``dx`` (eq. 4 or 7), and the grid (``inv_step`` = 1 / ``step``;
+#: ``lo``, ``hi`` the lowest and highest level) -- run arguments of a
+#: compiled build, so that one build serves every grid of one rounding
+GRID_VARIABLES = ("x", "dx", "step", "inv_step", "lo", "hi")
+#: a grid's update, declared once as an equation (Brian2's syntax) per
+#: rounding: the NumPy engines evaluate it (:meth:`Grid.update`) and the
+#: Brian2 circuits generate it as synapse and neuron code
+#: (:func:`hm_neuro.engines.brian2.code.on_grid`)
+GRID_RULES = {
+    "nearest": Expression("clip(step * floor((x + dx) * inv_step + 0.5), lo, hi)", GRID_VARIABLES, "grid nearest"),
+    "stochastic": Expression(
+        "clip(step * stochastic_round((x + dx) * inv_step), lo, hi)", GRID_VARIABLES, "grid stochastic"
+    ),
+}
+_GRID_UPDATES = {rounding: rule.numpy() for rounding, rule in GRID_RULES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,15 +174,10 @@ class Grid:
 
     def update(self, w, dw, u=None, nonnegative: bool = False):
         """``w + dw`` rounded onto the grid (``u``: the stochastic rounding's
-        uniform numbers, one per entry) -- the code every engine runs."""
+        uniform numbers, one per entry): :data:`GRID_RULES` on arrays."""
         lo, hi = self.bounds(nonnegative)
-        x = (w + dw) * (1.0 / self.step)
-        if self.rounding == "nearest":
-            k = np.floor(x + 0.5)
-        else:
-            f = np.floor(x)
-            k = np.where(x == f, f, np.floor(x + u))  # on a level already: no draw can move it
-        return np.clip(self.step * k, lo, hi)
+        draw = None if u is None else (lambda c: u)
+        return _GRID_UPDATES[self.rounding](draw, x=w, dx=dw, step=self.step, inv_step=1.0 / self.step, lo=lo, hi=hi)
 
     def to_dict(self) -> dict:
         return {

@@ -19,6 +19,7 @@ from brian2 import Equations, Function
 
 from ... import philox
 from ...model import SIGMOID_CODE
+from ...model.precision import GRID_RULES
 
 # ---------------------------------------------------------------- binary units
 
@@ -184,18 +185,16 @@ def grid(prefix: str) -> Equations:
     return Equations(GRID, **{name: f"{prefix}_{name}" for name in ("step", "inv_step", "lo", "hi")})
 
 
-def on_grid(var: str, new: str, rounding: str, prefix: str, draw: str = "", suffix: str = "") -> str:
-    """``var = new``, exactly or rounded onto the grid ``prefix`` (read with
-    ``suffix``, e.g. ``_post`` in a synapse): ``nearest`` or ``stochastic``
-    with the uniform number of the draw ``draw`` (the arguments of
-    :data:`STOCHASTIC_FLOOR` after x) -- the code of
-    :meth:`hm_neuro.model.Grid.update`."""
+def on_grid(var: str, dx: str, rounding: str, prefix: str, draw: str = "", suffix: str = "") -> str:
+    """``var += dx``, exactly or rounded onto the grid ``prefix`` (read with
+    ``suffix``, e.g. ``_post`` in a synapse): the rounding's equation
+    (:data:`hm_neuro.model.precision.GRID_RULES`) as code, the stochastic
+    rounding's draw ``draw`` (the arguments of :data:`STOCHASTIC_FLOOR`
+    after x) -- the equation the NumPy engines evaluate."""
     if rounding == "exact":
-        return f"{var} = {new}"
-    g = {name: f"{prefix}_{name}{suffix}" for name in ("step", "inv_step", "lo", "hi")}
-    x = f"({new}) * {g['inv_step']}"
-    k = f"floor({x} + 0.5)" if rounding == "nearest" else f"stochastic_floor({x}, {draw})"
-    return f"{var} = clip({g['step']} * {k}, {g['lo']}, {g['hi']})"
+        return f"{var} += {dx}"
+    names = {name: f"{prefix}_{name}{suffix}" for name in ("step", "inv_step", "lo", "hi")}
+    return f"{var} = " + GRID_RULES[rounding].code({**names, "x": var, "dx": f"({dx})"}, lambda c: draw)
 
 
 #: the synapses of one pathway (recognition: R_jk bottom-up; generative: G_kj top-down)
@@ -398,13 +397,13 @@ def delta_rule(dw: str, nonnegative: bool, rounding: str = "exact", prefix: str 
     of the postsynaptic unit (:func:`on_grid`; a grid's lowest level is 0
     where weights are kept >= 0)."""
     if rounding != "exact":
-        return on_grid("w", f"w + {dw}", rounding, prefix, draw, suffix="_post")
+        return on_grid("w", dw, rounding, prefix, draw, suffix="_post")
     return f"w = clip(w + {dw}, 0, inf)" if nonnegative else f"w += {dw}"
 
 
 def bias_rule(var: str, db: str, rounding: str = "exact", draw: str = "") -> str:
     """A bias's delta rule ``var += db`` (eqs. 4 and 7), of finite precision on the unit's grid ``b``."""
-    return f"{var} += {db}" if rounding == "exact" else on_grid(var, f"{var} + {db}", rounding, "b", draw)
+    return on_grid(var, db, rounding, "b", draw)
 
 
 def rounding_draw(group: int, purpose: int, step: str, unit: str = "unit", pre: str = "") -> str:
