@@ -70,6 +70,13 @@ def test_user_data_file_and_schedule(tmp_path, rng):
         == 0
     )
     assert main(["evaluate", "--model", str(model), "--data", str(data), "--samples", "5"]) == 0
+    # without --examples the schedule's total is the number of examples: the same machine
+    again = tmp_path / "again.npz"
+    args = ["train", "--circuit", "nines", "--data", str(data), "--engine", "numpy", "-q"]
+    assert main([*args, "--schedule", "wake-sleep:200,wake:50,frozen:50", "--out", str(again)]) == 0
+    a, b = np.load(model), np.load(again)
+    assert int(b["examples_seen"]) == 300
+    assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith(("generative", "recognition")))
 
 
 def test_help_explains_every_subcommand():

@@ -24,12 +24,14 @@ from ..training import (
 )
 from .common import RNG_HELP, add_p_vertical, add_quiet, add_spiking_options, count, spiking_options
 
+#: examples of a training without --examples or --schedule
+DEFAULT_EXAMPLES = 2_000_000
+
 EPILOG_TRAIN = """examples:
   hm-neuro train --circuit bars --data bars --examples 2e6 --out bars.npz
   hm-neuro train --circuit digits --data digits:9 --examples 1e5 --engine numpy --out nine.npz
   hm-neuro train --circuit bars --data bars --examples 2e5 --record-every 10000 --out b.npz
-  hm-neuro train --circuit bars --data bars --examples 3000 \\
-                 --schedule wake-sleep:2000,wake:500,frozen:500 --out b.npz
+  hm-neuro train --circuit bars --data bars --schedule wake-sleep:2000,wake:500,frozen:500 --out b.npz
 """
 
 
@@ -145,11 +147,15 @@ def run(args):
         circuit = circuit.replace(precision=Precision.parse(args.precision, "--precision"))
     stream = stream_for(args.data, circuit, args.p_vertical)
     params = _initial_model(args.init, circuit) if args.init else None
-    if args.examples < 1:
+    if args.examples is not None and args.examples < 1:
         raise bad("--examples", "must be >= 1", args.examples)
-    schedule = parse_schedule(args.schedule) if args.schedule else [Epoch(args.examples)]
-    total = sum(e.examples for e in schedule)
-    if total != args.examples:
+    schedule = parse_schedule(args.schedule) if args.schedule else None
+    total = sum(e.examples for e in schedule) if schedule else None
+    if args.examples is None:  # a schedule says how many; without one, the default
+        args.examples = total or DEFAULT_EXAMPLES
+    if schedule is None:
+        schedule = [Epoch(args.examples)]
+    elif total != args.examples:
         raise bad("schedule", f"epochs add up to {total} examples but {args.examples} were asked for", total)
 
     args.rule = Rule.parse(args.rule).label
@@ -206,7 +212,9 @@ def add_options(t):
         help="bars (fresh samples every example), digits, digits:9 (one class), or a .npy/.npz/.csv file of "
         "0/1 rows; default bars",
     )
-    t.add_argument("--examples", type=count, default=2_000_000, help="training examples (2e6 is fine); default 2e6")
+    t.add_argument(
+        "--examples", type=count, help="training examples (2e6 is fine); default 2e6, or the total of --schedule"
+    )
     t.add_argument("--seed", type=int, help="seed of every random draw; default 0 (one machine; --seeds for several)")
     t.add_argument(
         "--seeds",
@@ -255,7 +263,8 @@ def add_options(t):
     )
     t.add_argument(
         "--schedule",
-        help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; must add up to --examples",
+        help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; their total is the "
+        "number of examples (--examples, if given, must equal it)",
     )
     t.add_argument(
         "--record-every",
