@@ -4,6 +4,7 @@
 # the grids that must not change behaviour leaves every line unchanged (benchmarks/grid_digests.txt).
 # usage: benchmarks/grid_digests.sh OUTDIR  (OUTDIR absolute; ~6 min on a cold build cache)
 
+here=$(cd "$(dirname "$0")" && pwd)
 out=$1; mkdir -p $out; cd $out
 export HM_NEURO_CACHE_DIR=${HM_NEURO_CACHE_DIR:-$out/cache}
 circuits=$(python -c "import hm_neuro, pathlib; print(pathlib.Path(hm_neuro.__file__).parent / 'circuits')")
@@ -42,14 +43,5 @@ done
 run nearest_b2cppevent --engine brian2 --device cpp_standalone --propagation event --circuit $out/nearest.toml
 run loihi_b2cpp_rw --engine brian2 --device cpp_standalone --rule reweighted:3 --precision loihi
 run loihi_vec_rw --engine vectorised --rule reweighted:3 --precision loihi
-python - <<'PY' > $out/digests.txt
-import glob, hashlib, numpy as np
-for f in sorted(glob.glob("*.npz")):
-    z = np.load(f)
-    h = hashlib.sha256()
-    for k in sorted(z.files):
-        if z[k].dtype.kind == "f":
-            h.update(k.encode()); h.update(np.ascontiguousarray(z[k]).tobytes())
-    print(f, h.hexdigest()[:16])
-PY
+python "$here/digests.py" $out > $out/digests.txt
 cat $out/digests.txt

@@ -3,6 +3,7 @@
 # sha256 digests: a refactor that must not change behaviour leaves every line of the output unchanged.
 # usage: benchmarks/weight_digests.sh OUTDIR  (OUTDIR absolute; ~8 min, most of it the spiking circuit on numpy)
 
+here=$(cd "$(dirname "$0")" && pwd)
 out=$1; mkdir -p $out; cd $out
 export HM_NEURO_CACHE_DIR=${HM_NEURO_CACHE_DIR:-$out/cache}
 run() { name=$1; shift; hm-neuro train --examples 2000 --seed 0 --out $out/$name.npz -q "$@" > $out/$name.log 2>&1 || echo "FAIL $name"; }
@@ -19,14 +20,5 @@ run b2_cpp_ws2 --engine brian2 --device cpp_standalone --rule wake-sleep:2
 run spiking_cpp --engine spiking --device cpp_standalone
 run spiking_numpy --engine spiking --device numpy
 run spiking_cpp_tau --engine spiking --device cpp_standalone --tau-syn 0.2 --delay 0.1 --settle 0.2
-python - <<'PY' > $out/digests.txt
-import glob, hashlib, numpy as np
-for f in sorted(glob.glob("*.npz")):
-    z = np.load(f)
-    h = hashlib.sha256()
-    for k in sorted(z.files):
-        if z[k].dtype.kind == "f":
-            h.update(k.encode()); h.update(np.ascontiguousarray(z[k]).tobytes())
-    print(f, h.hexdigest()[:16])
-PY
+python "$here/digests.py" $out > $out/digests.txt
 cat $out/digests.txt

@@ -201,6 +201,14 @@ def run(args):
 
 
 def add_options(t):
+    """The options of ``train``, in the order ``--help`` lists them."""
+    _add_machine_options(t)
+    _add_simulation_options(t)
+    _add_output_options(t)
+
+
+def _add_machine_options(t):
+    """What is trained, on what data, for how long, with which rule and engine."""
     t.add_argument(
         "--circuit",
         default="bars",
@@ -238,6 +246,10 @@ def add_options(t):
         "sleep-phase update); rules other than wake-sleep run on --engine brian2 (summed "
         "propagation) and vectorised",
     )
+
+
+def _add_simulation_options(t):
+    """How the engine simulates it, its synapses' precision and its epochs."""
     t.add_argument(
         "--device",
         choices=DEVICES,
@@ -266,6 +278,10 @@ def add_options(t):
         help="epochs KIND:EXAMPLES,... with KIND in wake-sleep, wake, sleep, frozen; their total is the "
         "number of examples (--examples, if given, must equal it)",
     )
+
+
+def _add_output_options(t):
+    """Where the model goes, its history and checkpoints, and where it starts."""
     t.add_argument(
         "--record-every",
         type=count,

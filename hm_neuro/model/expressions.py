@@ -142,11 +142,6 @@ class Expression:
         object.__setattr__(self, "variables", tuple(self.variables))
         parse(self.key, self.text, self.variables, {})
 
-    @property
-    def draws(self) -> int:
-        """How many :data:`DRAW` calls it makes."""
-        return count_draws(parse(self.key, self.text, self.variables, {}))
-
     def _tree(self, names: dict, draw=None) -> ast.Expression:
         tree = Rename(names, {}, 0, draw).visit(parse(self.key, self.text, self.variables, {}))
         return ast.fix_missing_locations(tree)
