@@ -128,6 +128,23 @@ def stochastic_round(x, u):
     return np.where(x == f, f, np.floor(x + u))
 
 
+def on_arrays(tree: ast.Expression, key: str, quiet: bool = False):
+    """``f(draw=None, **arrays)``: a checked and renamed expression compiled
+    once, evaluated on NumPy arrays (``draw(c)``: the uniforms of its c-th
+    :data:`DRAW`); ``quiet``: NumPy's floating-point warnings silenced."""
+    code = compile(tree, f"<{key}>", "eval")
+    env = {"__builtins__": {}, **FUNCTIONS, **NUMBERS}
+
+    def evaluate(draw=None, **values):
+        scope = env if draw is None else {**env, DRAW: lambda x, c: stochastic_round(x, draw(c))}
+        if not quiet:
+            return eval(code, scope, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
+        with np.errstate(all="ignore"):
+            return eval(code, scope, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
+
+    return evaluate
+
+
 @dataclasses.dataclass(frozen=True)
 class Expression:
     """One checked expression over ``variables`` (no constants: the
@@ -149,14 +166,7 @@ class Expression:
     def numpy(self):
         """``f(draw=None, **arrays)``: the expression on NumPy arrays
         (broadcasting); ``draw(c)``: the uniforms of its c-th :data:`DRAW`."""
-        code = compile(self._tree({}), f"<{self.key}>", "eval")
-        env = {"__builtins__": {}, **FUNCTIONS, **NUMBERS}
-
-        def evaluate(draw=None, **values):
-            scope = env if draw is None else {**env, DRAW: lambda x, c: stochastic_round(x, draw(c))}
-            return eval(code, scope, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
-
-        return evaluate
+        return on_arrays(self._tree({}), self.key)
 
     def code(self, names: dict, draw=None) -> str:
         """Brian2 code: every variable renamed (``names``: variable -> code,

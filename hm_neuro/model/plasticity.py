@@ -80,7 +80,7 @@ import numpy as np
 
 from .. import philox
 from ..errors import HMError, bad
-from .expressions import DRAW, FUNCTIONS, NUMBERS, stochastic_round
+from .expressions import DRAW, FUNCTIONS, NUMBERS, on_arrays
 from .expressions import Rename as _Rename
 from .expressions import count_draws as _draws
 from .expressions import parse as _parse
@@ -386,14 +386,7 @@ class Plasticity:
         cache = self.__dict__.setdefault("_numpy", {})  # compiled once per rule (the reference calls this per example)
         if (which, parameter_set, k) in cache:
             return cache[(which, parameter_set, k)]
-        code = compile(self._tree(which, {}, parameter_set, k), f"<plasticity {which}>", "eval")
-        env = {"__builtins__": {}, **FUNCTIONS, **NUMBERS}
-
-        def evaluate(draw=None, **values):
-            scope = env if draw is None else {**env, DRAW: lambda x, c: stochastic_round(x, draw(c))}
-            with np.errstate(all="ignore"):
-                return eval(code, scope, values)  # noqa: S307 - a checked expression of arithmetic and FUNCTIONS
-
+        evaluate = on_arrays(self._tree(which, {}, parameter_set, k), f"plasticity {which}", quiet=True)
         cache[(which, parameter_set, k)] = evaluate
         return evaluate
 
