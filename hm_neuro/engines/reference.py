@@ -45,6 +45,7 @@ from ..model import (
     sample_layer,
     sigmoid,
 )
+from ..model.expressions import fill
 from .base import Chunk, EngineBase
 
 
@@ -138,7 +139,7 @@ class _Declared:
         state = self._state(params, parameter_set, k) if self.stateful else {}
         values = dict(s_pre=s_pre[:, None], s_post=s_post[None, :], p_post=p_post[None, :], w=w, **state)
         f = self.rule.numpy("weight", parameter_set, k)
-        return np.broadcast_to(f(self._draw(parameter_set, k, w.shape), **values), w.shape)
+        return fill(f(self._draw(parameter_set, k, w.shape), **values), w.shape)
 
     def event(self, params, parameter_set, k, dw, s_pre, s_post, p_post, nonnegative):
         """A synapse set's learning event with state: the state moves, the weight is expressed."""
@@ -160,7 +161,7 @@ class _Declared:
             params.synapse_state[(parameter_set, h)][k] = a
 
     def bias(self, s, p, b):
-        return np.broadcast_to(self.rule.numpy("bias")(s=s, p=p, b=b), b.shape)
+        return fill(self.rule.numpy("bias")(s=s, p=p, b=b), b.shape)
 
 
 #: the papers' delta rule (its declaration): made once, not per example (the reference calls for a rule

@@ -35,6 +35,7 @@ from ..model import (
     sample_in_order,
     sigmoid,
 )
+from ..model.expressions import fill
 from .base import Chunk, EngineBase
 
 #: most examples per chunk (the chunk's uniforms are drawn at once, per machine and sample)
@@ -277,7 +278,7 @@ class VectorisedEngine(EngineBase):
         out = rule.numpy("weight", name, k)(
             draw, s_pre=s_pre[:, 0, :, None], s_post=s_post[:, 0, None, :], p_post=p_post[:, 0, None, :], w=W, **state
         )
-        return np.broadcast_to(out, W.shape)
+        return fill(out, W.shape)
 
     def _declared_event(self, P, name, k, dW, s_pre, s_post, p_post, learn, purpose, nonnegative=False):
         """A weight set's update by the declared rule: ``w += dW`` (``learn``),
@@ -296,7 +297,7 @@ class VectorisedEngine(EngineBase):
 
     def _bias_rule(self, s, p, b):
         """The declared bias rule of every machine: (N, 1, n)."""
-        return np.broadcast_to(self.circuit.plasticity.numpy("bias")(s=s, p=p, b=b), np.broadcast(s, b).shape)
+        return fill(self.circuit.plasticity.numpy("bias")(s=s, p=p, b=b), np.broadcast_shapes(np.shape(s), np.shape(b)))
 
     def _mask(self, pts, kind, k):
         if all((kind, k) not in pt.lesions for pt in pts):

@@ -128,6 +128,14 @@ def stochastic_round(x, u):
     return np.where(x == f, f, np.floor(x + u))
 
 
+def fill(out, shape: tuple):
+    """An expression's value over a whole array of ``shape``: as it is when it
+    has that shape (the common case, checked first: ``np.broadcast_to``
+    costs microseconds per call, and the NumPy engines call this per
+    example), else broadcast (read-only)."""
+    return out if np.shape(out) == shape else np.broadcast_to(out, shape)
+
+
 def on_arrays(tree: ast.Expression, key: str, quiet: bool = False):
     """``f(draw=None, **arrays)``: a checked and renamed expression compiled
     once, evaluated on NumPy arrays (``draw(c)``: the uniforms of its c-th
