@@ -31,6 +31,7 @@ __all__ = [
     "capabilities",
     "planned_chunk",
     "ladder_chunk",
+    "history_chunk",
     "CHUNK_LADDER",
     "ENGINES",
     "DEVICES",
@@ -62,12 +63,20 @@ register(
 register(
     "brian2",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the Brian2 circuit", brian2=True, lateral=True, event=True),
+    Capabilities("the Brian2 circuit", brian2=True, lateral=True, event=True, history_per_chunk=True),
 )
 register(
     "spiking",
     "hm_neuro.engines.brian2.engine:Brian2Engine",
-    Capabilities("the spiking Brian2 circuit", brian2=True, spiking=True, rules=False, lateral=True, uniforms=False),
+    Capabilities(
+        "the spiking Brian2 circuit",
+        brian2=True,
+        spiking=True,
+        rules=False,
+        lateral=True,
+        uniforms=False,
+        history_per_chunk=True,
+    ),
 )
 
 
@@ -105,6 +114,21 @@ def ladder_chunk(options: EngineOptions, n_examples: int) -> int | None:
     if n_examples > 2 * CHUNK_LADDER[-1]:
         return None
     return next(c for c in CHUNK_LADDER if c >= min(n_examples, CHUNK_LADDER[-1]))
+
+
+def history_chunk(options: EngineOptions, chunk: int) -> int:
+    """``chunk``, or the longest chunk below it that keeps the weight history
+    at every multiple of ``record_every`` where the engine records it
+    counted from each chunk's start (``history_per_chunk``): a multiple of
+    ``record_every``, or a divisor of it when shorter.  (A continued run
+    that starts off these multiples aligns its first chunk:
+    :meth:`hm_neuro.training.TrainingRun.next_chunk`.)"""
+    every = options.record_every
+    if not every or not CAPABILITIES[options.engine].history_per_chunk:
+        return chunk
+    if chunk >= every:
+        return chunk - chunk % every
+    return max(d for d in range(1, chunk + 1) if every % d == 0)
 
 
 def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:

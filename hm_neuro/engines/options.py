@@ -34,7 +34,11 @@ class Capabilities:
     sampling as arrays (the exact tests; the spiking circuit draws its own
     step by step); ``memory_bounded_chunks``: chunks cut to fit its uniform numbers in
     memory; ``seed_alone``: a machine's result depends on its seed alone
-    whatever the generator (otherwise: with the counter-based stream)."""
+    whatever the generator (otherwise: with the counter-based stream);
+    ``history_per_chunk``: the weight history is recorded every
+    ``record_every`` examples counted from each chunk's start (Brian2's
+    monitors), so a training aligns its chunks on ``record_every``
+    (:func:`hm_neuro.engines.history_chunk`)."""
 
     title: str
     brian2: bool = False
@@ -46,6 +50,7 @@ class Capabilities:
     uniforms: bool = True
     memory_bounded_chunks: bool = False
     seed_alone: bool = False
+    history_per_chunk: bool = False
 
 
 #: engine name -> its :class:`Capabilities` (filled by :func:`hm_neuro.engines.register`)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .. import interrupts
 from ..checks import Integer, check
-from ..engines import EngineOptions, capabilities, ladder_chunk, make_engine, planned_chunk
+from ..engines import EngineOptions, capabilities, history_chunk, ladder_chunk, make_engine, planned_chunk
 from ..errors import bad
 from ..model import NO_PERTURBATION, WAKE_SLEEP, Circuit, Parameters, diverged
 from ..seeds import tree
@@ -282,7 +282,7 @@ def _planned(opts: EngineOptions, circuit: Circuit, n_examples: int, N: int) -> 
     max_chunk = planned_chunk(opts, circuit, N)  # the vectorised engine's uniforms: chunks that fit in memory
     # a compiled build serves runs of other lengths: interactive runs share the build of a ladder's chunk
     chunk = ladder_chunk(opts, n_examples) or plan_chunks(n_examples, max_chunk)
-    return opts.replace(chunk=chunk, device=opts.resolved_device)
+    return opts.replace(chunk=history_chunk(opts, chunk), device=opts.resolved_device)
 
 
 def data_rows_for(streams, engine: str) -> int:
@@ -404,6 +404,12 @@ class TrainingRun:
         m, p, N = self.machines, self.progress, len(self.params)
         done = p.done
         n = min(eng.chunk, self.n_examples - done)
+        if eng.record_every and capabilities(eng).history_per_chunk:
+            # a history counted from each chunk's start: chunks start on multiples of record_every
+            # (or of the chunk, when shorter), so a continued run's first chunk ends on one
+            off = (self.start + done) % min(eng.chunk, eng.record_every)
+            if off:
+                n = min(n, min(eng.chunk, eng.record_every) - off)
         rows = [s.take(n, r) for s, r in zip(m.streams, m.data_rngs)]
         gates = [schedule_gates(sch, done, done + n) for sch in m.schedules]
         for k in range(N):

@@ -126,6 +126,7 @@ class PopulationNetwork:
         """Every weight and bias recorded every ``record_every`` examples
         (a ``StateMonitor`` each, before the example's first operation)."""
         self.history_monitors = {}
+        self.record_every = record_every
         if record_every:
             clock = stable_clock(record_every * self.example_duration, "history_clock")
             for name, obj, var in self.parameter_objects():
@@ -404,7 +405,8 @@ class PopulationNetwork:
             return [], [{} for _ in range(self.n_machines)]
         any_mon = next(iter(self.history_monitors.values()))
         steps = np.round(np.asarray(any_mon.t_[:]) / float(self.example_duration)).astype(int)
-        keep = steps < m
+        # counted from the chunk's start: only the multiples of record_every of the whole run are the history's
+        keep = (steps < m) & ((offset + steps) % self.record_every == 0)
         seen = (offset + steps[keep]).tolist()
         snaps = [{} for _ in range(self.n_machines)]
         for name, _, var in self.parameter_objects():
