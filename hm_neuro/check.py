@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .engines import make_engine
+from .engines import capabilities, make_engine
 from .engines.reference import train as reference_train
 from .measures import hidden_states
 from .model import (
@@ -213,11 +213,12 @@ def mean_update_errors(total, eps: float, mean, second, M: int):
     return err / np.maximum(se, 1e-6 / EXPECTATION_SE)
 
 
-def run_both(
-    circuit: Circuit, device: str, seed: int = 0, n: int = 2000, perturbation=None, propagation: str = "summed"
-):
-    """The reference and the Brian2 circuit on the same data, uniforms and
-    schedule: (initial, reference, brian2 parameters, reference samples, brian2 samples)."""
+def run_both(circuit: Circuit, options: dict, seed: int = 0, n: int = 2000, perturbation=None):
+    """The reference and an engine (``options``: :func:`make_engine`'s, e.g.
+    ``{"engine": "brian2", "device": "numpy", "propagation": "event"}``) on
+    the same data, uniforms and schedule: (initial, reference, engine
+    parameters, reference samples, engine samples).  Every engine that takes
+    the uniforms of sampling as arrays (``Capabilities.uniforms``) runs."""
     perturbation = perturbation or NO_PERTURBATION
     rng = np.random.default_rng(seed)
     p0 = random_parameters(circuit, rng, scale=0.5)
@@ -229,11 +230,10 @@ def run_both(
     ref_samples = reference_train(
         ref, circuit, data, u, wg, sg, record_samples=True, perturbation=perturbation, rounding=rounding
     )
-    with make_engine(
-        circuit, "brian2", device=device, chunk=n, external_uniforms=True, record_spikes=True, propagation=propagation
-    ) as eng:
-        b2p, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u, perturbation=perturbation)
-    return p0, ref, b2p, ref_samples, (extras["wake"], extras["sleep"])
+    external = {"external_uniforms": True} if capabilities(options["engine"]).brian2 else {}
+    with make_engine(circuit, **options, chunk=n, record_spikes=True, **external) as eng:
+        got, extras = eng.run(p0, data, seed=seed, wake_gate=wg, sleep_gate=sg, uniforms=u, perturbation=perturbation)
+    return p0, ref, got, ref_samples, (extras["wake"], extras["sleep"])
 
 
 def sample_mismatch(ref_samples, b2_samples) -> str | None:
@@ -258,7 +258,7 @@ class Result:
 
 def exact_check(name: str, circuit: Circuit, device: str, propagation: str = "summed", n: int = 2000) -> Result:
     t0 = time.perf_counter()
-    p0, ref, b2p, rs, bs = run_both(circuit, device, n=n, propagation=propagation)
+    p0, ref, b2p, rs, bs = run_both(circuit, {"engine": "brian2", "device": device, "propagation": propagation}, n=n)
     diff = b2p.max_abs_difference(ref)
     mismatch = sample_mismatch(rs, bs)
     learned = ref.max_abs_difference(p0) > 0.1

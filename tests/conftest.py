@@ -89,6 +89,7 @@ def backends(
     slow=(),
     cython: bool = False,
     event: bool = False,
+    event_numpy: bool = False,
     reference: bool = True,
     without: str | None = None,
 ) -> list:
@@ -103,7 +104,8 @@ def backends(
     of others in the slow tier; ``cython``: Brian2 engines on the cython
     device too (slow tier: ~40 code objects compile); ``event``: engines
     declaring event-driven propagation on cpp_standalone with it too
-    (``<name>-cpp-event``); ``reference``: include the NumPy reference
+    (``<name>-cpp-event``), and (``event_numpy``) on the numpy device
+    (``<name>-numpy-event``); ``reference``: include the NumPy reference
     (False in tests that hold the others to it); ``without``: a capability
     the engine must not declare (``"spiking"``: the binary circuits)."""
     from hm_neuro.engines import CAPABILITIES
@@ -119,6 +121,8 @@ def backends(
             continue
         base = {"engine": name, **({"spiking": Spiking(**BRIDGE)} if can.spiking else {})}
         out.append(pytest.param({**base, "device": "numpy"}, id=f"{name}-numpy"))
+        if event_numpy and can.event:
+            out.append(pytest.param({**base, "device": "numpy", "propagation": "event"}, id=f"{name}-numpy-event"))
         if compiled:
             cpp = {**base, "device": "cpp_standalone"}
             variants = [(cpp, f"{name}-cpp")]

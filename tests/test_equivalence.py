@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from conftest import (
     assert_mean_update,
+    backends,
     expected_sleep_update,
     expected_wake_update,
     make_circuit,
@@ -56,9 +57,22 @@ def circuits():
 
 CIRCUITS = circuits()
 
+#: every engine that takes the uniforms of sampling as arrays (conftest.backends, from the engine registry):
+#: the vectorised engine and the Brian2 circuit on its numpy target and compiled, summed and event-driven;
+#: in the slow tier the event-driven build (~1 min to compile) and Cython (~40 code objects on a cold cache)
+EXACT = backends(
+    need="uniforms",
+    compiled=True,
+    event=True,
+    event_numpy=True,
+    cython=True,
+    reference=False,
+    slow=("brian2-cpp-event",),
+)
 
-def run_both(circuit, device, seed=0, n=N_EXAMPLES, perturbation=None, propagation="summed"):
-    return check.run_both(circuit, device, seed=seed, n=n, perturbation=perturbation, propagation=propagation)
+
+def run_both(circuit, options, seed=0, n=N_EXAMPLES, perturbation=None):
+    return check.run_both(circuit, options, seed=seed, n=n, perturbation=perturbation)
 
 
 def assert_exact(p0, ref, b2p, ref_samples, b2_samples):
@@ -68,14 +82,14 @@ def assert_exact(p0, ref, b2p, ref_samples, b2_samples):
     assert ref.max_abs_difference(p0) > 0.1  # something was learned
 
 
-@pytest.mark.parametrize("propagation", ["summed", "event"])
+@pytest.mark.parametrize("options", EXACT)
 @pytest.mark.parametrize("name", list(CIRCUITS))
-def test_exact_on_brian2_numpy_target(name, propagation):
+def test_exact(name, options):
     circuit = CIRCUITS[name]
-    p0, ref, b2p, rs, bs = run_both(circuit, "numpy", propagation=propagation)
-    assert_exact(p0, ref, b2p, rs, bs)
+    p0, ref, got, rs, bs = run_both(circuit, options)
+    assert_exact(p0, ref, got, rs, bs)
     for k in circuit.nonnegative_generative_weights_into:
-        assert b2p.generative_weights[k].min() >= 0.0
+        assert got.generative_weights[k].min() >= 0.0
 
 
 def cortical_perturbation(circuit, rng):
@@ -95,19 +109,11 @@ def cortical_perturbation(circuit, rng):
 STANDALONE = [needs_compiler, pytest.mark.standalone]
 
 
-@pytest.mark.parametrize(
-    "device,propagation",
-    [
-        ("numpy", "summed"),
-        ("numpy", "event"),
-        pytest.param("cpp_standalone", "summed", marks=STANDALONE),
-        pytest.param("cpp_standalone", "event", marks=STANDALONE + [pytest.mark.slow]),
-    ],
-)  # 2 min compile
-def test_exact_with_lesions_and_clamps(device, propagation):
+@pytest.mark.parametrize("options", EXACT)
+def test_exact_with_lesions_and_clamps(options):
     circuit = CIRCUITS["four-hidden"]
     pt = cortical_perturbation(circuit, np.random.default_rng(9))
-    p0, ref, b2p, rs, bs = run_both(circuit, device, perturbation=pt, propagation=propagation)
+    p0, ref, b2p, rs, bs = run_both(circuit, options, perturbation=pt)
     assert_exact(p0, ref, b2p, rs, bs)
     clamp = pt.clamps[3]
     for phase in (0, 1):  # the clamped layer keeps its state in both phases
@@ -139,26 +145,6 @@ def bars_start(seed):
     return circuit, random_parameters(circuit, rng), (rng.random((50, 16)) < 0.3).astype(float)
 
 
-@needs_compiler
-@pytest.mark.standalone
-@pytest.mark.parametrize(
-    "name", ["16-8-1", "16-8-1-unconstrained", "64-16-16-4", "four-hidden"] + (["user"] if "user" in CIRCUITS else [])
-)
-def test_exact_on_cpp_standalone(name):
-    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cpp_standalone")
-    assert_exact(p0, ref, b2p, rs, bs)
-
-
-@needs_compiler
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["16-8-1", "64-16-16-4"])
-def test_exact_on_cpp_standalone_event_driven(name):
-    """Slow: an event-driven build compiles in ~1 min (the four-hidden
-    circuit with lesions and clamps runs in CI)."""
-    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cpp_standalone", propagation="event")
-    assert_exact(p0, ref, b2p, rs, bs)
-
-
 def test_event_driven_propagation_refuses_negative_constrained_weights():
     from hm_neuro.errors import HMError
 
@@ -175,15 +161,6 @@ def test_automatic_propagation_is_chosen_by_size():
     assert choose_propagation(CIRCUITS["16-8-1"]) == "summed"
     assert choose_propagation(CIRCUITS["64-16-16-4"]) == "summed"
     assert choose_propagation(make_circuit([784, 200, 200])) == "event"
-
-
-@needs_compiler
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(CIRCUITS))
-def test_exact_on_cython(name):
-    """Slow: Cython compiles ~40 code objects on a cold cache (5 min per circuit here)."""
-    p0, ref, b2p, rs, bs = run_both(CIRCUITS[name], "cython")
-    assert_exact(p0, ref, b2p, rs, bs)
 
 
 @needs_compiler
@@ -211,9 +188,9 @@ def _assert_mean_update(total, eps, mean, second):
     assert_mean_update(total, eps, mean, second, M)
 
 
-@pytest.mark.parametrize("engine", ["reference", "brian2-numpy"])
+@pytest.mark.parametrize("options", backends(without="spiking"))  # the spiking circuit's: test_spiking
 @pytest.mark.parametrize("phase", ["wake", "sleep"])
-def test_mean_update_matches_delta_rule_expectation(engine, phase):
+def test_mean_update_matches_delta_rule_expectation(options, phase):
     """With eps = 1e-9 the weights move ~2e-5 over M examples, so every
     example is a single update from (practically) the same weights: the
     summed change / (eps M) is the sample mean of M independent updates."""
@@ -223,12 +200,11 @@ def test_mean_update_matches_delta_rule_expectation(engine, phase):
     d = np.array([1.0, 0.0, 1.0, 1.0])
     data = np.tile(d, (M, 1))
     wg, sg = (np.ones(M), np.zeros(M)) if phase == "wake" else (np.zeros(M), np.ones(M))
-    if engine == "reference":
-        p1 = p0.copy()
-        reference.train(p1, c, data, Uniforms.draw(c, M, rng), wg, sg)
-    else:
-        with make_engine(c, "brian2", device="numpy", chunk=M) as eng:
-            p1, _ = eng.run(p0, data, seed=8, wake_gate=wg, sleep_gate=sg)
+    half = M // 2  # two chunks: the vectorised engine's uniforms of a chunk must fit in memory
+    with make_engine(c, **options, chunk=half) as eng:
+        p1 = p0
+        for t in (0, half):
+            p1, _ = eng.run(p1, data[:half], seed=8, wake_gate=wg[:half], sleep_gate=sg[:half], offset=t)
     if phase == "wake":
         mean, second = expected_wake_update(p0, c, d)
         totals = [a - b for a, b in zip(p1.generative_weights, p0.generative_weights)]
@@ -324,8 +300,8 @@ def test_learning_on_bars_reaches_the_same_kl_distribution():
     compare_learning(kls["numpy"], kls["brian2"])
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=STANDALONE)])
-def test_exact_with_the_data_as_a_table_of_rows(device):
+@pytest.mark.parametrize("options", backends(need="brian2", without="spiking", compiled=True, reference=False))
+def test_exact_with_the_data_as_a_table_of_rows(options):
     """The data handed to the circuit as a table of the chunk's distinct rows
     and one row index per example (EngineOptions.data_rows) is the same data:
     the circuit still equals the reference sample for sample."""
@@ -339,7 +315,7 @@ def test_exact_with_the_data_as_a_table_of_rows(device):
     ref = p0.copy()
     ref_samples = reference.train(ref, circuit, data, u, wg, sg, record_samples=True)
     with make_engine(
-        circuit, "brian2", device=device, chunk=N_EXAMPLES, external_uniforms=True, record_spikes=True, data_rows=2048
+        circuit, **options, chunk=N_EXAMPLES, external_uniforms=True, record_spikes=True, data_rows=2048
     ) as eng:
         b2p, extras = eng.run(p0, data, seed=0, wake_gate=wg, sleep_gate=sg, uniforms=u)
         assert check.sample_mismatch(ref_samples, (extras["wake"], extras["sleep"])) is None
@@ -349,7 +325,7 @@ def test_exact_with_the_data_as_a_table_of_rows(device):
         r"holds 2 \(EngineOptions.data_rows\)"
     )
     with pytest.raises(HMError, match=expected):
-        with make_engine(circuit, "brian2", device="numpy", chunk=3, data_rows=2) as small:
+        with make_engine(circuit, **options, chunk=3, data_rows=2) as small:
             small.run(p0, np.eye(16)[:3], seed=0)
 
 
