@@ -16,3 +16,8 @@ def run_cli(*args, cwd=None, env=None, preexec_fn=None, timeout=600):
         preexec_fn=preexec_fn,
         timeout=timeout,
     )
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -36,7 +36,9 @@ def run(args):
     stream = stream_for(args.data, circuit, args.p_vertical)
     data = stream.take(args.examples, np.random.default_rng(check_seed(args.seed)))
     frozen = np.zeros(args.examples)  # the trained machine perceives and dreams; nothing learns
-    options = {"device": args.device} if capabilities(args.engine).brian2 else {}
+    # Brian2's numpy device unless given (a --device given to a NumPy engine is refused by the engine's options)
+    device = args.device if args.device is not None else "numpy" if capabilities(args.engine).brian2 else None
+    options = {} if device is None else {"device": device}
     if spiking is not None:
         options["spiking"] = spiking
     with make_engine(circuit, args.engine, chunk=args.examples, record_spikes=True, **options) as eng:
@@ -71,7 +73,7 @@ def add_options(e):
         default="spiking",
         help="spiking (spike times), brian2 or numpy (unit states per example); default spiking",
     )
-    e.add_argument("--device", choices=DEVICES, default="numpy", help="Brian2 device; default numpy")
+    e.add_argument("--device", choices=DEVICES, help="Brian2 device; default numpy")
     e.add_argument("--seed", type=int, default=0)
     add_p_vertical(e)
     add_spiking_options(e)
