@@ -44,7 +44,7 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
     exactly the uninterrupted result, no build folder left behind; a resume
     with changed options is refused and leaves the checkpoint as it was."""
     cpp = "cpp_standalone" in engine
-    examples, chunk = (400_000, 20_000) if cpp else (4_000, 500) if "brian2" in engine else (10_000, 500)
+    examples, chunk = (400_000, 20_000) if cpp else (2_000, 250) if "brian2" in engine else (10_000, 500)
     base = ["train", "--data", "bars", "--examples", str(examples), "--chunk", str(chunk), "--seed", "5", "-q", *engine]
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     os.mkdir(tmp_path / "tmp")

@@ -188,8 +188,8 @@ def test_a_declared_rule_equals_the_reference_exactly(options, rule, rng):
         learning_rates={"generative_weights": [0.2, 0.03], "recognition_biases": [0.07, 0.01]}, plasticity=rule
     )
     p0 = random_parameters(circuit, rng, scale=0.7)
-    data = (rng.random((600, 6)) < 0.4).astype(float)
-    gate = (np.arange(600) % 4 < 2) * 1.0
+    data = (rng.random((300, 6)) < 0.4).astype(float)
+    gate = (np.arange(300) % 4 < 2) * 1.0
     lesion = Perturbation(lesions={("recognition", 0): (rng.random((6, 4)) < 0.7) * 1.0})
     kw = {"wake_gate": gate, "perturbation": lesion}
     ref = _run(circuit, {"engine": "numpy"}, p0, data, 7, **kw)
