@@ -21,3 +21,12 @@ def run_cli(*args, cwd=None, env=None, preexec_fn=None, timeout=600):
 def snapshot(folder):
     """Every file under ``folder`` with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def per_layer_precision():
+    """A grid per weight set (issue 36): 6 bits over each set's own range."""
+    from hm_neuro.model import Grid, Precision
+
+    return Precision(
+        [Grid(6, (0, 20)), Grid(6, (-5, 5))], [Grid(6, (-3, 11)), Grid(6, (-5, 5))], None, name="per-layer"
+    )
