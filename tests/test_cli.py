@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import backends, cli_args
 
 from hm_neuro.cli import main
 
@@ -93,7 +94,9 @@ def _read_model(path):
     return {k: z[k] for k in z.files if "weights" in k or "biases" in k}
 
 
-@pytest.mark.parametrize("engine", [["--engine", "numpy"], ["--engine", "brian2", "--device", "numpy"]])
+@pytest.mark.parametrize(
+    "engine", [pytest.param(cli_args(o.values[0]), id=o.id) for o in backends(without="spiking")]
+)  # every binary engine on its NumPy device (compiled: test_hostile's Ctrl-C, test_interrupts)
 def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
     """Really kill a training process mid-run, resume it, compare with a run
     never interrupted."""

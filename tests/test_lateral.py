@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import assert_mean_update, backends, make_circuit, needs_compiler
+from conftest import assert_mean_update, backends, make_circuit
 
 from hm_neuro.errors import HMError
 from hm_neuro.measures import exact_free_energy, exact_log2_prob, exact_summary
@@ -291,17 +291,16 @@ def test_a_population_of_lateral_machines_equals_the_reference_machine_by_machin
             np.testing.assert_allclose(e["history"][name], ref_extras["history"][name], atol=1e-12)
 
 
-def _rule_cases():
-    """Every rule beyond the papers' on the numpy target; reweighted:3 (copies,
-    the importance population, the wake-phase Q update) compiled in the slow tier."""
-    for rule in ("wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"):
-        yield pytest.param(rule, "numpy", id=f"{rule}-numpy")
-    marks = [needs_compiler, pytest.mark.standalone, pytest.mark.slow]
-    yield pytest.param("reweighted:3", "cpp_standalone", marks=marks, id="reweighted:3-cpp_standalone")
+#: every engine of the rules beyond the papers' but the vectorised one they are held to (conftest.backends);
+#: compiled (reweighted:3's copies, importance population and wake-phase Q update) in the slow tier
+LATERAL_RULE_ENGINES = [
+    o for o in backends("rules", compiled=True, slow_compiled=True, reference=False) if o.id != "vectorised"
+]
 
 
-@pytest.mark.parametrize("rule, device", list(_rule_cases()))
-def test_every_rule_on_the_brian2_circuit_with_lateral_connections_equals_the_vectorised_engine(rule, device, rng):
+@pytest.mark.parametrize("options", LATERAL_RULE_ENGINES)
+@pytest.mark.parametrize("rule", ["wake-sleep:3", "reweighted:3", "reweighted:2:wake", "reweighted:1"])
+def test_every_rule_on_the_brian2_circuit_with_lateral_connections_equals_the_vectorised_engine(rule, options, rng):
     """K wake samples and S fantasies each fired in its order (copies of the
     running logits), reweighted:K's importance weights from the lateral P and
     Q, the lateral rule weighted by them (and the wake-phase Q update on the
@@ -319,7 +318,7 @@ def test_every_rule_on_the_brian2_circuit_with_lateral_connections_equals_the_ve
     vec = make_engine(c, "vectorised", chunk=n, n_machines=2, rule=rule)
     args = dict(uniforms=[vec.draw(n, rng) for _ in range(2)], perturbation=pts)
     want, _ = vec.run_population(params, data, [1, 2], **args)
-    with make_engine(c, "brian2", device=device, chunk=n, n_machines=2, rule=rule, external_uniforms=True) as eng:
+    with make_engine(c, **options, chunk=n, n_machines=2, rule=rule, external_uniforms=True) as eng:
         got, _ = eng.run_population(params, data, [1, 2], **args)
     for k in range(2):
         assert got[k].max_abs_difference(want[k]) <= 1e-12, f"machine {k}"

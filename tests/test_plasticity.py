@@ -127,15 +127,15 @@ def test_a_synapse_state_round_trips_through_a_circuit_file_and_a_model_file(tmp
     assert set(back.synapse_state) == set(r.params.synapse_state)
 
 
-@pytest.mark.parametrize("engine", ["numpy", "vectorised"])
-def test_the_chain_without_coupling_is_the_papers_machine(engine):
+@pytest.mark.parametrize("options", backends("plasticity", without="brian2"))  # 3,000 examples: NumPy engines
+def test_the_chain_without_coupling_is_the_papers_machine(options):
     """bars_consolidation with g = 0: u1 takes every update and is kept >= w_min
     (0 into the input), so the expressed weights are bars' exactly -- the
     state's clip at w_min is the circuit's constraint."""
     c = hm.load_circuit("bars_consolidation")
     c0 = c.replace(plasticity=dataclasses.replace(c.plasticity, constants={"g": 0.0, "c2": 4.0}))
-    a = hm.train(c0, hm.BarsStream(), 3000, seed=0, engine=engine, progress=False).params
-    b = hm.train(hm.load_circuit("bars"), hm.BarsStream(), 3000, seed=0, engine=engine, progress=False).params
+    a = hm.train(c0, hm.BarsStream(), 3000, seed=0, progress=False, **options).params
+    b = hm.train(hm.load_circuit("bars"), hm.BarsStream(), 3000, seed=0, progress=False, **options).params
     assert max(float(np.max(np.abs(x - y))) for x, y in zip(a.arrays().values(), b.arrays().values())) == 0.0
     assert a.synapse_state[("generative_weights", "u1")][0].min() == 0.0  # clipped at w_min, not below
 

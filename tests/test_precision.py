@@ -224,14 +224,14 @@ def test_stochastic_rounding_of_a_machines_update_is_unbiased_on_the_reference(p
     _assert_mean_is(np.array(after), _flat(expected[phase]), _steps(start, PRECISION))
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp_standalone", marks=needs_compiler)])
-def test_stochastic_rounding_is_unbiased_on_the_circuit(device):
+@pytest.mark.parametrize("options", backends("brian2", compiled=True, without="spiking"))
+def test_stochastic_rounding_is_unbiased_on_the_circuit(options):
     """400 machines of the same state and sampling numbers, each with its own
     rounding stream, one example learning in one phase (the other's gate at
     0): their mean is eq. 4's (eq. 7's) update."""
     start, expected, data, u, circuit = _one_update(PRECISION)
     N, on, off = 400, np.ones(1), np.zeros(1)
-    with hm.make_engine(circuit, "brian2", N, device=device, chunk=1, external_uniforms=True) as eng:
+    with hm.make_engine(circuit, n_machines=N, **options, chunk=1, external_uniforms=True) as eng:
         for phase, gates in (("wake", (on, off)), ("sleep", (off, on))):
             out, _ = eng.run_population(
                 [start] * N, [data] * N, list(range(N)), [gates[0]] * N, [gates[1]] * N, uniforms=[u] * N
