@@ -5,6 +5,7 @@ or at any place in a population, with any chunk length."""
 import json
 
 import pytest
+from conftest import backends
 
 import hm_neuro as hm
 from hm_neuro.engines.brian2.device import compiler_available
@@ -24,31 +25,18 @@ def reference():
     return trained(engine="numpy")
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"engine": "vectorised"},
-        {"engine": "brian2", "device": "numpy"},
-        pytest.param({"engine": "brian2", "device": "cpp_standalone"}, marks=needs_compiler),
-        pytest.param({"engine": "brian2", "device": "cython"}, marks=pytest.mark.slow),
-    ],
-    ids=lambda o: "/".join(o.values()),
-)
+#: every binary engine but the reference (conftest.backends; the spiking bridge's stream: test below)
+BINARY = backends(compiled=True, reference=False, without="spiking")
+
+
+@pytest.mark.parametrize("options", backends(compiled=True, cython=True, reference=False, without="spiking"))
 def test_one_seed_gives_the_references_weights_on_every_engine_without_predrawn_uniforms(reference, options):
     p = trained(**options)
     assert reference.max_abs_difference(p) <= 1e-12
     assert reference.max_abs_difference(trained(seed=6, engine="numpy")) > 0.1  # another seed: other weights
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"engine": "vectorised"},
-        {"engine": "brian2", "device": "numpy"},
-        pytest.param({"engine": "brian2", "device": "cpp_standalone"}, marks=needs_compiler),
-    ],
-    ids=lambda o: "/".join(o.values()),
-)
+@pytest.mark.parametrize("options", BINARY)
 def test_a_machine_is_the_same_alone_and_as_the_7th_of_16_with_another_chunk_length(options):
     n = 1500 if options.get("device") == "numpy" else 2000
     alone = trained(n, chunk=700, **options)  # chunks of 667, 667, 666 (padded)
