@@ -94,23 +94,23 @@ def test_lateral_weights_continue_exactly(options):
 
 
 @pytest.mark.parametrize("options", [e for e in ENGINES if e.id != "numpy"])
-@pytest.mark.parametrize("chunk", [300, 700])
+@pytest.mark.parametrize("chunk", [30, 70])
 def test_the_history_is_recorded_at_the_same_examples_as_the_references_whatever_the_chunk(options, chunk):
     """Every ``record_every`` examples of the run, not of each chunk (Brian2's
-    monitors count from a chunk's start: chunks of 700 or 300 against
-    record_every 500 once gave rows at 600, 1100, ...), with the reference's
-    values; a run continued from 1,700 examples too."""
+    monitors count from a chunk's start: chunks of 70 or 30 against
+    record_every 50 once gave rows at 60, 110, ...), with the reference's
+    values; a run continued from 170 examples too."""
     c = hm.load_circuit("bars")
-    kw = dict(progress=False, record_every=500, chunk=chunk)
-    ref = hm.train(c, hm.BarsStream(), 3000, seed=0, engine="numpy", **kw)
-    got = hm.train(c, hm.BarsStream(), 3000, seed=0, **kw, **options)
-    assert got.history_seen == ref.history_seen == list(range(0, 3001, 500))
+    kw = dict(progress=False, record_every=50, chunk=chunk)
+    ref = hm.train(c, hm.BarsStream(), 300, seed=0, engine="numpy", **kw)
+    got = hm.train(c, hm.BarsStream(), 300, seed=0, **kw, **options)
+    assert got.history_seen == ref.history_seen == list(range(0, 301, 50))
     assert got.history.keys() == ref.history.keys()
     for k in ref.history:
         np.testing.assert_allclose(got.history[k], ref.history[k], rtol=0, atol=1e-12, err_msg=k)
-    first = hm.train(c, hm.BarsStream(), 1700, seed=0, **kw, **options)
-    continued = hm.train(c, hm.BarsStream(), 1300, seed=0, params=first, **kw, **options)
-    assert continued.history_seen == [2000, 2500, 3000]
+    first = hm.train(c, hm.BarsStream(), 170, seed=0, **kw, **options)
+    continued = hm.train(c, hm.BarsStream(), 130, seed=0, params=first, **kw, **options)
+    assert continued.history_seen == [200, 250, 300]
     np.testing.assert_allclose(
         continued.history["recognition_weights_0"], ref.history["recognition_weights_0"][-3:], atol=1e-12
     )
