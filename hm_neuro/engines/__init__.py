@@ -117,18 +117,16 @@ def ladder_chunk(options: EngineOptions, n_examples: int) -> int | None:
 
 
 def history_chunk(options: EngineOptions, chunk: int) -> int:
-    """``chunk``, or the longest chunk below it that keeps the weight history
-    at every multiple of ``record_every`` where the engine records it
-    counted from each chunk's start (``history_per_chunk``): a multiple of
-    ``record_every``, or a divisor of it when shorter.  (A continued run
-    that starts off these multiples aligns its first chunk:
+    """``chunk``, or the longest multiple of ``record_every`` below it where
+    the engine records the weight history counted from each chunk's start
+    (``history_per_chunk``), so that every chunk starts on a multiple of
+    ``record_every``.  (A chunk shorter than ``record_every``, or a
+    continued run that starts off a multiple, is cut at the next multiple:
     :meth:`hm_neuro.training.TrainingRun.next_chunk`.)"""
     every = options.record_every
-    if not every or not CAPABILITIES[options.engine].history_per_chunk:
+    if not every or not CAPABILITIES[options.engine].history_per_chunk or chunk < every:
         return chunk
-    if chunk >= every:
-        return chunk - chunk % every
-    return max(d for d in range(1, chunk + 1) if every % d == 0)
+    return chunk - chunk % every
 
 
 def check_options(circuit: Circuit, options: EngineOptions) -> EngineOptions:

@@ -404,12 +404,13 @@ class TrainingRun:
         m, p, N = self.machines, self.progress, len(self.params)
         done = p.done
         n = min(eng.chunk, self.n_examples - done)
-        if eng.record_every and capabilities(eng).history_per_chunk:
-            # a history counted from each chunk's start: chunks start on multiples of record_every
-            # (or of the chunk, when shorter), so a continued run's first chunk ends on one
-            off = (self.start + done) % min(eng.chunk, eng.record_every)
-            if off:
-                n = min(n, min(eng.chunk, eng.record_every) - off)
+        every = eng.record_every
+        if every and capabilities(eng).history_per_chunk:
+            # a history counted from each chunk's start: every multiple of record_every starts a chunk
+            # (chunks are multiples of it, history_chunk; a shorter chunk, or a continued run's first, ends on one)
+            off = (self.start + done) % every
+            if off or eng.chunk < every:
+                n = min(n, every - off)
         rows = [s.take(n, r) for s, r in zip(m.streams, m.data_rngs)]
         gates = [schedule_gates(sch, done, done + n) for sch in m.schedules]
         for k in range(N):
