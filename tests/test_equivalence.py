@@ -1,8 +1,9 @@
 """The Brian2 circuit IS the wake-sleep algorithm: held to the NumPy reference.
 
-1. exact: fed the same pre-drawn uniform numbers, both engines produce the
-   same samples and (to rounding) the same weights, over wake-sleep,
-   wake-only, sleep-only and frozen epochs;
+1. exact: fed the same pre-drawn uniform numbers, the reference and every
+   engine that takes them (``EXACT``: conftest.backends, from the registry)
+   produce the same samples and (to rounding) the same weights, over
+   wake-sleep, wake-only, sleep-only and frozen epochs;
 2. in expectation: with independent random streams, the mean update of single
    wake (sleep) phases equals the delta rule's expectation computed by
    enumerating the hidden states, within 4.5 standard errors;
@@ -104,9 +105,6 @@ def cortical_perturbation(circuit, rng):
         },
         clamps={3: (np.arange(n[3]) % 2).astype(float)},
     ).validate(circuit)
-
-
-STANDALONE = [needs_compiler, pytest.mark.standalone]
 
 
 @pytest.mark.parametrize("options", EXACT)
