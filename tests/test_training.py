@@ -35,6 +35,20 @@ def test_chunks_split_evenly():
     assert plan_chunks(10, 100_000) == 10
 
 
+@pytest.mark.parametrize(
+    "chunk, every, planned",
+    [(700, 500, 500), (1000, 500, 1000), (65536, 1000, 65000), (300, 500, 300), (7, 13, 7), (500, 0, 500)],
+)
+def test_a_history_per_chunk_plans_chunks_of_multiples_of_record_every(chunk, every, planned):
+    """Engines that record the history from each chunk's start plan chunks of
+    a multiple of record_every (shorter ones are cut at its multiples as they
+    run); the others keep their chunk."""
+    from hm_neuro.engines import EngineOptions, history_chunk
+
+    assert history_chunk(EngineOptions.of("brian2", record_every=every), chunk) == planned
+    assert history_chunk(EngineOptions.of("vectorised", record_every=every), chunk) == chunk
+
+
 def test_sweeps_present_every_row_once_per_sweep(rng):
     rows = np.eye(5)
     s = SweepStream(rows)
