@@ -249,7 +249,7 @@ ENGINES = [e for e in backends(need="lateral", compiled=True, slow=("spiking-cpp
 
 
 #: the spiking circuit draws its own numbers step by step: held to the reference through the streams (below)
-@pytest.mark.parametrize("options", [e for e in ENGINES if "cpp" not in e.id and "spiking" not in e.id])
+@pytest.mark.parametrize("options", backends("lateral", without="spiking", reference=False))  # numpy devices
 def test_every_engine_equals_the_reference_with_shared_uniforms(options, rng):
     """Pre-drawn uniform numbers: every sample and every update the reference's."""
     from hm_neuro.engines import make_engine
