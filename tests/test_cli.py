@@ -10,20 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import backends, cli_args
+from helpers import run_cli
 
 from hm_neuro.cli import main
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "hm_neuro.cli", *args], capture_output=True, text=True, cwd=cwd)
-
-
 def test_train_numpy_then_evaluate_json_prints_exact_kl(tmp_path):
     model = tmp_path / "bars.npz"
-    r = run("train", "--engine", "numpy", "--examples", "3000", "--seed", "1", "--out", str(model), "-q")
+    r = run_cli("train", "--engine", "numpy", "--examples", "3000", "--seed", "1", "--out", str(model), "-q")
     assert r.returncode == 0, r.stderr
     assert model.exists()
-    r = run("evaluate", "--model", str(model), "--json", "--samples", "20")
+    r = run_cli("evaluate", "--model", str(model), "--json", "--samples", "20")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["examples_seen"] == 3000
@@ -81,11 +78,11 @@ def test_user_data_file_and_schedule(tmp_path, rng):
 
 
 def test_help_explains_every_subcommand():
-    r = run("--help")
+    r = run_cli("--help")
     assert r.returncode == 0
     for cmd in ("train", "evaluate", "reproduce"):
         assert cmd in r.stdout
-    r = run("train", "--help")
+    r = run_cli("train", "--help")
     assert "--record-every" in r.stdout and "examples:" in r.stdout
 
 
@@ -121,7 +118,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
         *engine,
     ]
     ref = tmp_path / "ref.npz"
-    assert run(*base, "--out", str(ref)).returncode == 0
+    assert run_cli(*base, "--out", str(ref)).returncode == 0
     out = tmp_path / "m.npz"
     ckpt = tmp_path / "m.checkpoint.npz"
     proc = subprocess.Popen(
@@ -137,7 +134,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, engine):
     proc.wait()
     assert not out.exists(), "the run finished before it could be killed: make it longer"
     assert ckpt.exists()
-    r = run(*base, "--checkpoint-every", "500", "--resume", "--out", str(out))
+    r = run_cli(*base, "--checkpoint-every", "500", "--resume", "--out", str(out))
     assert r.returncode == 0, r.stderr
     a, b = _read_model(ref), _read_model(out)
     assert a.keys() == b.keys()
@@ -178,10 +175,10 @@ def test_resume_with_other_options_is_refused(tmp_path):
         [],
         {},
     )
-    r = run(*base, "--resume")
+    r = run_cli(*base, "--resume")
     assert r.returncode == 2
     assert re.search(r"checkpoint .*m\.checkpoint\.npz: was made with a different seed \(99; this run: '0'\)", r.stderr)
-    r = run(*base[:-1], str(tmp_path / "other.npz"), "--resume")
+    r = run_cli(*base[:-1], str(tmp_path / "other.npz"), "--resume")
     assert r.returncode == 2 and "--resume: no checkpoint to resume from" in r.stderr
 
 

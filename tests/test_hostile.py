@@ -16,11 +16,6 @@ import pytest
 from conftest import backends, cli_args, needs_compiler
 from helpers import run_cli
 
-
-def run(*args, cwd=None, env=None):
-    return run_cli(*args, cwd=cwd, env=env)
-
-
 # ------------------------------------------------------------------ interrupts
 
 
@@ -49,7 +44,7 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     os.mkdir(tmp_path / "tmp")
     ref = tmp_path / "ref.npz"
-    r = run(*base, "--out", str(ref), env=env)
+    r = run_cli(*base, "--out", str(ref), env=env)
     assert r.returncode == 0, r.stderr
     out, ckpt = tmp_path / "m.npz", tmp_path / "m.checkpoint.npz"
     proc = subprocess.Popen(
@@ -73,13 +68,13 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
     saved = ckpt.read_bytes()
 
     for changed in (["--p-vertical", "0.5"], ["--p-vertical", str(2 / 3 + 1e-9)], ["--seed", "6"]):
-        r = run(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
+        r = run_cli(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
         assert r.returncode == 2 and "different" in r.stderr, r.stderr
-    r = run(*base, "--checkpoint-every", str(chunk), "--out", str(out), env=env)
+    r = run_cli(*base, "--checkpoint-every", str(chunk), "--out", str(out), env=env)
     assert r.returncode == 2 and "--resume" in r.stderr, r.stderr  # a plain re-run keeps the progress
     assert ckpt.read_bytes() == saved
 
-    r = run(*base, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
+    r = run_cli(*base, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
     assert r.returncode == 0, r.stderr
     a, b = _arrays(ref), _arrays(out)
     assert a.keys() == b.keys()
@@ -138,7 +133,7 @@ def test_a_cpp_checkpoint_resumed_where_there_is_no_compiler_is_refused_by_name(
     bare.mkdir()
     os.symlink(sys.executable, bare / "python")
     env = dict(os.environ, PATH=str(bare), CXX=str(tmp_path / "no-compiler"))
-    r = run(*args, "--resume", env=env)
+    r = run_cli(*args, "--resume", env=env)
     assert r.returncode == 2, r.stderr
     assert re.search(
         r"hm-neuro train: error: checkpoint .*m\.checkpoint\.npz: was made with a different device "
