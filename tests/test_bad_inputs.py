@@ -1,7 +1,7 @@
 """Bad input to every command, as a hostile user gives it: one table per
 command (``tests/bad_inputs/``, a module per command).  Every case runs the
-command line in a subprocess in a folder that holds its input files, and
-checks the whole promise: exit status 2, one line on stderr naming the
+command line's ``main()`` in a folder that holds its input files (one case
+per command again in a subprocess, as a user runs it), and checks the whole promise: exit status 2, one line on stderr naming the
 option or file and the value, no traceback, every input byte-identical
 afterwards and no new file left behind.  Its classes are those of issues 13
 and 22 (outputs over inputs, outputs checked late, data names, sizes and
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from bad_inputs import TABLES
 from bad_inputs.writers import model_file
-from helpers import run_cli, snapshot
+from helpers import run_cli, run_cli_here, snapshot
 
 from hm_neuro.cli.main import COMMANDS
 
@@ -26,23 +26,44 @@ def test_every_command_has_a_table():
     assert sorted(TABLES) == sorted(COMMANDS)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(case, id=f"{command}-{case[0]}") for command, table in TABLES.items() for case in table]
-)
-def test_bad_input_one_line_exit_2_inputs_untouched(tmp_path, case):
-    _, setup, args, pattern, *extra = case
-    if setup is not None:
-        setup(tmp_path)
-    env = {**os.environ, **(extra[0] if extra else {})}
-    before = snapshot(tmp_path)
-    r = run_cli(*args, cwd=tmp_path, env=env)
+CASES = [pytest.param(case, id=f"{command}-{case[0]}") for command, table in TABLES.items() for case in table]
+
+
+def check_refusal(r, pattern, folder, before):
+    """The whole promise: exit 2, one line matching ``pattern``, no traceback,
+    the inputs byte-identical and nothing new (there or beside it)."""
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert len(lines) == 1, r.stderr
     assert re.search(pattern, lines[0]), lines[0]
-    assert snapshot(tmp_path) == before  # inputs byte-identical, nothing new
-    assert not (tmp_path.parent / "x").exists()
+    assert snapshot(folder) == before  # inputs byte-identical, nothing new
+    assert not (folder.parent / "x").exists()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_one_line_exit_2_inputs_untouched(tmp_path, case, monkeypatch, capsys):
+    """Every case through the command line's ``main()`` in this process."""
+    _, setup, args, pattern, *extra = case
+    if setup is not None:
+        setup(tmp_path)
+    before = snapshot(tmp_path)
+    r = run_cli_here(*args, cwd=tmp_path, env=extra[0] if extra else None, monkeypatch=monkeypatch, capsys=capsys)
+    check_refusal(r, pattern, tmp_path, before)
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(table[0], id=f"{command}-{table[0][0]}") for command, table in TABLES.items()]
+)
+def test_bad_input_as_a_user_runs_it(tmp_path, case):
+    """A case of every command as a user meets it: ``python -m hm_neuro.cli``
+    in a subprocess (the interpreter's exit status, its whole stderr)."""
+    _, setup, args, pattern, *extra = case
+    if setup is not None:
+        setup(tmp_path)
+    before = snapshot(tmp_path)
+    r = run_cli(*args, cwd=tmp_path, env={**os.environ, **(extra[0] if extra else {})})
+    check_refusal(r, pattern, tmp_path, before)
 
 
 def test_evaluate_json_is_valid_for_a_saturated_model(tmp_path):
