@@ -2,8 +2,9 @@
 command (``tests/bad_inputs/``, a module per command).  Every case runs the
 command line's ``main()`` in a folder that holds its input files (one case
 per command again in a subprocess, as a user runs it), and checks the
-whole promise: exit status 2, one line on stderr naming the option or file and the value, no traceback, every input byte-identical
-afterwards and no new file left behind.  Its classes are those of issues 13
+whole promise: exit status 2, one line on stderr naming the option or
+file and the value, no traceback, every input byte-identical afterwards
+and no new file left behind.  Its classes are those of issues 13
 and 22 (outputs over inputs, outputs checked late, data names, sizes and
 numbers, model, history and text files, results read back, empty values,
 unreadable files).
