@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from conftest import backends, cli_args, needs_compiler
-from helpers import run_cli
+from helpers import run_cli, run_cli_here
 
 # ------------------------------------------------------------------ interrupts
 
@@ -33,7 +33,7 @@ ENGINES = [
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
+def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, monkeypatch, capsys):
     """A real SIGINT (Ctrl-C) or SIGTERM (kill, batch schedulers) to a running
     training: exit 130 / 143 with one line, a checkpoint that resumes to
     exactly the uninterrupted result, no build folder left behind; a resume
@@ -67,10 +67,12 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig):
     assert os.listdir(tmp_path / "tmp") == []  # no build or debug folder left
     saved = ckpt.read_bytes()
 
+    # the refusals in this process (they refuse before any engine is built)
+    here = dict(cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     for changed in (["--p-vertical", "0.5"], ["--p-vertical", str(2 / 3 + 1e-9)], ["--seed", "6"]):
-        r = run_cli(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
+        r = run_cli_here(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), **here)
         assert r.returncode == 2 and "different" in r.stderr, r.stderr
-    r = run_cli(*base, "--checkpoint-every", str(chunk), "--out", str(out), env=env)
+    r = run_cli_here(*base, "--checkpoint-every", str(chunk), "--out", str(out), **here)
     assert r.returncode == 2 and "--resume" in r.stderr, r.stderr  # a plain re-run keeps the progress
     assert ckpt.read_bytes() == saved
 
