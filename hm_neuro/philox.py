@@ -159,7 +159,10 @@ def _one_machine(key_lo, key_hi, step, unit, group, purpose):
     return to_unit_interval(words).reshape(np.broadcast_shapes(unit.shape, *(a.shape for a in args)))
 
 
-#: steps per table of :func:`_from_table`, and the most tables kept
+#: steps of a key's first table of :func:`_from_table`, the most steps of
+#: one (each table of a key twice its previous one's: a run of 20 examples
+#: makes 16 + 32 steps, not 256), and the most tables kept
+TABLE_FIRST_STEPS = 16
 TABLE_STEPS = 256
 MAX_TABLES = 512
 #: the most elements (machines x units) a table is made for: a table costs a
@@ -194,26 +197,43 @@ def _from_table(key_lo, key_hi, step, unit, group, purpose):
     s, g, p = int(s), int(g) & 0xFFFFFFFF, int(p) & 0xFFFFFFFF
     name = (lo.tobytes(), hi.tobytes(), unit.tobytes(), unit.shape, g, p)
     entry = _TABLES.get(name)
-    if entry is None or not entry[0] <= s < entry[0] + TABLE_STEPS:
+    if entry is None or not entry[0] <= s < entry[0] + len(entry[1]):
         if len(_TABLES) >= MAX_TABLES:
             _TABLES.clear()
-        entry = _TABLES[name] = (s, _table(lo, hi, unit, s, g, p))
+        steps = TABLE_FIRST_STEPS if entry is None else min(TABLE_STEPS, 2 * len(entry[1]))
+        entry = _TABLES[name] = (s, _table(lo, hi, unit, s, g, p, steps))
     return entry[1][s - entry[0]]
 
 
-def _table(lo, hi, unit, first: int, group: int, purpose: int) -> np.ndarray:
-    """(TABLE_STEPS, *unit.shape) uniform numbers of steps ``first ..`` for every element."""
+def _table(lo, hi, unit, first: int, group: int, purpose: int, steps: int = TABLE_STEPS) -> np.ndarray:
+    """(steps, *unit.shape) uniform numbers of steps ``first ..`` for every element:
+    NumPy's C Philox, one generator whose state is set for each key and block."""
     keys = ((hi.astype(np.int64) & 0xFFFFFFFF) << 32) | (lo.astype(np.int64) & 0xFFFFFFFF)
     keys = keys.astype(np.uint64).ravel()
     units = (unit.astype(np.int64) & 0xFFFFFFFF).ravel()
     blocks, which = np.unique(np.stack([keys, (units >> 2).astype(np.uint64)], axis=1), axis=0, return_inverse=True)
-    words = np.empty((TABLE_STEPS, len(blocks), 4), dtype=np.uint64)
+    words = np.empty((steps, len(blocks), 4), dtype=np.uint64)
+    bits = np.random.Philox(key=0)  # one generator, set for each block (half the cost of a new one)
     for b, (key, block) in enumerate(blocks):
         start = first + (int(block) << 64) + (group << 128) + (purpose << 192)
-        bits = np.random.Philox(key=int(key), counter=(start - 1) % 2**256)  # it counts up before each block
-        words[:, b, :] = bits.random_raw(4 * TABLE_STEPS).reshape(TABLE_STEPS, 4)
+        bits.state = _philox_state(int(key), (start - 1) % 2**256)  # it counts up before each block
+        words[:, b, :] = bits.random_raw(4 * steps).reshape(steps, 4)
     out = words[:, which.ravel(), units & 3]
-    return to_unit_interval(out).reshape((TABLE_STEPS,) + unit.shape)
+    return to_unit_interval(out).reshape((steps,) + unit.shape)
+
+
+def _philox_state(key: int, counter: int) -> dict:
+    """NumPy's ``Philox`` state at ``counter`` under ``key`` (what
+    ``np.random.Philox(key=key, counter=counter)`` starts from)."""
+    words = [(counter >> (64 * j)) & _MASK for j in range(4)]
+    return {
+        "bit_generator": "Philox",
+        "state": {"counter": np.array(words, dtype=np.uint64), "key": np.array([key, 0], dtype=np.uint64)},
+        "buffer": np.zeros(4, dtype=np.uint64),
+        "buffer_pos": 4,
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
 
 
 def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:

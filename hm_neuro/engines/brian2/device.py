@@ -99,7 +99,26 @@ def configure(device: str, cache_dir=None):
             b2.device.reinit()
         b2.set_device("runtime")
         b2.prefs.codegen.target = device
+        if device == "numpy":
+            _numpy_functions_without_unit_wrappers()
     return b2
+
+
+@functools.cache
+def _numpy_functions_without_unit_wrappers():
+    """Brian2's numpy target gives ``exp``, ``log`` and the like NumPy's own
+    functions, but ``log1p`` and ``expm1`` (the spiking circuit's escape
+    probability, eq. 1's log-sigmoid) go through its unit-checking wrapper,
+    which formats the whole result array into an error message on every
+    call, raised or not: a third of a spiking circuit's run on the numpy
+    device.  They get NumPy's own, as ``exp`` has (the same values: the
+    wrapper calls them; the units are checked when the code is generated).
+    Process-wide, like Brian2's own table of them."""
+    import numpy as np
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    for name in ("log1p", "expm1"):
+        DEFAULT_FUNCTIONS[name].implementations.add_implementation("numpy", code=getattr(np, name))
 
 
 def _quiet_brian2_hooks():
