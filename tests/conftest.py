@@ -70,13 +70,24 @@ def _reset_brian2_device():
         if brian2.get_device().__class__.__name__ != "RuntimeDevice":
             brian2.device.reinit()
             brian2.set_device("runtime")
-    # What outlives a test (imported modules, Brian2's and sympy's caches) is frozen out of the
-    # garbage collector's view: the full collections that Brian2 runs before every run() and an
-    # engine runs when it is made and closed then scan only what later tests make (each scanned
-    # the whole process, ~0.14 s, about a fifth of the suite's CPU time).  Collected first, so
-    # no dead object -- a Brian2 object holding its name -- is frozen.
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _imports_out_of_the_collectors_view():
+    """Brian2, sympy, NumPy and the library imported, then frozen out of the
+    garbage collector's view (``gc.freeze``): the full collections Brian2
+    runs before every ``run()`` and an engine runs when it is made and
+    closed then do not scan them (each scanned the whole process, ~0.1 s,
+    about a fifth of the suite's CPU time).  Once, before any circuit
+    exists: a Brian2 object frozen would keep its name after its release,
+    and the next circuit of its shape would generate other sources."""
+    import brian2  # noqa: F401
+
+    import hm_neuro.engines.brian2.engine  # noqa: F401
+
     gc.collect()
     gc.freeze()
+    yield
 
 
 def has_compiler():
