@@ -295,14 +295,20 @@ STATEFUL = Plasticity(
 
 
 def expectation_check(
-    phase: str, device: str, copies: int = 400, per_copy: int = 50, plasticity: Plasticity | None = None
+    phase: str,
+    device: str,
+    copies: int = 400,
+    per_copy: int = 50,
+    plasticity: Plasticity | None = None,
+    options: dict | None = None,
 ) -> Result:
     """Mean single-phase update of a 4-3-2 circuit against eq. 4 / eq. 7 (or
     a declared ``plasticity``) by enumeration, weights and biases: M =
     ``copies`` x ``per_copy`` updates from the same weights (eps = 1e-9, so
     the weights stay put), a population of copies with their own streams,
     each ``per_copy`` examples long (Brian2's numpy target pays per step,
-    not per machine)."""
+    not per machine).  On the Brian2 circuit on ``device``, or on the
+    engine of ``options`` (:func:`hm_neuro.engines.make_engine`'s)."""
     t0 = time.perf_counter()
     M = copies * per_copy
     c = Circuit.uniform([4, 3, 2], 1e-9, name="expectation").replace(plasticity=plasticity)
@@ -311,7 +317,8 @@ def expectation_check(
     d = np.array([1.0, 0.0, 1.0, 1.0])
     ones, zeros = np.ones(per_copy), np.zeros(per_copy)
     wg, sg = (ones, zeros) if phase == "wake" else (zeros, ones)
-    with make_engine(c, "brian2", device=device, chunk=per_copy, n_machines=copies) as eng:
+    engine = options if options is not None else {"engine": "brian2", "device": device}
+    with make_engine(c, **engine, chunk=per_copy, n_machines=copies) as eng:
         p1s, _ = eng.run_population(
             [p0] * copies,
             [np.tile(d, (per_copy, 1))] * copies,
