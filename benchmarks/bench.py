@@ -14,6 +14,7 @@ names the command that wrote it:
     python benchmarks/bench.py --populations  # N machines at once, every engine -> benchmarks/populations.json
     python benchmarks/bench.py --overhead     # issue 24: main job time, first progress and disk, train,
                                               #   evaluate, compiles (precompiled header, ccache) -> overhead.json
+    python benchmarks/bench.py --compile      # only the compile rows of --overhead -> benchmarks/compile.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -61,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
         help="issue 24's rows: main job cold/warm (time, disk written), train warm, evaluate "
         "-> benchmarks/overhead.json",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="only --overhead's compile rows (one shape, each compile setting) -> benchmarks/compile.json",
+    )
     return p
 
 
@@ -68,6 +74,8 @@ def main(argv=None):
     a = parser().parse_args(argv)
     if a.overhead:
         overhead.run(quick=a.quick)
+    elif a.compile:
+        overhead.run_compile()
     elif a.populations:
         populations.run(quick=a.quick)
     elif a.protocol:

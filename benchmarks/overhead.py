@@ -137,6 +137,13 @@ def compile_rows(work: Path, quick=False) -> dict:
     return rows
 
 
+def run_compile(out=HERE / "compile.json") -> dict:
+    """:func:`compile_rows` alone, in a scratch folder -> ``benchmarks/compile.json``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = compile_rows(Path(tmp))
+    return write(out, {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "compile": rows})
+
+
 #: issue 24's targets: (row, measure, target, how it is met)
 OVERHEAD_TARGETS = [
     ("main_job_warm", "disk_written_bytes", 0.3e9, "disk written by a warm main job"),
