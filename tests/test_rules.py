@@ -168,7 +168,7 @@ def test_reweighted_wake_update_matches_its_expectation_by_enumeration(K, option
 def test_several_fantasies_per_sleep_phase_move_recognition_by_s_times_eq_7(options):
     """wake-sleep:S: the mean update of one sleep phase is S times the
     enumerated expectation of eq. 7 (M machines, one step each)."""
-    from test_equivalence import expected_sleep_update
+    from hm_neuro.check import expected_sleep_update
 
     c = make_circuit([4, 3, 2], rate=0.05)
     M, S = 20_000, 3
