@@ -14,7 +14,8 @@ names the command that wrote it:
     python benchmarks/bench.py --populations  # N machines at once, every engine -> benchmarks/populations.json
     python benchmarks/bench.py --overhead     # issue 24: main job time, first progress and disk, train,
                                               #   evaluate, compiles (precompiled header, ccache) -> overhead.json
-    python benchmarks/bench.py --compile      # only the compile rows of --overhead -> benchmarks/compile.json
+    python benchmarks/bench.py --compile [--before REV]   # only the compile rows of --overhead (and of
+                                              #   revision REV's hm_neuro, side by side) -> benchmarks/compile.json
 
 Cython compiles ~40 code objects on a cold cache (minutes): the first run of
 the cython column includes that in its set-up time, not in its throughput.
@@ -67,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only --overhead's compile rows (one shape, each compile setting) -> benchmarks/compile.json",
     )
+    p.add_argument("--before", metavar="REV", help="with --compile: the same rows of git revision REV first")
     return p
 
 
@@ -75,7 +77,7 @@ def main(argv=None):
     if a.overhead:
         overhead.run(quick=a.quick)
     elif a.compile:
-        overhead.run_compile()
+        overhead.run_compile(before=a.before)
     elif a.populations:
         populations.run(quick=a.quick)
     elif a.protocol:

@@ -105,12 +105,13 @@ COMPILE_SETTINGS = [
 ]
 
 
-def compile_rows(work: Path, quick=False) -> dict:
+def compile_rows(work: Path, quick=False, source: Path | None = None) -> dict:
     """One shape (the main job's: 15 machines of 16-8-1, as its populations
     are on 2 workers) compiled with each of :data:`COMPILE_SETTINGS`, side by
     side: Brian2's default flags, the precompiled standard headers, and
     ccache (empty; then full, as after an upgrade that changed every build
-    key: a new Brian2, NumPy or Python)."""
+    key: a new Brian2, NumPy or Python).  ``source``: a checkout whose
+    ``hm_neuro`` is timed instead of the installed one."""
     rows = {}
     ccache = work / "ccache"
     script = (
@@ -127,21 +128,44 @@ def compile_rows(work: Path, quick=False) -> dict:
         shutil.rmtree(work / "compile", ignore_errors=True)
         env = dict(os.environ, HM_NEURO_CACHE_DIR=str(work / "compile"), CCACHE_DIR=str(ccache), **extra)
         env.pop("CXX", None)
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the process, make and the compilers
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         if r.returncode != 0:
             raise SystemExit(f"bench.py: compile row {row} failed: {r.stderr.strip()[-300:]}")
         compile_s, engine_s, cached = r.stdout.split()
-        rows[row] = {"compile_seconds": float(compile_s), "engine_seconds": float(engine_s), "env": extra}
-        print(f"  compile {row:48s} {float(compile_s):6.1f} s (engine ready {float(engine_s):.1f} s)", file=sys.stderr)
+        rows[row] = {
+            "compile_seconds": float(compile_s),
+            "engine_seconds": float(engine_s),
+            "cpu_seconds": cpu,
+            "env": extra,
+        }
+        print(
+            f"  compile {row:48s} {float(compile_s):6.1f} s (engine ready {float(engine_s):.1f} s, CPU {cpu:.1f} s)",
+            file=sys.stderr,
+        )
     rows["ccache_installed"] = shutil.which("ccache") is not None
     return rows
 
 
-def run_compile(out=HERE / "compile.json") -> dict:
-    """:func:`compile_rows` alone, in a scratch folder -> ``benchmarks/compile.json``."""
+def run_compile(before: str | None = None, out=HERE / "compile.json") -> dict:
+    """:func:`compile_rows` alone, in a scratch folder -> ``benchmarks/compile.json``;
+    with ``before`` (a git revision) the same rows of that revision's
+    ``hm_neuro`` first (a scratch worktree), side by side."""
+    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = compile_rows(Path(tmp))
-    return write(out, {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "compile": rows})
+        if before is not None:
+            tree = Path(tmp) / "before"
+            subprocess.run(["git", "-C", str(HERE.parent), "worktree", "add", "-q", str(tree), before], check=True)
+            try:
+                res["before"] = {"revision": before, "compile": compile_rows(Path(tmp), source=tree)}
+            finally:
+                subprocess.run(["git", "-C", str(HERE.parent), "worktree", "remove", "--force", str(tree)], check=True)
+        res["compile"] = compile_rows(Path(tmp))
+    return write(out, res)
 
 
 #: issue 24's targets: (row, measure, target, how it is met)
