@@ -213,13 +213,20 @@ def _table(lo, hi, unit, first: int, group: int, purpose: int, steps: int = TABL
     units = (unit.astype(np.int64) & 0xFFFFFFFF).ravel()
     blocks, which = np.unique(np.stack([keys, (units >> 2).astype(np.uint64)], axis=1), axis=0, return_inverse=True)
     words = np.empty((steps, len(blocks), 4), dtype=np.uint64)
-    bits = np.random.Philox(key=0)  # one generator, set for each block (half the cost of a new one)
+    bits = np.random.Philox(key=0)
     for b, (key, block) in enumerate(blocks):
-        start = first + (int(block) << 64) + (group << 128) + (purpose << 192)
-        bits.state = _philox_state(int(key), (start - 1) % 2**256)  # it counts up before each block
-        words[:, b, :] = bits.random_raw(4 * steps).reshape(steps, 4)
+        words[:, b, :] = _block_words(bits, int(key), first, int(block), group, purpose, steps)
     out = words[:, which.ravel(), units & 3]
     return to_unit_interval(out).reshape((steps,) + unit.shape)
+
+
+def _block_words(bits, key: int, first: int, block: int, group: int, purpose: int, steps: int) -> np.ndarray:
+    """The (steps, 4) words of a block of four units from step ``first``, from
+    NumPy's C Philox ``bits`` set to the block's counter (setting one
+    generator's state costs half of making a new one)."""
+    start = first + (block << 64) + (group << 128) + (purpose << 192)
+    bits.state = _philox_state(key, (start - 1) % 2**256)  # it counts up before each block
+    return bits.random_raw(4 * steps).reshape(steps, 4)
 
 
 def _philox_state(key: int, counter: int) -> dict:
@@ -239,13 +246,10 @@ def _philox_state(key: int, counter: int) -> dict:
 def uniforms(key: int, offset: int, steps: int, units: int, group: int, purpose: int) -> np.ndarray:
     """The ``(steps, units)`` uniform numbers of ``steps`` steps from ``offset``
     for one group and purpose of one machine (the NumPy engines),
-    from NumPy's C Philox4x64-10 run over consecutive counters: one
-    generator per block of four units."""
-    blocks = []
-    for b in range(-(-units // 4)):
-        start = offset + (b << 64) + (group << 128) + (purpose << 192)
-        bits = np.random.Philox(key=int(key), counter=(start - 1) % 2**256)  # it counts up before each block
-        blocks.append(bits.random_raw(4 * steps).reshape(steps, 4))
+    from NumPy's C Philox4x64-10 run over consecutive counters, block of
+    four units by block (:func:`_block_words`)."""
+    bits = np.random.Philox(key=0)
+    blocks = [_block_words(bits, int(key), offset, b, group, purpose, steps) for b in range(-(-units // 4))]
     return to_unit_interval(np.concatenate(blocks, axis=1)[:, :units] if blocks else np.zeros((steps, 0)))
 
 
