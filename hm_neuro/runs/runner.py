@@ -330,6 +330,24 @@ def _failed(task: Task, exc: BaseException) -> dict:
     return {"row": row, "model": None, "history": None}
 
 
+def _refused_at_once(address: str):
+    """Raise ``ConnectionRefusedError`` at once when nothing listens at a TCP
+    scheduler address (Dask's client retries a refused connection until its
+    10 s timeout; a host that does not answer times out here in as long);
+    other addresses are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:  # not a port: Dask says what is wrong with the address
+        return
+    if parts.scheme != "tcp" or port is None:
+        return
+    socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=10).close()
+
+
 def _client(workers: int, scheduler):
     import dask
     from dask.distributed import Client, LocalCluster
@@ -342,6 +360,7 @@ def _client(workers: int, scheduler):
                 raise bad("scheduler", "scheduler file not found", str(scheduler))
             return Client(scheduler_file=str(scheduler), timeout="10s"), None, None
         try:
+            _refused_at_once(str(scheduler))
             return Client(str(scheduler), timeout="10s"), None, None
         except (OSError, TimeoutError) as e:
             raise bad(
