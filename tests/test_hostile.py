@@ -31,6 +31,21 @@ ENGINES = [
 ]
 
 
+#: the uninterrupted runs, per command line: both signals on an engine are held to one
+_UNINTERRUPTED = {}
+
+
+def _uninterrupted(base, tmp_path, here):
+    """The arrays of ``base`` run to the end without a signal (in this
+    process: the interrupted run and the resume are the subprocesses)."""
+    if tuple(base) not in _UNINTERRUPTED:
+        ref = tmp_path / "ref.npz"
+        r = run_cli_here(*base, "--out", str(ref), **here)
+        assert r.returncode == 0, r.stderr
+        _UNINTERRUPTED[tuple(base)] = _arrays(ref)
+    return _UNINTERRUPTED[tuple(base)]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, monkeypatch, capsys):
@@ -43,9 +58,8 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, 
     base = ["train", "--data", "bars", "--examples", str(examples), "--chunk", str(chunk), "--seed", "5", "-q", *engine]
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     os.mkdir(tmp_path / "tmp")
-    ref = tmp_path / "ref.npz"
-    r = run_cli(*base, "--out", str(ref), env=env)
-    assert r.returncode == 0, r.stderr
+    here = dict(cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    reference = _uninterrupted(base, tmp_path, here)
     out, ckpt = tmp_path / "m.npz", tmp_path / "m.checkpoint.npz"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hm_neuro.cli", *base, "--checkpoint-every", str(chunk), "--out", str(out)],
@@ -68,7 +82,6 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, 
     saved = ckpt.read_bytes()
 
     # the refusals in this process (they refuse before any engine is built)
-    here = dict(cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     for changed in (["--p-vertical", "0.5"], ["--p-vertical", str(2 / 3 + 1e-9)], ["--seed", "6"]):
         r = run_cli_here(*base, *changed, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), **here)
         assert r.returncode == 2 and "different" in r.stderr, r.stderr
@@ -78,10 +91,10 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, 
 
     r = run_cli(*base, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
     assert r.returncode == 0, r.stderr
-    a, b = _arrays(ref), _arrays(out)
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    resumed = _arrays(out)
+    assert reference.keys() == resumed.keys()
+    for k in reference:
+        np.testing.assert_array_equal(reference[k], resumed[k], err_msg=k)
     assert not ckpt.exists()
 
 

@@ -77,7 +77,7 @@ def test_a_monitor_added_after_the_engine_was_made_runtime():
 @pytest.mark.standalone
 def test_a_compiled_circuit_refuses_a_late_monitor_naming_the_fix():
     circuit, params, data = setting()
-    with hm.make_engine(circuit, "brian2", device="cpp_standalone", chunk=300) as eng:
+    with hm.make_engine(circuit, "brian2", device="cpp_standalone", chunk=500) as eng:  # test_equivalence's build
         expected = (
             r"monitor: a cpp_standalone circuit is compiled when the engine is made; "
             r"pass monitors=lambda net: \{\.\.\.\} to make_engine"
