@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import shutil
+from pathlib import Path
 
 from ... import interrupts
 
@@ -57,6 +58,18 @@ def _binary_command() -> tuple:
     return ("./main",)
 
 
+def make_command() -> str:
+    """The shell command Brian2 builds with: make with Brian2's makefile and
+    ``build.mk`` (header dependencies from the compiles themselves, the
+    arrays' source at -O0), after an empty ``make.deps`` is put where there
+    is none, so that make does not preprocess every source to write it.  An
+    existing ``make.deps`` is left as it is: a cached build stays up to date."""
+    import shlex
+
+    extra = Path(__file__).with_name("build.mk")
+    return f"test -e make.deps || : > make.deps; make -f makefile -f {shlex.quote(str(extra))}"
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -78,6 +91,7 @@ def configure(device: str, cache_dir=None):
         b2.prefs.devices.cpp_standalone.run_cmd_unix = list(_binary_command())
         # one compiler per core (Brian2's bare -j starts one per source file at once)
         b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{_cores()}"]
+        b2.prefs.devices.cpp_standalone.make_cmd_unix = make_command()
     else:
         from brian2.devices.device import RuntimeDevice
 
