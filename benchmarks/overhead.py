@@ -115,7 +115,14 @@ def compile_rows(work: Path, quick=False, source: Path | None = None) -> dict:
     rows = {}
     ccache = work / "ccache"
     script = (
-        "import time; t0 = time.perf_counter()\n"
+        "import os, sys, time; t0 = time.perf_counter()\n"
+        # another revision's hm_neuro first on the path (PYTHONPATH alone measured the working tree's:
+        # ``python -c`` puts the working folder, the repository when run from it, before it)
+        "src = os.environ.get('HM_NEURO_BENCH_SOURCE')\n"
+        "if src:\n"
+        "    sys.path.insert(0, src)\n"
+        "import hm_neuro\n"
+        "assert not src or hm_neuro.__file__.startswith(src), hm_neuro.__file__\n"
         "from hm_neuro.engines import make_engine\n"
         "from hm_neuro.model.circuit import load_circuit\n"
         "e = make_engine(load_circuit('bars'), 'brian2', device='cpp_standalone', n_machines=15, chunk=100000)\n"
@@ -129,7 +136,7 @@ def compile_rows(work: Path, quick=False, source: Path | None = None) -> dict:
         env = dict(os.environ, HM_NEURO_CACHE_DIR=str(work / "compile"), CCACHE_DIR=str(ccache), **extra)
         env.pop("CXX", None)
         if source is not None:
-            env["PYTHONPATH"] = str(source)
+            env["HM_NEURO_BENCH_SOURCE"] = str(source)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the process, make and the compilers
