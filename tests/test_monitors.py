@@ -45,6 +45,12 @@ def test_monitors_record_every_run_and_agree_with_the_circuit(options):
             # at the end of an example, q is the recognition prediction of its fantasy (eq. 1, sleep phase)
             q = hm.sigmoid(params.recognition_biases[0] + dreamt @ params.recognition_weights[0])[:, [0, 3]]
             np.testing.assert_allclose(m["q"].q[:].T, q, atol=1e-12)
+        if eng.device == "cpp_standalone":  # the build's key: the same in every process (a set's order is not)
+            assert eng.build_fields["monitors"] == [
+                ("dreams", "EventMonitor", "['i', 't']"),
+                ("input", "StateMonitor", "['s_wake']"),
+                ("q", "StateMonitor", "['q']"),
+            ]
 
 
 @pytest.mark.parametrize("options", SPIKING)

@@ -42,6 +42,19 @@ from .spiking import SpikingNetwork
 logger = logging.getLogger(__name__)
 
 
+def _release_earlier_circuits():
+    """Brian2 names an object after its owner unless a live object holds the
+    name: collect what earlier circuits left (an engine whose construction
+    failed, one a caller still unwinds), so a new circuit gets the names --
+    and the sources -- of its cached build.  Only when a Brian2 object is
+    still alive: a full collection scans the whole process (~0.1 s in a
+    large one), and a closed engine has collected its own."""
+    from brian2.core.names import Nameable
+
+    if any(alive() is not None for alive in list(Nameable.__instances__())):
+        gc.collect()
+
+
 class Brian2Engine(EngineBase):
     """Train circuits on Brian2, chunk by chunk, one ``run()`` per chunk.
 
@@ -85,10 +98,7 @@ class Brian2Engine(EngineBase):
         self.n_machines = n_machines
         self.cached_build = False
         self.run_dir = None
-        # Brian2 names an object after its owner unless a live object holds the name: collect what earlier
-        # circuits left (an engine whose construction failed, one a caller still unwinds), so this circuit
-        # gets the names -- and the sources -- of its cached build
-        gc.collect()
+        _release_earlier_circuits()
         self.b2 = configure(device, cache_dir=os.environ.get("HM_NEURO_CYTHON_CACHE", cache_root() / "cython"))
         self.spiking = spiking = options.spiking
         self.rule = options.rule
@@ -235,9 +245,11 @@ class Brian2Engine(EngineBase):
         return {**timed, "philox_uniform": PHILOX, "stochastic_floor": STOCHASTIC_FLOOR}
 
     def _monitor_key(self) -> list:
-        """What the user's monitors add to the generated code (their names and classes)."""
+        """What the user's monitors add to the generated code (their names, classes and
+        recorded variables: sorted, an EventMonitor's are a set, whose order differs between
+        processes)."""
         return sorted(
-            (name, type(m).__name__, str(getattr(m, "record_variables", "")))
+            (name, type(m).__name__, str(sorted(getattr(m, "record_variables", ()))))
             for name, m in self.net.user_monitors.items()
         )
 
