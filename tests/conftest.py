@@ -101,17 +101,21 @@ def _imports_out_of_the_collectors_view():
     yield
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _earlier_modules_out_of_the_collectors_view(_imports_out_of_the_collectors_view):
-    """What the earlier test modules left alive (Brian2's and sympy's caches:
-    ~70,000 objects a module of circuits) frozen too, at each module's start
-    after a full collection: without it a collection late in the run scans
-    ~200,000 objects (~0.15 s).  Not while a Brian2 object is alive: frozen,
-    it would keep its name after its release."""
+@pytest.fixture(autouse=True)
+def _earlier_tests_out_of_the_collectors_view(_imports_out_of_the_collectors_view):
+    """What the earlier tests left alive (mostly Brian2's caches of generated
+    code: ~70,000 objects a module of circuits) frozen too, at each test's
+    start after a full collection (of one test's leftovers: ~2 ms): a
+    collection late in a module no longer scans them (~0.05 s each, ~10 %
+    of a module of circuits).  Not while a Brian2 object of a circuit is
+    alive: frozen, it would keep its name after its release."""
     from brian2.core.names import Nameable
 
+    from hm_neuro.engines.brian2.engine import BRIAN2_SINGLETONS
+
     gc.collect()
-    if not any(alive() is not None for alive in list(Nameable.__instances__())):
+    alive = (ref() for ref in list(Nameable.__instances__()))
+    if all(obj is None or obj.name in BRIAN2_SINGLETONS for obj in alive):
         gc.freeze()
 
 

@@ -41,17 +41,22 @@ from .spiking import SpikingNetwork
 
 logger = logging.getLogger(__name__)
 
+#: the Brian2 objects that live as long as Brian2 (its default clock and magic network)
+BRIAN2_SINGLETONS = ("defaultclock", "magicnetwork")
+
 
 def _release_earlier_circuits():
     """Brian2 names an object after its owner unless a live object holds the
     name: collect what earlier circuits left (an engine whose construction
     failed, one a caller still unwinds), so a new circuit gets the names --
     and the sources -- of its cached build.  Only when a Brian2 object is
-    still alive: a full collection scans the whole process (~0.1 s in a
-    large one), and a closed engine has collected its own."""
+    still alive (but Brian2's own singletons): a full collection scans the
+    whole process (~0.1 s in a large one), and a closed engine has collected
+    its own."""
     from brian2.core.names import Nameable
 
-    if any(alive() is not None for alive in list(Nameable.__instances__())):
+    alive = (ref() for ref in list(Nameable.__instances__()))
+    if any(obj is not None and obj.name not in BRIAN2_SINGLETONS for obj in alive):
         gc.collect()
 
 
