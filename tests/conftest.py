@@ -80,7 +80,10 @@ def _imports_out_of_the_collectors_view():
     do not scan them (each scanned the whole process, ~0.1 s,
     about a fifth of the suite's CPU time).  Once, before any circuit
     exists: a Brian2 object frozen would keep its name after its release,
-    and the next circuit of its shape would generate other sources.  The
+    and the next circuit of its shape would generate other sources (and not
+    again later: tried at each test's start, a closed engine's objects
+    stayed alive, held by a container frozen before the test and dropped
+    in a cycle during it).  The
     libraries the suite's other tests import on the way (Matplotlib,
     scikit-learn, Dask's distributed, pynwb: ~140,000 objects, ~0.08 s a
     collection) are imported and frozen too."""
@@ -99,24 +102,6 @@ def _imports_out_of_the_collectors_view():
     gc.collect()
     gc.freeze()
     yield
-
-
-@pytest.fixture(autouse=True)
-def _earlier_tests_out_of_the_collectors_view(_imports_out_of_the_collectors_view):
-    """What the earlier tests left alive (mostly Brian2's caches of generated
-    code: ~70,000 objects a module of circuits) frozen too, at each test's
-    start after a full collection (of one test's leftovers: ~2 ms): a
-    collection late in a module no longer scans them (~0.05 s each, ~10 %
-    of a module of circuits).  Not while a Brian2 object of a circuit is
-    alive: frozen, it would keep its name after its release."""
-    from brian2.core.names import Nameable
-
-    from hm_neuro.engines.brian2.engine import BRIAN2_SINGLETONS
-
-    gc.collect()
-    alive = (ref() for ref in list(Nameable.__instances__()))
-    if all(obj is None or obj.name in BRIAN2_SINGLETONS for obj in alive):
-        gc.freeze()
 
 
 def has_compiler():
