@@ -89,7 +89,8 @@ def test_ctrl_c_checkpoints_then_resume_is_bit_identical(tmp_path, engine, sig, 
     assert r.returncode == 2 and "--resume" in r.stderr, r.stderr  # a plain re-run keeps the progress
     assert ckpt.read_bytes() == saved
 
-    r = run_cli(*base, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), env=env)
+    # the resume in this process too (a process of its own each cost ~2 s of imports and code generation)
+    r = run_cli_here(*base, "--checkpoint-every", str(chunk), "--resume", "--out", str(out), **here)
     assert r.returncode == 0, r.stderr
     resumed = _arrays(out)
     assert reference.keys() == resumed.keys()

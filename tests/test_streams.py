@@ -91,9 +91,11 @@ def test_train_seed_5_is_the_seed_5_machine_of_the_main_job(tmp_path):
     from hm_neuro.cli import main
 
     out = tmp_path / "figs"
-    argv = ["reproduce", "bars", "--quick", "--seed", "4", "--seeds", "3", "--restarts", "2", "--out", str(out)]
+    # seed 5 and its restart in one population: the build of ``reproduce bars --quick`` (test_experiments)
+    argv = ["reproduce", "bars", "--quick", "--seed", "5", "--seeds", "1", "--restarts", "2", "--out", str(out)]
     assert main(argv + ["--workers", "1"]) == 0
-    runs = json.loads((out / "bars_restarts2_seeds3_quick.json").read_text())["runs"]
+    runs = json.loads((out / "bars_restarts2_seeds1_quick.json").read_text())["runs"]
+    assert [r["run_seed"] for r in runs] == ["5", "5/restart=1"]
     published = next(r for r in runs if r["run_seed"] == "5")
     model = tmp_path / "m.npz"
     assert main(["train", "--seed", "5", "--examples", "20000", "--out", str(model), "--quiet"]) == 0
