@@ -1,4 +1,4 @@
-# Read by make after Brian2's own makefile (hm_neuro.engines.brian2.device.make_command).
+# Read by make after Brian2's own makefile, as unity.mk (hm_neuro.engines.brian2.device.make_command).
 #
 # Header dependencies: each compile writes its object's own (-MMD, at no
 # cost: it is the compile's preprocessing), in place of Brian2's make.deps,

@@ -59,15 +59,18 @@ def _binary_command() -> tuple:
 
 
 def make_command() -> str:
-    """The shell command Brian2 builds with: make with Brian2's makefile and
-    ``build.mk`` (header dependencies from the compiles themselves, the
+    """The shell command Brian2 builds with: make with Brian2's makefile,
+    its code objects compiled as one source (:mod:`.unity`: ``unity.mk``),
+    and ``build.mk`` (header dependencies from the compiles themselves, the
     arrays' source at -O0), after an empty ``make.deps`` is put where there
     is none, so that make does not preprocess every source to write it.  An
     existing ``make.deps`` is left as it is: a cached build stays up to date."""
     import shlex
+    import sys
 
-    extra = Path(__file__).with_name("build.mk")
-    return f"test -e make.deps || : > make.deps; make -f makefile -f {shlex.quote(str(extra))}"
+    here = Path(__file__).parent
+    unity = f"{shlex.quote(sys.executable)} {shlex.quote(str(here / 'unity.py'))} ."
+    return f"test -e make.deps || : > make.deps; {unity} && make -f unity.mk -f {shlex.quote(str(here / 'build.mk'))}"
 
 
 def _cores() -> int:
