@@ -97,6 +97,36 @@ def test_a_build_force_includes_the_header_and_cache_clear_removes_both(cache_di
     assert cache.cache_entries() == [] and cache.cache_entries("headers") == []
 
 
+def test_the_code_objects_compile_as_one_source(cache_dir):
+    """unity.cpp includes every code object (each in a namespace of its own);
+    unity.mk, the makefile make reads, has it in their place."""
+    eng = make_engine(make_circuit([3, 2]), "brian2", device="cpp_standalone", chunk=10)
+    eng.close()
+    entry = eng.build_entry
+    objects = sorted((entry / "code_objects").glob("*.cpp"))
+    text = (entry / "unity.cpp").read_text()
+    assert len(objects) >= 10 and all(f'#include "code_objects/{p.name}"' in text for p in objects)
+    assert (entry / "unity.o").is_file() and not list((entry / "code_objects").glob("*.o"))
+    sources = re.search(r"^SRCS = (.*)$", (entry / "unity.mk").read_text(), re.M).group(1).split()
+    assert "unity.cpp" in sources and not any(s.startswith("code_objects/") for s in sources)
+
+
+def test_a_project_whose_headers_it_does_not_recognise_keeps_brian2s_makefile(tmp_path):
+    from hm_neuro.engines.brian2 import unity
+
+    (tmp_path / "code_objects").mkdir()
+    (tmp_path / "code_objects/a.cpp").write_text("int _run_a() { return 1; }\n")
+    (tmp_path / "code_objects/a.h").write_text("#ifndef A\n#define A\nint _run_a();\n#endif\n")
+    makefile = "SRCS = code_objects/a.cpp main.cpp\nall:\n"
+    (tmp_path / "makefile").write_text(makefile)
+    assert unity.main(tmp_path) == 0
+    assert (tmp_path / "unity.mk").read_text() == makefile and not (tmp_path / "unity.cpp").exists()
+    (tmp_path / "code_objects/a.h").write_text("#ifndef A\n#define A\nvoid _run_a();\n#endif\n")
+    assert unity.main(tmp_path) == 0
+    assert (tmp_path / "unity.mk").read_text() == "SRCS = main.cpp unity.cpp\nall:\n"
+    assert "void _run_a() { hm_unity_0::_run_a(); }" in (tmp_path / "unity.cpp").read_text()
+
+
 def _ccache_hits(env_dir):
     out = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True, env={"CCACHE_DIR": env_dir})
     stats = dict(line.split("\t") for line in out.stdout.splitlines() if "\t" in line)
