@@ -122,9 +122,15 @@ def test_a_project_whose_headers_it_does_not_recognise_keeps_brian2s_makefile(tm
     assert unity.main(tmp_path) == 0
     assert (tmp_path / "unity.mk").read_text() == makefile and not (tmp_path / "unity.cpp").exists()
     (tmp_path / "code_objects/a.h").write_text("#ifndef A\n#define A\nvoid _run_a();\n#endif\n")
+    (tmp_path / "code_objects/a.cpp").write_text("#ifndef ONCE\n#define ONCE\nvoid _run_a() {}\n#endif\n")
     assert unity.main(tmp_path) == 0
     assert (tmp_path / "unity.mk").read_text() == "SRCS = main.cpp unity.cpp\nall:\n"
-    assert "void _run_a() { hm_unity_0::_run_a(); }" in (tmp_path / "unity.cpp").read_text()
+    text = (tmp_path / "unity.cpp").read_text()
+    assert "void _run_a() { hm_unity_0::_run_a(); }" in text
+    assert text.index("#undef ONCE") < text.index('namespace hm_unity_0 {\n#include "code_objects/a.cpp"')
+    (tmp_path / "code_objects/a.h").unlink()  # a code object without a header: Brian2's makefile
+    assert unity.main(tmp_path) == 0
+    assert (tmp_path / "unity.mk").read_text() == makefile
 
 
 def _ccache_hits(env_dir):

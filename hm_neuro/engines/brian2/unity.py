@@ -14,8 +14,8 @@ compile in ~0.5 CPU-s in place of ~3.2, a four-hidden-layer build's 77 in
 ~1.1 in place of ~10.  The code of each object is unchanged, in its own
 namespace (its support code too: the anonymous namespaces and macros of two
 objects never meet).  A project this does not recognise (no ``SRCS`` line,
-a header whose declarations are not ``void name();``) gets Brian2's makefile
-unchanged.
+a code object without a header, a header whose declarations are not
+``void name();``) gets Brian2's makefile unchanged.
 
 Standalone (no import of ``hm_neuro``: make starts it with the path of this
 file).  Files are rewritten only when their text changes, so that make finds
@@ -25,10 +25,11 @@ import re
 import sys
 from pathlib import Path
 
-#: the support code of the generated objects guards and defines these once per object
-MACROS = ("HM_PHILOX_UNIFORM", "_brian_pow")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"][^>"]+[>"])', re.M)
 DECLARATION = re.compile(r"^\s*void\s+(\w+)\s*\(\s*\)\s*;", re.M)
+#: a macro a code object defines (Brian2's ``_brian_pow``, the Philox stream's guard ``#ifndef X`` /
+#: ``#define X``): each is undefined before each object, which defines its own again
+DEFINE = re.compile(r"^\s*#\s*define\s+(\w+)", re.M)
 
 
 def _write(path: Path, text: str):
@@ -38,12 +39,14 @@ def _write(path: Path, text: str):
 
 def unity_source(folder: Path, sources: list) -> str | None:
     """The text of ``unity.cpp`` for the code objects ``sources`` (paths
-    relative to ``folder``), or None if a header declares anything but
-    ``void name();`` functions."""
+    relative to ``folder``), or None if one has no header or a header
+    declares anything but ``void name();`` functions."""
     texts = [(folder / s).read_text() for s in sources]
     headers = [(folder / s).with_suffix(".h") for s in sources]
     declared = []
     for h in headers:
+        if not h.is_file():
+            return None
         body = re.sub(r"//[^\n]*|/\*.*?\*/|^\s*#[^\n]*", "", h.read_text(), flags=re.S | re.M)
         names = DECLARATION.findall(body)
         if re.sub(r"\s+", "", body) != "".join(f"void{n}();" for n in names):
@@ -54,8 +57,9 @@ def unity_source(folder: Path, sources: list) -> str | None:
     lines = ["// hm_neuro: the code objects of this build as one translation unit (hm_neuro/engines/brian2/unity.py)"]
     lines += [f"#include {inc}" for inc in includes]
     lines += [f'#include "{Path(s).with_suffix(".h").as_posix()}"' for s in sources]
+    macros = dict.fromkeys(m for t in texts for m in DEFINE.findall(t))
     for k, s in enumerate(sources):
-        lines += [f"#undef {m}" for m in MACROS]
+        lines += [f"#undef {m}" for m in macros]
         lines += [f"namespace hm_unity_{k} {{", f'#include "{Path(s).as_posix()}"', "}"]
     for k, names in enumerate(declared):
         lines += [f"void {n}() {{ hm_unity_{k}::{n}(); }}" for n in names]
